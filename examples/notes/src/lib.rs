@@ -1,0 +1,205 @@
+//! The notes service: Rampart's reference application.
+//!
+//! This increment keeps notes in memory (bodies sealed); SQLite/PostgreSQL persistence, the OAuth
+//! token endpoint and the `#[secure]` attributes arrive with their issues.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use rampart::audit::RequestContext;
+use rampart::auth::{Algorithm, Authenticator, ClaimMapping, Issuer, JwtVerifier, VerificationKey};
+use rampart::authz::{Owned, Policy, check_owner};
+use rampart::config::{Config, JwtKeys};
+use rampart::crypto::{Keyring, Sealed};
+use rampart::extract::{Authorized, PolicySpec};
+use rampart::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A stored note; the body is sealed at rest.
+#[derive(Debug, Clone)]
+struct StoredNote {
+    id: u64,
+    title: String,
+    body: Sealed<String>,
+    tags: Vec<String>,
+    owner: String,
+    created_at: u64,
+}
+
+impl Owned for StoredNote {
+    fn owner(&self) -> &str {
+        &self.owner
+    }
+}
+
+/// A note as the API returns it.
+#[derive(Debug, Serialize)]
+pub struct Note {
+    id: u64,
+    title: String,
+    body: String,
+    tags: Vec<String>,
+    owner: String,
+    created_at: u64,
+}
+
+/// The body of `POST /notes`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNote {
+    title: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+#[derive(Clone)]
+struct AppState {
+    notes: Arc<Mutex<BTreeMap<u64, StoredNote>>>,
+    keyring: Arc<Keyring>,
+}
+
+struct ReadNotes;
+impl PolicySpec for ReadNotes {
+    const POLICY: Policy = Policy::Scope("notes:read");
+}
+struct WriteNotes;
+impl PolicySpec for WriteNotes {
+    const POLICY: Policy = Policy::Scope("notes:write");
+}
+struct DeleteNotes;
+impl PolicySpec for DeleteNotes {
+    const POLICY: Policy = Policy::Any(&[Policy::Role("admin"), Policy::Scope("notes:write")]);
+}
+
+fn owner_or_admin(principal: &Principal, note: &StoredNote) -> bool {
+    principal.subject() == note.owner || principal.has_role("admin")
+}
+
+impl AppState {
+    fn open(&self, note: &StoredNote) -> Result<Note, Error> {
+        let body = note.body.open(&self.keyring).map_err(|e| Error::Internal(Box::new(e)))?;
+        Ok(Note {
+            id: note.id,
+            title: note.title.clone(),
+            body,
+            tags: note.tags.clone(),
+            owner: note.owner.clone(),
+            created_at: note.created_at,
+        })
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<u64, StoredNote>>, Error> {
+        self.notes.lock().map_err(|_| Error::Internal("notes store poisoned".into()))
+    }
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn list_notes(
+    Authorized(user, ..): Authorized<ReadNotes>,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, Error> {
+    let notes = state.lock()?;
+    let items =
+        notes.values().filter(|n| n.owner == user.subject()).map(|n| state.open(n)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(serde_json::json!({"items": items, "next_cursor": null})))
+}
+
+async fn create_note(
+    Authorized(user, ..): Authorized<WriteNotes>,
+    State(state): State<AppState>,
+    Json(input): Json<CreateNote>,
+) -> Result<(StatusCode, Json<Note>), Error> {
+    let body = Sealed::seal(&state.keyring, &input.body).map_err(|e| Error::Internal(Box::new(e)))?;
+    let created_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut notes = state.lock()?;
+    let id = notes.keys().next_back().map_or(1, |last| last + 1);
+    let note =
+        StoredNote { id, title: input.title, body, tags: input.tags, owner: user.subject().to_owned(), created_at };
+    let view = state.open(&note)?;
+    notes.insert(id, note);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn get_note(
+    Authorized(user, ..): Authorized<ReadNotes>,
+    ctx: RequestContext,
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> Result<Json<Note>, Error> {
+    let notes = state.lock()?;
+    let note = notes.get(&id).ok_or(Error::NotFound)?;
+    check_owner(&ctx, &user, note, owner_or_admin)?;
+    Ok(Json(state.open(note)?))
+}
+
+async fn delete_note(
+    Authorized(user, ..): Authorized<DeleteNotes>,
+    ctx: RequestContext,
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> Result<StatusCode, Error> {
+    let mut notes = state.lock()?;
+    let note = notes.get(&id).ok_or(Error::NotFound)?;
+    check_owner(&ctx, &user, note, owner_or_admin)?;
+    notes.remove(&id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Builds the security hub from the configuration.
+///
+/// # Errors
+///
+/// When the configured keys cannot be used.
+pub fn security(config: &Config) -> anyhow::Result<Security> {
+    let issuer = Issuer::builder(&config.jwt.issuer, &config.jwt.audiences).leeway(config.jwt.leeway);
+    let issuer = match &config.jwt.keys {
+        JwtKeys::Secret { .. } => {
+            let secret = config.jwt.secret_bytes().unwrap_or_default();
+            issuer.key(VerificationKey::from_secret(Algorithm::HS256, secret)?)
+        }
+        JwtKeys::PublicKeyPem { key, .. } => issuer.key((**key).clone()),
+        JwtKeys::Jwks { url } => issuer.jwks(url.clone(), Duration::from_secs(300)),
+    }
+    .build()?;
+    let verifier = JwtVerifier::new(vec![issuer])
+        .with_claim_mapping(ClaimMapping::default().with_roles_pointer(&config.jwt.roles_pointer));
+    let authenticator = Authenticator::builder()
+        .jwt(verifier)
+        .api_keys(config.api_keys.clone())
+        .max_token_bytes(config.jwt.max_token_bytes)
+        .realm("notes")
+        .build()?;
+    Ok(Security::builder(authenticator)
+        .trusted_proxies(config.trusted_proxies.clone())
+        .tls(config.tls.is_some())
+        .build())
+}
+
+/// The notes application, secured.
+///
+/// # Errors
+///
+/// When the configured keys cannot be used.
+pub fn app(config: &Config) -> anyhow::Result<Router> {
+    let state = AppState { notes: Arc::default(), keyring: Arc::new(config.seal.keyring.clone()) };
+    let routes = Router::new()
+        .route("/health", get(health))
+        .route("/notes", get(list_notes).post(create_note))
+        .route("/notes/{id}", get(get_note).delete(delete_note))
+        .with_state(state);
+    let mut app = security(config)?.apply(routes);
+    if !config.cors.is_empty() {
+        app = app.layer(config.cors.clone().into_layer()?);
+    }
+    Ok(app)
+}

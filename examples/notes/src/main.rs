@@ -1,0 +1,40 @@
+//! `cargo run -p notes`: the notes service with embedded defaults.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rampart::config::{Config, JwtKeys};
+use rampart::token::TokenRequest;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing::subscriber::set_global_default(rampart::audit::json_subscriber())?;
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            std::process::exit(2);
+        }
+    };
+    let app = notes::app(&config)?;
+    if let (JwtKeys::Secret { generated: true, .. }, Some(secret)) = (&config.jwt.keys, config.jwt.secret_bytes()) {
+        let token = TokenRequest::new("dev-user", &config.jwt.issuer, &config.jwt.audiences[0])
+            .scopes(["notes:read", "notes:write"])
+            .ttl(Duration::from_secs(8 * 3600))
+            .sign_hs256(secret)?;
+        eprintln!("no RAMPART_JWT_SECRET: using a random key for this run. Dev token (8h, notes:read notes:write):");
+        eprintln!("{token}");
+    }
+    if config.seal.generated {
+        eprintln!("warning: no RAMPART_SEAL_KEY: note bodies are sealed with a random key that dies with this process");
+    }
+    let tls = match &config.tls {
+        Some(files) => Some(rampart::tls::load_pem_files(&files.cert, &files.key).await?),
+        None => None,
+    };
+    let listener = std::net::TcpListener::bind(config.addr).with_context(|| format!("binding {}", config.addr))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!("notes listening on {scheme}://{}", listener.local_addr()?);
+    rampart::tls::serve(listener, app, tls, rampart::tls::shutdown_signal()).await?;
+    Ok(())
+}

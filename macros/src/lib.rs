@@ -1,0 +1,1 @@
+//! Procedural macros of Rampart. Use them through the `rampart` crate, which documents them.

@@ -1,0 +1,120 @@
+//! Audit events: one structured record per security decision.
+//!
+//! Events go through `tracing` with target `rampart::audit`, fields `ts`, `request_id`, `method`,
+//! `route` (the template), `subject` (when known), `client_ip`, `decision`, `reason`, `status`.
+//! With a JSON subscriber ([`json_subscriber`]) each event is one JSON line. An event never holds a
+//! token, secret, password or query string: its fields are typed and none of them can carry one.
+//!
+//! # Examples
+//!
+//! ```
+//! use rampart::audit::{AuditEvent, Decision};
+//! use rampart::context::RequestContext;
+//!
+//! AuditEvent::new(&RequestContext::default(), Decision::Deny, "missing_token", 401).emit();
+//! ```
+
+use std::time::SystemTime;
+
+use tracing::Level;
+
+pub use crate::context::RequestContext;
+
+/// The outcome of a security decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// The request may proceed.
+    Allow,
+    /// The request was refused.
+    Deny,
+}
+
+impl Decision {
+    /// `allow` or `deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Deny => "deny",
+        }
+    }
+}
+
+/// One audit record. Build it, then [`emit`](Self::emit) it.
+#[derive(Debug, Clone)]
+#[must_use = "an audit event does nothing until emitted"]
+pub struct AuditEvent<'a> {
+    ctx: &'a RequestContext,
+    decision: Decision,
+    reason: &'static str,
+    status: u16,
+    subject: Option<&'a str>,
+}
+
+impl<'a> AuditEvent<'a> {
+    /// An event for the request in `ctx`.
+    pub fn new(ctx: &'a RequestContext, decision: Decision, reason: &'static str, status: u16) -> Self {
+        Self { ctx, decision, reason, status, subject: None }
+    }
+
+    /// Names the authenticated subject.
+    pub fn subject(mut self, subject: &'a str) -> Self {
+        self.subject = Some(subject);
+        self
+    }
+
+    /// Emits the event: denials at `INFO`, allows at `DEBUG`.
+    pub fn emit(self) {
+        macro_rules! event {
+            ($level:expr) => {
+                tracing::event!(
+                    target: "rampart::audit",
+                    $level,
+                    ts = %humantime::format_rfc3339_millis(SystemTime::now()),
+                    request_id = %self.ctx.request_id,
+                    method = %self.ctx.method,
+                    route = %self.ctx.route,
+                    subject = self.subject,
+                    client_ip = %self.ctx.client_ip,
+                    decision = self.decision.as_str(),
+                    reason = self.reason,
+                    status = self.status,
+                    "security decision"
+                )
+            };
+        }
+        match self.decision {
+            Decision::Allow => event!(Level::DEBUG),
+            Decision::Deny => event!(Level::INFO),
+        }
+    }
+}
+
+/// A JSON-lines subscriber writing to stderr, with event fields at the top level of each line,
+/// filtered by `RUST_LOG` (default `info`).
+///
+/// # Examples
+///
+/// ```no_run
+/// tracing::subscriber::set_global_default(rampart::audit::json_subscriber()).unwrap();
+/// ```
+pub fn json_subscriber() -> impl tracing::Subscriber + Send + Sync {
+    json_subscriber_with_writer(std::io::stderr)
+}
+
+/// [`json_subscriber`] writing to `writer` (tests capture the log this way).
+pub fn json_subscriber_with_writer<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_writer(writer)
+        .with_env_filter(filter)
+        .finish()
+}

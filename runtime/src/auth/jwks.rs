@@ -1,0 +1,182 @@
+//! Keys from a JWKS URL: cached, refreshed periodically and on an unknown `kid`.
+//!
+//! An unknown `kid` triggers at most one fetch per [`MIN_REFRESH_INTERVAL`] (10 s), however many
+//! tokens with invented `kid`s arrive; concurrent misses wait for the one fetch in flight. A fetch
+//! that fails (server down, bad JSON, over 1 MiB) keeps the cached keys. Keys are only replaced by
+//! a successful fetch, so rotation (a new `kid`) is picked up without a restart.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+
+use super::TokenError;
+use super::jwt::{ClaimRules, KeyEntry, algorithm_name_matches};
+use super::keys::VerificationKey;
+
+/// The least time between two fetches triggered by unknown `kid`s.
+pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+/// The largest JWKS document accepted.
+pub const MAX_JWKS_BYTES: usize = 1024 * 1024;
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a JWKS fetch failed (the cached keys stay in use).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwksError {
+    /// The HTTP request failed or timed out.
+    #[error("fetching the JWKS failed: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The server answered with an error status.
+    #[error("the JWKS server answered {0}")]
+    Status(reqwest::StatusCode),
+    /// The document is larger than [`MAX_JWKS_BYTES`].
+    #[error("the JWKS document is over {MAX_JWKS_BYTES} bytes")]
+    TooLarge,
+    /// The document is not a JWK set.
+    #[error("the JWKS document is not a JWK set: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The cached keys of one JWKS URL.
+#[derive(Debug)]
+pub struct JwksCache {
+    url: reqwest::Url,
+    client: reqwest::Client,
+    rules: ClaimRules,
+    keys: RwLock<Arc<HashMap<String, Arc<KeyEntry>>>>,
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    fetches: AtomicU64,
+    min_refresh_interval: Duration,
+}
+
+impl JwksCache {
+    /// Creates the cache and, inside a Tokio runtime, its periodic refresh task (which stops when
+    /// the cache is dropped). The first fetch happens on the first token or on [`Self::refresh`].
+    pub(crate) fn start(url: reqwest::Url, rules: ClaimRules, every: Duration) -> Arc<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        let cache = Arc::new(Self {
+            url,
+            client,
+            rules,
+            keys: RwLock::new(Arc::new(HashMap::new())),
+            last_fetch: tokio::sync::Mutex::new(None),
+            fetches: AtomicU64::new(0),
+            min_refresh_interval: MIN_REFRESH_INTERVAL,
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let weak = Arc::downgrade(&cache);
+            runtime.spawn(periodic_refresh(weak, every.max(MIN_REFRESH_INTERVAL)));
+        }
+        cache
+    }
+
+    /// How many fetches were attempted (successful or not).
+    pub fn fetch_count(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// The `kid`s currently cached.
+    pub fn kids(&self) -> Vec<String> {
+        self.snapshot().keys().cloned().collect()
+    }
+
+    fn snapshot(&self) -> Arc<HashMap<String, Arc<KeyEntry>>> {
+        match self.keys.read() {
+            Ok(keys) => Arc::clone(&keys),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Fetches the document now, replacing the cached keys on success.
+    ///
+    /// # Errors
+    ///
+    /// A [`JwksError`]; the previous keys stay cached.
+    pub async fn refresh(&self) -> Result<usize, JwksError> {
+        *self.last_fetch.lock().await = Some(Instant::now());
+        self.fetch().await
+    }
+
+    async fn fetch(&self) -> Result<usize, JwksError> {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let mut response = self.client.get(self.url.clone()).send().await?;
+        if !response.status().is_success() {
+            return Err(JwksError::Status(response.status()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err(JwksError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let set: JwkSet = serde_json::from_slice(&body)?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            let Some(kid) = jwk.common.key_id.clone() else { continue };
+            match VerificationKey::from_jwk(jwk) {
+                Ok(key) => {
+                    keys.insert(kid, Arc::new(self.rules.entry(key)));
+                }
+                Err(err) => tracing::warn!(target: "rampart::jwks", kid, error = %err, "skipping JWK"),
+            }
+        }
+        let count = keys.len();
+        match self.keys.write() {
+            Ok(mut guard) => *guard = Arc::new(keys),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
+        }
+        Ok(count)
+    }
+
+    /// The key for `kid`, fetching the document once if it is unknown and the last fetch is older
+    /// than the minimum interval.
+    pub(crate) async fn key(&self, kid: &str) -> Result<Arc<KeyEntry>, TokenError> {
+        if let Some(entry) = self.snapshot().get(kid) {
+            return Ok(Arc::clone(entry));
+        }
+        {
+            let mut last = self.last_fetch.lock().await;
+            // Another request may have fetched while this one waited for the lock.
+            if let Some(entry) = self.snapshot().get(kid) {
+                return Ok(Arc::clone(entry));
+            }
+            if last.is_none_or(|at| at.elapsed() >= self.min_refresh_interval) {
+                *last = Some(Instant::now());
+                if let Err(err) = self.fetch().await {
+                    tracing::warn!(target: "rampart::jwks", error = %err, "JWKS refresh failed; keeping cached keys");
+                }
+            }
+        }
+        self.snapshot().get(kid).cloned().ok_or(TokenError::UnknownKey)
+    }
+
+    /// The single cached key of algorithm `alg`, for tokens without `kid`.
+    pub(crate) fn only_key_for(&self, alg: &str) -> Option<Arc<KeyEntry>> {
+        let keys = self.snapshot();
+        let mut matching = keys.values().filter(|e| algorithm_name_matches(e.key.algorithm, alg));
+        match (matching.next(), matching.next()) {
+            (Some(only), None) => Some(Arc::clone(only)),
+            _ => None,
+        }
+    }
+}
+
+async fn periodic_refresh(cache: Weak<JwksCache>, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let Some(cache) = cache.upgrade() else { return };
+        if let Err(err) = cache.refresh().await {
+            tracing::warn!(target: "rampart::jwks", error = %err, "periodic JWKS refresh failed; keeping cached keys");
+        }
+    }
+}

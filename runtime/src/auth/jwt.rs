@@ -1,0 +1,304 @@
+//! JWT verification with jsonwebtoken, with the checks it leaves to the caller made explicit.
+//!
+//! For every issuer: `exp`, `iss`, `aud` and `sub` are required (jsonwebtoken only requires `exp`
+//! by default, and `set_issuer`/`set_audience` do not make them required); `nbf` is checked
+//! (off by default there); the leeway is configured (default 30 s, at most 5 minutes; jsonwebtoken's
+//! default is 60 s). Header members and duplicate members are checked by [`super::jose`].
+//!
+//! # Examples
+//!
+//! ```
+//! use rampart::auth::{Algorithm, Issuer, JwtVerifier, VerificationKey};
+//!
+//! let key = VerificationKey::from_secret(Algorithm::HS256, b"0123456789abcdef0123456789abcdef").unwrap();
+//! let issuer = Issuer::builder("https://issuer.example", ["notes"]).key(key).build().unwrap();
+//! let verifier = JwtVerifier::new(vec![issuer]);
+//! assert_eq!(verifier.issuers().count(), 1);
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+
+use super::TokenError;
+use super::jose::{StrictObject, inspect_header};
+use super::jwks::JwksCache;
+use super::keys::{KeyError, VerificationKey};
+use super::principal::{ClaimMapping, Principal, into_value};
+
+/// The default clock-skew allowance.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// The largest leeway accepted.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
+
+/// A key ready to verify: the key and the validation rules of its issuer for its algorithm.
+#[derive(Debug)]
+pub(crate) struct KeyEntry {
+    pub(crate) key: VerificationKey,
+    pub(crate) validation: Validation,
+}
+
+/// The claim rules of one issuer, applied to each of its keys.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimRules {
+    pub(crate) issuer: String,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) leeway: Duration,
+}
+
+impl ClaimRules {
+    pub(crate) fn entry(&self, key: VerificationKey) -> KeyEntry {
+        let mut validation = Validation::new(key.algorithm);
+        validation.required_spec_claims = ["exp", "iss", "aud", "sub"].into_iter().map(str::to_owned).collect();
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.leeway = self.leeway.as_secs();
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&self.audiences);
+        KeyEntry { key, validation }
+    }
+}
+
+enum KeySource {
+    Static { by_kid: HashMap<String, Arc<KeyEntry>>, all: Vec<Arc<KeyEntry>> },
+    Jwks(Arc<JwksCache>),
+}
+
+/// One trusted token issuer: its identifier, accepted audiences and keys.
+pub struct Issuer {
+    rules: ClaimRules,
+    keys: KeySource,
+}
+
+impl std::fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issuer").field("issuer", &self.rules.issuer).field("audiences", &self.rules.audiences).finish()
+    }
+}
+
+/// Builds an [`Issuer`].
+#[derive(Debug)]
+pub struct IssuerBuilder {
+    issuer: String,
+    audiences: Vec<String>,
+    leeway: Duration,
+    keys: Vec<VerificationKey>,
+    jwks: Option<(reqwest::Url, Duration)>,
+}
+
+/// Why an issuer could not be configured.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssuerError {
+    /// Leeway above [`MAX_LEEWAY`].
+    #[error("leeway of {0:?} is over the 5 minute cap")]
+    LeewayTooLarge(Duration),
+    /// No audience: every token must be meant for this service.
+    #[error("an issuer needs at least one audience")]
+    NoAudience,
+    /// Neither static keys nor a JWKS URL.
+    #[error("an issuer needs keys or a JWKS URL")]
+    NoKeys,
+    /// Both static keys and a JWKS URL.
+    #[error("an issuer takes either static keys or a JWKS URL, not both")]
+    KeysAndJwks,
+    /// Two static keys without distinct `kid`s (a token could not say which one it means).
+    #[error("several static keys need distinct `kid`s")]
+    AmbiguousKeys,
+    /// A key could not be loaded.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+impl IssuerBuilder {
+    /// Adds a static key.
+    pub fn key(mut self, key: VerificationKey) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Takes keys from a JWKS URL, refreshed every `refresh_every` and on an unknown `kid`
+    /// (at most once per [`super::jwks::MIN_REFRESH_INTERVAL`]).
+    pub fn jwks(mut self, url: reqwest::Url, refresh_every: Duration) -> Self {
+        self.jwks = Some((url, refresh_every));
+        self
+    }
+
+    /// Sets the clock-skew allowance for `exp` and `nbf`.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    ///
+    /// See [`IssuerError`].
+    pub fn build(self) -> Result<Issuer, IssuerError> {
+        if self.leeway > MAX_LEEWAY {
+            return Err(IssuerError::LeewayTooLarge(self.leeway));
+        }
+        if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
+            return Err(IssuerError::NoAudience);
+        }
+        let rules = ClaimRules { issuer: self.issuer, audiences: self.audiences, leeway: self.leeway };
+        let keys = match (self.keys.is_empty(), self.jwks) {
+            (true, None) => return Err(IssuerError::NoKeys),
+            (false, Some(_)) => return Err(IssuerError::KeysAndJwks),
+            (true, Some((url, every))) => KeySource::Jwks(JwksCache::start(url, rules.clone(), every)),
+            (false, None) => {
+                if self.keys.len() > 1 {
+                    let mut kids: Vec<_> = self.keys.iter().map(|k| k.kid.as_deref()).collect();
+                    kids.sort_unstable();
+                    kids.dedup();
+                    if kids.len() != self.keys.len() || kids.contains(&None) {
+                        return Err(IssuerError::AmbiguousKeys);
+                    }
+                }
+                let all: Vec<_> = self.keys.into_iter().map(|k| Arc::new(rules.entry(k))).collect();
+                let by_kid = all.iter().filter_map(|e| Some((e.key.kid.clone()?, Arc::clone(e)))).collect();
+                KeySource::Static { by_kid, all }
+            }
+        };
+        Ok(Issuer { rules, keys })
+    }
+}
+
+impl Issuer {
+    /// Starts an issuer whose tokens carry `iss` = `issuer` and an `aud` among `audiences`.
+    pub fn builder<S: Into<String>>(
+        issuer: impl Into<String>,
+        audiences: impl IntoIterator<Item = S>,
+    ) -> IssuerBuilder {
+        IssuerBuilder {
+            issuer: issuer.into(),
+            audiences: audiences.into_iter().map(Into::into).collect(),
+            leeway: DEFAULT_LEEWAY,
+            keys: Vec::new(),
+            jwks: None,
+        }
+    }
+
+    /// The `iss` value.
+    pub fn issuer(&self) -> &str {
+        &self.rules.issuer
+    }
+
+    /// The JWKS cache, when keys come from a URL.
+    pub fn jwks(&self) -> Option<&Arc<JwksCache>> {
+        match &self.keys {
+            KeySource::Jwks(cache) => Some(cache),
+            KeySource::Static { .. } => None,
+        }
+    }
+
+    async fn select_key(&self, kid: Option<&str>, alg: &str) -> Result<Arc<KeyEntry>, TokenError> {
+        match (&self.keys, kid) {
+            (KeySource::Static { by_kid, .. }, Some(kid)) if !by_kid.is_empty() => {
+                by_kid.get(kid).cloned().ok_or(TokenError::UnknownKey)
+            }
+            (KeySource::Static { all, .. }, _) => match all.as_slice() {
+                [only] => Ok(Arc::clone(only)),
+                _ => Err(TokenError::UnknownKey),
+            },
+            (KeySource::Jwks(cache), Some(kid)) => cache.key(kid).await,
+            (KeySource::Jwks(cache), None) => cache.only_key_for(alg).ok_or(TokenError::UnknownKey),
+        }
+    }
+}
+
+/// Verifies bearer JWTs against one or more issuers.
+#[derive(Debug)]
+pub struct JwtVerifier {
+    issuers: Vec<Issuer>,
+    mapping: ClaimMapping,
+}
+
+impl JwtVerifier {
+    /// A verifier trusting these issuers.
+    pub fn new(issuers: Vec<Issuer>) -> Self {
+        Self { issuers, mapping: ClaimMapping::default() }
+    }
+
+    /// Sets where roles are read from.
+    pub fn with_claim_mapping(mut self, mapping: ClaimMapping) -> Self {
+        self.mapping = mapping;
+        self
+    }
+
+    /// The trusted issuers.
+    pub fn issuers(&self) -> impl Iterator<Item = &Issuer> {
+        self.issuers.iter()
+    }
+
+    /// Verifies a compact JWS and maps its claims to a [`Principal`].
+    ///
+    /// # Errors
+    ///
+    /// A [`TokenError`] naming the first check that failed.
+    ///
+    /// # Security
+    ///
+    /// The key is selected by issuer and `kid`; the token's `alg` must equal the key's algorithm.
+    pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        let header = inspect_header(token)?;
+        let issuer = self.issuer_for(token)?;
+        let entry = issuer.select_key(header.kid.as_deref(), &header.alg).await?;
+        if !algorithm_name_matches(entry.key.algorithm, &header.alg) {
+            return Err(TokenError::AlgorithmNotAllowed);
+        }
+        let data = jsonwebtoken::decode::<StrictObject>(token, &entry.key.key, &entry.validation)
+            .map_err(TokenError::from_jwt)?;
+        Principal::from_claims(into_value(data.claims.0), &self.mapping)
+    }
+
+    fn issuer_for(&self, token: &str) -> Result<&Issuer, TokenError> {
+        match self.issuers.as_slice() {
+            [] => Err(TokenError::UnknownIssuer),
+            [only] => Ok(only),
+            several => {
+                // Read `iss` unverified, only to pick the issuer whose keys then verify everything.
+                let claims = jsonwebtoken::dangerous::insecure_decode_claims::<StrictObject>(token)
+                    .map_err(TokenError::from_jwt)?;
+                let iss = claims.0.get("iss").and_then(|v| v.as_str()).ok_or(TokenError::MissingClaim("iss"))?;
+                several.iter().find(|i| i.rules.issuer == iss).ok_or(TokenError::UnknownIssuer)
+            }
+        }
+    }
+}
+
+/// Exact, case-sensitive comparison of the header's `alg` with the key's algorithm.
+pub(crate) fn algorithm_name_matches(algorithm: Algorithm, name: &str) -> bool {
+    name.parse::<Algorithm>().is_ok_and(|parsed| parsed == algorithm)
+}
+
+impl TokenError {
+    pub(crate) fn from_jwt(error: jsonwebtoken::errors::Error) -> Self {
+        match error.kind() {
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+            ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+            ErrorKind::InvalidAudience => TokenError::WrongAudience,
+            ErrorKind::InvalidSignature => TokenError::BadSignature,
+            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => TokenError::AlgorithmNotAllowed,
+            ErrorKind::MissingRequiredClaim(claim) => TokenError::MissingClaim(match claim.as_str() {
+                "exp" => "exp",
+                "iss" => "iss",
+                "aud" => "aud",
+                "sub" => "sub",
+                _ => "nbf",
+            }),
+            ErrorKind::Json(e) if e.to_string().contains("duplicate member") => TokenError::DuplicateMember,
+            ErrorKind::InvalidClaimFormat(_) => TokenError::Malformed("a registered claim has the wrong type"),
+            ErrorKind::Base64(_) | ErrorKind::Utf8(_) | ErrorKind::Json(_) | ErrorKind::InvalidToken => {
+                TokenError::Malformed("the token is not a well-formed JWS")
+            }
+            _ => TokenError::BadSignature,
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! Authentication: who is calling.
+//!
+//! [`Authenticator`] reads the one credential of a request ([`extract_credentials`]), verifies a
+//! bearer JWT ([`JwtVerifier`]: HS*, RS*, PS*, ES256/384, EdDSA; keys from secrets, PEM or JWKS) or
+//! an API key ([`ApiKeys`]), checks revocation by `jti` ([`Revocations`]), and yields a
+//! [`Principal`].
+//!
+//! # Security
+//!
+//! The algorithm is pinned by the key, never taken from the token. `alg: none`, key confusion,
+//! `crit`, `jku`, `x5u`, `x5c` and embedded `jwk` headers, duplicate members, tokens over the size
+//! bound, and expired, premature, foreign-issuer or foreign-audience tokens are all refused.
+//!
+//! # Examples
+//!
+//! ```
+//! use axum::http::HeaderMap;
+//! use rampart::auth::{Algorithm, Authenticator, Issuer, JwtVerifier, VerificationKey};
+//!
+//! let key = VerificationKey::from_secret(Algorithm::HS256, b"0123456789abcdef0123456789abcdef").unwrap();
+//! let issuer = Issuer::builder("rampart-dev", ["notes"]).key(key).build().unwrap();
+//! let authenticator = Authenticator::builder().jwt(JwtVerifier::new(vec![issuer])).build().unwrap();
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let error = authenticator.authenticate(&HeaderMap::new()).await.unwrap_err();
+//! assert_eq!(error.audit_reason(), "missing_token");
+//! # });
+//! ```
+
+mod api_key;
+mod bearer;
+mod jose;
+mod jwks;
+mod jwt;
+mod keys;
+mod principal;
+mod revocation;
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+
+pub use api_key::{ApiKey, ApiKeys};
+pub use bearer::{API_KEY_HEADER, Credentials, extract_credentials};
+pub use jsonwebtoken::Algorithm;
+pub use jwks::{JwksCache, JwksError, MAX_JWKS_BYTES, MIN_REFRESH_INTERVAL};
+pub use jwt::{DEFAULT_LEEWAY, Issuer, IssuerBuilder, IssuerError, JwtVerifier, MAX_LEEWAY};
+pub use keys::{KeyError, MIN_HMAC_SECRET_BYTES, VerificationKey};
+pub use principal::{AuthMethod, ClaimMapping, Principal};
+pub use revocation::{BoxFuture, MemoryRevocations, RevocationError, Revocations};
+
+/// The default bound on a bearer token or API key, in bytes.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Why a JWT was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// Not a well-formed compact JWS.
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    /// `alg` is `none`, or differs from the algorithm of the selected key.
+    #[error("algorithm not allowed")]
+    AlgorithmNotAllowed,
+    /// A header member that is never honoured (`crit`, `jku`, `x5u`, `x5c`, `jwk`).
+    #[error("forbidden header member `{0}`")]
+    ForbiddenHeader(&'static str),
+    /// A header or claims member appears twice (RFC 7515 §5.2).
+    #[error("duplicate member in header or claims")]
+    DuplicateMember,
+    /// No key with the token's `kid`.
+    #[error("unknown key id")]
+    UnknownKey,
+    /// `iss` names no trusted issuer.
+    #[error("unknown issuer")]
+    UnknownIssuer,
+    /// The signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// `exp` is past (beyond the leeway).
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// `iss` is not the issuer's.
+    #[error("wrong issuer")]
+    WrongIssuer,
+    /// `aud` is not ours.
+    #[error("wrong audience")]
+    WrongAudience,
+    /// A required claim is missing.
+    #[error("missing claim `{0}`")]
+    MissingClaim(&'static str),
+}
+
+/// Why a request is not authenticated. Rendered by [`crate::Error::Unauthenticated`] as 401.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No credentials at all.
+    #[error("no credentials")]
+    Missing,
+    /// An `Authorization` scheme other than Bearer.
+    #[error("unsupported authorization scheme")]
+    UnsupportedScheme,
+    /// Credentials that cannot be read.
+    #[error("malformed credentials: {0}")]
+    Malformed(&'static str),
+    /// A token or key over the size bound.
+    #[error("credentials over {limit} bytes")]
+    TooLarge {
+        /// The bound.
+        limit: usize,
+    },
+    /// The JWT was refused.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The token's `jti` is revoked.
+    #[error("token revoked")]
+    Revoked,
+    /// No API key matches.
+    #[error("unknown API key")]
+    UnknownApiKey,
+    /// The scheme used is not configured on this service.
+    #[error("this credential type is not accepted here")]
+    SchemeDisabled,
+    /// The revocation store did not answer; authentication fails closed.
+    #[error("revocation check unavailable")]
+    RevocationUnavailable,
+}
+
+impl AuthError {
+    /// The RFC 6750 `error` code, or `None` when no credentials were presented (§3.1).
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self {
+            AuthError::Missing | AuthError::UnsupportedScheme => None,
+            _ => Some("invalid_token"),
+        }
+    }
+
+    /// What the client is told: nothing that helps tell one failed check from another, except
+    /// expiry, which a legitimate client needs to know to refresh.
+    pub fn public_description(&self) -> &'static str {
+        match self {
+            AuthError::Missing | AuthError::UnsupportedScheme => "authentication is required",
+            AuthError::Token(TokenError::Expired) => "the access token expired",
+            _ => "the access token is invalid",
+        }
+    }
+
+    /// A precise reason for audit events (never sent to the client).
+    pub fn audit_reason(&self) -> &'static str {
+        match self {
+            AuthError::Missing => "missing_token",
+            AuthError::UnsupportedScheme => "unsupported_scheme",
+            AuthError::Malformed(_) => "malformed_credentials",
+            AuthError::TooLarge { .. } => "token_too_large",
+            AuthError::Revoked => "revoked",
+            AuthError::UnknownApiKey => "unknown_api_key",
+            AuthError::SchemeDisabled => "scheme_disabled",
+            AuthError::RevocationUnavailable => "revocation_unavailable",
+            AuthError::Token(token) => match token {
+                TokenError::Malformed(_) => "malformed_token",
+                TokenError::AlgorithmNotAllowed => "algorithm_not_allowed",
+                TokenError::ForbiddenHeader(_) => "forbidden_header",
+                TokenError::DuplicateMember => "duplicate_member",
+                TokenError::UnknownKey => "unknown_kid",
+                TokenError::UnknownIssuer => "unknown_issuer",
+                TokenError::BadSignature => "bad_signature",
+                TokenError::Expired => "expired",
+                TokenError::NotYetValid => "not_yet_valid",
+                TokenError::WrongIssuer => "wrong_issuer",
+                TokenError::WrongAudience => "wrong_audience",
+                TokenError::MissingClaim(_) => "missing_claim",
+            },
+        }
+    }
+}
+
+/// Why an [`Authenticator`] could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthenticatorError {
+    /// Neither JWT issuers nor API keys: every request would be refused.
+    #[error("no authentication scheme configured: add JWT issuers or API keys")]
+    NothingConfigured,
+    /// jsonwebtoken has no crypto provider (its features enable none or both backends).
+    #[error("jsonwebtoken has no crypto provider: enable exactly one of its `aws_lc_rs` or `rust_crypto` features")]
+    NoCryptoProvider,
+}
+
+/// Verifies the credentials of a request.
+pub struct Authenticator {
+    jwt: Option<JwtVerifier>,
+    api_keys: ApiKeys,
+    revocations: Option<Arc<dyn Revocations>>,
+    realm: Arc<str>,
+    max_token_bytes: usize,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("jwt", &self.jwt)
+            .field("api_keys", &self.api_keys)
+            .field("revocations", &self.revocations.is_some())
+            .field("realm", &self.realm)
+            .field("max_token_bytes", &self.max_token_bytes)
+            .finish()
+    }
+}
+
+/// Builds an [`Authenticator`].
+#[derive(Default)]
+pub struct AuthenticatorBuilder {
+    jwt: Option<JwtVerifier>,
+    api_keys: ApiKeys,
+    revocations: Option<Arc<dyn Revocations>>,
+    realm: Option<String>,
+    max_token_bytes: Option<usize>,
+}
+
+impl AuthenticatorBuilder {
+    /// Accepts bearer JWTs verified by `verifier`.
+    pub fn jwt(mut self, verifier: JwtVerifier) -> Self {
+        self.jwt = Some(verifier);
+        self
+    }
+
+    /// Accepts these API keys in `X-API-Key`.
+    pub fn api_keys(mut self, keys: ApiKeys) -> Self {
+        self.api_keys = keys;
+        self
+    }
+
+    /// Refuses tokens whose `jti` is on this list.
+    pub fn revocations(mut self, list: Arc<dyn Revocations>) -> Self {
+        self.revocations = Some(list);
+        self
+    }
+
+    /// The realm announced in `WWW-Authenticate` (default `api`).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// The largest token or key accepted (default [`DEFAULT_MAX_TOKEN_BYTES`]).
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = Some(bytes);
+        self
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthenticatorError`] when nothing is configured or the JWT crypto backend is missing.
+    pub fn build(self) -> Result<Authenticator, AuthenticatorError> {
+        if self.jwt.is_none() && self.api_keys.is_empty() {
+            return Err(AuthenticatorError::NothingConfigured);
+        }
+        if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
+            return Err(AuthenticatorError::NoCryptoProvider);
+        }
+        let realm: String =
+            self.realm.unwrap_or_else(|| "api".to_owned()).chars().filter(|c| *c != '"' && *c != '\\').collect();
+        Ok(Authenticator {
+            jwt: self.jwt,
+            api_keys: self.api_keys,
+            revocations: self.revocations,
+            realm: realm.into(),
+            max_token_bytes: self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES),
+        })
+    }
+}
+
+impl Authenticator {
+    /// Starts a builder.
+    pub fn builder() -> AuthenticatorBuilder {
+        AuthenticatorBuilder::default()
+    }
+
+    /// The realm of the `WWW-Authenticate` challenge.
+    pub fn realm(&self) -> &Arc<str> {
+        &self.realm
+    }
+
+    /// The JWT verifier, if bearer tokens are accepted.
+    pub fn jwt(&self) -> Option<&JwtVerifier> {
+        self.jwt.as_ref()
+    }
+
+    /// Authenticates a request from its headers.
+    ///
+    /// # Errors
+    ///
+    /// An [`AuthError`] saying which check failed.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
+        match extract_credentials(headers, self.max_token_bytes)? {
+            Credentials::Bearer(token) => {
+                let verifier = self.jwt.as_ref().ok_or(AuthError::SchemeDisabled)?;
+                let principal = verifier.verify(token).await?;
+                self.check_revocation(&principal).await?;
+                Ok(principal)
+            }
+            Credentials::ApiKey(key) => {
+                if self.api_keys.is_empty() {
+                    return Err(AuthError::SchemeDisabled);
+                }
+                self.api_keys.verify(key).ok_or(AuthError::UnknownApiKey)
+            }
+        }
+    }
+
+    async fn check_revocation(&self, principal: &Principal) -> Result<(), AuthError> {
+        let (Some(list), Some(jti)) = (&self.revocations, principal.token_id()) else {
+            return Ok(());
+        };
+        match list.is_revoked(jti).await {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(AuthError::Revoked),
+            Err(err) => {
+                tracing::warn!(target: "rampart::auth", error = %err, "revocation check failed");
+                Err(AuthError::RevocationUnavailable)
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The authenticated caller, and how token claims map onto it.
+//!
+//! Claim mapping is explicit: scopes come from `scope` (space-separated string) or `scp` (array
+//! of strings, or a string); roles from the claim at a configurable JSON pointer (default
+//! `/roles`; Keycloak uses `/realm_access/roles`); the client id from `client_id` or `azp`.
+//!
+//! # Examples
+//!
+//! ```
+//! use rampart::auth::{ClaimMapping, Principal};
+//! use serde_json::json;
+//!
+//! let claims = json!({"sub": "alice", "scope": "notes:read notes:write", "realm_access": {"roles": ["admin"]}});
+//! let mapping = ClaimMapping::default().with_roles_pointer("/realm_access/roles");
+//! let principal = Principal::from_claims(claims, &mapping).unwrap();
+//! assert_eq!(principal.subject(), "alice");
+//! assert!(principal.has_scope("notes:write"));
+//! assert!(principal.has_role("admin"));
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::TokenError;
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// A bearer JWT.
+    Jwt,
+    /// An `X-API-Key`.
+    ApiKey,
+}
+
+/// Where roles and scopes are read from in a token's claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimMapping {
+    roles_pointer: String,
+}
+
+impl Default for ClaimMapping {
+    fn default() -> Self {
+        Self { roles_pointer: "/roles".to_owned() }
+    }
+}
+
+impl ClaimMapping {
+    /// Reads roles from the array at this JSON pointer (RFC 6901), for example `/realm_access/roles`.
+    pub fn with_roles_pointer(mut self, pointer: impl Into<String>) -> Self {
+        self.roles_pointer = pointer.into();
+        self
+    }
+
+    /// The JSON pointer roles are read from.
+    pub fn roles_pointer(&self) -> &str {
+        &self.roles_pointer
+    }
+}
+
+/// The authenticated caller: subject, scopes, roles, client id and the raw claims.
+///
+/// Cheap to clone (one reference count).
+#[derive(Debug, Clone)]
+pub struct Principal(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    subject: String,
+    scopes: Vec<String>,
+    roles: Vec<String>,
+    client_id: Option<String>,
+    issuer: Option<String>,
+    token_id: Option<String>,
+    expires_at: Option<u64>,
+    method: AuthMethod,
+    claims: Value,
+}
+
+impl Principal {
+    /// Builds a principal from verified JWT claims.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError::MissingClaim`] when `sub` is absent or not a string, [`TokenError::Malformed`]
+    /// when `scope`, `scp` or the roles claim has the wrong shape (a wrong shape is refused, not
+    /// read as "no scopes").
+    pub fn from_claims(claims: Value, mapping: &ClaimMapping) -> Result<Self, TokenError> {
+        let subject = match claims.get("sub") {
+            Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
+            _ => return Err(TokenError::MissingClaim("sub")),
+        };
+        let mut scopes = match claims.get("scope") {
+            None => Vec::new(),
+            Some(Value::String(s)) => s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            Some(_) => return Err(TokenError::Malformed("`scope` is not a string")),
+        };
+        match claims.get("scp") {
+            None => {}
+            Some(Value::String(s)) => scopes.extend(s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned)),
+            Some(value) => scopes.extend(string_array(value).ok_or(TokenError::Malformed("`scp` is not an array"))?),
+        }
+        scopes.sort_unstable();
+        scopes.dedup();
+        let roles = match claims.pointer(&mapping.roles_pointer) {
+            None => Vec::new(),
+            Some(value) => string_array(value).ok_or(TokenError::Malformed("the roles claim is not an array"))?,
+        };
+        let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+        Ok(Self(Arc::new(Inner {
+            subject,
+            scopes,
+            roles,
+            client_id: text("client_id").or_else(|| text("azp")),
+            issuer: text("iss"),
+            token_id: text("jti"),
+            expires_at: claims.get("exp").and_then(Value::as_u64),
+            method: AuthMethod::Jwt,
+            claims,
+        })))
+    }
+
+    /// Builds a principal for an API key (its id is the subject).
+    pub fn for_api_key(key_id: &str, scopes: &[String], roles: &[String]) -> Self {
+        Self(Arc::new(Inner {
+            subject: key_id.to_owned(),
+            scopes: scopes.to_vec(),
+            roles: roles.to_vec(),
+            client_id: Some(key_id.to_owned()),
+            issuer: None,
+            token_id: None,
+            expires_at: None,
+            method: AuthMethod::ApiKey,
+            claims: Value::Object(serde_json::Map::new()),
+        }))
+    }
+
+    /// The `sub` claim (or the API key id).
+    pub fn subject(&self) -> &str {
+        &self.0.subject
+    }
+
+    /// The granted scopes, sorted and deduplicated.
+    pub fn scopes(&self) -> &[String] {
+        &self.0.scopes
+    }
+
+    /// The roles.
+    pub fn roles(&self) -> &[String] {
+        &self.0.roles
+    }
+
+    /// Whether `scope` was granted.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.0.scopes.iter().any(|s| s == scope)
+    }
+
+    /// Whether the caller has `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.0.roles.iter().any(|r| r == role)
+    }
+
+    /// The OAuth client (`client_id` or `azp`), if named.
+    pub fn client_id(&self) -> Option<&str> {
+        self.0.client_id.as_deref()
+    }
+
+    /// The issuer (`iss`).
+    pub fn issuer(&self) -> Option<&str> {
+        self.0.issuer.as_deref()
+    }
+
+    /// The token id (`jti`).
+    pub fn token_id(&self) -> Option<&str> {
+        self.0.token_id.as_deref()
+    }
+
+    /// Expiry, Unix seconds.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.0.expires_at
+    }
+
+    /// How the caller authenticated.
+    pub fn method(&self) -> AuthMethod {
+        self.0.method
+    }
+
+    /// A raw claim by name.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.0.claims.get(name)
+    }
+
+    /// All claims, as verified.
+    pub fn claims(&self) -> &Value {
+        &self.0.claims
+    }
+}
+
+fn string_array(value: &Value) -> Option<Vec<String>> {
+    value.as_array()?.iter().map(|v| v.as_str().map(str::to_owned)).collect()
+}
+
+pub(crate) fn into_value(map: HashMap<String, Value>) -> Value {
+    Value::Object(map.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn scp_array_and_scope_string_merge() {
+        let p =
+            Principal::from_claims(json!({"sub":"s","scope":"a b","scp":["c","a"]}), &ClaimMapping::default()).unwrap();
+        assert_eq!(p.scopes(), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn wrong_shapes_are_refused() {
+        let m = ClaimMapping::default();
+        assert!(Principal::from_claims(json!({"scope":"a"}), &m).is_err());
+        assert!(Principal::from_claims(json!({"sub":"s","scope":["a"]}), &m).is_err());
+        assert!(Principal::from_claims(json!({"sub":"s","roles":"admin"}), &m).is_err());
+        assert!(Principal::from_claims(json!({"sub":"s","scp":[1]}), &m).is_err());
+    }
+}

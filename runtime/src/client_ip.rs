@@ -1,0 +1,180 @@
+//! The client's IP address, with proxy headers trusted only from configured proxies.
+//!
+//! By default the client is the socket peer. When the peer is a trusted proxy (a CIDR list),
+//! `Forwarded` (RFC 7239) or else `X-Forwarded-For` is walked from the right, skipping trusted
+//! proxies; the first untrusted address is the client. A header sent by an untrusted peer changes
+//! nothing, so a client cannot choose its own rate-limit bucket or audit identity.
+//!
+//! # Examples
+//!
+//! ```
+//! use axum::http::HeaderMap;
+//! use rampart::client_ip::TrustedProxies;
+//!
+//! let proxies: TrustedProxies = "10.0.0.0/8".parse().unwrap();
+//! let mut headers = HeaderMap::new();
+//! headers.insert("x-forwarded-for", "203.0.113.7, 10.0.0.5".parse().unwrap());
+//! // From the trusted proxy 10.0.0.1: the client is the first untrusted hop from the right.
+//! assert_eq!(proxies.client_ip("10.0.0.1".parse().unwrap(), &headers).to_string(), "203.0.113.7");
+//! // From anyone else the header is ignored.
+//! assert_eq!(proxies.client_ip("198.51.100.9".parse().unwrap(), &headers).to_string(), "198.51.100.9");
+//! ```
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use axum::http::HeaderMap;
+use ipnet::IpNet;
+
+/// The proxies whose forwarding headers are believed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+/// A CIDR list that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("`{entry}` is not an IP address or CIDR block (expected for example `10.0.0.0/8, 192.0.2.1`)")]
+pub struct ProxyListError {
+    entry: String,
+}
+
+impl FromStr for TrustedProxies {
+    type Err = ProxyListError;
+
+    fn from_str(list: &str) -> Result<Self, Self::Err> {
+        let mut nets = Vec::new();
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let net = entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| ProxyListError { entry: entry.to_owned() })?;
+            nets.push(net);
+        }
+        Ok(Self(nets))
+    }
+}
+
+impl TrustedProxies {
+    /// No trusted proxy: the socket peer is always the client.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Whether `ip` is a trusted proxy.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client's address for a request from `peer` with these headers.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = canonical(peer);
+        if !self.contains(peer) {
+            return peer;
+        }
+        let chain = forwarded_chain(headers);
+        let mut client = peer;
+        for hop in chain.iter().rev() {
+            match hop {
+                Some(ip) => {
+                    client = canonical(*ip);
+                    if !self.contains(client) {
+                        return client;
+                    }
+                }
+                // An unparseable hop ends the trusted part of the chain: stop at the last proxy.
+                None => return client,
+            }
+        }
+        client
+    }
+}
+
+/// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) compare as IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The forwarding chain, leftmost (original client) first; `None` for an unparseable hop.
+fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    let forwarded: Vec<&str> = headers.get_all("forwarded").iter().filter_map(|v| v.to_str().ok()).collect();
+    if !forwarded.is_empty() {
+        return forwarded
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (name, value) = pair.trim().split_once('=')?;
+                    name.eq_ignore_ascii_case("for").then(|| parse_node(value))?
+                })
+            })
+            .collect();
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|hop| parse_node(hop.trim()))
+        .collect()
+}
+
+/// A node of `Forwarded: for=` or an `X-Forwarded-For` hop: `1.2.3.4`, `"[2001:db8::1]:80"`, ...
+fn parse_node(node: &str) -> Option<IpAddr> {
+    let node = node.trim().trim_matches('"');
+    if let Ok(ip) = node.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = node.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    node.rsplit_once(':').and_then(|(ip, _port)| ip.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(name: &'static str, value: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(name, HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    fn untrusted_peer_ignores_headers() {
+        let p = TrustedProxies::none();
+        let ip = p.client_ip("192.0.2.1".parse().unwrap(), &headers("x-forwarded-for", "1.1.1.1"));
+        assert_eq!(ip.to_string(), "192.0.2.1");
+    }
+
+    #[test]
+    fn walks_from_the_right_skipping_trusted() {
+        let p: TrustedProxies = "10.0.0.0/8, 127.0.0.1".parse().unwrap();
+        let h = headers("x-forwarded-for", "6.6.6.6, 203.0.113.9, 10.1.1.1");
+        assert_eq!(p.client_ip("127.0.0.1".parse().unwrap(), &h).to_string(), "203.0.113.9");
+    }
+
+    #[test]
+    fn forwarded_header_wins_and_handles_ipv6() {
+        let p: TrustedProxies = "127.0.0.1".parse().unwrap();
+        let h = headers("forwarded", r#"for=192.0.2.60;proto=http, for="[2001:db8:cafe::17]:4711""#);
+        assert_eq!(p.client_ip("127.0.0.1".parse().unwrap(), &h).to_string(), "2001:db8:cafe::17");
+    }
+
+    #[test]
+    fn garbage_hop_stops_at_the_proxy() {
+        let p: TrustedProxies = "127.0.0.1".parse().unwrap();
+        let h = headers("x-forwarded-for", "1.2.3.4, not-an-ip");
+        assert_eq!(p.client_ip("127.0.0.1".parse().unwrap(), &h).to_string(), "127.0.0.1");
+    }
+
+    #[test]
+    fn bad_list_names_the_entry() {
+        let err = "10.0.0.0/8, nope".parse::<TrustedProxies>().unwrap_err();
+        assert!(err.to_string().contains("`nope`"));
+    }
+}

@@ -1,0 +1,637 @@
+//! Configuration from the environment: every `RAMPART_*` variable is read here and nowhere else.
+//!
+//! [`Config::from_env`] validates everything and reports every problem at once, each naming the
+//! variable and what to change; a service refuses to start rather than run with a weak or
+//! inconsistent setting (a short HS secret, a leeway over 5 minutes, `*` CORS with credentials,
+//! an unreadable PEM file, a bad URL...).
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `RAMPART_ENV` | `development` | `production` refuses generated keys |
+//! | `RAMPART_ADDR` | `127.0.0.1:3000` | listen address |
+//! | `RAMPART_JWT_SECRET` | generated (dev) | HS256 secret, raw UTF-8 bytes, >= 32 bytes |
+//! | `RAMPART_JWT_PUBLIC_KEY` + `RAMPART_JWT_ALGORITHM` | — | PEM file of the issuer's public key |
+//! | `RAMPART_JWKS_URL` | — | the issuer's JWKS |
+//! | `RAMPART_JWT_ISSUER` | `rampart-dev` | required `iss` |
+//! | `RAMPART_JWT_AUDIENCE` | `notes` | accepted `aud` values, comma-separated |
+//! | `RAMPART_JWT_LEEWAY` | `30` | seconds, at most 300 |
+//! | `RAMPART_MAX_TOKEN_BYTES` | `8192` | largest bearer token |
+//! | `RAMPART_ROLES_CLAIM` | `/roles` | JSON pointer to the roles array |
+//! | `RAMPART_API_KEYS` | — | `id:sha256hex:scope scope;id2:...` |
+//! | `RAMPART_OAUTH_CLIENTS` | — | `id:secret:scope1 scope2,id2:...` |
+//! | `RAMPART_RATE_LIMIT` | `memory` | `memory` or a `redis://` URL |
+//! | `RAMPART_RATE_LIMIT_FAILURE` | `local` | `local`, `open` or `closed` |
+//! | `RAMPART_TLS_CERT` / `RAMPART_TLS_KEY` | — | PEM files: serve HTTPS |
+//! | `DATABASE_URL` | — | the service's database |
+//! | `RAMPART_SEAL_KEY` | generated (dev) | `kid:base64(32 bytes)[,older...]` |
+//! | `RAMPART_TRUSTED_PROXIES` | empty | CIDR list |
+//! | `RAMPART_CORS_ORIGINS` / `RAMPART_CORS_CREDENTIALS` | none / `false` | CORS allowlist |
+//!
+//! # Examples
+//!
+//! ```
+//! use rampart::config::Config;
+//!
+//! let vars = [("RAMPART_JWT_SECRET", "too-short")];
+//! let err = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+//!     .unwrap_err();
+//! assert!(err.to_string().contains("RAMPART_JWT_SECRET"));
+//! ```
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine as _;
+use rand::RngCore as _;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::auth::{
+    Algorithm, ApiKey, ApiKeys, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, MAX_LEEWAY, MIN_HMAC_SECRET_BYTES,
+    VerificationKey,
+};
+use crate::client_ip::TrustedProxies;
+use crate::cors::CorsPolicy;
+use crate::crypto::Keyring;
+
+/// Where the service runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// Generated keys allowed (and announced).
+    Development,
+    /// Every key must be configured.
+    Production,
+}
+
+/// Where JWT verification keys come from.
+#[derive(Debug, Clone)]
+pub enum JwtKeys {
+    /// An HS256 secret (its raw UTF-8 bytes are the key).
+    Secret {
+        /// The secret.
+        secret: SecretString,
+        /// Whether it was generated for development (then a dev token is worth printing).
+        generated: bool,
+    },
+    /// A public key in a PEM file.
+    PublicKeyPem {
+        /// The algorithm the key verifies.
+        algorithm: Algorithm,
+        /// The key, loaded and checked.
+        key: Box<VerificationKey>,
+    },
+    /// A JWKS URL.
+    Jwks {
+        /// The URL.
+        url: reqwest::Url,
+    },
+}
+
+/// Token verification settings.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// The keys.
+    pub keys: JwtKeys,
+    /// The required `iss`.
+    pub issuer: String,
+    /// The accepted `aud` values.
+    pub audiences: Vec<String>,
+    /// Clock-skew allowance.
+    pub leeway: Duration,
+    /// Largest token accepted.
+    pub max_token_bytes: usize,
+    /// JSON pointer to the roles array.
+    pub roles_pointer: String,
+}
+
+/// An OAuth 2.0 client allowed to use the client-credentials grant.
+#[derive(Clone)]
+pub struct OAuthClient {
+    /// The client id.
+    pub id: String,
+    /// The client secret.
+    pub secret: SecretString,
+    /// The scopes it may be granted.
+    pub scopes: Vec<String>,
+}
+
+impl fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("id", &self.id)
+            .field("secret", &"[redacted]")
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+/// The rate-limit store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RateLimitBackend {
+    /// In this process.
+    Memory,
+    /// Shared through Redis.
+    Redis(String),
+}
+
+/// What happens when the shared rate-limit store is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureMode {
+    /// Fall back to this instance's in-memory limiter.
+    Local,
+    /// Allow the request.
+    Open,
+    /// Refuse with 503.
+    Closed,
+}
+
+/// The TLS certificate and key files.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+/// The seal keyring and whether it was generated.
+#[derive(Debug, Clone)]
+pub struct SealConfig {
+    /// The keys.
+    pub keyring: Keyring,
+    /// True when no `RAMPART_SEAL_KEY` was set (development): sealed data dies with the process.
+    pub generated: bool,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Development or production.
+    pub environment: Environment,
+    /// Listen address.
+    pub addr: SocketAddr,
+    /// Token verification.
+    pub jwt: JwtConfig,
+    /// API keys.
+    pub api_keys: ApiKeys,
+    /// OAuth clients.
+    pub oauth_clients: Vec<OAuthClient>,
+    /// Rate-limit store.
+    pub rate_limit: RateLimitBackend,
+    /// Rate-limit failure mode.
+    pub rate_limit_failure: FailureMode,
+    /// HTTPS, when configured.
+    pub tls: Option<TlsFiles>,
+    /// `DATABASE_URL`, when set.
+    pub database_url: Option<String>,
+    /// Keys for data at rest.
+    pub seal: SealConfig,
+    /// Proxies whose forwarding headers are believed.
+    pub trusted_proxies: TrustedProxies,
+    /// Browser origins allowed.
+    pub cors: CorsPolicy,
+}
+
+/// One problem with one variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarError {
+    /// The variable.
+    pub variable: &'static str,
+    /// What is wrong and what to change.
+    pub message: String,
+}
+
+/// Every problem found in the environment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError(pub Vec<VarError>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration:")?;
+        for e in &self.0 {
+            write!(f, "\n  {}: {}", e.variable, e.message)?;
+        }
+        Ok(())
+    }
+}
+
+struct Reader<F> {
+    lookup: F,
+    errors: Vec<VarError>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Reader<F> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn fail(&mut self, variable: &'static str, message: impl Into<String>) {
+        self.errors.push(VarError { variable, message: message.into() });
+    }
+}
+
+impl Config {
+    /// Reads and validates the process environment.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] listing every variable at fault.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads and validates variables from `lookup` (tests pass a map).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] listing every variable at fault.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut r = Reader { lookup, errors: Vec::new() };
+
+        let environment = match r.get("RAMPART_ENV").as_deref() {
+            None | Some("development" | "dev") => Environment::Development,
+            Some("production" | "prod") => Environment::Production,
+            Some(other) => {
+                r.fail("RAMPART_ENV", format!("`{other}` is not `development` or `production`"));
+                Environment::Development
+            }
+        };
+        let production = environment == Environment::Production;
+
+        let addr = r.get("RAMPART_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
+        let addr = addr.parse().unwrap_or_else(|_| {
+            r.fail("RAMPART_ADDR", format!("`{addr}` is not `ip:port` (for example 127.0.0.1:3000)"));
+            SocketAddr::from(([127, 0, 0, 1], 3000))
+        });
+
+        let jwt = read_jwt(&mut r, production);
+
+        let api_keys = match r.get("RAMPART_API_KEYS") {
+            None => ApiKeys::default(),
+            Some(spec) => parse_api_keys(&spec).unwrap_or_else(|msg| {
+                r.fail("RAMPART_API_KEYS", msg);
+                ApiKeys::default()
+            }),
+        };
+
+        let oauth_clients = match r.get("RAMPART_OAUTH_CLIENTS") {
+            None => Vec::new(),
+            Some(spec) => parse_oauth_clients(&spec).unwrap_or_else(|msg| {
+                r.fail("RAMPART_OAUTH_CLIENTS", msg);
+                Vec::new()
+            }),
+        };
+
+        let rate_limit = match r.get("RAMPART_RATE_LIMIT").as_deref() {
+            None | Some("memory") => RateLimitBackend::Memory,
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                if reqwest::Url::parse(url).is_err() {
+                    r.fail("RAMPART_RATE_LIMIT", "the Redis URL does not parse (expected redis://host:port/db)");
+                }
+                RateLimitBackend::Redis(url.to_owned())
+            }
+            Some(_) => {
+                r.fail("RAMPART_RATE_LIMIT", "expected `memory` or a `redis://host:port` URL");
+                RateLimitBackend::Memory
+            }
+        };
+
+        let rate_limit_failure = match r.get("RAMPART_RATE_LIMIT_FAILURE").as_deref() {
+            None | Some("local") => FailureMode::Local,
+            Some("open") => FailureMode::Open,
+            Some("closed") => FailureMode::Closed,
+            Some(other) => {
+                r.fail("RAMPART_RATE_LIMIT_FAILURE", format!("`{other}` is not `local`, `open` or `closed`"));
+                FailureMode::Local
+            }
+        };
+
+        let tls = match (r.get("RAMPART_TLS_CERT"), r.get("RAMPART_TLS_KEY")) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                for (var, path) in [("RAMPART_TLS_CERT", &cert), ("RAMPART_TLS_KEY", &key)] {
+                    if let Err(e) = std::fs::metadata(path) {
+                        r.fail(var, format!("cannot read `{path}`: {e}"));
+                    }
+                }
+                Some(TlsFiles { cert: cert.into(), key: key.into() })
+            }
+            (Some(_), None) => {
+                r.fail("RAMPART_TLS_KEY", "RAMPART_TLS_CERT is set: also set the PEM private key file");
+                None
+            }
+            (None, Some(_)) => {
+                r.fail("RAMPART_TLS_CERT", "RAMPART_TLS_KEY is set: also set the PEM certificate file");
+                None
+            }
+        };
+
+        let seal = match r.get("RAMPART_SEAL_KEY") {
+            Some(spec) => SealConfig {
+                keyring: Keyring::from_spec(&spec).unwrap_or_else(|e| {
+                    r.fail("RAMPART_SEAL_KEY", format!("{e} (expected `kid:base64-of-32-bytes`, newest first)"));
+                    Keyring::generate("invalid")
+                }),
+                generated: false,
+            },
+            None => {
+                if production {
+                    r.fail("RAMPART_SEAL_KEY", "required in production: set `kid:base64-of-32-random-bytes`");
+                }
+                SealConfig { keyring: Keyring::generate("dev"), generated: true }
+            }
+        };
+
+        let trusted_proxies = match r.get("RAMPART_TRUSTED_PROXIES") {
+            None => TrustedProxies::none(),
+            Some(list) => list.parse().unwrap_or_else(|e| {
+                r.fail("RAMPART_TRUSTED_PROXIES", format!("{e}"));
+                TrustedProxies::none()
+            }),
+        };
+
+        let origins: Vec<String> = r
+            .get("RAMPART_CORS_ORIGINS")
+            .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+            .unwrap_or_default();
+        let credentials = match r.get("RAMPART_CORS_CREDENTIALS").as_deref() {
+            None | Some("false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(_) => {
+                r.fail("RAMPART_CORS_CREDENTIALS", "expected `true` or `false`");
+                false
+            }
+        };
+        let cors = CorsPolicy::allow_origins(origins).with_credentials(credentials);
+        if let Err(e) = cors.clone().into_layer() {
+            r.fail("RAMPART_CORS_ORIGINS", e.to_string());
+        }
+
+        let database_url = r.get("DATABASE_URL");
+
+        if !r.errors.is_empty() {
+            return Err(ConfigError(r.errors));
+        }
+        Ok(Config {
+            environment,
+            addr,
+            jwt,
+            api_keys,
+            oauth_clients,
+            rate_limit,
+            rate_limit_failure,
+            tls,
+            database_url,
+            seal,
+            trusted_proxies,
+            cors,
+        })
+    }
+}
+
+fn read_jwt<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>, production: bool) -> JwtConfig {
+    let secret = r.get("RAMPART_JWT_SECRET");
+    let pem = r.get("RAMPART_JWT_PUBLIC_KEY");
+    let jwks = r.get("RAMPART_JWKS_URL");
+    let configured = [secret.is_some(), pem.is_some(), jwks.is_some()].iter().filter(|b| **b).count();
+    if configured > 1 {
+        r.fail("RAMPART_JWT_SECRET", "set only one of RAMPART_JWT_SECRET, RAMPART_JWT_PUBLIC_KEY and RAMPART_JWKS_URL");
+    }
+    let keys = if let Some(secret) = secret {
+        check_secret(r, &secret);
+        JwtKeys::Secret { secret: SecretString::from(secret), generated: false }
+    } else if let Some(path) = pem {
+        let algorithm = match r.get("RAMPART_JWT_ALGORITHM").as_deref().map(parse_algorithm) {
+            Some(Some(alg)) if !matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) => alg,
+            _ => {
+                r.fail(
+                    "RAMPART_JWT_ALGORITHM",
+                    "with RAMPART_JWT_PUBLIC_KEY, set the key's algorithm: RS256/384/512, PS256/384/512, ES256, ES384 or EdDSA",
+                );
+                Algorithm::RS256
+            }
+        };
+        match std::fs::read(&path) {
+            Ok(bytes) => match VerificationKey::from_pem(algorithm, &bytes) {
+                Ok(key) => JwtKeys::PublicKeyPem { algorithm, key: Box::new(key) },
+                Err(e) => {
+                    r.fail("RAMPART_JWT_PUBLIC_KEY", format!("`{path}`: {e}"));
+                    dev_secret()
+                }
+            },
+            Err(e) => {
+                r.fail("RAMPART_JWT_PUBLIC_KEY", format!("cannot read `{path}`: {e}"));
+                dev_secret()
+            }
+        }
+    } else if let Some(url) = jwks {
+        match reqwest::Url::parse(&url) {
+            Ok(url) if url.scheme() == "https" || url.host_str().is_some_and(is_loopback_host) => JwtKeys::Jwks { url },
+            Ok(_) => {
+                r.fail("RAMPART_JWKS_URL", "use an https:// URL (plain http only for localhost)");
+                dev_secret()
+            }
+            Err(e) => {
+                r.fail("RAMPART_JWKS_URL", format!("not a URL: {e}"));
+                dev_secret()
+            }
+        }
+    } else {
+        if production {
+            r.fail("RAMPART_JWT_SECRET", "required in production (or RAMPART_JWT_PUBLIC_KEY / RAMPART_JWKS_URL)");
+        }
+        dev_secret()
+    };
+
+    let issuer = r.get("RAMPART_JWT_ISSUER").unwrap_or_else(|| "rampart-dev".into());
+    let audiences: Vec<String> = r
+        .get("RAMPART_JWT_AUDIENCE")
+        .unwrap_or_else(|| "notes".into())
+        .split(',')
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .collect();
+    if audiences.is_empty() {
+        r.fail("RAMPART_JWT_AUDIENCE", "name at least one audience");
+    }
+    let leeway = match r.get("RAMPART_JWT_LEEWAY") {
+        None => DEFAULT_LEEWAY,
+        Some(v) => match v.trim_end_matches('s').parse::<u64>() {
+            Ok(secs) if Duration::from_secs(secs) <= MAX_LEEWAY => Duration::from_secs(secs),
+            Ok(secs) => {
+                r.fail(
+                    "RAMPART_JWT_LEEWAY",
+                    format!("{secs} s is over the 300 s cap; clocks that far apart need fixing"),
+                );
+                DEFAULT_LEEWAY
+            }
+            Err(_) => {
+                r.fail("RAMPART_JWT_LEEWAY", format!("`{v}` is not a number of seconds"));
+                DEFAULT_LEEWAY
+            }
+        },
+    };
+    let max_token_bytes = match r.get("RAMPART_MAX_TOKEN_BYTES") {
+        None => DEFAULT_MAX_TOKEN_BYTES,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (256..=65536).contains(&n) => n,
+            _ => {
+                r.fail("RAMPART_MAX_TOKEN_BYTES", "expected a byte count between 256 and 65536");
+                DEFAULT_MAX_TOKEN_BYTES
+            }
+        },
+    };
+    let roles_pointer = r.get("RAMPART_ROLES_CLAIM").unwrap_or_else(|| "/roles".into());
+    if !roles_pointer.starts_with('/') {
+        r.fail("RAMPART_ROLES_CLAIM", "expected a JSON pointer such as `/roles` or `/realm_access/roles`");
+    }
+    JwtConfig { keys, issuer, audiences, leeway, max_token_bytes, roles_pointer }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) || host == "[::1]"
+}
+
+fn check_secret<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>, secret: &str) {
+    if secret.len() < MIN_HMAC_SECRET_BYTES {
+        r.fail(
+            "RAMPART_JWT_SECRET",
+            format!(
+                "the secret has {} bytes; use at least {MIN_HMAC_SECRET_BYTES} random bytes (`rampart keygen hs256`)",
+                secret.len()
+            ),
+        );
+        return;
+    }
+    let mut distinct: Vec<u8> = secret.bytes().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 8 {
+        r.fail("RAMPART_JWT_SECRET", "the secret repeats a few characters; use random bytes (`rampart keygen hs256`)");
+    }
+}
+
+fn dev_secret() -> JwtKeys {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    JwtKeys::Secret { secret: SecretString::from(secret), generated: true }
+}
+
+/// Parses a JWS algorithm name (`RS256`, `EdDSA`, ...).
+pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
+    name.parse().ok()
+}
+
+fn parse_api_keys(spec: &str) -> Result<ApiKeys, String> {
+    let mut keys = ApiKeys::default();
+    for entry in spec.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let mut parts = entry.splitn(3, ':');
+        let (Some(id), Some(hash)) = (parts.next(), parts.next()) else {
+            return Err("each key is `id:sha256hex:scope scope`, separated by `;`".into());
+        };
+        let scopes = parts.next().unwrap_or("").split(' ').filter(|s| !s.is_empty());
+        keys = keys.with(ApiKey::from_sha256_hex(id, hash, scopes).map_err(|e| format!("key `{id}`: {e}"))?);
+    }
+    Ok(keys)
+}
+
+fn parse_oauth_clients(spec: &str) -> Result<Vec<OAuthClient>, String> {
+    let mut clients: Vec<OAuthClient> = Vec::new();
+    for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let mut parts = entry.splitn(3, ':');
+        let (Some(id), Some(secret)) = (parts.next(), parts.next()) else {
+            return Err("each client is `id:secret:scope1 scope2`, separated by `,`".into());
+        };
+        if id.is_empty() || clients.iter().any(|c| c.id == id) {
+            return Err(format!("client id `{id}` is empty or appears twice"));
+        }
+        if secret.len() < 16 {
+            return Err(format!("the secret of client `{id}` is under 16 characters; use a long random secret"));
+        }
+        let scopes = parts.next().unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        clients.push(OAuthClient { id: id.to_owned(), secret: SecretString::from(secret.to_owned()), scopes });
+    }
+    Ok(clients)
+}
+
+impl JwtConfig {
+    /// The secret's bytes, when the keys are an HS256 secret (used to mint dev tokens).
+    pub fn secret_bytes(&self) -> Option<&[u8]> {
+        match &self.keys {
+            JwtKeys::Secret { secret, .. } => Some(secret.expose_secret().as_bytes()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    fn errors_for(vars: &[(&str, &str)]) -> Vec<&'static str> {
+        config(vars).unwrap_err().0.into_iter().map(|e| e.variable).collect()
+    }
+
+    #[test]
+    fn defaults_are_development_with_generated_keys() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.environment, Environment::Development);
+        assert_eq!(c.addr.to_string(), "127.0.0.1:3000");
+        assert!(matches!(c.jwt.keys, JwtKeys::Secret { generated: true, .. }));
+        assert!(c.seal.generated);
+        assert_eq!(c.jwt.issuer, "rampart-dev");
+        assert_eq!(c.jwt.audiences, ["notes"]);
+        assert_eq!(c.jwt.leeway, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn each_bad_setting_names_its_variable() {
+        assert_eq!(errors_for(&[("RAMPART_JWT_SECRET", "short")]), ["RAMPART_JWT_SECRET"]);
+        assert_eq!(errors_for(&[("RAMPART_JWT_SECRET", &"a".repeat(40))]), ["RAMPART_JWT_SECRET"]);
+        assert_eq!(errors_for(&[("RAMPART_JWT_LEEWAY", "301")]), ["RAMPART_JWT_LEEWAY"]);
+        assert_eq!(errors_for(&[("RAMPART_ADDR", "nope")]), ["RAMPART_ADDR"]);
+        assert_eq!(errors_for(&[("RAMPART_RATE_LIMIT", "memcached://x")]), ["RAMPART_RATE_LIMIT"]);
+        assert_eq!(errors_for(&[("RAMPART_RATE_LIMIT_FAILURE", "maybe")]), ["RAMPART_RATE_LIMIT_FAILURE"]);
+        assert_eq!(errors_for(&[("RAMPART_TLS_CERT", "/nonexistent.pem")]), ["RAMPART_TLS_KEY"]);
+        assert_eq!(
+            errors_for(&[("RAMPART_CORS_ORIGINS", "*"), ("RAMPART_CORS_CREDENTIALS", "true")]),
+            ["RAMPART_CORS_ORIGINS"]
+        );
+        assert_eq!(errors_for(&[("RAMPART_JWKS_URL", "http://idp.example/jwks")]), ["RAMPART_JWKS_URL"]);
+        assert_eq!(
+            errors_for(&[("RAMPART_JWT_PUBLIC_KEY", "/nonexistent.pem")]),
+            ["RAMPART_JWT_ALGORITHM", "RAMPART_JWT_PUBLIC_KEY"]
+        );
+        assert_eq!(errors_for(&[("RAMPART_TRUSTED_PROXIES", "10.0.0.0/33")]), ["RAMPART_TRUSTED_PROXIES"]);
+        assert_eq!(errors_for(&[("RAMPART_OAUTH_CLIENTS", "app:short:notes:read")]), ["RAMPART_OAUTH_CLIENTS"]);
+    }
+
+    #[test]
+    fn production_requires_real_keys() {
+        assert_eq!(errors_for(&[("RAMPART_ENV", "production")]), ["RAMPART_JWT_SECRET", "RAMPART_SEAL_KEY"]);
+    }
+
+    #[test]
+    fn all_problems_are_reported_together() {
+        let err = config(&[("RAMPART_JWT_SECRET", "short"), ("RAMPART_JWT_LEEWAY", "9999")]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("RAMPART_JWT_SECRET: the secret has 5 bytes"), "{text}");
+        assert!(text.contains("RAMPART_JWT_LEEWAY: 9999 s is over the 300 s cap"), "{text}");
+        assert!(!text.contains("short"), "a secret must never be echoed: {text}");
+    }
+
+    #[test]
+    fn oauth_clients_parse() {
+        let c = config(&[("RAMPART_OAUTH_CLIENTS", "app:0123456789abcdef:notes:read notes:write")]).unwrap();
+        assert_eq!(c.oauth_clients[0].id, "app");
+        assert_eq!(c.oauth_clients[0].scopes, ["notes:read", "notes:write"]);
+    }
+}

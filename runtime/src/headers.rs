@@ -1,0 +1,124 @@
+//! Secure response headers on every response, errors and 404s included.
+//!
+//! Sets `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer`,
+//! `Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; base-uri 'none'` (unless the
+//! handler set its own, as the docs page does), `Cache-Control: no-store` (unless set), and
+//! `Strict-Transport-Security` only when serving TLS. Removes `Server` and `X-Powered-By`.
+//!
+//! # Examples
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use rampart::headers::SecureHeadersLayer;
+//!
+//! let app: Router = Router::new().route("/", get(|| async { "ok" })).layer(SecureHeadersLayer::new());
+//! let https: Router = Router::new().layer(SecureHeadersLayer::new().with_hsts(true));
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, SERVER, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderName, HeaderValue, Request, Response};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+
+/// The API's Content-Security-Policy.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+/// HSTS: two years, subdomains included.
+pub const HSTS: &str = "max-age=63072000; includeSubDomains";
+
+static X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
+
+/// Sets the secure defaults. See the [module docs](self).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SecureHeadersLayer {
+    hsts: bool,
+}
+
+impl SecureHeadersLayer {
+    /// The defaults, without HSTS.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `Strict-Transport-Security` (only when the service is reached over TLS).
+    pub fn with_hsts(mut self, on: bool) -> Self {
+        self.hsts = on;
+        self
+    }
+}
+
+impl<S> Layer<S> for SecureHeadersLayer {
+    type Service = SecureHeaders<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SecureHeaders { inner, hsts: self.hsts }
+    }
+}
+
+/// The service of [`SecureHeadersLayer`].
+#[derive(Debug, Clone)]
+pub struct SecureHeaders<S> {
+    inner: S,
+    hsts: bool,
+}
+
+impl<S, B, ResBody> Service<Request<B>> for SecureHeaders<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        ResponseFuture { inner: self.inner.call(request), hsts: self.hsts }
+    }
+}
+
+pin_project! {
+    /// The response future of [`SecureHeaders`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        hsts: bool,
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+{
+    type Output = Result<Response<ResBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        apply(response.headers_mut(), *this.hsts);
+        Poll::Ready(Ok(response))
+    }
+}
+
+fn apply(headers: &mut axum::http::HeaderMap, hsts: bool) {
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.entry(CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(API_CSP));
+    headers.entry(CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    if hsts {
+        headers.insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    } else {
+        headers.remove(STRICT_TRANSPORT_SECURITY);
+    }
+    headers.remove(SERVER);
+    headers.remove(&X_POWERED_BY);
+}

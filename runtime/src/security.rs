@@ -1,0 +1,145 @@
+//! The security hub: one value that holds the authenticator and the request-level settings, puts
+//! itself where extractors find it, and applies the secure layers to a router.
+//!
+//! # Examples
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use rampart::auth::{Algorithm, Authenticator, Issuer, JwtVerifier, Principal, VerificationKey};
+//! use rampart::Security;
+//!
+//! async fn whoami(principal: Principal) -> String {
+//!     principal.subject().to_owned()
+//! }
+//!
+//! let key = VerificationKey::from_secret(Algorithm::HS256, b"0123456789abcdef0123456789abcdef").unwrap();
+//! let issuer = Issuer::builder("rampart-dev", ["notes"]).key(key).build().unwrap();
+//! let authenticator = Authenticator::builder().jwt(JwtVerifier::new(vec![issuer])).build().unwrap();
+//! let security = Security::new(authenticator);
+//! let app: Router = security.apply(Router::new().route("/whoami", get(whoami)));
+//! ```
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Extension;
+use axum::http::request::Parts;
+use axum::middleware;
+
+use crate::audit::{AuditEvent, Decision};
+use crate::auth::{Authenticator, Principal};
+use crate::authz::Policy;
+use crate::client_ip::TrustedProxies;
+use crate::context::{RequestContext, RequestContextLayer};
+use crate::error::{Error, Unauthenticated};
+use crate::headers::SecureHeadersLayer;
+
+/// The security hub. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Security(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    authenticator: Authenticator,
+    trusted_proxies: TrustedProxies,
+    hsts: bool,
+}
+
+/// Builds a [`Security`] hub.
+#[derive(Debug)]
+pub struct SecurityBuilder {
+    inner: Inner,
+}
+
+impl SecurityBuilder {
+    /// Believes forwarding headers from these proxies (default: none).
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.inner.trusted_proxies = proxies;
+        self
+    }
+
+    /// Declares that the service is reached over TLS (turns HSTS on).
+    pub fn tls(mut self, on: bool) -> Self {
+        self.inner.hsts = on;
+        self
+    }
+
+    /// The hub.
+    pub fn build(self) -> Security {
+        Security(Arc::new(self.inner))
+    }
+}
+
+impl Security {
+    /// A hub around `authenticator`, with no trusted proxy and no HSTS.
+    pub fn new(authenticator: Authenticator) -> Self {
+        Self::builder(authenticator).build()
+    }
+
+    /// A builder for a hub around `authenticator`.
+    pub fn builder(authenticator: Authenticator) -> SecurityBuilder {
+        SecurityBuilder { inner: Inner { authenticator, trusted_proxies: TrustedProxies::none(), hsts: false } }
+    }
+
+    /// The authenticator.
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.0.authenticator
+    }
+
+    /// Wraps `router` with, from the outside in: request context (request id, client IP), secure
+    /// headers, problem+json for plain error responses, and this hub for the extractors.
+    pub fn apply<S: Clone + Send + Sync + 'static>(&self, router: Router<S>) -> Router<S> {
+        router
+            .layer(Extension(self.clone()))
+            .layer(middleware::map_response(crate::error::problem_for_plain_errors))
+            .layer(SecureHeadersLayer::new().with_hsts(self.0.hsts))
+            .layer(RequestContextLayer::new(self.0.trusted_proxies.clone()))
+    }
+
+    /// Authenticates the request, once: the principal is kept in the request's extensions, so
+    /// several extractors share one verification. A failure is audited.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthenticated`] (401).
+    pub async fn authenticate(&self, parts: &mut Parts) -> Result<Principal, Error> {
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
+        match self.0.authenticator.authenticate(&parts.headers).await {
+            Ok(principal) => {
+                parts.extensions.insert(principal.clone());
+                Ok(principal)
+            }
+            Err(reason) => {
+                let ctx = RequestContext::from_parts(parts);
+                AuditEvent::new(&ctx, Decision::Deny, reason.audit_reason(), 401).emit();
+                Err(Error::Unauthenticated(Unauthenticated::new(reason, Arc::clone(self.0.authenticator.realm()))))
+            }
+        }
+    }
+
+    /// Evaluates `policy` for `principal`; a denial is audited.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InsufficientScope`] (403) naming the missing scopes.
+    pub fn authorize(&self, parts: &Parts, principal: &Principal, policy: &Policy) -> Result<(), Error> {
+        policy.check(principal).map_err(|denied| {
+            let ctx = RequestContext::from_parts(parts);
+            AuditEvent::new(&ctx, Decision::Deny, "insufficient_scope", 403).subject(principal.subject()).emit();
+            Error::InsufficientScope { required: denied.missing_scopes }
+        })
+    }
+}
+
+/// Finds the hub installed by [`Security::apply`].
+///
+/// # Errors
+///
+/// [`Error::Internal`] when the router was not wrapped: deny, never skip the check.
+pub(crate) fn from_parts(parts: &Parts) -> Result<Security, Error> {
+    parts.extensions.get::<Security>().cloned().ok_or_else(|| {
+        Error::Internal("rampart::Security is not installed: wrap the router with Security::apply".into())
+    })
+}

@@ -1,0 +1,1 @@
+//! Helpers shared by the integration tests: keys, token forging, app builders, requests.
