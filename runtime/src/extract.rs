@@ -62,3 +62,44 @@ impl<S: Send + Sync, P: PolicySpec> FromRequestParts<S> for Authorized<P> {
         Ok(Authorized(principal, PhantomData))
     }
 }
+
+/// `axum::Json` whose rejection is [`Error`]: 415 without `application/json`, 400 for malformed
+/// JSON (with line and column, never the payload), 422 naming the field of a type mismatch,
+/// 413 past the body limit.
+///
+/// # Examples
+///
+/// ```
+/// use rampart::extract::Json;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Input { title: String }
+///
+/// async fn create(Json(input): Json<Input>) -> String {
+///     input.title
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(Error))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `axum::extract::Path` whose rejection is [`Error`] (400 for a malformed parameter).
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(Error))]
+pub struct Path<T>(pub T);
+
+/// `axum::extract::Query` whose rejection is [`Error`] (400 for a malformed query).
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(Error))]
+pub struct Query<T>(pub T);
+
+/// `axum::Form` whose rejection is [`Error`] (415, 413, 422).
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
+#[from_request(via(axum::Form), rejection(Error))]
+pub struct Form<T>(pub T);

@@ -1,1 +1,9 @@
-fn main() {}
+//! HTTP-level tests of the runtime, from the attacker's side.
+#![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
+
+mod audit;
+mod authn;
+mod authz;
+mod headers;
+mod jwks;
+mod tls;

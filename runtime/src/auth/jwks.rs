@@ -55,7 +55,7 @@ pub struct JwksCache {
 impl JwksCache {
     /// Creates the cache and, inside a Tokio runtime, its periodic refresh task (which stops when
     /// the cache is dropped). The first fetch happens on the first token or on [`Self::refresh`].
-    pub(crate) fn start(url: reqwest::Url, rules: ClaimRules, every: Duration) -> Arc<Self> {
+    pub(crate) fn start(url: reqwest::Url, rules: ClaimRules, every: Duration, min_refresh: Duration) -> Arc<Self> {
         let client = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -68,11 +68,11 @@ impl JwksCache {
             keys: RwLock::new(Arc::new(HashMap::new())),
             last_fetch: tokio::sync::Mutex::new(None),
             fetches: AtomicU64::new(0),
-            min_refresh_interval: MIN_REFRESH_INTERVAL,
+            min_refresh_interval: min_refresh,
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&cache);
-            runtime.spawn(periodic_refresh(weak, every.max(MIN_REFRESH_INTERVAL)));
+            runtime.spawn(periodic_refresh(weak, every.max(min_refresh)));
         }
         cache
     }

@@ -88,6 +88,7 @@ pub struct IssuerBuilder {
     leeway: Duration,
     keys: Vec<VerificationKey>,
     jwks: Option<(reqwest::Url, Duration)>,
+    jwks_min_refresh: Duration,
 }
 
 /// Why an issuer could not be configured.
@@ -128,6 +129,13 @@ impl IssuerBuilder {
         self
     }
 
+    /// Sets the least time between two fetches triggered by unknown `kid`s (default
+    /// [`super::jwks::MIN_REFRESH_INTERVAL`], 10 s).
+    pub fn jwks_min_refresh_interval(mut self, interval: Duration) -> Self {
+        self.jwks_min_refresh = interval;
+        self
+    }
+
     /// Sets the clock-skew allowance for `exp` and `nbf`.
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
@@ -150,7 +158,9 @@ impl IssuerBuilder {
         let keys = match (self.keys.is_empty(), self.jwks) {
             (true, None) => return Err(IssuerError::NoKeys),
             (false, Some(_)) => return Err(IssuerError::KeysAndJwks),
-            (true, Some((url, every))) => KeySource::Jwks(JwksCache::start(url, rules.clone(), every)),
+            (true, Some((url, every))) => {
+                KeySource::Jwks(JwksCache::start(url, rules.clone(), every, self.jwks_min_refresh))
+            }
             (false, None) => {
                 if self.keys.len() > 1 {
                     let mut kids: Vec<_> = self.keys.iter().map(|k| k.kid.as_deref()).collect();
@@ -181,6 +191,7 @@ impl Issuer {
             leeway: DEFAULT_LEEWAY,
             keys: Vec::new(),
             jwks: None,
+            jwks_min_refresh: super::jwks::MIN_REFRESH_INTERVAL,
         }
     }
 

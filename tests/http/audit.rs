@@ -1,0 +1,74 @@
+//! Audit events: one JSON line per security decision, with the contract's fields, and never the
+//! token that was sent.
+
+use axum::body::Body;
+use axum::http::Request;
+use rampart::Security;
+use rampart_tests::*;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn denials_are_audited_as_json_lines_without_the_token() {
+    let log = CapturedLog::default();
+    let _guard = tracing::subscriber::set_default(rampart::audit::json_subscriber_with_writer(log.clone()));
+    let app = test_app(&Security::new(authenticator(&[Scheme::Hs256])), &Calls::default());
+
+    let mut expired = claims("alice", "notes:read");
+    expired["exp"] = json!(now() - 3600);
+    let expired = Scheme::Hs256.token(&expired);
+    let reader = Scheme::Hs256.token(&claims("alice", "notes:read"));
+    let (head, rest) = reader.split_once('.').unwrap();
+    let signature = rest.split_once('.').unwrap().1;
+    let forged = format!("{head}.{}.{signature}", b64(&claims("admin", "notes:read notes:write")));
+
+    send(&app, Request::get("/me?secret=query-value").header("x-request-id", "rid-1").body(Body::empty()).unwrap())
+        .await;
+    send(&app, get_with_token("/me", &expired)).await;
+    send(&app, get_with_token("/me", &forged)).await;
+    send(&app, get_with_token("/admin", &reader)).await;
+    send(&app, get_with_token("/owned/bob", &reader)).await;
+
+    let text = log.text();
+    for secret in [&expired, &reader, &forged] {
+        let signature = secret.rsplit('.').next().unwrap();
+        assert!(!text.contains(signature), "the audit log contains a token");
+    }
+    assert!(!text.contains("query-value"), "the audit log contains a query string");
+
+    let events: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .filter(|e: &Value| e["target"] == "rampart::audit")
+        .collect();
+    let summary: Vec<(String, String, String, u64)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["route"].as_str().unwrap().to_owned(),
+                e["decision"].as_str().unwrap().to_owned(),
+                e["reason"].as_str().unwrap().to_owned(),
+                e["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("/me", "deny", "missing_token", 401),
+        ("/me", "deny", "expired", 401),
+        ("/me", "deny", "bad_signature", 401),
+        ("/admin", "deny", "insufficient_scope", 403),
+        ("/owned/{owner}", "deny", "not_owner", 404),
+    ];
+    let expected: Vec<(String, String, String, u64)> =
+        expected.iter().map(|(r, d, why, s)| (r.to_string(), d.to_string(), why.to_string(), *s)).collect();
+    assert_eq!(summary, expected);
+    for event in &events {
+        for field in ["ts", "request_id", "method", "route", "client_ip", "decision", "reason", "status"] {
+            assert!(event.get(field).is_some(), "missing {field}: {event}");
+        }
+        assert_eq!(event["method"], "GET");
+    }
+    assert_eq!(events[0]["request_id"], "rid-1");
+    assert!(events[0].get("subject").is_none(), "no subject before authentication");
+    assert_eq!(events[3]["subject"], "alice");
+    assert_eq!(events[4]["subject"], "alice");
+}
