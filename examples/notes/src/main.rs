@@ -1,5 +1,6 @@
 //! `cargo run -p notes`: the notes service with embedded defaults.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -7,15 +8,28 @@ use rampart::config::{Config, JwtKeys};
 use rampart::token::TokenRequest;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing::subscriber::set_global_default(rampart::audit::json_subscriber())?;
+async fn main() -> ExitCode {
+    if let Err(err) = tracing::subscriber::set_global_default(rampart::audit::json_subscriber()) {
+        eprintln!("error: {err}");
+        return ExitCode::from(2);
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
             eprintln!("{err}");
-            std::process::exit(2);
+            return ExitCode::from(2);
         }
     };
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
     let app = notes::app(&config)?;
     if let (JwtKeys::Secret { generated: true, .. }, Some(secret)) = (&config.jwt.keys, config.jwt.secret_bytes()) {
         let token = TokenRequest::new("dev-user", &config.jwt.issuer, &config.jwt.audiences[0])

@@ -1,0 +1,78 @@
+//! The notes binary refuses a bad configuration with a message naming the variable, and starts
+//! with embedded defaults, printing a dev token that its own API accepts.
+#![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn notes() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_notes"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("RAMPART_") || name == "DATABASE_URL" {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+#[test]
+fn weak_settings_refuse_to_start_naming_the_variable() {
+    let cases = [
+        ("RAMPART_JWT_SECRET", "too-short-secret", "RAMPART_JWT_SECRET: the secret has 16 bytes"),
+        ("RAMPART_JWT_LEEWAY", "600", "RAMPART_JWT_LEEWAY: 600 s is over the 300 s cap"),
+        ("RAMPART_CORS_ORIGINS", "*", "RAMPART_CORS_ORIGINS: CORS origin `*` cannot be combined with credentials"),
+        ("RAMPART_TRUSTED_PROXIES", "10.0.0.0/40", "RAMPART_TRUSTED_PROXIES: `10.0.0.0/40` is not an IP address"),
+        ("RAMPART_JWKS_URL", "not a url", "RAMPART_JWKS_URL: not a URL"),
+    ];
+    for (name, value, expected) in cases {
+        let output = notes()
+            .env(name, value)
+            .env("RAMPART_CORS_CREDENTIALS", "true")
+            .env("RAMPART_ADDR", "127.0.0.1:0")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{name}={value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{name}={value}: {stderr}");
+        assert!(!stderr.contains("too-short-secret"), "the secret was echoed: {stderr}");
+    }
+}
+
+#[test]
+fn starts_with_defaults_and_prints_a_working_dev_token() {
+    let mut child = notes()
+        .env("RAMPART_ADDR", "127.0.0.1:0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut token = None;
+    let mut addr = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.starts_with("eyJ") {
+            token = Some(line);
+        } else if let Some(rest) = line.strip_prefix("notes listening on http://") {
+            addr = Some(rest.to_owned());
+            break;
+        }
+    }
+    let (token, addr) = (token.expect("a dev token"), addr.expect("a listening line"));
+    std::thread::spawn(move || lines.for_each(drop));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (with_token, without) = runtime.block_on(async {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        let url = format!("http://{addr}/notes");
+        let with_token = client.get(&url).bearer_auth(&token).send().await.unwrap().status();
+        let without = client.get(&url).send().await.unwrap().status();
+        (with_token, without)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(with_token, 200);
+    assert_eq!(without, 401);
+}
