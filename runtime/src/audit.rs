@@ -90,8 +90,11 @@ impl<'a> AuditEvent<'a> {
     }
 }
 
+const AUDIT_DIRECTIVE: &str = "rampart::audit=info";
+
 /// A JSON-lines subscriber writing to stderr, with event fields at the top level of each line,
-/// filtered by `RUST_LOG` (default `info`).
+/// filtered by `RUST_LOG` (default `info`); audit denials (`rampart::audit` at `INFO`) are always
+/// kept, whatever `RUST_LOG` says.
 ///
 /// # Examples
 ///
@@ -108,7 +111,8 @@ where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        .add_directive(AUDIT_DIRECTIVE.parse().unwrap_or_default());
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)

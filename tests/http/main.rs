@@ -1,7 +1,6 @@
 //! HTTP-level tests of the runtime, from the attacker's side.
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
-mod audit;
 mod authn;
 mod authz;
 mod headers;

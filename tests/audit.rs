@@ -1,5 +1,9 @@
 //! Audit events: one JSON line per security decision, with the contract's fields, and never the
 //! token that was sent.
+//!
+//! Its own test binary: the subscriber is process-global here, so no other test's events (or
+//! tracing's per-callsite interest cache) can interfere.
+#![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
 use axum::body::Body;
 use axum::http::Request;
@@ -10,7 +14,7 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn denials_are_audited_as_json_lines_without_the_token() {
     let log = CapturedLog::default();
-    let _guard = tracing::subscriber::set_default(rampart::audit::json_subscriber_with_writer(log.clone()));
+    tracing::subscriber::set_global_default(rampart::audit::json_subscriber_with_writer(log.clone())).unwrap();
     let app = test_app(&Security::new(authenticator(&[Scheme::Hs256])), &Calls::default());
 
     let mut expired = claims("alice", "notes:read");

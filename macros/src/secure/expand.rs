@@ -1,0 +1,241 @@
+//! [`Spec`] + the handler -> tokens. Cannot fail.
+//!
+//! The attribute replaces `async fn name(...)` by a unit struct `name` that carries the declared
+//! contract (`name::INFO`) and implements `rampart::Endpoint` and `rampart::EndpointHandler`. The
+//! generated axum handler runs, in this order: authentication, authorization, rate limit (all in
+//! `rampart::__private::guard_*`, before the body is touched), then the handler's own extractors,
+//! then the handler body (kept verbatim as `name::__rampart_handler`).
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::ItemFn;
+
+use super::model::Spec;
+use super::parse::{Kind, PolicyExpr};
+
+fn policy_expr(expr: &PolicyExpr) -> TokenStream {
+    match expr {
+        PolicyExpr::Scope(lit) => quote!(::rampart::authz::Policy::Scope(#lit)),
+        PolicyExpr::Role(lit) => quote!(::rampart::authz::Policy::Role(#lit)),
+        PolicyExpr::All(inner, _) => {
+            let inner = inner.iter().map(policy_expr);
+            quote!(::rampart::authz::Policy::All(&[#(#inner),*]))
+        }
+        PolicyExpr::Any(inner, _) => {
+            let inner = inner.iter().map(policy_expr);
+            quote!(::rampart::authz::Policy::Any(&[#(#inner),*]))
+        }
+    }
+}
+
+fn access(spec: &Spec) -> TokenStream {
+    match spec.kind {
+        Kind::Public => {
+            let reason = &spec.reason;
+            quote!(::rampart::Access::Public { reason: #reason })
+        }
+        Kind::Secure => {
+            let policy = match spec.policy.as_slice() {
+                [] => quote!(::rampart::authz::Policy::Authenticated),
+                [one] => policy_expr(one),
+                several => {
+                    let all = several.iter().map(policy_expr);
+                    quote!(::rampart::authz::Policy::All(&[#(#all),*]))
+                }
+            };
+            quote!(::rampart::Access::Secured(#policy))
+        }
+    }
+}
+
+fn opt_str(value: Option<&String>) -> TokenStream {
+    match value {
+        Some(text) => quote!(::core::option::Option::Some(#text)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
+    let method = format_ident!("{}", spec.method.to_string().to_uppercase(), span = spec.method.span());
+    let path = &spec.path;
+    let access = access(spec);
+    let rate = match &spec.rate {
+        None => quote!(::core::option::Option::None),
+        Some(rate) => {
+            let (count, period, burst) = (rate.count, rate.period_secs, rate.burst);
+            let key = format_ident!(
+                "{}",
+                match rate.key {
+                    "ip" => "Ip",
+                    "client" => "Client",
+                    "api_key" => "ApiKey",
+                    _ => "Subject",
+                }
+            );
+            quote!(::core::option::Option::Some(::rampart::RateSpec {
+                count: #count, period_secs: #period, burst: #burst, key: ::rampart::RateKey::#key,
+            }))
+        }
+    };
+    let owner = opt_str(spec.owner.as_ref().map(|p| quote!(#p).to_string().replace(' ', "")).as_ref());
+    let tags = &spec.tags;
+    let operation_id = &spec.operation_id;
+    let summary = opt_str(spec.summary.as_ref());
+    let description = opt_str(spec.description.as_ref());
+    let deprecated = spec.deprecated;
+    let handler = name.to_string();
+    quote! {
+        ::rampart::EndpointInfo {
+            handler: #handler,
+            method: ::rampart::Method::#method,
+            path: #path,
+            access: #access,
+            rate: #rate,
+            owner: #owner,
+            tags: &[#(#tags),*],
+            operation_id: #operation_id,
+            summary: #summary,
+            description: #description,
+            deprecated: #deprecated,
+            module: ::core::module_path!(),
+        }
+    }
+}
+
+/// Generates the endpoint for `func` according to `spec`.
+pub(crate) fn endpoint(spec: &Spec, func: ItemFn) -> TokenStream {
+    let ItemFn { attrs, vis, sig, block } = func;
+    let name = sig.ident.clone();
+    let (docs, other_attrs): (Vec<_>, Vec<_>) = attrs.into_iter().partition(|a| a.path().is_ident("doc"));
+    let info = info(spec, &name);
+    let mut inner_sig = sig.clone();
+    inner_sig.ident = format_ident!("__rampart_handler", span = sig.ident.span());
+
+    // Bindings of the handler's arguments, extracted after the guard, in declaration order.
+    let count = spec.arg_types.len();
+    let bindings: Vec<_> = (0..count).map(|i| format_ident!("__rampart_arg{}", i)).collect();
+    let extracted: Vec<&syn::Type> =
+        spec.arg_types.iter().enumerate().filter(|(i, _)| Some(*i) != spec.owner_arg).map(|(_, t)| t).collect();
+    let last_extracted = extracted.len().checked_sub(1);
+    let mut extraction = Vec::new();
+    let mut extracted_index = 0;
+    for (i, ty) in spec.arg_types.iter().enumerate() {
+        let binding = &bindings[i];
+        if Some(i) == spec.owner_arg {
+            let owner = spec.owner.as_ref().map(|p| quote_spanned!(p.span()=> #p));
+            extraction.push(quote_spanned! {ty.span()=>
+                let #binding: #ty = ::rampart::authz::OwnerCheck::new(
+                    ::core::clone::Clone::clone(&__rampart_principal),
+                    ::rampart::audit::RequestContext::from_parts(&__rampart_parts),
+                    #owner,
+                );
+            });
+            continue;
+        }
+        let is_last = Some(extracted_index) == last_extracted;
+        extracted_index += 1;
+        extraction.push(if is_last {
+            quote_spanned! {ty.span()=>
+                let #binding = match <#ty as ::rampart::__private::FromRequest<__S, __M>>::from_request(
+                    ::rampart::__private::Request::from_parts(__rampart_parts, __rampart_body),
+                    &__rampart_state,
+                ).await {
+                    ::core::result::Result::Ok(value) => value,
+                    ::core::result::Result::Err(rejection) => return ::rampart::__private::rejection(rejection),
+                };
+            }
+        } else {
+            quote_spanned! {ty.span()=>
+                let #binding = match <#ty as ::rampart::__private::FromRequestParts<__S>>::from_request_parts(
+                    &mut __rampart_parts,
+                    &__rampart_state,
+                ).await {
+                    ::core::result::Result::Ok(value) => value,
+                    ::core::result::Result::Err(rejection) => return ::rampart::__private::rejection(rejection),
+                };
+            }
+        });
+    }
+
+    let bounds: Vec<TokenStream> = extracted
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| {
+            if Some(i) == last_extracted {
+                quote_spanned!(ty.span()=> #ty: ::rampart::__private::FromRequest<__S, __M>)
+            } else {
+                quote_spanned!(ty.span()=> #ty: ::rampart::__private::FromRequestParts<__S>)
+            }
+        })
+        .collect();
+    let (impl_generics, marker) = if last_extracted.is_some() {
+        (quote!(<__S, __M>), quote!(__M))
+    } else {
+        (quote!(<__S>), quote!(::rampart::__private::NoArguments))
+    };
+    let guard = match spec.kind {
+        Kind::Secure => quote! {
+            let __rampart_principal = match ::rampart::__private::guard_secure(&mut __rampart_parts, &Self::INFO).await {
+                ::core::result::Result::Ok(principal) => principal,
+                ::core::result::Result::Err(error) => return ::rampart::__private::IntoResponse::into_response(error),
+            };
+        },
+        Kind::Public => quote! {
+            if let ::core::result::Result::Err(error) = ::rampart::__private::guard_public(&mut __rampart_parts, &Self::INFO).await {
+                return ::rampart::__private::IntoResponse::into_response(error);
+            }
+        },
+    };
+    let method_filter = format_ident!("{}", spec.method.to_string().to_uppercase(), span = spec.method.span());
+    let registry_tracking = spec.registry_file.as_ref().map(|file| {
+        quote!(const _: &str = ::core::include_str!(#file);)
+    });
+    let rate_headers = quote!(::rampart::__private::finish(&Self::INFO, &__rampart_limit, ::rampart::__private::IntoResponse::into_response(
+        #name::__rampart_handler(#(#bindings),*).await,
+    )));
+
+    quote! {
+        #(#docs)*
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug)]
+        #vis struct #name;
+
+        impl #name {
+            /// The security contract declared by the attribute.
+            #vis const INFO: ::rampart::EndpointInfo = #info;
+
+            #[doc(hidden)]
+            #(#other_attrs)*
+            #inner_sig #block
+        }
+
+        #registry_tracking
+
+        impl ::rampart::Endpoint for #name {
+            fn info(self) -> &'static ::rampart::EndpointInfo {
+                &Self::INFO
+            }
+        }
+
+        impl #impl_generics ::rampart::EndpointHandler<__S, #marker> for #name
+        where
+            __S: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
+            #(#bounds,)*
+        {
+            fn method_router(self) -> ::rampart::__private::MethodRouter<__S> {
+                ::rampart::__private::on(
+                    ::rampart::__private::MethodFilter::#method_filter,
+                    |::rampart::__private::State(__rampart_state): ::rampart::__private::State<__S>,
+                     __rampart_request: ::rampart::__private::Request| async move {
+                        let (mut __rampart_parts, __rampart_body) = __rampart_request.into_parts();
+                        #guard
+                        let __rampart_limit = ::rampart::__private::limit_of(&__rampart_parts);
+                        #(#extraction)*
+                        #rate_headers
+                    },
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! Meaning and checks: [`Args`] + the handler's signature -> [`Spec`], every error collected.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, Ident, ItemFn, LitStr, PathArguments, Type};
+
+use super::parse::{Args, Kind, METHODS, PolicyExpr};
+use crate::errors::{Errors, closest};
+use crate::rate::parse_rate;
+use crate::registry::Registry;
+use crate::route_path::path_params;
+
+/// A checked rate limit.
+pub(crate) struct RateSpec {
+    pub(crate) count: u32,
+    pub(crate) period_secs: u64,
+    pub(crate) burst: u32,
+    pub(crate) key: &'static str,
+}
+
+/// Everything the expansion needs, checked.
+pub(crate) struct Spec {
+    pub(crate) kind: Kind,
+    pub(crate) method: Ident,
+    pub(crate) path: LitStr,
+    pub(crate) policy: Vec<PolicyExpr>,
+    pub(crate) reason: Option<LitStr>,
+    pub(crate) rate: Option<RateSpec>,
+    pub(crate) owner: Option<syn::Path>,
+    pub(crate) tags: Vec<LitStr>,
+    pub(crate) operation_id: String,
+    pub(crate) summary: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) deprecated: bool,
+    pub(crate) arg_types: Vec<Type>,
+    /// The index of the `OwnerCheck<R>` argument, built by the expansion rather than extracted.
+    pub(crate) owner_arg: Option<usize>,
+    pub(crate) registry_file: Option<String>,
+}
+
+const RATE_KEYS: [&str; 4] = ["sub", "ip", "client", "api_key"];
+
+impl Spec {
+    pub(crate) fn new(kind: Kind, args: Args, func: &ItemFn, registry: Option<&Registry>) -> syn::Result<Self> {
+        let mut errors = Errors::default();
+        let sig = &func.sig;
+
+        if sig.asyncness.is_none() {
+            errors.spanned(sig.fn_token, format!("#[{}] handlers must be `async fn`", kind.name()));
+        }
+        if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+            errors.spanned(&sig.generics, "a handler cannot be generic: axum needs one concrete type per route");
+        }
+        if let Some(variadic) = &sig.variadic {
+            errors.spanned(variadic, "a handler cannot be variadic");
+        }
+        for attr in &func.attrs {
+            let last = attr.path().segments.last().map(|s| s.ident.to_string());
+            if matches!(last.as_deref(), Some("secure" | "public")) {
+                errors.spanned(
+                    attr,
+                    "an endpoint is either #[secure] or #[public], not both: keep the one that states its contract",
+                );
+            }
+        }
+
+        let mut arg_types = Vec::new();
+        for input in &sig.inputs {
+            match input {
+                FnArg::Receiver(receiver) => errors.spanned(receiver, "a handler cannot take `self`"),
+                FnArg::Typed(typed) => {
+                    if let Type::ImplTrait(_) = *typed.ty {
+                        errors.spanned(&typed.ty, "a handler argument needs a concrete extractor type");
+                    }
+                    arg_types.push((*typed.ty).clone());
+                }
+            }
+        }
+
+        let method = match args.methods.as_slice() {
+            [one] => Some(one.clone()),
+            [] => {
+                errors.push(syn::Error::new(
+                    Span::call_site(),
+                    format!("#[{}] needs an HTTP method: add one of {}", kind.name(), METHODS.join(", ")),
+                ));
+                None
+            }
+            [first, second, ..] => {
+                errors.spanned(second, format!("an endpoint has one method; `{first}` is already given"));
+                None
+            }
+        };
+
+        let mut params = Vec::new();
+        match &args.path {
+            None => errors.push(syn::Error::new(
+                Span::call_site(),
+                format!("#[{}] needs the route: add `path = \"/...\"`", kind.name()),
+            )),
+            Some(path) => match path_params(&path.value()) {
+                Ok(found) => params = found,
+                Err(message) => errors.spanned(path, message),
+            },
+        }
+        if let Some(path) = &args.path {
+            check_path_extractor(&params, path, &arg_types, &mut errors);
+        }
+
+        for expr in &args.policy {
+            check_policy(expr, registry, &mut errors);
+        }
+
+        let mut reason = None;
+        if kind == Kind::Public {
+            match &args.reason {
+                None => errors.push(syn::Error::new(
+                    Span::call_site(),
+                    "#[public] needs `reason = \"...\"` saying why this endpoint is open to anyone",
+                )),
+                Some(lit) if lit.value().trim().is_empty() => {
+                    errors.spanned(lit, "the reason must say why this endpoint is public; it cannot be empty");
+                }
+                Some(lit) => reason = Some(lit.clone()),
+            }
+        }
+
+        let rate = rate_spec(kind, &args, &mut errors);
+
+        let owner_arg = arg_types.iter().position(is_owner_check);
+        match (&args.owner, owner_arg) {
+            (Some(owner), None) => errors.spanned(
+                owner,
+                "`owner` needs the handler to take an `OwnerCheck<Resource>` argument and call `check.allow(&resource)?` once the resource is loaded",
+            ),
+            (None, Some(index)) => errors.spanned(
+                &arg_types[index],
+                "`OwnerCheck` is built from the attribute's `owner = path::to_fn`; add it to #[secure(...)]",
+            ),
+            _ => {}
+        }
+
+        let (doc_summary, doc_description) = doc_comment(func);
+        let summary = args.summary.as_ref().map(LitStr::value).or(doc_summary);
+
+        errors.finish()?;
+        let (Some(method), Some(path)) = (method, args.path) else {
+            return Err(syn::Error::new(Span::call_site(), "missing method or path"));
+        };
+        Ok(Spec {
+            kind,
+            method,
+            path,
+            policy: args.policy,
+            reason,
+            rate,
+            owner: args.owner,
+            tags: args.tags,
+            operation_id: args.operation_id.map_or_else(|| sig.ident.to_string(), |l| l.value()),
+            summary,
+            description: doc_description,
+            deprecated: args.deprecated || func.attrs.iter().any(|a| a.path().is_ident("deprecated")),
+            arg_types,
+            owner_arg,
+            registry_file: registry.map(|r| r.file.display().to_string()),
+        })
+    }
+}
+
+fn rate_spec(kind: Kind, args: &Args, errors: &mut Errors) -> Option<RateSpec> {
+    let key = match &args.rate_key {
+        None => {
+            if kind == Kind::Public {
+                "ip"
+            } else {
+                "sub"
+            }
+        }
+        Some(lit) => match RATE_KEYS.iter().find(|k| **k == lit.value()) {
+            Some(key) => key,
+            None => {
+                errors.spanned(lit, format!("unknown rate key `{}`; expected `sub`, `ip`, `client` or `api_key`", lit.value()));
+                "sub"
+            }
+        },
+    };
+    let burst = match &args.burst {
+        None => None,
+        Some(lit) => match lit.base10_parse::<u32>() {
+            Ok(0) => {
+                errors.spanned(lit, "a burst of 0 would refuse every request; use at least 1");
+                None
+            }
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.spanned(lit, format!("the burst must be a whole number up to {}", u32::MAX));
+                None
+            }
+        },
+    };
+    let Some(lit) = &args.rate else {
+        if let Some(burst) = &args.burst {
+            errors.spanned(burst, "`burst` needs a `rate`, as in `rate = \"10/min\", burst = 20`");
+        }
+        if let Some(rate_key) = &args.rate_key {
+            errors.spanned(rate_key, "`rate_key` needs a `rate`, as in `rate = \"10/min\", rate_key = \"ip\"`");
+        }
+        return None;
+    };
+    match parse_rate(&lit.value()) {
+        Ok(rate) => Some(RateSpec { count: rate.count, period_secs: rate.period_secs, burst: burst.unwrap_or(rate.count), key }),
+        Err(message) => {
+            errors.spanned(lit, message);
+            None
+        }
+    }
+}
+
+/// RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
+fn is_scope_token(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+fn check_policy(expr: &PolicyExpr, registry: Option<&Registry>, errors: &mut Errors) {
+    match expr {
+        PolicyExpr::Scope(lit) => {
+            let value = lit.value();
+            if value.is_empty() {
+                errors.spanned(lit, "a scope cannot be empty");
+            } else if !is_scope_token(&value) {
+                errors.spanned(lit, format!("`{value}` is not one scope: no spaces, quotes or backslashes (RFC 6749 §3.3); for several, write `scope = [\"a\", \"b\"]`"));
+            } else if let Some(registry) = registry
+                && !registry.has_scope(&value)
+            {
+                let hint = closest(&value, registry.scopes.iter().map(|(s, _)| s.as_str()))
+                    .map_or_else(String::new, |c| format!("; did you mean `{c}`?"));
+                errors.spanned(lit, format!("unknown scope `{value}`: it is not declared in {}{hint}", registry.file.display()));
+            }
+        }
+        PolicyExpr::Role(lit) => {
+            let value = lit.value();
+            if value.trim().is_empty() {
+                errors.spanned(lit, "a role cannot be empty");
+            } else if let Some(registry) = registry
+                && !registry.has_role(&value)
+            {
+                let hint = closest(&value, registry.roles.iter().map(String::as_str))
+                    .map_or_else(String::new, |c| format!("; did you mean `{c}`?"));
+                errors.spanned(lit, format!("unknown role `{value}`: it is not declared in {}{hint}", registry.file.display()));
+            }
+        }
+        PolicyExpr::All(inner, span) | PolicyExpr::Any(inner, span) => {
+            if inner.is_empty() {
+                errors.push(syn::Error::new(*span, "an empty combination would deny everyone; list at least one scope or role"));
+            }
+            for expr in inner {
+                check_policy(expr, registry, errors);
+            }
+        }
+    }
+}
+
+fn is_owner_check(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "OwnerCheck"))
+}
+
+/// The inner type of an `axum::extract::Path<T>` (or `rampart::extract::Path<T>`) argument.
+fn path_extractor(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "Path" {
+        return None;
+    }
+    match &last.arguments {
+        PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+fn check_path_extractor(params: &[String], path: &LitStr, arg_types: &[Type], errors: &mut Errors) {
+    let extractor = arg_types.iter().find_map(|t| path_extractor(t).map(|inner| (t, inner)));
+    match (params.is_empty(), extractor) {
+        (true, None) => {}
+        (false, None) => errors.spanned(
+            path,
+            format!(
+                "the path has parameter{} {} but the handler takes no `Path<...>` argument; add one, as in `Path(id): Path<u64>`",
+                if params.len() > 1 { "s" } else { "" },
+                params.iter().map(|p| format!("`{{{p}}}`")).collect::<Vec<_>>().join(", ")
+            ),
+        ),
+        (true, Some((ty, _))) => {
+            errors.spanned(ty, format!("the handler takes `Path<...>` but the path `{}` has no parameter", path.value()));
+        }
+        (false, Some((ty, inner))) => {
+            let taken = match inner {
+                Type::Tuple(tuple) => Some(tuple.elems.len()),
+                Type::Path(p) if p.path.segments.len() == 1 && is_scalar(&p.path.segments[0].ident) => Some(1),
+                _ => None,
+            };
+            if let Some(taken) = taken
+                && taken != params.len()
+            {
+                errors.spanned(
+                    ty,
+                    format!("the path `{}` has {} parameter(s) but this extractor takes {taken}", path.value(), params.len()),
+                );
+            }
+        }
+    }
+}
+
+fn is_scalar(ident: &Ident) -> bool {
+    matches!(
+        ident.to_string().as_str(),
+        "String" | "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "bool" | "char" | "Uuid"
+    )
+}
+
+/// The doc comment split into a summary (first paragraph) and a description (the rest).
+fn doc_comment(func: &ItemFn) -> (Option<String>, Option<String>) {
+    let lines: Vec<String> = func
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value().trim().to_owned()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let text = lines.join("\n");
+    let text = text.trim();
+    if text.is_empty() {
+        return (None, None);
+    }
+    match text.split_once("\n\n") {
+        Some((summary, rest)) => (Some(summary.replace('\n', " ")), Some(rest.trim().to_owned())),
+        None => (Some(text.replace('\n', " ")), None),
+    }
+}
+

@@ -1,0 +1,238 @@
+//! Syntax only: attribute tokens -> [`Args`], keeping every literal and its span.
+
+use proc_macro2::{Span, TokenStream};
+use syn::meta::ParseNestedMeta;
+use syn::{Expr, ExprArray, ExprLit, Ident, Lit, LitBool, LitInt, LitStr, Token};
+
+use crate::errors::closest;
+
+/// Which attribute is being parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Secure,
+    Public,
+}
+
+impl Kind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Secure => "secure",
+            Kind::Public => "public",
+        }
+    }
+
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Secure => &[
+                "get", "post", "put", "patch", "delete", "head", "options", "path", "scope", "role", "any", "all",
+                "rate", "burst", "rate_key", "owner", "tags", "operation_id", "summary", "deprecated",
+            ],
+            Kind::Public => &[
+                "get", "post", "put", "patch", "delete", "head", "options", "path", "reason", "rate", "burst",
+                "tags", "operation_id", "summary", "deprecated",
+            ],
+        }
+    }
+}
+
+pub(crate) const METHODS: [&str; 7] = ["get", "post", "put", "patch", "delete", "head", "options"];
+
+/// A policy as written: `scope = "a"`, `role = "r"`, `any(...)`, `all(...)`.
+#[derive(Debug, Clone)]
+pub(crate) enum PolicyExpr {
+    Scope(LitStr),
+    Role(LitStr),
+    All(Vec<PolicyExpr>, Span),
+    Any(Vec<PolicyExpr>, Span),
+}
+
+/// The attribute's arguments, unchecked beyond syntax.
+#[derive(Debug, Default)]
+pub(crate) struct Args {
+    pub(crate) methods: Vec<Ident>,
+    pub(crate) path: Option<LitStr>,
+    pub(crate) policy: Vec<PolicyExpr>,
+    pub(crate) rate: Option<LitStr>,
+    pub(crate) burst: Option<LitInt>,
+    pub(crate) rate_key: Option<LitStr>,
+    pub(crate) owner: Option<syn::Path>,
+    pub(crate) tags: Vec<LitStr>,
+    pub(crate) operation_id: Option<LitStr>,
+    pub(crate) summary: Option<LitStr>,
+    pub(crate) deprecated: bool,
+    pub(crate) reason: Option<LitStr>,
+}
+
+impl Args {
+    /// Parses `tokens`; the first syntax error stops.
+    pub(crate) fn parse(kind: Kind, tokens: TokenStream) -> syn::Result<Self> {
+        let mut args = Args::default();
+        let mut seen: Vec<String> = Vec::new();
+        let parser = syn::meta::parser(|meta| args.parse_one(kind, &meta, &mut seen));
+        syn::parse::Parser::parse2(parser, tokens)?;
+        Ok(args)
+    }
+
+    fn parse_one(&mut self, kind: Kind, meta: &ParseNestedMeta<'_>, seen: &mut Vec<String>) -> syn::Result<()> {
+        let Some(ident) = meta.path.get_ident().cloned() else {
+            return Err(meta.error(format!("expected an argument of #[{}]: {}", kind.name(), key_list(kind))));
+        };
+        let key = ident.to_string();
+        if !kind.keys().contains(&key.as_str()) {
+            return Err(unknown_key(kind, &ident));
+        }
+        let is_method = METHODS.contains(&key.as_str());
+        if !is_method && seen.contains(&key) {
+            let hint = match key.as_str() {
+                "scope" => "; to require several scopes write `scope = [\"a\", \"b\"]`",
+                "role" => "; to accept one of several roles write `any(role = \"a\", role = \"b\")`",
+                _ => "",
+            };
+            return Err(syn::Error::new(ident.span(), format!("`{key}` specified more than once{hint}")));
+        }
+        seen.push(key.clone());
+        match key.as_str() {
+            _ if is_method => {
+                if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                    return Err(meta.error(format!("`{key}` takes no value; write `{key}, path = \"/...\"`")));
+                }
+                self.methods.push(ident);
+            }
+            "path" => self.path = Some(string(meta, "path = \"/notes/{id}\"")?),
+            "scope" => self.policy.extend(strings(meta, "scope")?.into_iter().map(PolicyExpr::Scope)),
+            "role" => self.policy.extend(strings(meta, "role")?.into_iter().map(PolicyExpr::Role)),
+            "any" | "all" => {
+                let span = ident.span();
+                let inner = nested_policy(meta)?;
+                self.policy.push(if key == "any" { PolicyExpr::Any(inner, span) } else { PolicyExpr::All(inner, span) });
+            }
+            "rate" => self.rate = Some(string(meta, "rate = \"10/min\"")?),
+            "burst" => self.burst = Some(meta.value()?.parse::<LitInt>()?),
+            "rate_key" => self.rate_key = Some(string(meta, "rate_key = \"sub\"")?),
+            "owner" => self.owner = Some(meta.value()?.parse::<syn::Path>()?),
+            "tags" => self.tags = strings(meta, "tags")?,
+            "operation_id" => self.operation_id = Some(string(meta, "operation_id = \"createNote\"")?),
+            "summary" => self.summary = Some(string(meta, "summary = \"...\"")?),
+            "reason" => self.reason = Some(string(meta, "reason = \"why this endpoint is public\"")?),
+            "deprecated" => {
+                self.deprecated = if meta.input.peek(Token![=]) { meta.value()?.parse::<LitBool>()?.value } else { true };
+            }
+            _ => return Err(unknown_key(kind, &ident)),
+        }
+        Ok(())
+    }
+}
+
+fn key_list(kind: Kind) -> String {
+    let keys: Vec<String> = kind.keys().iter().map(|k| format!("`{k}`")).collect();
+    keys.join(", ")
+}
+
+fn unknown_key(kind: Kind, ident: &Ident) -> syn::Error {
+    let key = ident.to_string();
+    let hint = match (kind, key.as_str()) {
+        (Kind::Public, "scope" | "role" | "any" | "all" | "owner" | "rate_key") => {
+            format!("; a public endpoint has no `{key}`: use #[rampart::secure(...)] to require one")
+        }
+        (Kind::Secure, "reason") => "; `reason` belongs to #[rampart::public]".to_owned(),
+        _ => match closest(&key, kind.keys().iter().copied()) {
+            Some(candidate) => format!("; did you mean `{candidate}`?"),
+            None => format!("; expected one of {}", key_list(kind)),
+        },
+    };
+    syn::Error::new(ident.span(), format!("unknown argument `{key}` of #[{}]{hint}", kind.name()))
+}
+
+fn string(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<LitStr> {
+    let value = meta.value()?;
+    let expr: Expr = value.parse()?;
+    match expr {
+        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Ok(lit),
+        other => Err(syn::Error::new_spanned(other, format!("expected a string literal, as in `{example}`"))),
+    }
+}
+
+/// `key = "a"` or `key = ["a", "b"]` (not empty).
+fn strings(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Vec<LitStr>> {
+    let value = meta.value()?;
+    let expr: Expr = value.parse()?;
+    let expected = || format!("expected a string or a list of strings, as in `{key} = [\"a\", \"b\"]`");
+    match expr {
+        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Ok(vec![lit]),
+        Expr::Array(ExprArray { elems, bracket_token, .. }) => {
+            if elems.is_empty() {
+                return Err(syn::Error::new(bracket_token.span.join(), format!("`{key}` needs at least one value")));
+            }
+            elems
+                .into_iter()
+                .map(|e| match e {
+                    Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Ok(lit),
+                    other => Err(syn::Error::new_spanned(other, expected())),
+                })
+                .collect()
+        }
+        other => Err(syn::Error::new_spanned(other, expected())),
+    }
+}
+
+fn nested_policy(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<PolicyExpr>> {
+    let mut inner = Vec::new();
+    meta.parse_nested_meta(|nested| {
+        let Some(ident) = nested.path.get_ident().cloned() else {
+            return Err(nested.error("expected `scope = ...`, `role = ...`, `any(...)` or `all(...)`"));
+        };
+        match ident.to_string().as_str() {
+            "scope" => inner.extend(strings(&nested, "scope")?.into_iter().map(PolicyExpr::Scope)),
+            "role" => inner.extend(strings(&nested, "role")?.into_iter().map(PolicyExpr::Role)),
+            "any" => inner.push(PolicyExpr::Any(nested_policy(&nested)?, ident.span())),
+            "all" => inner.push(PolicyExpr::All(nested_policy(&nested)?, ident.span())),
+            other => {
+                let hint = closest(other, ["scope", "role", "any", "all"])
+                    .map_or_else(String::new, |c| format!("; did you mean `{c}`?"));
+                return Err(syn::Error::new(
+                    ident.span(),
+                    format!("`{other}` cannot appear in a policy; expected `scope`, `role`, `any` or `all`{hint}"),
+                ));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    #[test]
+    fn parses_a_full_secure_attribute() {
+        let args = Args::parse(
+            Kind::Secure,
+            quote!(post, path = "/notes/{id}", scope = ["a", "b"], any(role = "admin", scope = "c"), rate = "10/min", burst = 5, tags = ["notes"], deprecated),
+        )
+        .unwrap();
+        assert_eq!(args.methods.len(), 1);
+        assert_eq!(args.path.unwrap().value(), "/notes/{id}");
+        assert_eq!(args.policy.len(), 3);
+        assert_eq!(args.burst.unwrap().base10_digits(), "5");
+        assert!(args.deprecated);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        for (tokens, needle) in [
+            (quote!(get, scpoe = "a"), "did you mean `scope`?"),
+            (quote!(get, scope = "a", scope = "b"), "`scope` specified more than once"),
+            (quote!(get, scope = []), "at least one value"),
+            (quote!(get, scope = 3), "expected a string or a list of strings"),
+            (quote!(get, any(scop = "a")), "did you mean `scope`?"),
+            (quote!(get = 1), "takes no value"),
+        ] {
+            let err = Args::parse(Kind::Secure, tokens).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+        let err = Args::parse(Kind::Public, quote!(get, scope = "a")).unwrap_err().to_string();
+        assert!(err.contains("a public endpoint has no `scope`"), "{err}");
+    }
+}
