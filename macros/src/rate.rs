@@ -37,7 +37,9 @@ pub(crate) fn parse_rate(text: &str) -> Result<Rate, String> {
         "d" | "day" | "days" => 86_400,
         "" => return Err("the rate has no unit; write it as `10/min` (units: s, min, h, day)".into()),
         other => {
-            return Err(format!("unknown rate unit `{other}`; expected `s`, `min`, `h` or `day` (or their long forms)"));
+            return Err(format!(
+                "unknown rate unit `{other}`; expected `s`, `min`, `h` or `day` (or their long forms)"
+            ));
         }
     };
     Ok(Rate { count, period_secs })

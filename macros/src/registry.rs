@@ -54,7 +54,9 @@ fn read(file: &Path) -> Result<Registry, String> {
     let table: toml::Table = text.parse().map_err(|e| format!("{} is not valid TOML: {e}", file.display()))?;
     let mut scopes = Vec::new();
     if let Some(value) = table.get("scopes") {
-        let entries = value.as_table().ok_or_else(|| format!("{}: `scopes` must be a table of \"scope\" = \"description\"", file.display()))?;
+        let entries = value
+            .as_table()
+            .ok_or_else(|| format!("{}: `scopes` must be a table of \"scope\" = \"description\"", file.display()))?;
         for (scope, description) in entries {
             let description = description
                 .as_str()
@@ -64,9 +66,12 @@ fn read(file: &Path) -> Result<Registry, String> {
     }
     let mut roles = Vec::new();
     if let Some(value) = table.get("roles") {
-        let list = value.as_array().ok_or_else(|| format!("{}: `roles` must be an array of strings", file.display()))?;
+        let list =
+            value.as_array().ok_or_else(|| format!("{}: `roles` must be an array of strings", file.display()))?;
         for role in list {
-            roles.push(role.as_str().ok_or_else(|| format!("{}: every role must be a string", file.display()))?.to_owned());
+            roles.push(
+                role.as_str().ok_or_else(|| format!("{}: every role must be a string", file.display()))?.to_owned(),
+            );
         }
     }
     let absolute = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());

@@ -39,13 +39,84 @@ pub mod config;
 pub mod context;
 pub mod cors;
 pub mod crypto;
+pub mod endpoint;
 pub mod error;
 pub mod extract;
 pub mod headers;
+pub mod rate;
 mod security;
+pub mod testing;
 pub mod tls;
 pub mod token;
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+/// Declares a secured endpoint: its route, who may call it, and how often.
+///
+/// ```text
+/// #[secure(post, path = "/notes", scope = "notes:write", rate = "10/min")]
+/// ```
+///
+/// Arguments:
+/// - the method (`get`, `post`, `put`, `patch`, `delete`, `head`, `options`) and `path = "/notes/{id}"`;
+/// - the policy: `scope = "a"` or `scope = ["a", "b"]` (all required), `role = "admin"`,
+///   `any(scope = "a", role = "admin")`, `all(...)`; several top-level items are all required;
+///   none at all means "any authenticated caller";
+/// - `rate = "10/min"` (`N/unit` or `N per unit`; units s, min, h, day), `burst = N`,
+///   `rate_key = "sub" | "ip" | "client" | "api_key"` (default `sub`);
+/// - `owner = path::to_fn` with `fn(&Principal, &Resource) -> bool`: the handler then takes an
+///   `OwnerCheck<Resource>` and calls `check.allow(&resource)?` (denials answer 404);
+/// - `tags = ["notes"]`, `operation_id = "createNote"`, `summary = "..."` (default: the doc
+///   comment's first paragraph), `deprecated`.
+///
+/// The function is replaced by a unit struct of the same name that implements [`Endpoint`];
+/// mount it with [`Router::mount`]. The generated handler runs authentication, authorization and
+/// the rate limit before any of the handler's own extractors read the request, so an
+/// unauthenticated caller never learns anything about the body's schema.
+///
+/// When a `rampart.toml` next to the crate's `Cargo.toml` declares scopes and roles, any other
+/// scope or role is a compile error with a suggestion.
+///
+/// # Examples
+///
+/// ```
+/// use rampart::prelude::*;
+///
+/// /// Delete a note.
+/// #[secure(delete, path = "/notes/{id}", any(role = "admin", scope = "notes:write"), rate = "30/min")]
+/// async fn delete_note(user: Principal, axum::extract::Path(id): axum::extract::Path<u64>) -> String {
+///     format!("{} deleted {id}", user.subject())
+/// }
+///
+/// assert_eq!(delete_note::INFO.path, "/notes/{id}");
+/// ```
+pub use rampart_macros::secure;
+
+/// Declares a deliberately public endpoint; the reason is required.
+///
+/// ```text
+/// #[public(get, path = "/health", reason = "probed by the load balancer", rate = "60/min")]
+/// ```
+///
+/// A public endpoint's `rate` is counted per client IP.
+///
+/// # Examples
+///
+/// ```
+/// use rampart::prelude::*;
+///
+/// #[public(get, path = "/health", reason = "probed by the load balancer")]
+/// async fn health() -> &'static str {
+///     "ok"
+/// }
+///
+/// assert!(health::INFO.is_public());
+/// ```
+pub use rampart_macros::public;
+
+pub use endpoint::{Access, Endpoint, EndpointHandler, EndpointInfo, Inventory, Method, RateKey, RateSpec, Router};
 pub use error::Error;
 pub use security::{Security, SecurityBuilder};
 
@@ -56,4 +127,5 @@ pub mod prelude {
     pub use crate::auth::Principal;
     pub use crate::authz::Policy;
     pub use crate::extract::{Authorized, PolicySpec};
+    pub use crate::{Router, public, secure};
 }

@@ -33,6 +33,7 @@ use crate::client_ip::TrustedProxies;
 use crate::context::{RequestContext, RequestContextLayer};
 use crate::error::{Error, Unauthenticated};
 use crate::headers::SecureHeadersLayer;
+use crate::rate::RateLimits;
 
 /// The security hub. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -41,6 +42,7 @@ pub struct Security(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     authenticator: Authenticator,
+    rate_limits: RateLimits,
     trusted_proxies: TrustedProxies,
     hsts: bool,
 }
@@ -78,7 +80,19 @@ impl Security {
 
     /// A builder for a hub around `authenticator`.
     pub fn builder(authenticator: Authenticator) -> SecurityBuilder {
-        SecurityBuilder { inner: Inner { authenticator, trusted_proxies: TrustedProxies::none(), hsts: false } }
+        SecurityBuilder {
+            inner: Inner {
+                authenticator,
+                rate_limits: RateLimits::default(),
+                trusted_proxies: TrustedProxies::none(),
+                hsts: false,
+            },
+        }
+    }
+
+    /// The rate limiters.
+    pub fn rate_limits(&self) -> &RateLimits {
+        &self.0.rate_limits
     }
 
     /// The authenticator.

@@ -3,6 +3,7 @@
 
 mod authn;
 mod authz;
+mod endpoints;
 mod headers;
 mod jwks;
 mod tls;

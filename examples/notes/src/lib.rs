@@ -1,28 +1,26 @@
 //! The notes service: Rampart's reference application.
 //!
-//! This increment keeps notes in memory (bodies sealed); SQLite/PostgreSQL persistence, the OAuth
-//! token endpoint and the `#[secure]` attributes arrive with their issues.
+//! Every endpoint declares its contract with `#[secure]` or `#[public]`. This increment keeps notes
+//! in memory (bodies sealed); SQLite/PostgreSQL persistence, validation and the OAuth token
+//! endpoint arrive with their issues.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use rampart::audit::RequestContext;
 use rampart::auth::{Algorithm, Authenticator, ClaimMapping, Issuer, JwtVerifier, VerificationKey};
-use rampart::authz::{Owned, Policy, check_owner};
+use rampart::authz::{Owned, OwnerCheck};
 use rampart::config::{Config, JwtKeys};
 use rampart::crypto::{Keyring, Sealed};
-use rampart::extract::{Authorized, PolicySpec};
+use rampart::extract::{Json, Path};
 use rampart::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// A stored note; the body is sealed at rest.
 #[derive(Debug, Clone)]
-struct StoredNote {
+pub struct StoredNote {
     id: u64,
     title: String,
     body: Sealed<String>,
@@ -65,19 +63,6 @@ struct AppState {
     keyring: Arc<Keyring>,
 }
 
-struct ReadNotes;
-impl PolicySpec for ReadNotes {
-    const POLICY: Policy = Policy::Scope("notes:read");
-}
-struct WriteNotes;
-impl PolicySpec for WriteNotes {
-    const POLICY: Policy = Policy::Scope("notes:write");
-}
-struct DeleteNotes;
-impl PolicySpec for DeleteNotes {
-    const POLICY: Policy = Policy::Any(&[Policy::Role("admin"), Policy::Scope("notes:write")]);
-}
-
 fn owner_or_admin(principal: &Principal, note: &StoredNote) -> bool {
     principal.subject() == note.owner || principal.has_role("admin")
 }
@@ -100,22 +85,27 @@ impl AppState {
     }
 }
 
+/// Liveness probe.
+#[public(get, path = "/health", reason = "liveness probe for load balancers and orchestrators")]
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-async fn list_notes(
-    Authorized(user, ..): Authorized<ReadNotes>,
-    State(state): State<AppState>,
-) -> Result<Json<serde_json::Value>, Error> {
+/// List your notes.
+///
+/// Only the caller's own notes are listed.
+#[secure(get, path = "/notes", scope = "notes:read", rate = "100/min", tags = ["notes"])]
+async fn list_notes(user: Principal, State(state): State<AppState>) -> Result<Json<serde_json::Value>, Error> {
     let notes = state.lock()?;
     let items =
         notes.values().filter(|n| n.owner == user.subject()).map(|n| state.open(n)).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(serde_json::json!({"items": items, "next_cursor": null})))
 }
 
+/// Create a note.
+#[secure(post, path = "/notes", scope = "notes:write", rate = "10/min", tags = ["notes"])]
 async fn create_note(
-    Authorized(user, ..): Authorized<WriteNotes>,
+    user: Principal,
     State(state): State<AppState>,
     Json(input): Json<CreateNote>,
 ) -> Result<(StatusCode, Json<Note>), Error> {
@@ -130,27 +120,29 @@ async fn create_note(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// Read one of your notes.
+#[secure(get, path = "/notes/{id}", scope = "notes:read", owner = owner_or_admin, tags = ["notes"])]
 async fn get_note(
-    Authorized(user, ..): Authorized<ReadNotes>,
-    ctx: RequestContext,
+    check: OwnerCheck<StoredNote>,
     State(state): State<AppState>,
     Path(id): Path<u64>,
 ) -> Result<Json<Note>, Error> {
     let notes = state.lock()?;
     let note = notes.get(&id).ok_or(Error::NotFound)?;
-    check_owner(&ctx, &user, note, owner_or_admin)?;
+    check.allow(note)?;
     Ok(Json(state.open(note)?))
 }
 
+/// Delete one of your notes (admins may delete any).
+#[secure(delete, path = "/notes/{id}", any(role = "admin", scope = "notes:write"), owner = owner_or_admin, tags = ["notes"])]
 async fn delete_note(
-    Authorized(user, ..): Authorized<DeleteNotes>,
-    ctx: RequestContext,
+    check: OwnerCheck<StoredNote>,
     State(state): State<AppState>,
     Path(id): Path<u64>,
 ) -> Result<StatusCode, Error> {
     let mut notes = state.lock()?;
     let note = notes.get(&id).ok_or(Error::NotFound)?;
-    check_owner(&ctx, &user, note, owner_or_admin)?;
+    check.allow(note)?;
     notes.remove(&id);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -185,19 +177,24 @@ pub fn security(config: &Config) -> anyhow::Result<Security> {
         .build())
 }
 
+/// Every endpoint of the service.
+fn router() -> Router<AppState> {
+    Router::new().mount(health).mount(list_notes).mount(create_note).mount(get_note).mount(delete_note)
+}
+
+/// The contracts of every endpoint (for documentation and tests).
+pub fn inventory() -> Vec<&'static rampart::EndpointInfo> {
+    router().inventory().to_vec()
+}
+
 /// The notes application, secured.
 ///
 /// # Errors
 ///
 /// When the configured keys cannot be used.
-pub fn app(config: &Config) -> anyhow::Result<Router> {
+pub fn app(config: &Config) -> anyhow::Result<axum::Router> {
     let state = AppState { notes: Arc::default(), keyring: Arc::new(config.seal.keyring.clone()) };
-    let routes = Router::new()
-        .route("/health", get(health))
-        .route("/notes", get(list_notes).post(create_note))
-        .route("/notes/{id}", get(get_note).delete(delete_note))
-        .with_state(state);
-    let mut app = security(config)?.apply(routes);
+    let mut app = router().with_state(state).secured(&security(config)?);
     if !config.cors.is_empty() {
         app = app.layer(config.cors.clone().into_layer()?);
     }

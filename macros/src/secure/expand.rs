@@ -8,8 +8,8 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
 use syn::ItemFn;
+use syn::spanned::Spanned;
 
 use super::model::Spec;
 use super::parse::{Kind, PolicyExpr};
@@ -176,24 +176,31 @@ pub(crate) fn endpoint(spec: &Spec, func: ItemFn) -> TokenStream {
     };
     let guard = match spec.kind {
         Kind::Secure => quote! {
-            let __rampart_principal = match ::rampart::__private::guard_secure(&mut __rampart_parts, &Self::INFO).await {
-                ::core::result::Result::Ok(principal) => principal,
-                ::core::result::Result::Err(error) => return ::rampart::__private::IntoResponse::into_response(error),
-            };
+            let (__rampart_principal, __rampart_limit) =
+                match ::rampart::__private::guard_secure(&mut __rampart_parts, &Self::INFO).await {
+                    ::core::result::Result::Ok(allowed) => allowed,
+                    ::core::result::Result::Err(denied) => return denied,
+                };
         },
         Kind::Public => quote! {
-            if let ::core::result::Result::Err(error) = ::rampart::__private::guard_public(&mut __rampart_parts, &Self::INFO).await {
-                return ::rampart::__private::IntoResponse::into_response(error);
-            }
+            let __rampart_limit = match ::rampart::__private::guard_public(&mut __rampart_parts, &Self::INFO).await {
+                ::core::result::Result::Ok(limit) => limit,
+                ::core::result::Result::Err(denied) => return denied,
+            };
         },
     };
     let method_filter = format_ident!("{}", spec.method.to_string().to_uppercase(), span = spec.method.span());
     let registry_tracking = spec.registry_file.as_ref().map(|file| {
-        quote!(const _: &str = ::core::include_str!(#file);)
+        quote!(
+            const _: &str = ::core::include_str!(#file);
+        )
     });
-    let rate_headers = quote!(::rampart::__private::finish(&Self::INFO, &__rampart_limit, ::rampart::__private::IntoResponse::into_response(
-        #name::__rampart_handler(#(#bindings),*).await,
-    )));
+    let call = quote! {
+        ::rampart::__private::finish(
+            ::core::option::Option::as_ref(&__rampart_limit),
+            ::rampart::__private::IntoResponse::into_response(#name::__rampart_handler(#(#bindings),*).await),
+        )
+    };
 
     quote! {
         #(#docs)*
@@ -230,9 +237,8 @@ pub(crate) fn endpoint(spec: &Spec, func: ItemFn) -> TokenStream {
                      __rampart_request: ::rampart::__private::Request| async move {
                         let (mut __rampart_parts, __rampart_body) = __rampart_request.into_parts();
                         #guard
-                        let __rampart_limit = ::rampart::__private::limit_of(&__rampart_parts);
                         #(#extraction)*
-                        #rate_headers
+                        #call
                     },
                 )
             }

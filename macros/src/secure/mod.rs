@@ -13,7 +13,12 @@ pub(crate) use parse::Kind;
 
 /// Expands one attribute. On error, the user's item is kept next to the error so that the build
 /// fails with a precise message while IDEs keep resolving the function.
-pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream, source_file: Option<std::path::PathBuf>) -> TokenStream {
+pub(crate) fn expand(
+    kind: Kind,
+    args: TokenStream,
+    item: TokenStream,
+    source_file: Option<std::path::PathBuf>,
+) -> TokenStream {
     let result = syn::parse2::<ItemFn>(item.clone())
         .map_err(|err| {
             syn::Error::new(
@@ -23,7 +28,8 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream, source_fi
         })
         .and_then(|func| {
             let args = parse::Args::parse(kind, args)?;
-            let registry = registry::find(source_file).map_err(|message| syn::Error::new(proc_macro2::Span::call_site(), message))?;
+            let registry = registry::find(source_file)
+                .map_err(|message| syn::Error::new(proc_macro2::Span::call_site(), message))?;
             let spec = model::Spec::new(kind, args, &func, registry.as_ref())?;
             Ok(expand::endpoint(&spec, func))
         });

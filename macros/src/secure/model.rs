@@ -1,7 +1,6 @@
 //! Meaning and checks: [`Args`] + the handler's signature -> [`Spec`], every error collected.
 
 use proc_macro2::Span;
-use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, Ident, ItemFn, LitStr, PathArguments, Type};
 
 use super::parse::{Args, Kind, METHODS, PolicyExpr};
@@ -179,7 +178,10 @@ fn rate_spec(kind: Kind, args: &Args, errors: &mut Errors) -> Option<RateSpec> {
         Some(lit) => match RATE_KEYS.iter().find(|k| **k == lit.value()) {
             Some(key) => key,
             None => {
-                errors.spanned(lit, format!("unknown rate key `{}`; expected `sub`, `ip`, `client` or `api_key`", lit.value()));
+                errors.spanned(
+                    lit,
+                    format!("unknown rate key `{}`; expected `sub`, `ip`, `client` or `api_key`", lit.value()),
+                );
                 "sub"
             }
         },
@@ -208,7 +210,9 @@ fn rate_spec(kind: Kind, args: &Args, errors: &mut Errors) -> Option<RateSpec> {
         return None;
     };
     match parse_rate(&lit.value()) {
-        Ok(rate) => Some(RateSpec { count: rate.count, period_secs: rate.period_secs, burst: burst.unwrap_or(rate.count), key }),
+        Ok(rate) => {
+            Some(RateSpec { count: rate.count, period_secs: rate.period_secs, burst: burst.unwrap_or(rate.count), key })
+        }
         Err(message) => {
             errors.spanned(lit, message);
             None
@@ -234,7 +238,10 @@ fn check_policy(expr: &PolicyExpr, registry: Option<&Registry>, errors: &mut Err
             {
                 let hint = closest(&value, registry.scopes.iter().map(|(s, _)| s.as_str()))
                     .map_or_else(String::new, |c| format!("; did you mean `{c}`?"));
-                errors.spanned(lit, format!("unknown scope `{value}`: it is not declared in {}{hint}", registry.file.display()));
+                errors.spanned(
+                    lit,
+                    format!("unknown scope `{value}`: it is not declared in {}{hint}", registry.file.display()),
+                );
             }
         }
         PolicyExpr::Role(lit) => {
@@ -246,12 +253,18 @@ fn check_policy(expr: &PolicyExpr, registry: Option<&Registry>, errors: &mut Err
             {
                 let hint = closest(&value, registry.roles.iter().map(String::as_str))
                     .map_or_else(String::new, |c| format!("; did you mean `{c}`?"));
-                errors.spanned(lit, format!("unknown role `{value}`: it is not declared in {}{hint}", registry.file.display()));
+                errors.spanned(
+                    lit,
+                    format!("unknown role `{value}`: it is not declared in {}{hint}", registry.file.display()),
+                );
             }
         }
         PolicyExpr::All(inner, span) | PolicyExpr::Any(inner, span) => {
             if inner.is_empty() {
-                errors.push(syn::Error::new(*span, "an empty combination would deny everyone; list at least one scope or role"));
+                errors.push(syn::Error::new(
+                    *span,
+                    "an empty combination would deny everyone; list at least one scope or role",
+                ));
             }
             for expr in inner {
                 check_policy(expr, registry, errors);
@@ -316,7 +329,22 @@ fn check_path_extractor(params: &[String], path: &LitStr, arg_types: &[Type], er
 fn is_scalar(ident: &Ident) -> bool {
     matches!(
         ident.to_string().as_str(),
-        "String" | "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "bool" | "char" | "Uuid"
+        "String"
+            | "u8"
+            | "u16"
+            | "u32"
+            | "u64"
+            | "u128"
+            | "usize"
+            | "i8"
+            | "i16"
+            | "i32"
+            | "i64"
+            | "i128"
+            | "isize"
+            | "bool"
+            | "char"
+            | "Uuid"
     )
 }
 
@@ -344,4 +372,3 @@ fn doc_comment(func: &ItemFn) -> (Option<String>, Option<String>) {
         None => (Some(text.replace('\n', " ")), None),
     }
 }
-

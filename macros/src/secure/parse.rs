@@ -24,12 +24,43 @@ impl Kind {
     fn keys(self) -> &'static [&'static str] {
         match self {
             Kind::Secure => &[
-                "get", "post", "put", "patch", "delete", "head", "options", "path", "scope", "role", "any", "all",
-                "rate", "burst", "rate_key", "owner", "tags", "operation_id", "summary", "deprecated",
+                "get",
+                "post",
+                "put",
+                "patch",
+                "delete",
+                "head",
+                "options",
+                "path",
+                "scope",
+                "role",
+                "any",
+                "all",
+                "rate",
+                "burst",
+                "rate_key",
+                "owner",
+                "tags",
+                "operation_id",
+                "summary",
+                "deprecated",
             ],
             Kind::Public => &[
-                "get", "post", "put", "patch", "delete", "head", "options", "path", "reason", "rate", "burst",
-                "tags", "operation_id", "summary", "deprecated",
+                "get",
+                "post",
+                "put",
+                "patch",
+                "delete",
+                "head",
+                "options",
+                "path",
+                "reason",
+                "rate",
+                "burst",
+                "tags",
+                "operation_id",
+                "summary",
+                "deprecated",
             ],
         }
     }
@@ -104,7 +135,11 @@ impl Args {
             "any" | "all" => {
                 let span = ident.span();
                 let inner = nested_policy(meta)?;
-                self.policy.push(if key == "any" { PolicyExpr::Any(inner, span) } else { PolicyExpr::All(inner, span) });
+                self.policy.push(if key == "any" {
+                    PolicyExpr::Any(inner, span)
+                } else {
+                    PolicyExpr::All(inner, span)
+                });
             }
             "rate" => self.rate = Some(string(meta, "rate = \"10/min\"")?),
             "burst" => self.burst = Some(meta.value()?.parse::<LitInt>()?),
@@ -115,7 +150,8 @@ impl Args {
             "summary" => self.summary = Some(string(meta, "summary = \"...\"")?),
             "reason" => self.reason = Some(string(meta, "reason = \"why this endpoint is public\"")?),
             "deprecated" => {
-                self.deprecated = if meta.input.peek(Token![=]) { meta.value()?.parse::<LitBool>()?.value } else { true };
+                self.deprecated =
+                    if meta.input.peek(Token![=]) { meta.value()?.parse::<LitBool>()?.value } else { true };
             }
             _ => return Err(unknown_key(kind, &ident)),
         }
@@ -176,8 +212,17 @@ fn strings(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Vec<LitStr>> {
 }
 
 fn nested_policy(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<PolicyExpr>> {
+    let content;
+    let parens = syn::parenthesized!(content in meta.input);
+    if content.is_empty() {
+        return Err(syn::Error::new(
+            parens.span.join(),
+            "an empty combination would deny everyone; list at least one `scope = ...` or `role = ...`",
+        ));
+    }
+    let content: TokenStream = content.parse()?;
     let mut inner = Vec::new();
-    meta.parse_nested_meta(|nested| {
+    let parser = syn::meta::parser(|nested| {
         let Some(ident) = nested.path.get_ident().cloned() else {
             return Err(nested.error("expected `scope = ...`, `role = ...`, `any(...)` or `all(...)`"));
         };
@@ -196,7 +241,8 @@ fn nested_policy(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<PolicyExpr>> {
             }
         }
         Ok(())
-    })?;
+    });
+    syn::parse::Parser::parse2(parser, content)?;
     Ok(inner)
 }
 
@@ -209,7 +255,16 @@ mod tests {
     fn parses_a_full_secure_attribute() {
         let args = Args::parse(
             Kind::Secure,
-            quote!(post, path = "/notes/{id}", scope = ["a", "b"], any(role = "admin", scope = "c"), rate = "10/min", burst = 5, tags = ["notes"], deprecated),
+            quote!(
+                post,
+                path = "/notes/{id}",
+                scope = ["a", "b"],
+                any(role = "admin", scope = "c"),
+                rate = "10/min",
+                burst = 5,
+                tags = ["notes"],
+                deprecated
+            ),
         )
         .unwrap();
         assert_eq!(args.methods.len(), 1);

@@ -44,3 +44,39 @@ pub fn check_owner<R: ?Sized>(
     AuditEvent::new(ctx, Decision::Deny, "not_owner", 404).subject(principal.subject()).emit();
     Err(Error::NotFound)
 }
+
+/// The ownership check of an endpoint declared with `#[secure(owner = path::to_fn)]`: built by the
+/// attribute with the caller and the declared function, used by the handler once the resource is
+/// loaded (`check.allow(&note)?`). A denial is audited and answers 404.
+pub struct OwnerCheck<R: ?Sized> {
+    principal: Principal,
+    ctx: RequestContext,
+    allow: fn(&Principal, &R) -> bool,
+}
+
+impl<R: ?Sized> std::fmt::Debug for OwnerCheck<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnerCheck").field("subject", &self.principal.subject()).finish_non_exhaustive()
+    }
+}
+
+impl<R: ?Sized> OwnerCheck<R> {
+    /// Used by the attribute's expansion; the signature of `allow` is checked by rustc.
+    pub fn new(principal: Principal, ctx: RequestContext, allow: fn(&Principal, &R) -> bool) -> Self {
+        Self { principal, ctx, allow }
+    }
+
+    /// The caller.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// Allows the request when the declared function accepts the caller for `resource`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] on denial (audited), so that the resource's existence is not revealed.
+    pub fn allow(&self, resource: &R) -> Result<(), Error> {
+        check_owner(&self.ctx, &self.principal, resource, self.allow)
+    }
+}

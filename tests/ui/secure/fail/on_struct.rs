@@ -1,0 +1,6 @@
+use rampart::secure;
+
+#[secure(get, path = "/notes", scope = "notes:read")]
+struct ListNotes;
+
+fn main() {}

@@ -1,0 +1,8 @@
+use rampart::secure;
+
+#[secure(get, post, path = "/notes", scope = "notes:read")]
+async fn list_notes() -> &'static str {
+    "notes"
+}
+
+fn main() {}

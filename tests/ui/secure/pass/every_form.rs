@@ -1,0 +1,73 @@
+//! Every accepted form of the attributes, mounted on one router.
+use axum::extract::{Path, State};
+use rampart::auth::Principal;
+use rampart::authz::OwnerCheck;
+use rampart::extract::Json;
+use rampart::{Router, public, secure};
+
+#[derive(Clone)]
+struct AppState;
+
+struct Note {
+    owner: String,
+}
+
+fn owner_or_admin(principal: &Principal, note: &Note) -> bool {
+    principal.subject() == note.owner || principal.has_role("admin")
+}
+
+/// Health.
+#[public(get, path = "/health", reason = "probed by the load balancer", rate = "60/min")]
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// One scope, a rate in the long form, tags and an operation id.
+#[secure(get, path = "/notes", scope = "notes:read", rate = "100 per minute", tags = ["notes"], operation_id = "listNotes")]
+async fn list_notes(_user: Principal, State(_state): State<AppState>) -> &'static str {
+    "notes"
+}
+
+/// Several scopes, burst, rate key, deprecated.
+#[secure(post, path = "/notes", scope = ["notes:write", "notes:read"], rate = "10/min", burst = 20, rate_key = "client", deprecated)]
+async fn create_note(Json(body): Json<serde_json::Value>) -> Json<serde_json::Value> {
+    Json(body)
+}
+
+/// any/all nesting, ownership.
+#[secure(delete, path = "/notes/{id}", any(role = "admin", all(scope = "notes:write", scope = "notes:delete")), owner = owner_or_admin)]
+async fn delete_note(check: OwnerCheck<Note>, Path(id): Path<u64>) -> Result<String, rampart::Error> {
+    let note = Note { owner: id.to_string() };
+    check.allow(&note)?;
+    Ok(note.owner)
+}
+
+/// Any authenticated caller, two path parameters.
+#[secure(get, path = "/users/{user}/notes/{id}")]
+async fn user_note(Path((user, id)): Path<(String, u64)>) -> String {
+    format!("{user}/{id}")
+}
+
+/// Units in every spelling.
+#[secure(put, path = "/a", role = "admin", rate = "5/s")]
+async fn a() {}
+#[secure(patch, path = "/b", role = "admin", rate = "1000/hour")]
+async fn b() {}
+#[secure(head, path = "/c", role = "admin", rate = "3/day")]
+async fn c() {}
+
+fn main() {
+    let router: Router = Router::new()
+        .mount(list_notes)
+        .mount(create_note)
+        .mount(delete_note)
+        .mount(user_note)
+        .mount(a)
+        .mount(b)
+        .mount(c)
+        .with_state(AppState)
+        .merge(Router::new().mount(health));
+    assert_eq!(router.inventory().len(), 8);
+    assert!(create_note::INFO.deprecated);
+    assert_eq!(list_notes::INFO.operation_id, "listNotes");
+}
