@@ -1,18 +1,26 @@
 //! What the attributes' expansions call. Not a public API: names and signatures may change.
 #![allow(clippy::result_large_err, reason = "a denial is a finished `Response`, returned as is by the expansion")]
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::http::request::Parts;
 
-pub use axum::extract::{FromRequest, FromRequestParts, Request, State};
+pub use axum::Extension;
+pub use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::handler::Handler;
 pub use axum::response::{IntoResponse, Response};
-pub use axum::routing::{MethodFilter, MethodRouter, on};
+pub use axum::routing::MethodRouter;
+use axum::routing::{MethodFilter, on};
+use tower::{Layer, Service};
 
 use crate::audit::{AuditEvent, Decision};
 use crate::auth::{AuthMethod, Principal};
 use crate::context::RequestContext;
-use crate::endpoint::{Access, EndpointInfo, RateKey};
+use crate::endpoint::{Access, EndpointInfo, Method, RateKey};
 use crate::error::Error;
 use crate::rate::RateDecision;
 use crate::security;
@@ -26,7 +34,7 @@ pub enum NoArguments {}
 /// # Errors
 ///
 /// The 401, 403, 429 (or 500 when the security layer is missing) response, audited.
-pub async fn guard_secure(
+async fn guard_secure(
     parts: &mut Parts,
     info: &'static EndpointInfo,
 ) -> Result<(Principal, Option<RateDecision>), Response> {
@@ -45,7 +53,7 @@ pub async fn guard_secure(
 /// # Errors
 ///
 /// The 429 response, audited.
-pub async fn guard_public(parts: &mut Parts, info: &'static EndpointInfo) -> Result<Option<RateDecision>, Response> {
+async fn guard_public(parts: &mut Parts, info: &'static EndpointInfo) -> Result<Option<RateDecision>, Response> {
     let security = security::from_parts(parts).map_err(IntoResponse::into_response)?;
     limit(&security, parts, info, None)
 }
@@ -81,15 +89,90 @@ fn limit(
     }
 }
 
-/// Converts an extractor's rejection (problem+json for Rampart's, normalized later for axum's).
-pub fn rejection<R: IntoResponse>(rejection: R) -> Response {
-    rejection.into_response()
-}
-
 /// Adds the RateLimit headers of an allowed request to the handler's response.
-pub fn finish(decision: Option<&RateDecision>, mut response: Response) -> Response {
+fn finish(decision: Option<&RateDecision>, mut response: Response) -> Response {
     if let Some(decision) = decision {
         decision.write_headers(response.headers_mut());
     }
     response
+}
+
+fn method_filter(method: Method) -> MethodFilter {
+    match method {
+        Method::GET => MethodFilter::GET,
+        Method::POST => MethodFilter::POST,
+        Method::PUT => MethodFilter::PUT,
+        Method::PATCH => MethodFilter::PATCH,
+        Method::DELETE => MethodFilter::DELETE,
+        Method::HEAD => MethodFilter::HEAD,
+        Method::OPTIONS => MethodFilter::OPTIONS,
+    }
+}
+
+/// The route of an endpoint: `handler` (with axum's own extraction) behind the [`Guard`] that
+/// enforces `info` first. One generic function for every endpoint, so that the expansion itself
+/// holds no async code to type- and borrow-check per handler.
+pub fn endpoint_route<H, T, S>(info: &'static EndpointInfo, handler: H) -> MethodRouter<S>
+where
+    H: Handler<T, S>,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    on(method_filter(info.method), handler).layer(GuardLayer { info })
+}
+
+/// Runs authentication, authorization and the rate limit of an endpoint before its handler (and
+/// so before any of the handler's extractors reads the request).
+#[derive(Debug, Clone, Copy)]
+pub struct GuardLayer {
+    info: &'static EndpointInfo,
+}
+
+impl<I> Layer<I> for GuardLayer {
+    type Service = Guard<I>;
+
+    fn layer(&self, inner: I) -> Self::Service {
+        Guard { inner, info: self.info }
+    }
+}
+
+/// The service of [`GuardLayer`].
+#[derive(Debug, Clone)]
+pub struct Guard<I> {
+    inner: I,
+    info: &'static EndpointInfo,
+}
+
+impl<I> Service<Request> for Guard<I>
+where
+    I: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    I::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The ready service is the one to call; leave a fresh clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let info = self.info;
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            let decision = match &info.access {
+                Access::Secured(_) => guard_secure(&mut parts, info).await.map(|(_, decision)| decision),
+                Access::Public { .. } => guard_public(&mut parts, info).await,
+            };
+            let decision = match decision {
+                Ok(decision) => decision,
+                Err(denied) => return Ok(denied),
+            };
+            let response = inner.call(Request::from_parts(parts, body)).await?;
+            Ok(finish(decision.as_ref(), response))
+        })
+    }
 }

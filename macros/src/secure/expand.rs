@@ -107,100 +107,38 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
 pub(crate) fn endpoint(spec: &Spec, func: ItemFn) -> TokenStream {
     let ItemFn { attrs, vis, sig, block } = func;
     let name = sig.ident.clone();
-    let (docs, other_attrs): (Vec<_>, Vec<_>) = attrs.into_iter().partition(|a| a.path().is_ident("doc"));
+    let (docs, other_attrs): (Vec<_>, Vec<_>) =
+        attrs.into_iter().filter(|a| !a.path().is_ident("deprecated")).partition(|a| a.path().is_ident("doc"));
     let info = info(spec, &name);
     let mut inner_sig = sig.clone();
     inner_sig.ident = format_ident!("__rampart_handler", span = sig.ident.span());
 
-    // Bindings of the handler's arguments, extracted after the guard, in declaration order.
-    let count = spec.arg_types.len();
-    let bindings: Vec<_> = (0..count).map(|i| format_ident!("__rampart_arg{}", i)).collect();
-    let extracted: Vec<&syn::Type> =
-        spec.arg_types.iter().enumerate().filter(|(i, _)| Some(*i) != spec.owner_arg).map(|(_, t)| t).collect();
-    let last_extracted = extracted.len().checked_sub(1);
-    let mut extraction = Vec::new();
-    let mut extracted_index = 0;
-    for (i, ty) in spec.arg_types.iter().enumerate() {
-        let binding = &bindings[i];
-        if Some(i) == spec.owner_arg {
-            let owner = spec.owner.as_ref().map(|p| quote_spanned!(p.span()=> #p));
-            extraction.push(quote_spanned! {ty.span()=>
-                let #binding: #ty = ::rampart::authz::OwnerCheck::new(
-                    ::core::clone::Clone::clone(&__rampart_principal),
-                    ::rampart::audit::RequestContext::from_parts(&__rampart_parts),
-                    #owner,
-                );
-            });
-            continue;
-        }
-        let is_last = Some(extracted_index) == last_extracted;
-        extracted_index += 1;
-        extraction.push(if is_last {
-            quote_spanned! {ty.span()=>
-                let #binding = match <#ty as ::rampart::__private::FromRequest<__S, __M>>::from_request(
-                    ::rampart::__private::Request::from_parts(__rampart_parts, __rampart_body),
-                    &__rampart_state,
-                ).await {
-                    ::core::result::Result::Ok(value) => value,
-                    ::core::result::Result::Err(rejection) => return ::rampart::__private::rejection(rejection),
-                };
-            }
+    // axum extracts the handler's arguments itself, after the guard: the impl only needs their
+    // extractor bounds (checked by rustc, with errors on the user's types).
+    let last = spec.arg_types.len().checked_sub(1);
+    let bounds = spec.arg_types.iter().enumerate().map(|(i, ty)| {
+        if Some(i) == last {
+            quote_spanned!(ty.span()=> #ty: ::rampart::__private::FromRequest<__S, __M>)
         } else {
-            quote_spanned! {ty.span()=>
-                let #binding = match <#ty as ::rampart::__private::FromRequestParts<__S>>::from_request_parts(
-                    &mut __rampart_parts,
-                    &__rampart_state,
-                ).await {
-                    ::core::result::Result::Ok(value) => value,
-                    ::core::result::Result::Err(rejection) => return ::rampart::__private::rejection(rejection),
-                };
-            }
-        });
-    }
-
-    let bounds: Vec<TokenStream> = extracted
-        .iter()
-        .enumerate()
-        .map(|(i, ty)| {
-            if Some(i) == last_extracted {
-                quote_spanned!(ty.span()=> #ty: ::rampart::__private::FromRequest<__S, __M>)
-            } else {
-                quote_spanned!(ty.span()=> #ty: ::rampart::__private::FromRequestParts<__S>)
-            }
-        })
-        .collect();
-    let (impl_generics, marker) = if last_extracted.is_some() {
-        (quote!(<__S, __M>), quote!(__M))
+            quote_spanned!(ty.span()=> #ty: ::rampart::__private::FromRequestParts<__S>)
+        }
+    });
+    let (impl_generics, marker, marker_bound) = if last.is_some() {
+        (quote!(<__S, __M>), quote!(__M), quote!(__M: 'static,))
     } else {
-        (quote!(<__S>), quote!(::rampart::__private::NoArguments))
+        (quote!(<__S>), quote!(::rampart::__private::NoArguments), quote!())
     };
-    let guard = match spec.kind {
-        Kind::Secure => quote! {
-            let (__rampart_principal, __rampart_limit) =
-                match ::rampart::__private::guard_secure(&mut __rampart_parts, &Self::INFO).await {
-                    ::core::result::Result::Ok(allowed) => allowed,
-                    ::core::result::Result::Err(denied) => return denied,
-                };
-        },
-        Kind::Public => quote! {
-            let __rampart_limit = match ::rampart::__private::guard_public(&mut __rampart_parts, &Self::INFO).await {
-                ::core::result::Result::Ok(limit) => limit,
-                ::core::result::Result::Err(denied) => return denied,
-            };
-        },
-    };
-    let method_filter = format_ident!("{}", spec.method.to_string().to_uppercase(), span = spec.method.span());
+    let owner_layer = spec.owner.as_ref().zip(spec.owner_arg).map(|(owner, index)| {
+        let resource = owner_resource(&spec.arg_types[index]);
+        quote_spanned! {owner.span()=>
+            .layer(::rampart::__private::Extension(::rampart::authz::OwnerFn::<#resource>::new(#owner)))
+        }
+    });
     let registry_tracking = spec.registry_file.as_ref().map(|file| {
         quote!(
             const _: &str = ::core::include_str!(#file);
         )
     });
-    let call = quote! {
-        ::rampart::__private::finish(
-            ::core::option::Option::as_ref(&__rampart_limit),
-            ::rampart::__private::IntoResponse::into_response(#name::__rampart_handler(#(#bindings),*).await),
-        )
-    };
 
     quote! {
         #(#docs)*
@@ -228,20 +166,24 @@ pub(crate) fn endpoint(spec: &Spec, func: ItemFn) -> TokenStream {
         impl #impl_generics ::rampart::EndpointHandler<__S, #marker> for #name
         where
             __S: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
+            #marker_bound
             #(#bounds,)*
         {
             fn method_router(self) -> ::rampart::__private::MethodRouter<__S> {
-                ::rampart::__private::on(
-                    ::rampart::__private::MethodFilter::#method_filter,
-                    |::rampart::__private::State(__rampart_state): ::rampart::__private::State<__S>,
-                     __rampart_request: ::rampart::__private::Request| async move {
-                        let (mut __rampart_parts, __rampart_body) = __rampart_request.into_parts();
-                        #guard
-                        #(#extraction)*
-                        #call
-                    },
-                )
+                ::rampart::__private::endpoint_route(&Self::INFO, Self::__rampart_handler) #owner_layer
             }
         }
     }
+}
+
+/// `R` of an `OwnerCheck<R>` argument type.
+fn owner_resource(ty: &syn::Type) -> TokenStream {
+    if let syn::Type::Path(path) = ty
+        && let Some(last) = path.path.segments.last()
+        && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+        && let Some(syn::GenericArgument::Type(resource)) = args.args.first()
+    {
+        return quote!(#resource);
+    }
+    quote!(_)
 }

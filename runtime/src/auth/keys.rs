@@ -13,6 +13,8 @@
 //! let key = VerificationKey::from_secret(Algorithm::HS256, b"0123456789abcdef0123456789abcdef").unwrap();
 //! assert_eq!(key.algorithm(), Algorithm::HS256);
 //! assert!(VerificationKey::from_secret(Algorithm::HS256, b"short").is_err());
+//! // HS512 needs a 64-byte secret (RFC 7518 §3.2).
+//! assert!(VerificationKey::from_secret(Algorithm::HS512, b"0123456789abcdef0123456789abcdef").is_err());
 //! ```
 
 use std::fmt;
@@ -20,18 +22,29 @@ use std::fmt;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 
-/// The shortest HMAC secret accepted (RFC 7518 §3.2: at least the hash size; 32 bytes for HS256).
+/// The shortest HMAC secret accepted for HS256 (RFC 7518 §3.2: at least the hash size; HS384
+/// needs 48 bytes and HS512 64).
 pub const MIN_HMAC_SECRET_BYTES: usize = 32;
+
+fn min_secret_bytes(algorithm: Algorithm) -> usize {
+    match algorithm {
+        Algorithm::HS384 => 48,
+        Algorithm::HS512 => 64,
+        _ => MIN_HMAC_SECRET_BYTES,
+    }
+}
 
 /// Why a key could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
-    /// The HMAC secret is shorter than [`MIN_HMAC_SECRET_BYTES`].
-    #[error("the HMAC secret has {len} bytes; at least {MIN_HMAC_SECRET_BYTES} are required")]
+    /// The HMAC secret is shorter than the hash (32 bytes for HS256, 48 for HS384, 64 for HS512).
+    #[error("the HMAC secret has {len} bytes; at least {min} are required")]
     WeakSecret {
         /// The length that was given.
         len: usize,
+        /// The least accepted.
+        min: usize,
     },
     /// The key material does not fit the algorithm.
     #[error("the key does not fit algorithm {algorithm:?}: {reason}")]
@@ -74,8 +87,9 @@ impl VerificationKey {
         if algorithm.family() != AlgorithmFamily::Hmac {
             return Err(mismatch(algorithm, "a secret only fits HS256, HS384 or HS512"));
         }
-        if secret.len() < MIN_HMAC_SECRET_BYTES {
-            return Err(KeyError::WeakSecret { len: secret.len() });
+        let min = min_secret_bytes(algorithm);
+        if secret.len() < min {
+            return Err(KeyError::WeakSecret { len: secret.len(), min });
         }
         let key = DecodingKey::from_secret(secret).map_err(|e| mismatch(algorithm, e))?;
         Ok(Self { kid: None, algorithm, key })

@@ -20,7 +20,7 @@ use std::fmt;
 
 use crate::auth::Principal;
 
-pub use owner::{Owned, OwnerCheck, check_owner};
+pub use owner::{Owned, OwnerCheck, OwnerFn, check_owner};
 
 /// A security policy over a [`Principal`], built from constants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,8 @@
 //! The resource-ownership hook.
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
 use crate::Error;
 use crate::audit::{AuditEvent, Decision, RequestContext};
 use crate::auth::Principal;
@@ -45,9 +48,28 @@ pub fn check_owner<R: ?Sized>(
     Err(Error::NotFound)
 }
 
-/// The ownership check of an endpoint declared with `#[secure(owner = path::to_fn)]`: built by the
-/// attribute with the caller and the declared function, used by the handler once the resource is
-/// loaded (`check.allow(&note)?`). A denial is audited and answers 404.
+/// The ownership function declared by `#[secure(owner = path::to_fn)]`, carried to the handler's
+/// [`OwnerCheck`] in the request's extensions.
+pub struct OwnerFn<R: ?Sized>(fn(&Principal, &R) -> bool);
+
+impl<R: ?Sized> OwnerFn<R> {
+    /// Wraps the declared function; rustc checks its signature here.
+    pub fn new(allow: fn(&Principal, &R) -> bool) -> Self {
+        Self(allow)
+    }
+}
+
+impl<R: ?Sized> Clone for OwnerFn<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R: ?Sized> Copy for OwnerFn<R> {}
+
+/// The ownership check of an endpoint declared with `#[secure(owner = path::to_fn)]`: an
+/// extractor holding the caller and the declared function; the handler calls
+/// `check.allow(&resource)?` once the resource is loaded. A denial is audited and answers 404.
 pub struct OwnerCheck<R: ?Sized> {
     principal: Principal,
     ctx: RequestContext,
@@ -61,11 +83,6 @@ impl<R: ?Sized> std::fmt::Debug for OwnerCheck<R> {
 }
 
 impl<R: ?Sized> OwnerCheck<R> {
-    /// Used by the attribute's expansion; the signature of `allow` is checked by rustc.
-    pub fn new(principal: Principal, ctx: RequestContext, allow: fn(&Principal, &R) -> bool) -> Self {
-        Self { principal, ctx, allow }
-    }
-
     /// The caller.
     pub fn principal(&self) -> &Principal {
         &self.principal
@@ -78,5 +95,23 @@ impl<R: ?Sized> OwnerCheck<R> {
     /// [`Error::NotFound`] on denial (audited), so that the resource's existence is not revealed.
     pub fn allow(&self, resource: &R) -> Result<(), Error> {
         check_owner(&self.ctx, &self.principal, resource, self.allow)
+    }
+}
+
+impl<S: Send + Sync, R: ?Sized + 'static> FromRequestParts<S> for OwnerCheck<R> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| Error::Internal("OwnerCheck used on an endpoint without authentication".into()))?;
+        let OwnerFn(allow) = parts
+            .extensions
+            .get::<OwnerFn<R>>()
+            .copied()
+            .ok_or_else(|| Error::Internal("OwnerCheck used without `owner = ...` in #[secure]".into()))?;
+        Ok(Self { principal, ctx: RequestContext::from_parts(parts), allow })
     }
 }
