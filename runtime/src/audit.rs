@@ -28,6 +28,9 @@ pub enum Decision {
     Allow,
     /// The request was refused.
     Deny,
+    /// A security control ran degraded (for example the shared rate-limit store failed and the
+    /// configured failure mode decided).
+    Degraded,
 }
 
 impl Decision {
@@ -36,6 +39,7 @@ impl Decision {
         match self {
             Decision::Allow => "allow",
             Decision::Deny => "deny",
+            Decision::Degraded => "degraded",
         }
     }
 }
@@ -63,7 +67,7 @@ impl<'a> AuditEvent<'a> {
         self
     }
 
-    /// Emits the event: denials at `INFO`, allows at `DEBUG`.
+    /// Emits the event: denials at `INFO`, degraded controls at `WARN`, allows at `DEBUG`.
     pub fn emit(self) {
         macro_rules! event {
             ($level:expr) => {
@@ -86,6 +90,7 @@ impl<'a> AuditEvent<'a> {
         match self.decision {
             Decision::Allow => event!(Level::DEBUG),
             Decision::Deny => event!(Level::INFO),
+            Decision::Degraded => event!(Level::WARN),
         }
     }
 }

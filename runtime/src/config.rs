@@ -21,6 +21,8 @@
 //! | `RAMPART_OAUTH_CLIENTS` | — | `id:secret:scope1 scope2,id2:...` |
 //! | `RAMPART_RATE_LIMIT` | `memory` | `memory` or a `redis://` URL |
 //! | `RAMPART_RATE_LIMIT_FAILURE` | `local` | `local`, `open` or `closed` |
+//! | `RAMPART_RATE_LIMIT_TIMEOUT_MS` | `100` | bound on one Redis round trip |
+//! | `RAMPART_RATE_LIMIT_MAX_KEYS` | `1000000` | keys tracked per route in memory |
 //! | `RAMPART_TLS_CERT` / `RAMPART_TLS_KEY` | — | PEM files: serve HTTPS |
 //! | `DATABASE_URL` | — | the service's database |
 //! | `RAMPART_SEAL_KEY` | generated (dev) | `kid:base64(32 bytes)[,older...]` |
@@ -181,6 +183,10 @@ pub struct Config {
     pub rate_limit: RateLimitBackend,
     /// Rate-limit failure mode.
     pub rate_limit_failure: FailureMode,
+    /// The bound on one round trip to the shared rate-limit store.
+    pub rate_limit_timeout: Duration,
+    /// The most keys tracked per route in memory.
+    pub rate_limit_max_keys: usize,
     /// HTTPS, when configured.
     pub tls: Option<TlsFiles>,
     /// `DATABASE_URL`, when set.
@@ -307,6 +313,27 @@ impl Config {
             }
         };
 
+        let rate_limit_timeout = match r.get("RAMPART_RATE_LIMIT_TIMEOUT_MS") {
+            None => crate::rate::DEFAULT_REDIS_TIMEOUT,
+            Some(v) => match v.parse::<u64>() {
+                Ok(ms) if (1..=5000).contains(&ms) => Duration::from_millis(ms),
+                _ => {
+                    r.fail("RAMPART_RATE_LIMIT_TIMEOUT_MS", "expected milliseconds between 1 and 5000 (default 100)");
+                    crate::rate::DEFAULT_REDIS_TIMEOUT
+                }
+            },
+        };
+        let rate_limit_max_keys = match r.get("RAMPART_RATE_LIMIT_MAX_KEYS") {
+            None => crate::rate::DEFAULT_MAX_KEYS,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    r.fail("RAMPART_RATE_LIMIT_MAX_KEYS", "expected a positive number of keys (default 1000000)");
+                    crate::rate::DEFAULT_MAX_KEYS
+                }
+            },
+        };
+
         let tls = match (r.get("RAMPART_TLS_CERT"), r.get("RAMPART_TLS_KEY")) {
             (None, None) => None,
             (Some(cert), Some(key)) => {
@@ -381,6 +408,8 @@ impl Config {
             oauth_clients,
             rate_limit,
             rate_limit_failure,
+            rate_limit_timeout,
+            rate_limit_max_keys,
             tls,
             database_url,
             seal,

@@ -45,6 +45,7 @@ pub mod extract;
 pub mod headers;
 pub mod rate;
 mod security;
+pub mod setup;
 pub mod testing;
 pub mod tls;
 pub mod token;

@@ -22,7 +22,7 @@ use crate::auth::{AuthMethod, Principal};
 use crate::context::RequestContext;
 use crate::endpoint::{Access, EndpointInfo, Method, RateKey};
 use crate::error::Error;
-use crate::rate::RateDecision;
+use crate::rate::{Checked, Degraded, RateDecision};
 use crate::security;
 
 /// The marker of handlers without arguments (nothing to infer).
@@ -44,7 +44,7 @@ async fn guard_secure(
         return Err(Error::Internal("a public endpoint reached the secure guard".into()).into_response());
     };
     security.authorize(parts, &principal, policy).map_err(IntoResponse::into_response)?;
-    let decision = limit(&security, parts, info, Some(&principal))?;
+    let decision = limit(&security, parts, info, Some(&principal)).await?;
     Ok((principal, decision))
 }
 
@@ -55,10 +55,10 @@ async fn guard_secure(
 /// The 429 response, audited.
 async fn guard_public(parts: &mut Parts, info: &'static EndpointInfo) -> Result<Option<RateDecision>, Response> {
     let security = security::from_parts(parts).map_err(IntoResponse::into_response)?;
-    limit(&security, parts, info, None)
+    limit(&security, parts, info, None).await
 }
 
-fn limit(
+async fn limit(
     security: &crate::Security,
     parts: &Parts,
     info: &'static EndpointInfo,
@@ -73,19 +73,35 @@ fn limit(
         (RateKey::ApiKey, Some(p)) if p.method() == AuthMethod::ApiKey => format!("key:{}", p.subject()),
         (RateKey::ApiKey, Some(p)) => format!("sub:{}", p.subject()),
     };
-    let route = format!("{} {}", info.method.as_str(), info.path);
-    match security.rate_limits().check(&route, spec, &key) {
-        Ok(decision) => Ok(Some(decision)),
-        Err((decision, wait)) => {
-            let mut event = AuditEvent::new(&ctx, Decision::Deny, "rate_limited", 429);
-            if let Some(p) = principal {
-                event = event.subject(p.subject());
-            }
-            event.emit();
+    let limiter = security.rate_limiter();
+    let (checked, degraded) = limiter.check((info.method.as_str(), info.path), spec, &key).await;
+    let audit = |decision: Decision, reason: &'static str, status: u16| {
+        let mut event = AuditEvent::new(&ctx, decision, reason, status);
+        if let Some(p) = principal {
+            event = event.subject(p.subject());
+        }
+        event.emit();
+    };
+    if let Some(degraded) = degraded
+        && limiter.should_audit_degraded()
+    {
+        let status = if degraded == Degraded::FailClosed { 503 } else { 200 };
+        audit(Decision::Degraded, degraded.reason(), status);
+    }
+    match checked {
+        Checked::Allowed(decision) => Ok(Some(decision)),
+        Checked::AllowedUnchecked => Ok(None),
+        Checked::Limited(decision, wait) => {
+            audit(Decision::Deny, "rate_limited", 429);
             let mut response = Error::RateLimited { retry_after: wait.max(Duration::from_secs(1)) }.into_response();
             decision.write_headers(response.headers_mut());
             Err(response)
         }
+        Checked::Full => {
+            audit(Decision::Deny, "rate_limit_capacity", 429);
+            Err(Error::RateLimited { retry_after: Duration::from_secs(1) }.into_response())
+        }
+        Checked::Unavailable => Err(Error::Unavailable.into_response()),
     }
 }
 

@@ -33,7 +33,10 @@ use crate::client_ip::TrustedProxies;
 use crate::context::{RequestContext, RequestContextLayer};
 use crate::error::{Error, Unauthenticated};
 use crate::headers::SecureHeadersLayer;
-use crate::rate::RateLimits;
+use crate::rate::RateLimiter;
+
+/// How often recovered rate-limit keys are dropped from memory.
+const CLEANUP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The security hub. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -42,7 +45,7 @@ pub struct Security(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     authenticator: Authenticator,
-    rate_limits: RateLimits,
+    rate_limiter: Arc<RateLimiter>,
     trusted_proxies: TrustedProxies,
     hsts: bool,
 }
@@ -60,14 +63,22 @@ impl SecurityBuilder {
         self
     }
 
+    /// Uses this rate limiter (default: in memory, this process only).
+    pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.inner.rate_limiter = Arc::new(limiter);
+        self
+    }
+
     /// Declares that the service is reached over TLS (turns HSTS on).
     pub fn tls(mut self, on: bool) -> Self {
         self.inner.hsts = on;
         self
     }
 
-    /// The hub.
+    /// The hub. Inside a Tokio runtime, starts the periodic cleanup of the in-memory rate-limit
+    /// keys (every minute).
     pub fn build(self) -> Security {
+        self.inner.rate_limiter.spawn_cleanup(CLEANUP_EVERY);
         Security(Arc::new(self.inner))
     }
 }
@@ -83,16 +94,16 @@ impl Security {
         SecurityBuilder {
             inner: Inner {
                 authenticator,
-                rate_limits: RateLimits::default(),
+                rate_limiter: Arc::new(RateLimiter::default()),
                 trusted_proxies: TrustedProxies::none(),
                 hsts: false,
             },
         }
     }
 
-    /// The rate limiters.
-    pub fn rate_limits(&self) -> &RateLimits {
-        &self.0.rate_limits
+    /// The rate limiter.
+    pub fn rate_limiter(&self) -> &Arc<RateLimiter> {
+        &self.0.rate_limiter
     }
 
     /// The authenticator.

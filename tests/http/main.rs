@@ -6,4 +6,5 @@ mod authz;
 mod endpoints;
 mod headers;
 mod jwks;
+mod rate;
 mod tls;

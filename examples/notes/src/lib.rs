@@ -6,13 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use rampart::auth::{Algorithm, Authenticator, ClaimMapping, Issuer, JwtVerifier, VerificationKey};
 use rampart::authz::{Owned, OwnerCheck};
-use rampart::config::{Config, JwtKeys};
+use rampart::config::Config;
 use rampart::crypto::{Keyring, Sealed};
 use rampart::extract::{Json, Path};
 use rampart::prelude::*;
@@ -147,36 +146,6 @@ async fn delete_note(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Builds the security hub from the configuration.
-///
-/// # Errors
-///
-/// When the configured keys cannot be used.
-pub fn security(config: &Config) -> anyhow::Result<Security> {
-    let issuer = Issuer::builder(&config.jwt.issuer, &config.jwt.audiences).leeway(config.jwt.leeway);
-    let issuer = match &config.jwt.keys {
-        JwtKeys::Secret { .. } => {
-            let secret = config.jwt.secret_bytes().unwrap_or_default();
-            issuer.key(VerificationKey::from_secret(Algorithm::HS256, secret)?)
-        }
-        JwtKeys::PublicKeyPem { key, .. } => issuer.key((**key).clone()),
-        JwtKeys::Jwks { url } => issuer.jwks(url.clone(), Duration::from_secs(300)),
-    }
-    .build()?;
-    let verifier = JwtVerifier::new(vec![issuer])
-        .with_claim_mapping(ClaimMapping::default().with_roles_pointer(&config.jwt.roles_pointer));
-    let authenticator = Authenticator::builder()
-        .jwt(verifier)
-        .api_keys(config.api_keys.clone())
-        .max_token_bytes(config.jwt.max_token_bytes)
-        .realm("notes")
-        .build()?;
-    Ok(Security::builder(authenticator)
-        .trusted_proxies(config.trusted_proxies.clone())
-        .tls(config.tls.is_some())
-        .build())
-}
-
 /// Every endpoint of the service.
 fn router() -> Router<AppState> {
     Router::new().mount(health).mount(list_notes).mount(create_note).mount(get_note).mount(delete_note)
@@ -194,7 +163,7 @@ pub fn inventory() -> Vec<&'static rampart::EndpointInfo> {
 /// When the configured keys cannot be used.
 pub fn app(config: &Config) -> anyhow::Result<axum::Router> {
     let state = AppState { notes: Arc::default(), keyring: Arc::new(config.seal.keyring.clone()) };
-    let mut app = router().with_state(state).secured(&security(config)?);
+    let mut app = router().with_state(state).secured(&Security::from_config(config)?);
     if !config.cors.is_empty() {
         app = app.layer(config.cors.clone().into_layer()?);
     }

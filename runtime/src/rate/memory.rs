@@ -1,0 +1,162 @@
+//! The in-memory backend: one governor keyed limiter (GCRA) per route, keys hashed.
+//!
+//! Keys are 64-bit SipHash values of the client key under a per-process random seed, so a check
+//! allocates nothing and a key costs the same few bytes whatever its length; collisions can't be
+//! aimed at by a client who does not know the seed. Memory stays bounded: [`MemoryStore::cleanup`]
+//! (run periodically by [`super::RateLimiter::spawn_cleanup`]) drops keys that have recovered their
+//! full quota and shrinks the tables, and a ceiling on tracked keys per route refuses new keys
+//! (429) rather than grow without bound.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::num::NonZeroU32;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::nanos::Nanos;
+use governor::state::StateStore;
+use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
+use governor::{Quota, RateLimiter};
+
+use super::{Checked, RateDecision};
+use crate::endpoint::RateSpec;
+
+type KeyedLimiter = RateLimiter<u64, BoundedStore, DefaultClock, StateInformationMiddleware>;
+
+/// A TAT so far ahead that the GCRA refuses: what a key beyond the ceiling is given, untracked.
+const REFUSED_TAT: u64 = u64::MAX / 4;
+
+/// governor's DashMap store with a ceiling: at `max` keys, a key it does not already track is
+/// refused without being inserted, while tracked keys keep their quotas.
+struct BoundedStore {
+    keys: DashMapStateStore<u64>,
+    max: usize,
+}
+
+impl StateStore for BoundedStore {
+    type Key = u64;
+
+    fn measure_and_replace<T, F, E>(&self, key: &u64, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        if self.keys.len() >= self.max && !self.keys.contains_key(key) {
+            return f(Some(Nanos::from(REFUSED_TAT))).map(|(outcome, _)| outcome);
+        }
+        self.keys.measure_and_replace(key, f)
+    }
+}
+
+impl ShrinkableKeyedStateStore<u64> for BoundedStore {
+    fn retain_recent(&self, drop_below: Nanos) {
+        self.keys.retain_recent(drop_below);
+    }
+
+    fn shrink_to_fit(&self) {
+        ShrinkableKeyedStateStore::shrink_to_fit(&self.keys);
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// Waits this long only come from [`REFUSED_TAT`] (no declared rate is slower than a day per
+/// request times its burst).
+const REFUSED_WAIT: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// The default ceiling on keys tracked per route.
+pub const DEFAULT_MAX_KEYS: usize = 1_000_000;
+
+/// Per-route in-memory limiters.
+pub struct MemoryStore {
+    routes: RwLock<HashMap<(&'static str, &'static str), Arc<KeyedLimiter>>>,
+    hasher: RandomState,
+    clock: DefaultClock,
+    max_keys: usize,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::with_max_keys(DEFAULT_MAX_KEYS)
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").field("max_keys", &self.max_keys).field("keys", &self.len()).finish()
+    }
+}
+
+pub(crate) fn quota(spec: &RateSpec) -> Quota {
+    let count = NonZeroU32::new(spec.count).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(spec.burst).unwrap_or(count);
+    let per_request = Duration::from_secs(spec.period_secs) / count.get();
+    Quota::with_period(per_request.max(Duration::from_nanos(1))).unwrap_or(Quota::per_second(count)).allow_burst(burst)
+}
+
+impl MemoryStore {
+    /// A store tracking at most `max_keys` keys per route.
+    pub fn with_max_keys(max_keys: usize) -> Self {
+        Self {
+            routes: RwLock::new(HashMap::new()),
+            hasher: RandomState::new(),
+            clock: DefaultClock::default(),
+            max_keys: max_keys.max(1),
+        }
+    }
+
+    fn limiter(&self, route: (&'static str, &'static str), spec: &RateSpec) -> Arc<KeyedLimiter> {
+        if let Some(limiter) = self.routes.read().ok().and_then(|routes| routes.get(&route).cloned()) {
+            return limiter;
+        }
+        let mut routes = self.routes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(routes.entry(route).or_insert_with(|| {
+            let store = BoundedStore { keys: DashMapStateStore::default(), max: self.max_keys };
+            let limiter: KeyedLimiter = RateLimiter::new(quota(spec), store, DefaultClock::default());
+            Arc::new(limiter)
+        }))
+    }
+
+    /// Takes one request from `key`'s quota on `route` (method, path).
+    pub fn check(&self, route: (&'static str, &'static str), spec: &RateSpec, key: &str) -> Checked {
+        let limiter = self.limiter(route, spec);
+        let hashed = self.hasher.hash_one(key);
+        if limiter.len() >= self.max_keys {
+            // Make room from keys that recovered their quota before refusing anyone new.
+            limiter.retain_recent();
+        }
+        match limiter.check_key(&hashed) {
+            Ok(snapshot) => Checked::Allowed(RateDecision::new(spec, snapshot.remaining_burst_capacity())),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                if wait > REFUSED_WAIT { Checked::Full } else { Checked::Limited(RateDecision::new(spec, 0), wait) }
+            }
+        }
+    }
+
+    /// Drops keys that have recovered their full quota and releases the freed table space.
+    pub fn cleanup(&self) {
+        let routes: Vec<_> = self.routes.read().map(|r| r.values().cloned().collect()).unwrap_or_default();
+        for limiter in routes {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+
+    /// How many keys are tracked, over all routes.
+    pub fn len(&self) -> usize {
+        self.routes.read().map(|r| r.values().map(|l| l.len()).sum()).unwrap_or(0)
+    }
+
+    /// Whether no key is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

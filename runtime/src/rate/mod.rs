@@ -1,0 +1,251 @@
+//! Per-route rate limits (GCRA) in memory or in Redis, and the IETF RateLimit headers.
+//!
+//! Each endpoint with a declared `rate` is limited per key: the subject, the client IP, the OAuth
+//! client or the API key, as the endpoint declares. Responses of limited routes carry the fields of
+//! draft-ietf-httpapi-ratelimit-headers (the structured-field form of drafts 08 and later):
+//! `RateLimit-Policy: "default";q=10;w=60` and `RateLimit: "default";r=9;t=6`; a 429 adds
+//! `Retry-After`.
+//!
+//! Backends: [`MemoryStore`] (governor, this process; the default) and [`RedisStore`] (one shared
+//! limit across instances). When Redis fails or is slower than its timeout, the [`FailureMode`]
+//! decides: `Local` (default) falls back to this instance's memory store, `Open` allows, `Closed`
+//! answers 503; each fallback is audited. After a failure Redis is left alone for a second, then
+//! tried again, so a dead Redis costs at most one timeout per second, not one per request.
+//!
+//! # Examples
+//!
+//! ```
+//! use rampart::rate::{Checked, MemoryStore};
+//! use rampart::{RateKey, RateSpec};
+//!
+//! let store = MemoryStore::default();
+//! let spec = RateSpec { count: 2, period_secs: 60, burst: 2, key: RateKey::Subject };
+//! let route = ("GET", "/x");
+//! assert!(matches!(store.check(route, &spec, "alice"), Checked::Allowed(_)));
+//! assert!(matches!(store.check(route, &spec, "alice"), Checked::Allowed(_)));
+//! assert!(matches!(store.check(route, &spec, "alice"), Checked::Limited(..)));
+//! assert!(matches!(store.check(route, &spec, "bob"), Checked::Allowed(_)));
+//! ```
+
+mod memory;
+mod redis;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+
+pub use self::memory::{DEFAULT_MAX_KEYS, MemoryStore};
+pub use self::redis::{DEFAULT_REDIS_TIMEOUT, RedisRevocations, RedisStore, RedisStoreError};
+pub use crate::config::FailureMode;
+use crate::endpoint::RateSpec;
+
+/// The state of a key's quota after a check, for the response headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateDecision {
+    /// Requests allowed per window.
+    pub quota: u32,
+    /// The window, in seconds.
+    pub window_secs: u64,
+    /// Requests left now.
+    pub remaining: u32,
+    /// Seconds until the quota is whole again.
+    pub reset_secs: u64,
+}
+
+impl RateDecision {
+    /// The decision for `remaining` requests left under `spec`.
+    pub fn new(spec: &RateSpec, remaining: u32) -> Self {
+        let per_request = Duration::from_secs(spec.period_secs) / spec.count.max(1);
+        let used = spec.burst.saturating_sub(remaining);
+        Self {
+            quota: spec.count,
+            window_secs: spec.period_secs,
+            remaining,
+            reset_secs: (per_request * used).as_secs() + u64::from((per_request * used).subsec_nanos() > 0),
+        }
+    }
+
+    /// Adds `RateLimit-Policy` and `RateLimit`.
+    pub fn write_headers(&self, headers: &mut HeaderMap) {
+        static POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+        static STATE: HeaderName = HeaderName::from_static("ratelimit");
+        let policy = format!("\"default\";q={};w={}", self.quota, self.window_secs);
+        let state = format!("\"default\";r={};t={}", self.remaining, self.reset_secs);
+        if let (Ok(policy), Ok(state)) = (HeaderValue::from_str(&policy), HeaderValue::from_str(&state)) {
+            headers.insert(POLICY.clone(), policy);
+            headers.insert(STATE.clone(), state);
+        }
+    }
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// Allowed; the quota's state.
+    Allowed(RateDecision),
+    /// Over the limit; the quota's state and how long to wait.
+    Limited(RateDecision, Duration),
+    /// The memory store tracks its maximum number of keys: new keys are refused.
+    Full,
+    /// The shared store failed and the failure mode allows the request (`Open`).
+    AllowedUnchecked,
+    /// The shared store failed and the failure mode refuses (`Closed`).
+    Unavailable,
+}
+
+/// Why a check did not come from the shared store (for the audit event), if it did not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Degraded {
+    /// Redis failed; this instance's memory store decided.
+    LocalFallback,
+    /// Redis failed; the request was allowed unchecked.
+    FailOpen,
+    /// Redis failed; the request was refused.
+    FailClosed,
+}
+
+impl Degraded {
+    /// The audit reason.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Degraded::LocalFallback => "rate_store_fallback_local",
+            Degraded::FailOpen => "rate_store_fail_open",
+            Degraded::FailClosed => "rate_store_fail_closed",
+        }
+    }
+}
+
+/// How long Redis is left alone after a failure.
+const RETRY_REDIS_AFTER: Duration = Duration::from_secs(1);
+
+/// The rate limiter of a service: a memory store, optionally Redis in front of it.
+pub struct RateLimiter {
+    memory: MemoryStore,
+    redis: Option<RedisStore>,
+    failure_mode: FailureMode,
+    started: Instant,
+    redis_down_until_ms: AtomicU64,
+    degraded_audited_ms: AtomicU64,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("memory", &self.memory)
+            .field("redis", &self.redis)
+            .field("failure_mode", &self.failure_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::memory(MemoryStore::default())
+    }
+}
+
+impl RateLimiter {
+    /// Limits in this process only.
+    pub fn memory(store: MemoryStore) -> Self {
+        Self {
+            memory: store,
+            redis: None,
+            failure_mode: FailureMode::Local,
+            started: Instant::now(),
+            redis_down_until_ms: AtomicU64::new(0),
+            degraded_audited_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Limits shared through Redis; `failure_mode` applies when Redis fails; `local` is the
+    /// fallback store of this instance.
+    pub fn redis(redis: RedisStore, failure_mode: FailureMode, local: MemoryStore) -> Self {
+        Self { redis: Some(redis), failure_mode, ..Self::memory(local) }
+    }
+
+    /// The in-memory store (the primary one, or the fallback).
+    pub fn memory_store(&self) -> &MemoryStore {
+        &self.memory
+    }
+
+    /// The Redis store, when configured.
+    pub fn redis_store(&self) -> Option<&RedisStore> {
+        self.redis.as_ref()
+    }
+
+    /// Starts the periodic cleanup of the memory store (every `every`), stopped when the limiter
+    /// is dropped.
+    pub fn spawn_cleanup(self: &Arc<Self>, every: Duration) {
+        let weak = Arc::downgrade(self);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let mut ticker = tokio::time::interval(every);
+                ticker.tick().await;
+                loop {
+                    ticker.tick().await;
+                    let Some(limiter) = weak.upgrade() else { return };
+                    limiter.memory.cleanup();
+                }
+            });
+        }
+    }
+
+    /// Whether a degraded decision should be audited now: at most one event per second, so an
+    /// outage is recorded without one line per request.
+    pub fn should_audit_degraded(&self) -> bool {
+        let now = self.now_ms().max(1);
+        let last = self.degraded_audited_ms.load(Ordering::Relaxed);
+        (last == 0 || now.saturating_sub(last) >= 1000)
+            && self.degraded_audited_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Takes one request from `key`'s quota on `route`, and says whether the shared store was
+    /// bypassed.
+    pub async fn check(
+        &self,
+        route: (&'static str, &'static str),
+        spec: &RateSpec,
+        key: &str,
+    ) -> (Checked, Option<Degraded>) {
+        let Some(redis) = &self.redis else {
+            return (self.memory.check(route, spec, key), None);
+        };
+        if self.now_ms() >= self.redis_down_until_ms.load(Ordering::Relaxed) {
+            match redis.check(route, spec, key).await {
+                Ok(Ok(decision)) => return (Checked::Allowed(decision), None),
+                Ok(Err((decision, wait))) => return (Checked::Limited(decision, wait), None),
+                Err(err) => {
+                    tracing::warn!(target: "rampart::rate", error = %err, "rate-limit store unavailable");
+                    let retry_at = self.now_ms() + u64::try_from(RETRY_REDIS_AFTER.as_millis()).unwrap_or(1000);
+                    self.redis_down_until_ms.store(retry_at, Ordering::Relaxed);
+                }
+            }
+        }
+        match self.failure_mode {
+            FailureMode::Local => (self.memory.check(route, spec, key), Some(Degraded::LocalFallback)),
+            FailureMode::Open => (Checked::AllowedUnchecked, Some(Degraded::FailOpen)),
+            FailureMode::Closed => (Checked::Unavailable, Some(Degraded::FailClosed)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::RateKey;
+
+    #[test]
+    fn decision_headers() {
+        let spec = RateSpec { count: 10, period_secs: 60, burst: 10, key: RateKey::Subject };
+        let mut headers = HeaderMap::new();
+        RateDecision::new(&spec, 7).write_headers(&mut headers);
+        assert_eq!(headers["ratelimit-policy"], "\"default\";q=10;w=60");
+        assert_eq!(headers["ratelimit"], "\"default\";r=7;t=18");
+    }
+}

@@ -1,0 +1,92 @@
+//! Building the security hub from a validated [`Config`]: the issuer and its keys, API keys,
+//! revocations and rate limits (Redis when `RAMPART_RATE_LIMIT` names it), trusted proxies, TLS.
+//!
+//! # Examples
+//!
+//! ```
+//! use rampart::config::Config;
+//! use rampart::Security;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let config = Config::from_lookup(|_| None).unwrap(); // development defaults
+//! let security = Security::from_config(&config).unwrap();
+//! assert_eq!(security.authenticator().realm().as_ref(), "api");
+//! # });
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Security;
+use crate::auth::{
+    Algorithm, Authenticator, AuthenticatorError, ClaimMapping, Issuer, IssuerError, JwtVerifier, KeyError,
+    MemoryRevocations, Revocations, VerificationKey,
+};
+use crate::config::{Config, JwtKeys, RateLimitBackend};
+use crate::rate::{MemoryStore, RateLimiter, RedisStore, RedisStoreError};
+
+/// How often JWKS keys are refreshed when nothing else triggers it.
+const JWKS_REFRESH: Duration = Duration::from_secs(300);
+
+/// Why the configured security could not be assembled.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// A key could not be used.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The issuer is inconsistent.
+    #[error(transparent)]
+    Issuer(#[from] IssuerError),
+    /// The authenticator is inconsistent.
+    #[error(transparent)]
+    Authenticator(#[from] AuthenticatorError),
+    /// The Redis URL is unusable.
+    #[error("RAMPART_RATE_LIMIT: {0}")]
+    Redis(#[from] RedisStoreError),
+}
+
+impl Security {
+    /// Assembles the hub the configuration describes. Redis is connected lazily: a Redis that is
+    /// down at start-up is handled by the failure mode, not by refusing to start.
+    ///
+    /// # Errors
+    ///
+    /// [`SetupError`] when a configured key or URL cannot be used.
+    pub fn from_config(config: &Config) -> Result<Security, SetupError> {
+        let jwt = &config.jwt;
+        let issuer = Issuer::builder(&jwt.issuer, &jwt.audiences).leeway(jwt.leeway);
+        let issuer = match &jwt.keys {
+            JwtKeys::Secret { .. } => {
+                let secret = jwt.secret_bytes().unwrap_or_default();
+                issuer.key(VerificationKey::from_secret(Algorithm::HS256, secret)?)
+            }
+            JwtKeys::PublicKeyPem { key, .. } => issuer.key((**key).clone()),
+            JwtKeys::Jwks { url } => issuer.jwks(url.clone(), JWKS_REFRESH),
+        }
+        .build()?;
+        let verifier = JwtVerifier::new(vec![issuer])
+            .with_claim_mapping(ClaimMapping::default().with_roles_pointer(&jwt.roles_pointer));
+
+        let memory = MemoryStore::with_max_keys(config.rate_limit_max_keys);
+        let (limiter, revocations): (RateLimiter, Arc<dyn Revocations>) = match &config.rate_limit {
+            RateLimitBackend::Memory => (RateLimiter::memory(memory), Arc::new(MemoryRevocations::default())),
+            RateLimitBackend::Redis(url) => {
+                let redis = RedisStore::connect(url, config.rate_limit_timeout)?;
+                let revocations = Arc::new(redis.revocations());
+                (RateLimiter::redis(redis, config.rate_limit_failure, memory), revocations)
+            }
+        };
+        let authenticator = Authenticator::builder()
+            .jwt(verifier)
+            .api_keys(config.api_keys.clone())
+            .revocations(revocations)
+            .max_token_bytes(jwt.max_token_bytes)
+            .build()?;
+        Ok(Security::builder(authenticator)
+            .rate_limiter(limiter)
+            .trusted_proxies(config.trusted_proxies.clone())
+            .tls(config.tls.is_some())
+            .build())
+    }
+}
