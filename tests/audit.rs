@@ -5,11 +5,21 @@
 //! tracing's per-callsite interest cache) can interfere.
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::http::Request;
-use rampart::Security;
+use rampart::config::FailureMode;
+use rampart::rate::{MemoryStore, RateLimiter, RedisStore};
+use rampart::{Router, Security, secure};
 use rampart_tests::*;
 use serde_json::{Value, json};
+
+/// Once a minute.
+#[secure(get, path = "/once", scope = "notes:read", rate = "1/min")]
+async fn once_a_minute() -> &'static str {
+    "ok"
+}
 
 #[tokio::test]
 async fn denials_are_audited_as_json_lines_without_the_token() {
@@ -31,6 +41,18 @@ async fn denials_are_audited_as_json_lines_without_the_token() {
     send(&app, get_with_token("/me", &forged)).await;
     send(&app, get_with_token("/admin", &reader)).await;
     send(&app, get_with_token("/owned/bob", &reader)).await;
+
+    // A rate limit, then a shared store that is down (nothing listens on port 1) in `local` mode.
+    let limited = Router::new().mount(once_a_minute).secured(&Security::new(authenticator(&[Scheme::Hs256])));
+    send(&limited, get_with_token("/once", &reader)).await;
+    send(&limited, get_with_token("/once", &reader)).await;
+    let dead_redis = RedisStore::connect("redis://127.0.0.1:1", Duration::from_millis(100)).unwrap();
+    let degraded = Router::new().mount(once_a_minute).secured(
+        &Security::builder(authenticator(&[Scheme::Hs256]))
+            .rate_limiter(RateLimiter::redis(dead_redis, FailureMode::Local, MemoryStore::default()))
+            .build(),
+    );
+    assert_eq!(send(&degraded, get_with_token("/once", &reader)).await.status, 200);
 
     let text = log.text();
     for secret in [&expired, &reader, &forged] {
@@ -61,6 +83,8 @@ async fn denials_are_audited_as_json_lines_without_the_token() {
         ("/me", "deny", "bad_signature", 401),
         ("/admin", "deny", "insufficient_scope", 403),
         ("/owned/{owner}", "deny", "not_owner", 404),
+        ("/once", "deny", "rate_limited", 429),
+        ("/once", "degraded", "rate_store_fallback_local", 200),
     ];
     let expected: Vec<(String, String, String, u64)> =
         expected.iter().map(|(r, d, why, s)| (r.to_string(), d.to_string(), why.to_string(), *s)).collect();
@@ -75,4 +99,6 @@ async fn denials_are_audited_as_json_lines_without_the_token() {
     assert!(events[0].get("subject").is_none(), "no subject before authentication");
     assert_eq!(events[3]["subject"], "alice");
     assert_eq!(events[4]["subject"], "alice");
+    assert_eq!(events[5]["subject"], "alice");
+    assert_eq!(events[6]["level"], "WARN");
 }
