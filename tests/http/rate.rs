@@ -162,7 +162,8 @@ async fn each_failure_mode_holds_when_redis_dies_and_redis_is_used_again_when_it
         let started = Instant::now();
         let reply = send(&app, get_with_token("/limited", &token)).await;
         let elapsed = started.elapsed();
-        assert!(elapsed < Duration::from_millis(1000), "a request took {elapsed:?} on a dead Redis");
+        // The Redis round trip is bounded by 100 ms; the rest is slack for a loaded 2-core machine.
+        assert!(elapsed < Duration::from_millis(400), "a request took {elapsed:?} on a dead Redis");
         assert_ne!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
         reply
     };
@@ -289,4 +290,31 @@ async fn revocations_in_redis_are_shared() {
     store.revocations().revoke(&format!("{prefix}-jti"), now() + 60).await.unwrap();
     assert_invalid_token(&send(&first, get_with_token("/limited", &token)).await, "");
     assert_invalid_token(&send(&second, get_with_token("/limited", &token)).await, "");
+}
+
+#[tokio::test]
+async fn the_configuration_selects_redis() {
+    use rampart::config::Config;
+    let vars = [
+        ("RAMPART_JWT_SECRET", "an-hs256-test-secret-of-at-least-32-bytes!"),
+        ("RAMPART_JWT_ISSUER", ISSUER),
+        ("RAMPART_JWT_AUDIENCE", AUDIENCE),
+        ("RAMPART_RATE_LIMIT", MAIN_REDIS),
+        ("RAMPART_RATE_LIMIT_FAILURE", "closed"),
+    ];
+    let config =
+        Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())).unwrap();
+    let app = Router::new().mount(limited).secured(&Security::from_config(&config).unwrap());
+    let subject = unique_prefix("configured").replace(':', "-");
+    for _ in 0..10 {
+        assert_eq!(send(&app, get_with_token("/limited", &reader(&subject))).await.status, StatusCode::OK);
+    }
+    assert_eq!(send(&app, get_with_token("/limited", &reader(&subject))).await.status, StatusCode::TOO_MANY_REQUESTS);
+    let mut redis = redis_connection(MAIN_REDIS).await;
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(format!("rampart:rl:GET /limited:sub:{subject}"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(exists, "the quota was not kept in Redis");
 }
