@@ -1,9 +1,12 @@
 //! The client's IP address, with proxy headers trusted only from configured proxies.
 //!
-//! By default the client is the socket peer. When the peer is a trusted proxy (a CIDR list),
-//! `Forwarded` (RFC 7239) or else `X-Forwarded-For` is walked from the right, skipping trusted
-//! proxies; the first untrusted address is the client. A header sent by an untrusted peer changes
-//! nothing, so a client cannot choose its own rate-limit bucket or audit identity.
+//! By default the client is the socket peer. When the peer is a trusted proxy (a CIDR list), the
+//! one forwarding header the proxies write (`X-Forwarded-For` by default, or `Forwarded`, RFC 7239:
+//! exactly one, never a fallback to the other, since proxies pass the header they don't write
+//! through untouched) is walked from the right, skipping trusted proxies; the first untrusted
+//! address is the client. A header sent by an untrusted peer changes nothing, so a client cannot
+//! choose its own rate-limit bucket or audit identity. `0.0.0.0/0` and `::/0` are refused: they
+//! would trust every peer.
 //!
 //! # Examples
 //!
@@ -26,15 +29,29 @@ use std::str::FromStr;
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
-/// The proxies whose forwarding headers are believed.
+/// The forwarding header the trusted proxies write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, ...` (nginx, HAProxy, cloud load balancers).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
+/// The proxies whose forwarding header is believed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    header: ForwardedHeader,
+}
 
 /// A CIDR list that does not parse.
 #[derive(Debug, thiserror::Error)]
-#[error("`{entry}` is not an IP address or CIDR block (expected for example `10.0.0.0/8, 192.0.2.1`)")]
+#[error("`{entry}` {reason}")]
 pub struct ProxyListError {
     entry: String,
+    reason: &'static str,
 }
 
 impl FromStr for TrustedProxies {
@@ -43,13 +60,21 @@ impl FromStr for TrustedProxies {
     fn from_str(list: &str) -> Result<Self, Self::Err> {
         let mut nets = Vec::new();
         for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let net = entry
-                .parse::<IpNet>()
-                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| ProxyListError { entry: entry.to_owned() })?;
+            let net = entry.parse::<IpNet>().or_else(|_| entry.parse::<IpAddr>().map(IpNet::from)).map_err(|_| {
+                ProxyListError {
+                    entry: entry.to_owned(),
+                    reason: "is not an IP address or CIDR block (expected for example `10.0.0.0/8, 192.0.2.1`)",
+                }
+            })?;
+            if net.prefix_len() == 0 {
+                return Err(ProxyListError {
+                    entry: entry.to_owned(),
+                    reason: "would trust every peer, letting any client choose its IP; list your proxies",
+                });
+            }
             nets.push(net);
         }
-        Ok(Self(nets))
+        Ok(Self { nets, header: ForwardedHeader::default() })
     }
 }
 
@@ -59,10 +84,16 @@ impl TrustedProxies {
         Self::default()
     }
 
+    /// Reads `header` from trusted proxies (default `X-Forwarded-For`).
+    pub fn with_header(mut self, header: ForwardedHeader) -> Self {
+        self.header = header;
+        self
+    }
+
     /// Whether `ip` is a trusted proxy.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        self.0.iter().any(|net| net.contains(&ip))
+        self.nets.iter().any(|net| net.contains(&ip))
     }
 
     /// The client's address for a request from `peer` with these headers.
@@ -71,7 +102,7 @@ impl TrustedProxies {
         if !self.contains(peer) {
             return peer;
         }
-        let chain = forwarded_chain(headers);
+        let chain = forwarded_chain(headers, self.header);
         let mut client = peer;
         for hop in chain.iter().rev() {
             match hop {
@@ -98,11 +129,12 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 /// The forwarding chain, leftmost (original client) first; `None` for an unparseable hop.
-fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let forwarded: Vec<&str> = headers.get_all("forwarded").iter().filter_map(|v| v.to_str().ok()).collect();
-    if !forwarded.is_empty() {
-        return forwarded
+fn forwarded_chain(headers: &HeaderMap, header: ForwardedHeader) -> Vec<Option<IpAddr>> {
+    if header == ForwardedHeader::Forwarded {
+        return headers
+            .get_all("forwarded")
             .iter()
+            .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .map(|element| {
                 element.split(';').find_map(|pair| {
@@ -159,10 +191,26 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_header_wins_and_handles_ipv6() {
-        let p: TrustedProxies = "127.0.0.1".parse().unwrap();
+    fn forwarded_header_when_configured_handles_ipv6() {
+        let p = "127.0.0.1".parse::<TrustedProxies>().unwrap().with_header(ForwardedHeader::Forwarded);
         let h = headers("forwarded", r#"for=192.0.2.60;proto=http, for="[2001:db8:cafe::17]:4711""#);
         assert_eq!(p.client_ip("127.0.0.1".parse().unwrap(), &h).to_string(), "2001:db8:cafe::17");
+    }
+
+    #[test]
+    fn only_the_configured_header_counts() {
+        let p: TrustedProxies = "127.0.0.1".parse().unwrap();
+        let mut h = headers("forwarded", "for=6.6.6.6");
+        h.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
+        assert_eq!(p.client_ip("127.0.0.1".parse().unwrap(), &h).to_string(), "203.0.113.9");
+        let only_forwarded = headers("forwarded", "for=6.6.6.6");
+        assert_eq!(p.client_ip("127.0.0.1".parse().unwrap(), &only_forwarded).to_string(), "127.0.0.1");
+    }
+
+    #[test]
+    fn trusting_everyone_is_refused() {
+        assert!("0.0.0.0/0".parse::<TrustedProxies>().unwrap_err().to_string().contains("every peer"));
+        assert!("::/0".parse::<TrustedProxies>().is_err());
     }
 
     #[test]

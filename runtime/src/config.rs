@@ -27,6 +27,7 @@
 //! | `DATABASE_URL` | — | the service's database |
 //! | `RAMPART_SEAL_KEY` | generated (dev) | `kid:base64(32 bytes)[,older...]` |
 //! | `RAMPART_TRUSTED_PROXIES` | empty | CIDR list |
+//! | `RAMPART_FORWARDED_HEADER` | `x-forwarded-for` | the header those proxies write (or `forwarded`) |
 //! | `RAMPART_CORS_ORIGINS` / `RAMPART_CORS_CREDENTIALS` | none / `false` | CORS allowlist |
 //!
 //! # Examples
@@ -53,7 +54,7 @@ use crate::auth::{
     Algorithm, ApiKey, ApiKeys, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, MAX_LEEWAY, MIN_HMAC_SECRET_BYTES,
     VerificationKey,
 };
-use crate::client_ip::TrustedProxies;
+use crate::client_ip::{ForwardedHeader, TrustedProxies};
 use crate::cors::CorsPolicy;
 use crate::crypto::Keyring;
 
@@ -370,9 +371,17 @@ impl Config {
             }
         };
 
+        let forwarded_header = match r.get("RAMPART_FORWARDED_HEADER").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("x-forwarded-for") => ForwardedHeader::XForwardedFor,
+            Some("forwarded") => ForwardedHeader::Forwarded,
+            Some(other) => {
+                r.fail("RAMPART_FORWARDED_HEADER", format!("`{other}` is not `x-forwarded-for` or `forwarded`"));
+                ForwardedHeader::XForwardedFor
+            }
+        };
         let trusted_proxies = match r.get("RAMPART_TRUSTED_PROXIES") {
             None => TrustedProxies::none(),
-            Some(list) => list.parse().unwrap_or_else(|e| {
+            Some(list) => list.parse::<TrustedProxies>().map(|p| p.with_header(forwarded_header)).unwrap_or_else(|e| {
                 r.fail("RAMPART_TRUSTED_PROXIES", format!("{e}"));
                 TrustedProxies::none()
             }),

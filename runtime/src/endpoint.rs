@@ -147,6 +147,8 @@ pub struct EndpointInfo {
     pub description: Option<&'static str>,
     /// Whether the endpoint is deprecated.
     pub deprecated: bool,
+    /// The largest request body accepted, in bytes (default 64 KiB).
+    pub body_limit: usize,
     /// The module the handler is defined in.
     pub module: &'static str,
 }

@@ -220,6 +220,7 @@ impl Error {
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 vec![(RETRY_AFTER, secs.max(1).to_string())]
             }
+            Error::Unavailable => vec![(RETRY_AFTER, "1".to_owned())],
             _ => Vec::new(),
         }
     }
@@ -345,9 +346,23 @@ fn data_error(body_text: &str) -> FieldError {
         _ => ("", text),
     };
     let message = message.split(" at line ").next().unwrap_or(message);
-    let message: String = message.chars().take(200).collect();
+    let message: String = redact_values(message).chars().take(200).collect();
     let pointer = if path.is_empty() || path == "." { "#".to_owned() } else { json_pointer(path) };
     FieldError::new(pointer, message)
+}
+
+/// serde quotes the offending input (`invalid type: string "…", expected u32`): keep the kind,
+/// drop the value, so that a 422 never echoes what the client sent.
+fn redact_values(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some((unexpected, expected)) =
+            message.strip_prefix(prefix).and_then(|rest| rest.split_once(", expected"))
+        {
+            let kind = unexpected.split(['`', '"']).next().unwrap_or("").trim_end();
+            return format!("{prefix}{kind}, expected{expected}");
+        }
+    }
+    message.to_owned()
 }
 
 /// Middleware that turns any error response not already JSON (axum's plain-text rejections, its
@@ -417,7 +432,21 @@ mod tests {
             "Failed to deserialize the JSON body into the target type: title: invalid type: integer `3`, expected a string at line 1 column 11",
         );
         assert_eq!(e.pointer, "#/title");
-        assert_eq!(e.detail, "invalid type: integer `3`, expected a string");
+        assert_eq!(e.detail, "invalid type: integer, expected a string");
+    }
+
+    #[test]
+    fn input_values_are_not_echoed() {
+        assert_eq!(
+            redact_values("invalid type: string \"s3cr3t\", expected u32"),
+            "invalid type: string, expected u32"
+        );
+        assert_eq!(redact_values("invalid value: integer `-1`, expected u32"), "invalid value: integer, expected u32");
+        assert_eq!(
+            redact_values("unknown field `owner`, expected one of `title`, `body`"),
+            "unknown field `owner`, expected one of `title`, `body`"
+        );
+        assert_eq!(redact_values("duplicate field `title`"), "duplicate field `title`");
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub mod setup;
 pub mod testing;
 pub mod tls;
 pub mod token;
+pub mod validate;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -67,7 +67,7 @@ async fn limit(
     let Some(spec) = &info.rate else { return Ok(None) };
     let ctx = RequestContext::from_parts(parts);
     let key = match (spec.key, principal) {
-        (RateKey::Ip, _) | (_, None) => format!("ip:{}", ctx.client_ip),
+        (RateKey::Ip, _) | (_, None) => format!("ip:{}", ip_bucket(ctx.client_ip)),
         (RateKey::Subject, Some(p)) => format!("sub:{}", p.subject()),
         (RateKey::Client, Some(p)) => format!("client:{}", p.client_id().unwrap_or(p.subject())),
         (RateKey::ApiKey, Some(p)) if p.method() == AuthMethod::ApiKey => format!("key:{}", p.subject()),
@@ -105,6 +105,18 @@ async fn limit(
     }
 }
 
+/// The rate-limit bucket of an address: IPv4 as is, IPv6 by its /64 (one subscriber's prefix), so
+/// that an attacker cannot get 2^64 buckets from one allocation.
+fn ip_bucket(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            std::net::IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+        }
+        v4 => v4,
+    }
+}
+
 /// Adds the RateLimit headers of an allowed request to the handler's response.
 fn finish(decision: Option<&RateDecision>, mut response: Response) -> Response {
     if let Some(decision) = decision {
@@ -134,7 +146,9 @@ where
     T: 'static,
     S: Clone + Send + Sync + 'static,
 {
-    on(method_filter(info.method), handler).layer(GuardLayer { info })
+    on(method_filter(info.method), handler)
+        .layer(axum::extract::DefaultBodyLimit::max(info.body_limit))
+        .layer(GuardLayer { info })
 }
 
 /// Runs authentication, authorization and the rate limit of an endpoint before its handler (and

@@ -27,13 +27,18 @@ use axum::http::request::Parts;
 use axum::middleware;
 
 use crate::audit::{AuditEvent, Decision};
-use crate::auth::{Authenticator, Principal};
+use crate::auth::{AuthError, Authenticator, Principal};
 use crate::authz::Policy;
 use crate::client_ip::TrustedProxies;
 use crate::context::{RequestContext, RequestContextLayer};
 use crate::error::{Error, Unauthenticated};
 use crate::headers::SecureHeadersLayer;
 use crate::rate::RateLimiter;
+
+/// A principal this hub verified, cached in the request's extensions. Private, so that nothing
+/// else (an application layer inserting a `Principal`) can pass for a verified caller.
+#[derive(Debug, Clone)]
+pub(crate) struct Verified(pub(crate) Principal);
 
 /// How often recovered rate-limit keys are dropped from memory.
 const CLEANUP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
@@ -128,13 +133,19 @@ impl Security {
     ///
     /// [`Error::Unauthenticated`] (401).
     pub async fn authenticate(&self, parts: &mut Parts) -> Result<Principal, Error> {
-        if let Some(principal) = parts.extensions.get::<Principal>() {
+        if let Some(Verified(principal)) = parts.extensions.get::<Verified>() {
             return Ok(principal.clone());
         }
         match self.0.authenticator.authenticate(&parts.headers).await {
             Ok(principal) => {
-                parts.extensions.insert(principal.clone());
+                parts.extensions.insert(Verified(principal.clone()));
                 Ok(principal)
+            }
+            Err(AuthError::RevocationUnavailable) => {
+                // The token may be fine: refusing it as invalid would make clients throw it away.
+                let ctx = RequestContext::from_parts(parts);
+                AuditEvent::new(&ctx, Decision::Deny, "revocation_unavailable", 503).emit();
+                Err(Error::Unavailable)
             }
             Err(reason) => {
                 let ctx = RequestContext::from_parts(parts);

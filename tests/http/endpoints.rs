@@ -28,9 +28,10 @@ impl Counter {
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, garde::Validate)]
 #[serde(deny_unknown_fields)]
 struct NewNote {
+    #[garde(length(chars, min = 1, max = 120))]
     title: String,
 }
 

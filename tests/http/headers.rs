@@ -78,7 +78,7 @@ async fn error_bodies_reveal_nothing_internal_or_sent() {
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     let body = reply.json();
     assert_eq!(body["errors"][0]["pointer"], "#/n");
-    assert_eq!(body["errors"][0]["detail"], "invalid value: integer `-1`, expected u32");
+    assert_eq!(body["errors"][0]["detail"], "invalid value: integer, expected u32");
 }
 
 #[tokio::test]

@@ -8,3 +8,4 @@ mod headers;
 mod jwks;
 mod rate;
 mod tls;
+mod validation;

@@ -318,3 +318,38 @@ async fn the_configuration_selects_redis() {
         .unwrap();
     assert!(exists, "the quota was not kept in Redis");
 }
+
+#[tokio::test]
+async fn ipv6_clients_are_limited_per_64_prefix() {
+    let app = app(RateLimiter::default(), TrustedProxies::none());
+    let mut statuses = Vec::new();
+    for i in 1..=11 {
+        // Eleven addresses of one /64: one bucket of ten.
+        statuses.push(send(&app, from_peer(&format!("[2001:db8:1:2::{i:x}]:4000"), "")).await.status);
+    }
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS));
+    // Another /64 is another client.
+    assert_eq!(send(&app, from_peer("[2001:db8:1:3::1]:4000", "")).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_unreachable_revocation_store_is_503_not_an_invalid_token() {
+    use rampart::auth::{Authenticator, Issuer, JwtVerifier};
+    use std::sync::Arc;
+    let dead = RedisStore::connect("redis://127.0.0.1:1", Duration::from_millis(100)).unwrap();
+    let issuer = Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).build().unwrap();
+    let authenticator = Authenticator::builder()
+        .jwt(JwtVerifier::new(vec![issuer]))
+        .revocations(Arc::new(dead.revocations()))
+        .realm("test")
+        .build()
+        .unwrap();
+    let app = Router::new().mount(limited).secured(&Security::new(authenticator));
+    let mut c = claims("frank", "notes:read");
+    c["jti"] = serde_json::json!("some-token-id");
+    let reply = send(&app, get_with_token("/limited", &Scheme::Hs256.token(&c))).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.header("retry-after"), "1");
+    assert_eq!(reply.header("content-type"), "application/problem+json");
+    assert!(reply.headers.get("www-authenticate").is_none());
+}

@@ -175,9 +175,10 @@ impl Calls {
 }
 
 /// A JSON body with a typed field, for 422.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, garde::Validate)]
 pub struct Typed {
     /// A number.
+    #[garde(range(max = 1000))]
     pub n: u32,
 }
 

@@ -45,14 +45,17 @@ pub struct Note {
     created_at: u64,
 }
 
-/// The body of `POST /notes`.
-#[derive(Debug, Deserialize)]
+/// The body of `POST /notes`: lengths count characters, tags match `^[a-z0-9-]{1,32}$` whole.
+#[derive(Debug, Deserialize, garde::Validate)]
 #[serde(deny_unknown_fields)]
 pub struct CreateNote {
+    #[garde(length(chars, min = 1, max = 120), custom(rampart::validate::no_control_chars))]
     title: String,
     #[serde(default)]
+    #[garde(length(chars, max = 10_000))]
     body: String,
     #[serde(default)]
+    #[garde(length(max = 10), inner(length(chars, min = 1, max = 32), pattern(r"^[a-z0-9-]+$")))]
     tags: Vec<String>,
 }
 
@@ -102,7 +105,7 @@ async fn list_notes(user: Principal, State(state): State<AppState>) -> Result<Js
 }
 
 /// Create a note.
-#[secure(post, path = "/notes", scope = "notes:write", rate = "10/min", tags = ["notes"])]
+#[secure(post, path = "/notes", scope = "notes:write", rate = "10/min", body_limit = "1MiB", tags = ["notes"])]
 async fn create_note(
     user: Principal,
     State(state): State<AppState>,

@@ -84,6 +84,7 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
     let summary = opt_str(spec.summary.as_ref());
     let description = opt_str(spec.description.as_ref());
     let deprecated = spec.deprecated;
+    let body_limit = spec.body_limit;
     let handler = name.to_string();
     quote! {
         ::rampart::EndpointInfo {
@@ -98,6 +99,7 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
             summary: #summary,
             description: #description,
             deprecated: #deprecated,
+            body_limit: #body_limit,
             module: ::core::module_path!(),
         }
     }
@@ -128,6 +130,12 @@ pub(crate) fn endpoint(spec: &Spec, func: ItemFn) -> TokenStream {
     } else {
         (quote!(<__S>), quote!(::rampart::__private::NoArguments), quote!())
     };
+    // Every request body must be validated before the handler sees it (unless opted out).
+    let body_bounds = spec
+        .arg_types
+        .iter()
+        .filter(|ty| spec.validate && is_body_extractor(ty))
+        .map(|ty| quote_spanned!(ty.span()=> #ty: ::rampart::validate::ValidatedBody));
     let owner_layer = spec.owner.as_ref().zip(spec.owner_arg).map(|(owner, index)| {
         let resource = owner_resource(&spec.arg_types[index]);
         quote_spanned! {owner.span()=>
@@ -168,12 +176,18 @@ pub(crate) fn endpoint(spec: &Spec, func: ItemFn) -> TokenStream {
             __S: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
             #marker_bound
             #(#bounds,)*
+            #(#body_bounds,)*
         {
             fn method_router(self) -> ::rampart::__private::MethodRouter<__S> {
                 ::rampart::__private::endpoint_route(&Self::INFO, Self::__rampart_handler) #owner_layer
             }
         }
     }
+}
+
+/// `Json<...>` or `Form<...>`, whichever crate they come from.
+fn is_body_extractor(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Json" || s.ident == "Form"))
 }
 
 /// `R` of an `OwnerCheck<R>` argument type.

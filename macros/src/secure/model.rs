@@ -32,12 +32,52 @@ pub(crate) struct Spec {
     pub(crate) description: Option<String>,
     pub(crate) deprecated: bool,
     pub(crate) arg_types: Vec<Type>,
+    /// The body limit in bytes.
+    pub(crate) body_limit: usize,
+    /// Whether body extractors must validate (`validate = false` opts out).
+    pub(crate) validate: bool,
     /// The index of the `OwnerCheck<R>` argument, built by the expansion rather than extracted.
     pub(crate) owner_arg: Option<usize>,
     pub(crate) registry_file: Option<String>,
 }
 
 const RATE_KEYS: [&str; 4] = ["sub", "ip", "client", "api_key"];
+
+/// The framework's default body limit: 64 KiB.
+const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+/// The largest body limit an attribute may set: 64 MiB.
+const MAX_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// `body_limit = 1048576` or `body_limit = "1MiB"` (units B, KB, KiB, MB, MiB).
+fn parse_size(lit: &syn::Lit) -> Result<usize, String> {
+    let bytes = match lit {
+        syn::Lit::Int(int) => int.base10_parse::<usize>().map_err(|_| "expected a number of bytes".to_owned())?,
+        syn::Lit::Str(text) => {
+            let text = text.value();
+            let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+            let (number, unit) = text.split_at(split);
+            let number: usize =
+                number.parse().map_err(|_| format!("`{text}` is not a size; write it as `64KiB` or `1MiB`"))?;
+            let factor = match unit.trim() {
+                "" | "B" => 1,
+                "KB" => 1000,
+                "KiB" => 1024,
+                "MB" => 1_000_000,
+                "MiB" => 1024 * 1024,
+                other => return Err(format!("unknown size unit `{other}`; expected B, KB, KiB, MB or MiB")),
+            };
+            number.checked_mul(factor).ok_or_else(|| "the body limit is too large".to_owned())?
+        }
+        _ => return Err("expected a size, as in `body_limit = \"1MiB\"`".into()),
+    };
+    if bytes == 0 {
+        return Err("a body limit of 0 refuses every body; remove `body_limit` to keep the 64 KiB default".into());
+    }
+    if bytes > MAX_BODY_LIMIT {
+        return Err("a body limit over 64 MiB invites memory exhaustion; stream large uploads instead".into());
+    }
+    Ok(bytes)
+}
 
 impl Spec {
     pub(crate) fn new(kind: Kind, args: Args, func: &ItemFn, registry: Option<&Registry>) -> syn::Result<Self> {
@@ -139,6 +179,22 @@ impl Spec {
             _ => {}
         }
 
+        let body_limit = match &args.body_limit {
+            None => DEFAULT_BODY_LIMIT,
+            Some(lit) => match parse_size(lit) {
+                Ok(bytes) => bytes,
+                Err(message) => {
+                    errors.spanned(lit, message);
+                    DEFAULT_BODY_LIMIT
+                }
+            },
+        };
+        if let Some(flag) = &args.validate
+            && flag.value
+        {
+            errors.spanned(flag, "`validate = true` is the default; remove it (only `validate = false` opts out)");
+        }
+
         let (doc_summary, doc_description) = doc_comment(func);
         let summary = args.summary.as_ref().map(LitStr::value).or(doc_summary);
 
@@ -161,6 +217,8 @@ impl Spec {
             deprecated: args.deprecated || func.attrs.iter().any(|a| a.path().is_ident("deprecated")),
             arg_types,
             owner_arg,
+            body_limit,
+            validate: args.validate.is_none(),
             registry_file: registry.map(|r| r.file.display().to_string()),
         })
     }

@@ -44,6 +44,8 @@ impl Kind {
                 "operation_id",
                 "summary",
                 "deprecated",
+                "validate",
+                "body_limit",
             ],
             Kind::Public => &[
                 "get",
@@ -61,6 +63,8 @@ impl Kind {
                 "operation_id",
                 "summary",
                 "deprecated",
+                "validate",
+                "body_limit",
             ],
         }
     }
@@ -92,6 +96,8 @@ pub(crate) struct Args {
     pub(crate) summary: Option<LitStr>,
     pub(crate) deprecated: bool,
     pub(crate) reason: Option<LitStr>,
+    pub(crate) validate: Option<LitBool>,
+    pub(crate) body_limit: Option<Lit>,
 }
 
 impl Args {
@@ -149,6 +155,8 @@ impl Args {
             "operation_id" => self.operation_id = Some(string(meta, "operation_id = \"createNote\"")?),
             "summary" => self.summary = Some(string(meta, "summary = \"...\"")?),
             "reason" => self.reason = Some(string(meta, "reason = \"why this endpoint is public\"")?),
+            "validate" => self.validate = Some(meta.value()?.parse::<LitBool>()?),
+            "body_limit" => self.body_limit = Some(meta.value()?.parse::<Lit>()?),
             "deprecated" => {
                 self.deprecated =
                     if meta.input.peek(Token![=]) { meta.value()?.parse::<LitBool>()?.value } else { true };
@@ -211,6 +219,15 @@ fn strings(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Vec<LitStr>> {
     }
 }
 
+/// One literal as itself; several as `all(...)` of them.
+fn all_of(mut literals: Vec<LitStr>, make: fn(LitStr) -> PolicyExpr) -> PolicyExpr {
+    if literals.len() == 1 {
+        return make(literals.remove(0));
+    }
+    let span = literals[0].span();
+    PolicyExpr::All(literals.into_iter().map(make).collect(), span)
+}
+
 fn nested_policy(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<PolicyExpr>> {
     let content;
     let parens = syn::parenthesized!(content in meta.input);
@@ -227,8 +244,9 @@ fn nested_policy(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<PolicyExpr>> {
             return Err(nested.error("expected `scope = ...`, `role = ...`, `any(...)` or `all(...)`"));
         };
         match ident.to_string().as_str() {
-            "scope" => inner.extend(strings(&nested, "scope")?.into_iter().map(PolicyExpr::Scope)),
-            "role" => inner.extend(strings(&nested, "role")?.into_iter().map(PolicyExpr::Role)),
+            // A list always means "all of these", also inside `any(...)`.
+            "scope" => inner.push(all_of(strings(&nested, "scope")?, PolicyExpr::Scope)),
+            "role" => inner.push(all_of(strings(&nested, "role")?, PolicyExpr::Role)),
             "any" => inner.push(PolicyExpr::Any(nested_policy(&nested)?, ident.span())),
             "all" => inner.push(PolicyExpr::All(nested_policy(&nested)?, ident.span())),
             other => {
@@ -272,6 +290,14 @@ mod tests {
         assert_eq!(args.policy.len(), 3);
         assert_eq!(args.burst.unwrap().base10_digits(), "5");
         assert!(args.deprecated);
+    }
+
+    #[test]
+    fn a_list_inside_any_stays_all_of() {
+        let args =
+            Args::parse(Kind::Secure, quote!(get, path = "/x", any(role = "admin", scope = ["a", "b"]))).unwrap();
+        let [PolicyExpr::Any(inner, _)] = args.policy.as_slice() else { panic!("{:?}", args.policy) };
+        assert!(matches!(inner.as_slice(), [PolicyExpr::Role(_), PolicyExpr::All(list, _)] if list.len() == 2));
     }
 
     #[test]

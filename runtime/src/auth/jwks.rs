@@ -72,7 +72,7 @@ impl JwksCache {
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&cache);
-            runtime.spawn(periodic_refresh(weak, every.max(min_refresh)));
+            runtime.spawn(periodic_refresh(weak, every.max(min_refresh).max(Duration::from_millis(100))));
         }
         cache
     }

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -80,6 +81,8 @@ pub struct MemoryStore {
     hasher: RandomState,
     clock: DefaultClock,
     max_keys: usize,
+    started: std::time::Instant,
+    last_sweep_ms: AtomicU64,
 }
 
 impl Default for MemoryStore {
@@ -109,6 +112,8 @@ impl MemoryStore {
             hasher: RandomState::new(),
             clock: DefaultClock::default(),
             max_keys: max_keys.max(1),
+            started: std::time::Instant::now(),
+            last_sweep_ms: AtomicU64::new(0),
         }
     }
 
@@ -128,8 +133,9 @@ impl MemoryStore {
     pub fn check(&self, route: (&'static str, &'static str), spec: &RateSpec, key: &str) -> Checked {
         let limiter = self.limiter(route, spec);
         let hashed = self.hasher.hash_one(key);
-        if limiter.len() >= self.max_keys {
-            // Make room from keys that recovered their quota before refusing anyone new.
+        if limiter.len() >= self.max_keys && self.may_sweep() {
+            // Make room from keys that recovered their quota before refusing anyone new (at most
+            // once a second: a full table must not make every request scan it).
             limiter.retain_recent();
         }
         match limiter.check_key(&hashed) {
@@ -139,6 +145,13 @@ impl MemoryStore {
                 if wait > REFUSED_WAIT { Checked::Full } else { Checked::Limited(RateDecision::new(spec, 0), wait) }
             }
         }
+    }
+
+    fn may_sweep(&self) -> bool {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX).max(1);
+        let last = self.last_sweep_ms.load(Ordering::Relaxed);
+        (last == 0 || now.saturating_sub(last) >= 1000)
+            && self.last_sweep_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 
     /// Drops keys that have recovered their full quota and releases the freed table space.

@@ -28,10 +28,22 @@ async fn list_notes(_user: Principal, State(_state): State<AppState>) -> &'stati
     "notes"
 }
 
-/// Several scopes, burst, rate key, deprecated.
-#[secure(post, path = "/notes", scope = ["notes:write", "notes:read"], rate = "10/min", burst = 20, rate_key = "client", deprecated)]
-async fn create_note(Json(body): Json<serde_json::Value>) -> Json<serde_json::Value> {
-    Json(body)
+#[derive(serde::Deserialize, garde::Validate)]
+struct NewNote {
+    #[garde(length(chars, min = 1, max = 120))]
+    title: String,
+}
+
+/// Several scopes, burst, rate key, deprecated, a validated body with its own limit.
+#[secure(post, path = "/notes", scope = ["notes:write", "notes:read"], rate = "10/min", burst = 20, rate_key = "client", deprecated, body_limit = "1MiB")]
+async fn create_note(Json(body): Json<NewNote>) -> String {
+    body.title
+}
+
+/// An explicit opt-out of validation, with a raw axum body.
+#[secure(put, path = "/raw", scope = "notes:write", validate = false, body_limit = 4096)]
+async fn raw(axum::Json(body): axum::Json<serde_json::Value>) -> axum::Json<serde_json::Value> {
+    axum::Json(body)
 }
 
 /// any/all nesting, ownership.
@@ -65,9 +77,12 @@ fn main() {
         .mount(a)
         .mount(b)
         .mount(c)
+        .mount(raw)
         .with_state(AppState)
         .merge(Router::new().mount(health));
-    assert_eq!(router.inventory().len(), 8);
+    assert_eq!(router.inventory().len(), 9);
+    assert_eq!(create_note::INFO.body_limit, 1024 * 1024);
+    assert_eq!(raw::INFO.body_limit, 4096);
     assert!(create_note::INFO.deprecated);
     assert_eq!(list_notes::INFO.operation_id, "listNotes");
 }
