@@ -110,6 +110,21 @@ where
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
+/// Extracts with axum's extractor `X`, validates what it holds, audits a rejection.
+async fn validated_body<S, X, T>(request: Request, state: &S, inner: fn(X) -> T) -> Result<T, Error>
+where
+    S: Send + Sync,
+    X: FromRequest<S>,
+    Error: From<X::Rejection>,
+    T: Validate,
+    T::Context: Default,
+{
+    let (parts, body) = request.into_parts();
+    let head = parts.clone();
+    let extracted = X::from_request(Request::from_parts(parts, body), state).await;
+    extracted.map_err(Error::from).and_then(|x| check(inner(x))).map_err(|error| audited(&head, error))
+}
+
 impl<S, T> FromRequest<S> for Json<T>
 where
     S: Send + Sync,
@@ -119,13 +134,7 @@ where
     type Rejection = Error;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let (parts, body) = request.into_parts();
-        let head = parts.clone();
-        let extracted = axum::Json::<T>::from_request(Request::from_parts(parts, body), state).await;
-        match extracted.map_err(Error::from).and_then(|axum::Json(value)| check(value)) {
-            Ok(value) => Ok(Json(value)),
-            Err(error) => Err(audited(&head, error)),
-        }
+        validated_body(request, state, |axum::Json(value): axum::Json<T>| value).await.map(Json)
     }
 }
 
@@ -150,13 +159,7 @@ where
     type Rejection = Error;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let (parts, body) = request.into_parts();
-        let head = parts.clone();
-        let extracted = axum::Form::<T>::from_request(Request::from_parts(parts, body), state).await;
-        match extracted.map_err(Error::from).and_then(|axum::Form(value)| check(value)) {
-            Ok(value) => Ok(Form(value)),
-            Err(error) => Err(audited(&head, error)),
-        }
+        validated_body(request, state, |axum::Form(value): axum::Form<T>| value).await.map(Form)
     }
 }
 
