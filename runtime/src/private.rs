@@ -68,10 +68,13 @@ async fn limit(
     let ctx = RequestContext::from_parts(parts);
     let key = match (spec.key, principal) {
         (RateKey::Ip, _) | (_, None) => format!("ip:{}", ip_bucket(ctx.client_ip)),
-        (RateKey::Subject, Some(p)) => format!("sub:{}", p.subject()),
-        (RateKey::Client, Some(p)) => format!("client:{}", p.client_id().unwrap_or(p.subject())),
+        (RateKey::Subject, Some(p)) => format!("sub:{}", p.qualified_subject()),
+        (RateKey::Client, Some(p)) => match p.client_id() {
+            Some(client) => format!("client:{}#{client}", p.issuer().unwrap_or_default()),
+            None => format!("sub:{}", p.qualified_subject()),
+        },
         (RateKey::ApiKey, Some(p)) if p.method() == AuthMethod::ApiKey => format!("key:{}", p.subject()),
-        (RateKey::ApiKey, Some(p)) => format!("sub:{}", p.subject()),
+        (RateKey::ApiKey, Some(p)) => format!("sub:{}", p.qualified_subject()),
     };
     let limiter = security.rate_limiter();
     let (checked, degraded) = limiter.check((info.method.as_str(), info.path), spec, &key).await;

@@ -100,6 +100,7 @@ fn attacks(scheme: Scheme) -> Vec<(&'static str, String)> {
         "embedded jwk",
         sign(&header_with(&|h| h["jwk"] = json!({"kty": "oct", "k": "c2VjcmV0"})), &good, &key, alg),
     ));
+    list.push(("typ of another token kind", sign(&header_with(&|h| h["typ"] = json!("dpop+jwt")), &good, &key, alg)));
     list.push(("crit not understood", sign(&header_with(&|h| h["crit"] = json!(["exp"])), &good, &key, alg)));
     let dup_header = format!(r#"{{"alg":"{0}","kid":"{1}","alg":"{0}"}}"#, scheme.alg_name(), scheme.kid());
     list.push(("duplicate header member", sign_raw(&URL_SAFE_NO_PAD.encode(dup_header), &b64(&good), &key, alg)));

@@ -6,6 +6,7 @@ mod authz;
 mod endpoints;
 mod headers;
 mod jwks;
+mod notes;
 mod rate;
 mod tls;
 mod validation;

@@ -93,7 +93,7 @@ async fn redis_keys_expire_once_the_quota_is_whole_again() {
     let app = redis_app(MAIN_REDIS, &prefix, FailureMode::Closed);
     assert_eq!(send(&app, get_with_token("/fast", &reader("carol"))).await.status, StatusCode::OK);
     let mut redis = redis_connection(MAIN_REDIS).await;
-    let key = format!("{prefix}:rl:GET /fast:sub:carol");
+    let key = format!("{prefix}:rl:GET /fast:sub:jwt:{ISSUER}#carol");
     let ttl_ms: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut redis).await.unwrap();
     assert!((1..=1000).contains(&ttl_ms), "PTTL {ttl_ms}");
     assert_eq!(send(&app, get_with_token("/fast", &reader("carol"))).await.status, StatusCode::TOO_MANY_REQUESTS);
@@ -210,7 +210,7 @@ async fn each_failure_mode_holds_when_redis_dies_and_redis_is_used_again_when_it
     }
     let mut connection = redis_connection(&redis.url()).await;
     let exists: bool = redis::cmd("EXISTS")
-        .arg(format!("{prefix}:rl:GET /limited:sub:dave"))
+        .arg(format!("{prefix}:rl:GET /limited:sub:jwt:{ISSUER}#dave"))
         .query_async(&mut connection)
         .await
         .unwrap();
@@ -312,7 +312,7 @@ async fn the_configuration_selects_redis() {
     assert_eq!(send(&app, get_with_token("/limited", &reader(&subject))).await.status, StatusCode::TOO_MANY_REQUESTS);
     let mut redis = redis_connection(MAIN_REDIS).await;
     let exists: bool = redis::cmd("EXISTS")
-        .arg(format!("rampart:rl:GET /limited:sub:{subject}"))
+        .arg(format!("rampart:rl:GET /limited:sub:jwt:{ISSUER}#{subject}"))
         .query_async(&mut redis)
         .await
         .unwrap();

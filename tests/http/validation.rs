@@ -4,19 +4,11 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use rampart::config::Config;
 use rampart_tests::*;
 use serde_json::{Value, json};
 
 fn notes_app() -> axum::Router {
-    let secret = std::str::from_utf8(SECRET).unwrap().to_owned();
-    let vars = [
-        ("RAMPART_JWT_SECRET", secret),
-        ("RAMPART_JWT_ISSUER", ISSUER.to_owned()),
-        ("RAMPART_JWT_AUDIENCE", AUDIENCE.to_owned()),
-    ];
-    let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
-    notes::app(&config).unwrap()
+    rampart_tests::notes_app(&[])
 }
 
 fn writer() -> String {

@@ -332,3 +332,17 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
         self.clone()
     }
 }
+
+/// The notes service's router, configured for the test issuer (HS256 with [`SECRET`]), plus
+/// `extra` environment variables.
+pub fn notes_app(extra: &[(&str, &str)]) -> Router {
+    let secret = std::str::from_utf8(SECRET).unwrap();
+    let mut vars: Vec<(&str, &str)> =
+        vec![("RAMPART_JWT_SECRET", secret), ("RAMPART_JWT_ISSUER", ISSUER), ("RAMPART_JWT_AUDIENCE", AUDIENCE)];
+    vars.extend_from_slice(extra);
+    let config = rampart::config::Config::from_lookup(|name| {
+        vars.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+    notes::app(&config).unwrap()
+}

@@ -25,12 +25,14 @@ pub struct StoredNote {
     body: Sealed<String>,
     tags: Vec<String>,
     owner: String,
+    /// The owner's qualified subject (issuer or key scheme included): what ownership compares.
+    owner_key: String,
     created_at: u64,
 }
 
 impl Owned for StoredNote {
     fn owner(&self) -> &str {
-        &self.owner
+        &self.owner_key
     }
 }
 
@@ -66,7 +68,7 @@ struct AppState {
 }
 
 fn owner_or_admin(principal: &Principal, note: &StoredNote) -> bool {
-    principal.subject() == note.owner || principal.has_role("admin")
+    principal.qualified_subject() == note.owner_key || principal.has_role("admin")
 }
 
 impl AppState {
@@ -99,8 +101,11 @@ async fn health() -> Json<serde_json::Value> {
 #[secure(get, path = "/notes", scope = "notes:read", rate = "100/min", tags = ["notes"])]
 async fn list_notes(user: Principal, State(state): State<AppState>) -> Result<Json<serde_json::Value>, Error> {
     let notes = state.lock()?;
-    let items =
-        notes.values().filter(|n| n.owner == user.subject()).map(|n| state.open(n)).collect::<Result<Vec<_>, _>>()?;
+    let items = notes
+        .values()
+        .filter(|n| n.owner_key == user.qualified_subject())
+        .map(|n| state.open(n))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(serde_json::json!({"items": items, "next_cursor": null})))
 }
 
@@ -115,8 +120,15 @@ async fn create_note(
     let created_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut notes = state.lock()?;
     let id = notes.keys().next_back().map_or(1, |last| last + 1);
-    let note =
-        StoredNote { id, title: input.title, body, tags: input.tags, owner: user.subject().to_owned(), created_at };
+    let note = StoredNote {
+        id,
+        title: input.title,
+        body,
+        tags: input.tags,
+        owner: user.subject().to_owned(),
+        owner_key: user.qualified_subject().to_owned(),
+        created_at,
+    };
     let view = state.open(&note)?;
     notes.insert(id, note);
     Ok((StatusCode::CREATED, Json(view)))

@@ -16,6 +16,9 @@ use serde_json::Value;
 use super::TokenError;
 
 /// Header members that would make the token choose its own key: never honoured, always refused.
+/// `typ` values of access tokens (RFC 7519 §5.1, RFC 9068 §2.1).
+const ACCEPTED_TYPES: [&str; 3] = ["JWT", "at+jwt", "application/at+jwt"];
+
 const KEY_SELECTING_MEMBERS: [&str; 4] = ["jku", "x5u", "jwk", "x5c"];
 
 /// The members of the protected header the verifier needs.
@@ -55,6 +58,13 @@ pub(crate) fn inspect_header(token: &str) -> Result<RawHeader, TokenError> {
     }
     if let Some(name) = KEY_SELECTING_MEMBERS.iter().find(|name| members.contains_key(**name)) {
         return Err(TokenError::ForbiddenHeader(name));
+    }
+    // RFC 8725 §3.11: a token typed for something else (a DPoP proof, a logout token...) is not
+    // an access token, even when signed by the same key.
+    match members.get("typ") {
+        None => {}
+        Some(Value::String(typ)) if ACCEPTED_TYPES.iter().any(|t| t.eq_ignore_ascii_case(typ)) => {}
+        Some(_) => return Err(TokenError::WrongType),
     }
     let alg = match members.remove("alg") {
         Some(Value::String(alg)) => alg,
@@ -113,6 +123,14 @@ mod tests {
     }
 
     #[test]
+    fn access_token_types_are_accepted() {
+        for typ in ["JWT", "jwt", "at+jwt", "application/at+jwt"] {
+            let header = format!(r#"{{"alg":"HS256","typ":"{typ}"}}"#);
+            assert!(inspect_header(&token_with_header(&header)).is_ok(), "{typ}");
+        }
+    }
+
+    #[test]
     fn plain_header_is_read() {
         let h = inspect_header(&token_with_header(r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#)).unwrap();
         assert_eq!(h, RawHeader { alg: "HS256".into(), kid: Some("k1".into()) });
@@ -130,6 +148,8 @@ mod tests {
             (r#"{"alg":"HS256","alg":"none"}"#, TokenError::DuplicateMember),
             (r#"["alg"]"#, TokenError::Malformed("the header is not a JSON object")),
             (r#"{"typ":"JWT"}"#, TokenError::Malformed("the header has no `alg`")),
+            (r#"{"alg":"HS256","typ":"dpop+jwt"}"#, TokenError::WrongType),
+            (r#"{"alg":"HS256","typ":"logout+jwt"}"#, TokenError::WrongType),
         ] {
             assert_eq!(inspect_header(&token_with_header(header)).unwrap_err(), expected, "{header}");
         }

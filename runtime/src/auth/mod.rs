@@ -64,6 +64,9 @@ pub enum TokenError {
     /// A header member that is never honoured (`crit`, `jku`, `x5u`, `x5c`, `jwk`).
     #[error("forbidden header member `{0}`")]
     ForbiddenHeader(&'static str),
+    /// The header's `typ` says the token is not an access token (RFC 8725 §3.11).
+    #[error("not an access token type")]
+    WrongType,
     /// A header or claims member appears twice (RFC 7515 §5.2).
     #[error("duplicate member in header or claims")]
     DuplicateMember,
@@ -164,6 +167,7 @@ impl AuthError {
                 TokenError::AlgorithmNotAllowed => "algorithm_not_allowed",
                 TokenError::ForbiddenHeader(_) => "forbidden_header",
                 TokenError::DuplicateMember => "duplicate_member",
+                TokenError::WrongType => "wrong_token_type",
                 TokenError::UnknownKey => "unknown_kid",
                 TokenError::UnknownIssuer => "unknown_issuer",
                 TokenError::BadSignature => "bad_signature",

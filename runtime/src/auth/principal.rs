@@ -69,6 +69,7 @@ pub struct Principal(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     subject: String,
+    qualified_subject: String,
     scopes: Vec<String>,
     roles: Vec<String>,
     client_id: Option<String>,
@@ -109,8 +110,10 @@ impl Principal {
             Some(value) => string_array(value).ok_or(TokenError::Malformed("the roles claim is not an array"))?,
         };
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+        let qualified_subject = format!("jwt:{}#{subject}", text("iss").unwrap_or_default());
         Ok(Self(Arc::new(Inner {
             subject,
+            qualified_subject,
             scopes,
             roles,
             client_id: text("client_id").or_else(|| text("azp")),
@@ -126,6 +129,7 @@ impl Principal {
     pub fn for_api_key(key_id: &str, scopes: &[String], roles: &[String]) -> Self {
         Self(Arc::new(Inner {
             subject: key_id.to_owned(),
+            qualified_subject: format!("apikey:{key_id}"),
             scopes: scopes.to_vec(),
             roles: roles.to_vec(),
             client_id: Some(key_id.to_owned()),
@@ -140,6 +144,16 @@ impl Principal {
     /// The `sub` claim (or the API key id).
     pub fn subject(&self) -> &str {
         &self.0.subject
+    }
+
+    /// The caller's identity across schemes and issuers: `jwt:<iss>#<sub>` or `apikey:<id>`.
+    ///
+    /// # Security
+    ///
+    /// Compare this, not [`Self::subject`], to decide ownership: two trusted issuers may both
+    /// have an `alice`, and an API key id or an OAuth client id may equal a user's `sub`.
+    pub fn qualified_subject(&self) -> &str {
+        &self.0.qualified_subject
     }
 
     /// The granted scopes, sorted and deduplicated.
