@@ -24,7 +24,8 @@ pub struct StoredNote {
     title: String,
     body: Sealed<String>,
     tags: Vec<String>,
-    owner: String,
+    /// The owner's `sub`, as shown.
+    owner_name: String,
     /// The owner's qualified subject (issuer or key scheme included): what ownership compares.
     owner_key: String,
     created_at: u64,
@@ -79,7 +80,7 @@ impl AppState {
             title: note.title.clone(),
             body,
             tags: note.tags.clone(),
-            owner: note.owner.clone(),
+            owner: note.owner_name.clone(),
             created_at: note.created_at,
         })
     }
@@ -125,7 +126,7 @@ async fn create_note(
         title: input.title,
         body,
         tags: input.tags,
-        owner: user.subject().to_owned(),
+        owner_name: user.subject().to_owned(),
         owner_key: user.qualified_subject().to_owned(),
         created_at,
     };
