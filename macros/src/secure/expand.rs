@@ -2,9 +2,11 @@
 //!
 //! The attribute replaces `async fn name(...)` by a unit struct `name` that carries the declared
 //! contract (`name::INFO`) and implements `rampart::Endpoint` and `rampart::EndpointHandler`. The
-//! generated axum handler runs, in this order: authentication, authorization, rate limit (all in
-//! `rampart::__private::guard_*`, before the body is touched), then the handler's own extractors,
-//! then the handler body (kept verbatim as `name::__rampart_handler`).
+//! handler body is kept verbatim as `name::__rampart_handler`, an ordinary axum handler; the
+//! expansion holds no async code of its own. `rampart::__private::endpoint_route` puts the guard
+//! layer in front of it, which runs authentication, authorization and the rate limit before axum
+//! extracts any argument. The impl's where-clause carries the extractor bounds (and
+//! `ValidatedBody` for bodies), so type errors land on the user's argument types.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
