@@ -54,6 +54,14 @@ async fn denials_are_audited_as_json_lines_without_the_token() {
     );
     assert_eq!(send(&degraded, get_with_token("/once", &reader)).await.status, 200);
 
+    // A body that fails validation (after authentication: the subject is known).
+    let invalid = Request::post("/typed")
+        .header("authorization", format!("Bearer {reader}"))
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"n": 5000}"#))
+        .unwrap();
+    assert_eq!(send(&app, invalid).await.status, 422);
+
     let text = log.text();
     for secret in [&expired, &reader, &forged] {
         let signature = secret.rsplit('.').next().unwrap();
@@ -85,6 +93,7 @@ async fn denials_are_audited_as_json_lines_without_the_token() {
         ("/owned/{owner}", "deny", "not_owner", 404),
         ("/once", "deny", "rate_limited", 429),
         ("/once", "degraded", "rate_store_fallback_local", 200),
+        ("/typed", "deny", "invalid_input", 422),
     ];
     let expected: Vec<(String, String, String, u64)> =
         expected.iter().map(|(r, d, why, s)| (r.to_string(), d.to_string(), why.to_string(), *s)).collect();
@@ -93,7 +102,8 @@ async fn denials_are_audited_as_json_lines_without_the_token() {
         for field in ["ts", "request_id", "method", "route", "client_ip", "decision", "reason", "status"] {
             assert!(event.get(field).is_some(), "missing {field}: {event}");
         }
-        assert_eq!(event["method"], "GET");
+        let expected_method = if event["route"] == "/typed" { "POST" } else { "GET" };
+        assert_eq!(event["method"], expected_method);
     }
     assert_eq!(events[0]["request_id"], "rid-1");
     assert!(events[0].get("subject").is_none(), "no subject before authentication");
@@ -101,4 +111,5 @@ async fn denials_are_audited_as_json_lines_without_the_token() {
     assert_eq!(events[4]["subject"], "alice");
     assert_eq!(events[5]["subject"], "alice");
     assert_eq!(events[6]["level"], "WARN");
+    assert_eq!(events[7]["subject"], "alice");
 }

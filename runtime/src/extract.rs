@@ -68,14 +68,18 @@ impl<S: Send + Sync, P: PolicySpec> FromRequestParts<S> for Authorized<P> {
 }
 
 /// Emits the audit event of a rejected input and passes the error on.
-fn audited(parts: &Parts, error: Error) -> Error {
-    let ctx = RequestContext::from_parts(parts);
-    let mut event = AuditEvent::new(&ctx, Decision::Deny, error.reason(), error.status().as_u16());
-    if let Some(crate::security::Verified(principal)) = parts.extensions.get::<crate::security::Verified>() {
+fn audited(ctx: &RequestContext, principal: Option<&Principal>, error: Error) -> Error {
+    let mut event = AuditEvent::new(ctx, Decision::Deny, error.reason(), error.status().as_u16());
+    if let Some(principal) = principal {
         event = event.subject(principal.subject());
     }
     event.emit();
     error
+}
+
+/// The verified caller of this request, if any (for audit events).
+fn verified(parts: &Parts) -> Option<Principal> {
+    parts.extensions.get::<crate::security::Verified>().map(|verified| verified.0.clone())
 }
 
 fn check<T: Validate>(value: T) -> Result<T, Error>
@@ -120,9 +124,14 @@ where
     T::Context: Default,
 {
     let (parts, body) = request.into_parts();
-    let head = parts.clone();
+    // What an audit event needs, taken before the request is consumed (cheap clones, no headers).
+    let ctx = RequestContext::from_parts(&parts);
+    let principal = verified(&parts);
     let extracted = X::from_request(Request::from_parts(parts, body), state).await;
-    extracted.map_err(Error::from).and_then(|x| check(inner(x))).map_err(|error| audited(&head, error))
+    extracted
+        .map_err(Error::from)
+        .and_then(|x| check(inner(x)))
+        .map_err(|error| audited(&ctx, principal.as_ref(), error))
 }
 
 impl<S, T> FromRequest<S> for Json<T>
@@ -210,7 +219,7 @@ where
         let extracted = Query::<T>::from_request_parts(parts, state).await;
         match extracted.and_then(|Query(value)| check(value)) {
             Ok(value) => Ok(Valid(Query(value))),
-            Err(error) => Err(audited(parts, error)),
+            Err(error) => Err(audited(&RequestContext::from_parts(parts), verified(parts).as_ref(), error)),
         }
     }
 }
@@ -227,7 +236,7 @@ where
         let extracted = Path::<T>::from_request_parts(parts, state).await;
         match extracted.and_then(|Path(value)| check(value)) {
             Ok(value) => Ok(Valid(Path(value))),
-            Err(error) => Err(audited(parts, error)),
+            Err(error) => Err(audited(&RequestContext::from_parts(parts), verified(parts).as_ref(), error)),
         }
     }
 }
