@@ -21,54 +21,23 @@ impl Kind {
         }
     }
 
-    fn keys(self) -> &'static [&'static str] {
-        match self {
-            Kind::Secure => &[
-                "get",
-                "post",
-                "put",
-                "patch",
-                "delete",
-                "head",
-                "options",
-                "path",
-                "scope",
-                "role",
-                "any",
-                "all",
-                "rate",
-                "burst",
-                "rate_key",
-                "owner",
-                "tags",
-                "operation_id",
-                "summary",
-                "deprecated",
-                "validate",
-                "body_limit",
-            ],
-            Kind::Public => &[
-                "get",
-                "post",
-                "put",
-                "patch",
-                "delete",
-                "head",
-                "options",
-                "path",
-                "reason",
-                "rate",
-                "burst",
-                "tags",
-                "operation_id",
-                "summary",
-                "deprecated",
-                "validate",
-                "body_limit",
-            ],
-        }
+    /// Every argument key of the attribute: the methods, the shared keys, then its own.
+    fn keys(self) -> impl Iterator<Item = &'static str> {
+        let own: &'static [&'static str] = match self {
+            Kind::Secure => &SECURE_KEYS,
+            Kind::Public => &PUBLIC_KEYS,
+        };
+        METHODS.iter().chain(SHARED_KEYS.iter()).chain(own).copied()
     }
 }
+
+/// Keys both attributes take.
+const SHARED_KEYS: [&str; 9] =
+    ["path", "rate", "burst", "tags", "operation_id", "summary", "deprecated", "validate", "body_limit"];
+/// Keys only `#[secure]` takes: the policy, the rate key and the ownership check.
+const SECURE_KEYS: [&str; 6] = ["scope", "role", "any", "all", "rate_key", "owner"];
+/// Keys only `#[public]` takes.
+const PUBLIC_KEYS: [&str; 1] = ["reason"];
 
 pub(crate) const METHODS: [&str; 7] = ["get", "post", "put", "patch", "delete", "head", "options"];
 
@@ -115,7 +84,7 @@ impl Args {
             return Err(meta.error(format!("expected an argument of #[{}]: {}", kind.name(), key_list(kind))));
         };
         let key = ident.to_string();
-        if !kind.keys().contains(&key.as_str()) {
+        if !kind.keys().any(|k| k == key) {
             return Err(unknown_key(kind, &ident));
         }
         let is_method = METHODS.contains(&key.as_str());
@@ -168,7 +137,7 @@ impl Args {
 }
 
 fn key_list(kind: Kind) -> String {
-    let keys: Vec<String> = kind.keys().iter().map(|k| format!("`{k}`")).collect();
+    let keys: Vec<String> = kind.keys().map(|k| format!("`{k}`")).collect();
     keys.join(", ")
 }
 
@@ -179,7 +148,7 @@ fn unknown_key(kind: Kind, ident: &Ident) -> syn::Error {
             format!("; a public endpoint has no `{key}`: use #[rampart::secure(...)] to require one")
         }
         (Kind::Secure, "reason") => "; `reason` belongs to #[rampart::public]".to_owned(),
-        _ => match closest(&key, kind.keys().iter().copied()) {
+        _ => match closest(&key, kind.keys()) {
             Some(candidate) => format!("; did you mean `{candidate}`?"),
             None => format!("; expected one of {}", key_list(kind)),
         },
