@@ -38,6 +38,7 @@ use std::fmt;
 use axum::routing::MethodRouter;
 
 use crate::authz::Policy;
+use crate::openapi::ApiDocs;
 
 /// An HTTP method an endpoint answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -123,7 +124,7 @@ pub struct RateSpec {
 }
 
 /// The contract an attribute declared for one endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct EndpointInfo {
     /// The handler's name.
     pub handler: &'static str,
@@ -151,6 +152,10 @@ pub struct EndpointInfo {
     pub body_limit: usize,
     /// The module the handler is defined in.
     pub module: &'static str,
+    /// The success status (`status = 201`; 200 unless given).
+    pub status: u16,
+    /// Describes the handler's parameters, body and response for OpenAPI (generated).
+    pub openapi: fn(&mut crate::openapi::OperationDoc),
 }
 
 impl EndpointInfo {
@@ -166,6 +171,14 @@ impl EndpointInfo {
             Access::Public { .. } => None,
         }
     }
+}
+
+/// The parameter names of a route template (`/notes/{id}` -> `["id"]`, `{*rest}` -> `["rest"]`).
+pub(crate) fn path_params(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| name.trim_start_matches('*').to_owned())
+        .collect()
 }
 
 impl fmt::Display for EndpointInfo {
@@ -213,6 +226,7 @@ pub trait EndpointHandler<S, M>: Endpoint {
 pub struct Router<S = ()> {
     inner: axum::Router<S>,
     inventory: Vec<&'static EndpointInfo>,
+    docs: Option<ApiDocs>,
 }
 
 impl<S: Clone + Send + Sync + 'static> Default for Router<S> {
@@ -224,7 +238,7 @@ impl<S: Clone + Send + Sync + 'static> Default for Router<S> {
 impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// An empty router.
     pub fn new() -> Self {
-        Self { inner: axum::Router::new(), inventory: Vec::new() }
+        Self { inner: axum::Router::new(), inventory: Vec::new(), docs: None }
     }
 
     /// Mounts an endpoint at its declared method and path.
@@ -247,16 +261,39 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         &self.inventory
     }
 
-    /// Adds the endpoints of `other`.
+    /// Adds the endpoints of `other` (and its documentation settings, when it has some).
     pub fn merge(mut self, other: Router<S>) -> Self {
         self.inner = self.inner.merge(other.inner);
         self.inventory.extend(other.inventory);
+        self.docs = self.docs.or(other.docs);
+        self
+    }
+
+    /// Serves the OpenAPI document of every mounted endpoint at `GET /openapi.json` and, unless
+    /// turned off in `docs`, Swagger UI at `GET /docs` (see [`crate::docs`]). Both are public
+    /// endpoints of the inventory; the document is assembled by [`Router::secured`] from the
+    /// final inventory.
+    ///
+    /// # Panics
+    ///
+    /// When called twice, or when the router already has those routes.
+    pub fn with_docs(mut self, docs: ApiDocs) -> Self {
+        assert!(self.docs.is_none(), "with_docs called twice");
+        let swagger_ui = docs.serves_swagger_ui();
+        self.docs = Some(docs);
+        self = self.mount(crate::docs::openapi_json);
+        #[cfg(feature = "swagger-ui")]
+        if swagger_ui {
+            self = self.mount(crate::docs::docs_page).mount(crate::docs::docs_asset);
+        }
+        #[cfg(not(feature = "swagger-ui"))]
+        let _ = swagger_ui;
         self
     }
 
     /// Provides the state, as `axum::Router::with_state`.
     pub fn with_state<S2>(self, state: S) -> Router<S2> {
-        Router { inner: self.inner.with_state(state), inventory: self.inventory }
+        Router { inner: self.inner.with_state(state), inventory: self.inventory, docs: self.docs }
     }
 
     /// The axum router, without the security layers (see [`crate::Security::apply`]).
@@ -268,9 +305,18 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
 impl Router<()> {
     /// The finished axum router, wrapped by `security`'s layers, with the inventory available to
     /// handlers as an `Extension<Inventory>`.
+    ///
+    /// With [`Router::with_docs`], the OpenAPI document is assembled here, once, from the whole
+    /// inventory.
     pub fn secured(self, security: &crate::Security) -> axum::Router {
+        let mut inner = self.inner;
+        if let Some(docs) = &self.docs {
+            let document = crate::openapi::document(&self.inventory, docs);
+            let json = crate::openapi::to_json(&document);
+            inner = inner.layer(axum::Extension(crate::docs::DocumentJson(json.into_bytes().into())));
+        }
         let inventory = Inventory(self.inventory.into());
-        security.apply(self.inner.layer(axum::Extension(inventory)))
+        security.apply(inner.layer(axum::Extension(inventory)))
     }
 }
 

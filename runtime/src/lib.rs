@@ -31,6 +31,9 @@
 //! let app: Router = security.apply(Router::new().route("/notes", get(list)));
 //! ```
 
+// The attributes expand to `::rampart::...` paths; this lets the runtime use them itself.
+extern crate self as rampart;
+
 pub mod audit;
 pub mod auth;
 pub mod authz;
@@ -42,7 +45,9 @@ pub mod crypto;
 pub mod endpoint;
 pub mod error;
 pub mod extract;
+pub mod docs;
 pub mod headers;
+pub mod openapi;
 pub mod rate;
 mod security;
 pub mod setup;

@@ -7,6 +7,7 @@ mod endpoints;
 mod headers;
 mod jwks;
 mod notes;
+mod openapi;
 mod rate;
 mod tls;
 mod validation;

@@ -1,8 +1,9 @@
 //! The notes service: Rampart's reference application.
 //!
-//! Every endpoint declares its contract with `#[secure]` or `#[public]`. This increment keeps notes
-//! in memory (bodies sealed); SQLite/PostgreSQL persistence, validation and the OAuth token
-//! endpoint arrive with their issues.
+//! Every endpoint declares its contract with `#[secure]` or `#[public]`; the OpenAPI document at
+//! `/openapi.json` and Swagger UI at `/docs` come from the same declarations. This increment keeps
+//! notes in memory (bodies sealed); SQLite/PostgreSQL persistence and the OAuth token endpoint
+//! arrive with their issue.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@ use rampart::authz::{Owned, OwnerCheck};
 use rampart::config::Config;
 use rampart::crypto::{Keyring, Sealed};
 use rampart::extract::{Json, Path};
+use rampart::openapi::ApiDocs;
 use rampart::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -38,7 +40,7 @@ impl Owned for StoredNote {
 }
 
 /// A note as the API returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Note {
     id: u64,
     title: String,
@@ -49,17 +51,31 @@ pub struct Note {
 }
 
 /// The body of `POST /notes`: lengths count characters, tags match `^[a-z0-9-]{1,32}$` whole.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateNote {
+    /// 1 to 120 characters, no control characters.
     #[garde(length(chars, min = 1, max = 120), custom(rampart::validate::no_control_chars))]
+    #[schema(min_length = 1, max_length = 120)]
     title: String,
+    /// Up to 10 000 characters; stored encrypted.
     #[serde(default)]
     #[garde(length(chars, max = 10_000))]
+    #[schema(max_length = 10_000)]
     body: String,
+    /// Up to 10 tags, each 1 to 32 of `a-z`, `0-9` and `-`.
     #[serde(default)]
     #[garde(length(max = 10), inner(length(chars, min = 1, max = 32), pattern(r"^[a-z0-9-]+$")))]
+    #[schema(max_items = 10)]
     tags: Vec<String>,
+}
+
+/// A page of the caller's notes.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NoteList {
+    items: Vec<Note>,
+    /// Where the next page starts; `null` on the last page.
+    next_cursor: Option<String>,
 }
 
 #[derive(Clone)]
@@ -100,18 +116,18 @@ async fn health() -> Json<serde_json::Value> {
 ///
 /// Only the caller's own notes are listed.
 #[secure(get, path = "/notes", scope = "notes:read", rate = "100/min", tags = ["notes"])]
-async fn list_notes(user: Principal, State(state): State<AppState>) -> Result<Json<serde_json::Value>, Error> {
+async fn list_notes(user: Principal, State(state): State<AppState>) -> Result<Json<NoteList>, Error> {
     let notes = state.lock()?;
     let items = notes
         .values()
         .filter(|n| n.owner_key == user.qualified_subject())
         .map(|n| state.open(n))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(serde_json::json!({"items": items, "next_cursor": null})))
+    Ok(Json(NoteList { items, next_cursor: None }))
 }
 
 /// Create a note.
-#[secure(post, path = "/notes", scope = "notes:write", rate = "10/min", body_limit = "1MiB", tags = ["notes"])]
+#[secure(post, path = "/notes", scope = "notes:write", rate = "10/min", body_limit = "1MiB", status = 201, tags = ["notes"])]
 async fn create_note(
     user: Principal,
     State(state): State<AppState>,
@@ -149,7 +165,7 @@ async fn get_note(
 }
 
 /// Delete one of your notes (admins may delete any).
-#[secure(delete, path = "/notes/{id}", any(role = "admin", scope = "notes:write"), owner = owner_or_admin, tags = ["notes"])]
+#[secure(delete, path = "/notes/{id}", any(role = "admin", scope = "notes:write"), owner = owner_or_admin, status = 204, tags = ["notes"])]
 async fn delete_note(
     check: OwnerCheck<StoredNote>,
     State(state): State<AppState>,
@@ -162,14 +178,32 @@ async fn delete_note(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Every endpoint of the service.
+/// Every endpoint of the service, its documentation included.
 fn router() -> Router<AppState> {
-    Router::new().mount(health).mount(list_notes).mount(create_note).mount(get_note).mount(delete_note)
+    Router::new()
+        .mount(health)
+        .mount(list_notes)
+        .mount(create_note)
+        .mount(get_note)
+        .mount(delete_note)
+        .with_docs(api_docs())
+}
+
+fn api_docs() -> ApiDocs {
+    ApiDocs::new("notes", env!("CARGO_PKG_VERSION"))
+        .description("Rampart's reference service: private notes, bodies encrypted at rest.")
+        .scope("notes:read", "Read your notes")
+        .scope("notes:write", "Create and delete your notes")
 }
 
 /// The contracts of every endpoint (for documentation and tests).
 pub fn inventory() -> Vec<&'static rampart::EndpointInfo> {
     router().inventory().to_vec()
+}
+
+/// The OpenAPI document the service serves at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    rampart::openapi::document(router().inventory(), &api_docs())
 }
 
 /// The notes application, secured.

@@ -88,6 +88,7 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
     let deprecated = spec.deprecated;
     let body_limit = spec.body_limit;
     let handler = name.to_string();
+    let status = spec.status;
     quote! {
         ::rampart::EndpointInfo {
             handler: #handler,
@@ -103,6 +104,8 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
             deprecated: #deprecated,
             body_limit: #body_limit,
             module: ::core::module_path!(),
+            status: #status,
+            openapi: #name::__rampart_openapi,
         }
     }
 }
@@ -144,6 +147,7 @@ pub(crate) fn endpoint(spec: &Spec, func: ItemFn) -> TokenStream {
             .layer(::rampart::__private::Extension(::rampart::authz::OwnerFn::<#resource>::new(#owner)))
         }
     });
+    let openapi = openapi_fn(spec);
     let registry_tracking = spec.registry_file.as_ref().map(|file| {
         quote!(
             const _: &str = ::core::include_str!(#file);
@@ -163,6 +167,8 @@ pub(crate) fn endpoint(spec: &Spec, func: ItemFn) -> TokenStream {
             #[doc(hidden)]
             #(#other_attrs)*
             #inner_sig #block
+
+            #openapi
         }
 
         #registry_tracking
@@ -202,4 +208,25 @@ fn owner_resource(ty: &syn::Type) -> TokenStream {
         return quote!(#resource);
     }
     quote!(_)
+}
+
+/// `__rampart_openapi`: describes the arguments and the response from their types (see
+/// `rampart::openapi::__private::Probe` for how the most specific description is picked).
+fn openapi_fn(spec: &Spec) -> TokenStream {
+    let args = spec.arg_types.iter().map(|ty| {
+        quote!((&&&::rampart::openapi::__private::Probe::<#ty>::new()).describe(doc);)
+    });
+    let response = spec.response_body.as_ref().map(|ty| {
+        quote!((&&&::rampart::openapi::__private::Probe::<::rampart::openapi::__private::Response<#ty>>::new()).describe(doc);)
+    });
+    quote! {
+        #[doc(hidden)]
+        #[allow(unused_variables)]
+        fn __rampart_openapi(doc: &mut ::rampart::openapi::OperationDoc) {
+            #[allow(unused_imports)]
+            use ::rampart::openapi::__private::{DescribeNothing as _, DescribeTyped as _, DescribeUntyped as _};
+            #(#args)*
+            #response
+        }
+    }
 }

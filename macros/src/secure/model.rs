@@ -39,6 +39,10 @@ pub(crate) struct Spec {
     /// The index of the `OwnerCheck<R>` argument, built by the expansion rather than extracted.
     pub(crate) owner_arg: Option<usize>,
     pub(crate) registry_file: Option<String>,
+    /// The success status (200 unless `status = ...`).
+    pub(crate) status: u16,
+    /// `T` of the first `Json<T>` in the return type: the success response's body.
+    pub(crate) response_body: Option<Type>,
 }
 
 const RATE_KEYS: [&str; 4] = ["sub", "ip", "client", "api_key"];
@@ -195,6 +199,17 @@ impl Spec {
             errors.spanned(flag, "`validate = true` is the default; remove it (only `validate = false` opts out)");
         }
 
+        let status = match &args.status {
+            None => 200,
+            Some(lit) => match lit.base10_parse::<u16>() {
+                Ok(code @ 200..=299) => code,
+                _ => {
+                    errors.spanned(lit, "`status` names the success response: a 2xx code such as 201 or 204");
+                    200
+                }
+            },
+        };
+
         let (doc_summary, doc_description) = doc_comment(func);
         let summary = args.summary.as_ref().map(LitStr::value).or(doc_summary);
 
@@ -220,6 +235,11 @@ impl Spec {
             body_limit,
             validate: args.validate.is_none(),
             registry_file: registry.map(|r| r.file.display().to_string()),
+            status,
+            response_body: match &sig.output {
+                syn::ReturnType::Default => None,
+                syn::ReturnType::Type(_, ty) => json_body(ty),
+            },
         })
     }
 }
@@ -428,5 +448,27 @@ fn doc_comment(func: &ItemFn) -> (Option<String>, Option<String>) {
     match text.split_once("\n\n") {
         Some((summary, rest)) => (Some(summary.replace('\n', " ")), Some(rest.trim().to_owned())),
         None => (Some(text.replace('\n', " ")), None),
+    }
+}
+
+/// `T` of the first `Json<T>` in a return type, looking through `Result`'s success side and tuples.
+fn json_body(ty: &Type) -> Option<Type> {
+    match ty {
+        Type::Paren(inner) => json_body(&inner.elem),
+        Type::Tuple(tuple) => tuple.elems.iter().find_map(json_body),
+        Type::Path(path) => {
+            let last = path.path.segments.last()?;
+            let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+            let first = args.args.iter().find_map(|arg| match arg {
+                GenericArgument::Type(ty) => Some(ty),
+                _ => None,
+            })?;
+            match last.ident.to_string().as_str() {
+                "Json" => Some(first.clone()),
+                "Result" => json_body(first),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }

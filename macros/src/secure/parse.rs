@@ -32,8 +32,8 @@ impl Kind {
 }
 
 /// Keys both attributes take.
-const SHARED_KEYS: [&str; 9] =
-    ["path", "rate", "burst", "tags", "operation_id", "summary", "deprecated", "validate", "body_limit"];
+const SHARED_KEYS: [&str; 10] =
+    ["path", "rate", "burst", "tags", "operation_id", "summary", "deprecated", "validate", "body_limit", "status"];
 /// Keys only `#[secure]` takes: the policy, the rate key and the ownership check.
 const SECURE_KEYS: [&str; 6] = ["scope", "role", "any", "all", "rate_key", "owner"];
 /// Keys only `#[public]` takes.
@@ -67,6 +67,7 @@ pub(crate) struct Args {
     pub(crate) reason: Option<LitStr>,
     pub(crate) validate: Option<LitBool>,
     pub(crate) body_limit: Option<Lit>,
+    pub(crate) status: Option<LitInt>,
 }
 
 impl Args {
@@ -118,6 +119,7 @@ impl Args {
             }
             "rate" => self.rate = Some(string(meta, "rate = \"10/min\"")?),
             "burst" => self.burst = Some(meta.value()?.parse::<LitInt>()?),
+            "status" => self.status = Some(meta.value()?.parse::<LitInt>()?),
             "rate_key" => self.rate_key = Some(string(meta, "rate_key = \"sub\"")?),
             "owner" => self.owner = Some(meta.value()?.parse::<syn::Path>()?),
             "tags" => self.tags = strings(meta, "tags")?,

@@ -1,0 +1,194 @@
+//! What the attributes' expansion contributes to an operation: its parameters, request body and
+//! success response, read off the handler's argument and return types.
+//!
+//! The expansion calls `(&&&Probe::<ArgType>::new()).describe_arg(doc)` for every argument. Method
+//! resolution picks the most specific impl that applies ("autoref specialization", which works
+//! because the types are concrete at the call): a `Json<T>` whose `T: ToSchema` documents its
+//! schema; a `Json<T>` without one still documents the body, with an open schema; an argument
+//! that is not an input (`Principal`, `State`) documents nothing.
+
+use std::marker::PhantomData;
+
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::request_body::RequestBody;
+use utoipa::openapi::schema::{Object, Schema, SchemaType, Type};
+use utoipa::openapi::{Content, Ref, RefOr, Required};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
+
+/// The media type of JSON bodies.
+const JSON: &str = "application/json";
+/// The media type of form bodies.
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// The parts of an operation that come from the handler's types.
+#[derive(Default)]
+pub struct OperationDoc {
+    pub(crate) path_names: Vec<String>,
+    pub(crate) parameters: Vec<Parameter>,
+    pub(crate) request_body: Option<RequestBody>,
+    pub(crate) body_media_type: Option<&'static str>,
+    pub(crate) response: Option<Content>,
+    pub(crate) schemas: Vec<(String, RefOr<Schema>)>,
+}
+
+impl OperationDoc {
+    /// An empty description of an operation whose route template names `path_names`.
+    pub(crate) fn new(path_names: Vec<String>) -> Self {
+        Self { path_names, ..Self::default() }
+    }
+
+    /// A reference to `T`'s component when it is a named object type; its inline schema otherwise.
+    fn schema_of<T: ToSchema>(&mut self) -> RefOr<Schema> {
+        let schema = T::schema();
+        T::schemas(&mut self.schemas);
+        let named_object = matches!(&schema, RefOr::T(Schema::Object(Object { schema_type, .. }))
+            if *schema_type == SchemaType::Type(Type::Object));
+        if named_object {
+            let name = T::name().into_owned();
+            self.schemas.push((name.clone(), schema));
+            RefOr::Ref(Ref::from_schema_name(name))
+        } else {
+            schema
+        }
+    }
+
+    fn body(&mut self, media_type: &'static str, schema: RefOr<Schema>) {
+        self.body_media_type = Some(media_type);
+        self.request_body =
+            Some(RequestBody::builder().content(media_type, Content::new(Some(schema))).required(Some(Required::True)).build());
+    }
+
+    fn open_body(&mut self, media_type: &'static str) {
+        self.body(media_type, any_value());
+    }
+
+    fn path_schema(&mut self, schema: RefOr<Schema>) {
+        if let [name] = self.path_names.as_slice() {
+            let param = Parameter::builder()
+                .name(name.clone())
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(schema))
+                .build();
+            self.parameters.push(param);
+        }
+    }
+
+    fn params<T: IntoParams>(&mut self, location: ParameterIn) {
+        self.parameters.extend(T::into_params(|| Some(location.clone())));
+    }
+}
+
+/// The probe the expansion calls methods on; see the [module docs](self).
+pub struct Probe<T: ?Sized>(PhantomData<T>);
+
+impl<T: ?Sized> Probe<T> {
+    /// A probe for `T`.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+/// Most specific: inputs whose types document themselves.
+pub trait DescribeTyped {
+    /// Adds what the argument (or response) contributes.
+    fn describe(&self, doc: &mut OperationDoc);
+}
+
+/// Inputs whose types do not document themselves: documented with an open schema.
+pub trait DescribeUntyped {
+    /// Adds what the argument (or response) contributes.
+    fn describe(&self, doc: &mut OperationDoc);
+}
+
+/// Everything else (`Principal`, `State`, ...): contributes nothing.
+pub trait DescribeNothing {
+    /// Contributes nothing.
+    fn describe(&self, doc: &mut OperationDoc);
+}
+
+impl<T: ?Sized> DescribeNothing for Probe<T> {
+    fn describe(&self, _: &mut OperationDoc) {}
+}
+
+macro_rules! bodies {
+    ($($extractor:ty => $media:expr),* $(,)?) => {$(
+        impl<T: ToSchema> DescribeTyped for &&Probe<$extractor> {
+            fn describe(&self, doc: &mut OperationDoc) {
+                let schema = doc.schema_of::<T>();
+                doc.body($media, schema);
+            }
+        }
+        impl<T> DescribeUntyped for &Probe<$extractor> {
+            fn describe(&self, doc: &mut OperationDoc) {
+                doc.open_body($media);
+            }
+        }
+    )*};
+}
+
+bodies! {
+    crate::extract::Json<T> => JSON,
+    axum::Json<T> => JSON,
+    crate::extract::Form<T> => FORM,
+    axum::Form<T> => FORM,
+}
+
+macro_rules! params {
+    ($($extractor:ty => $location:expr),* $(,)?) => {$(
+        impl<T: IntoParams> DescribeTyped for &&Probe<$extractor> {
+            fn describe(&self, doc: &mut OperationDoc) {
+                doc.params::<T>($location);
+            }
+        }
+    )*};
+}
+
+params! {
+    crate::extract::Query<T> => ParameterIn::Query,
+    crate::extract::Valid<crate::extract::Query<T>> => ParameterIn::Query,
+    axum::extract::Query<T> => ParameterIn::Query,
+}
+
+macro_rules! path_params {
+    ($($extractor:ty),* $(,)?) => {$(
+        impl<T: IntoParams> DescribeTyped for &&Probe<$extractor> {
+            fn describe(&self, doc: &mut OperationDoc) {
+                doc.params::<T>(ParameterIn::Path);
+            }
+        }
+        impl<T: PartialSchema> DescribeUntyped for &Probe<$extractor> {
+            fn describe(&self, doc: &mut OperationDoc) {
+                doc.path_schema(T::schema());
+            }
+        }
+    )*};
+}
+
+path_params! {
+    crate::extract::Path<T>,
+    crate::extract::Valid<crate::extract::Path<T>>,
+    axum::extract::Path<T>,
+}
+
+/// The success response's body, from a `Json<T>` found in the handler's return type.
+pub struct Response<T: ?Sized>(PhantomData<T>);
+
+impl<T: ToSchema> DescribeTyped for &&Probe<Response<T>> {
+    fn describe(&self, doc: &mut OperationDoc) {
+        let schema = doc.schema_of::<T>();
+        doc.response = Some(Content::new(Some(schema)));
+    }
+}
+
+impl<T> DescribeUntyped for &Probe<Response<T>> {
+    fn describe(&self, doc: &mut OperationDoc) {
+        doc.response = Some(Content::new(Some(any_value())));
+    }
+}
+
+/// The empty schema: any value (for types that do not implement `ToSchema`).
+fn any_value() -> RefOr<Schema> {
+    RefOr::T(Schema::Object(Object::builder().schema_type(SchemaType::AnyValue).build()))
+}

@@ -1,0 +1,363 @@
+//! OpenAPI 3.1 documents assembled from a router's inventory.
+//!
+//! Each `#[secure]`/`#[public]` endpoint carries, next to its contract, a function that describes
+//! its parameters, request body and success response from the handler's types ([`OperationDoc`]).
+//! [`document`] walks the inventory and adds what the contract enforces: the security requirement
+//! with the exact scopes (an HTTP `bearer` scheme and an OAuth2 client-credentials flow listing
+//! every scope the endpoints name), `security: []` on public operations, the 401/403/404/422/429
+//! problem responses with their `WWW-Authenticate`, `Retry-After` and RateLimit headers, the rate
+//! limit as `x-rate-limit` and the policy as `x-rampart-policy`. Nothing is listed by hand, so the
+//! document cannot drift from what is enforced; [`check`] proves it for any document, a committed
+//! snapshot included.
+//!
+//! # Examples
+//!
+//! ```
+//! use rampart::openapi::{ApiDocs, document};
+//! use rampart::prelude::*;
+//!
+//! /// Who am I?
+//! #[secure(get, path = "/me", scope = "profile:read", rate = "100/min")]
+//! async fn me(user: Principal) -> String {
+//!     user.subject().to_owned()
+//! }
+//!
+//! let router: Router = Router::new().mount(me);
+//! let doc = document(router.inventory(), &ApiDocs::new("profiles", "1.0.0"));
+//! let json = serde_json::to_value(&doc).unwrap();
+//! assert_eq!(json["openapi"], "3.1.0");
+//! assert_eq!(json["paths"]["/me"]["get"]["security"][0]["bearer"][0], "profile:read");
+//! assert_eq!(json["paths"]["/me"]["get"]["x-rate-limit"]["limit"], 100);
+//! assert!(rampart::openapi::check(router.inventory(), &json).is_ok());
+//! ```
+
+mod check;
+mod describe;
+mod requirements;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::http::StatusCode;
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::header::Header;
+use utoipa::openapi::path::{HttpMethod, Operation, Parameter, ParameterIn};
+use utoipa::openapi::response::Response;
+use utoipa::openapi::schema::{Components, Schema};
+use utoipa::openapi::security::{ClientCredentials, Flow, Http, HttpAuthScheme, OAuth2, Scopes, SecurityScheme};
+use utoipa::openapi::tag::Tag;
+use utoipa::openapi::{Content, Deprecated, Info, OpenApi, Paths, Ref, RefOr, Required, SecurityRequirement};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::endpoint::{EndpointInfo, Method};
+
+pub use check::{Mismatch, check};
+pub use describe::OperationDoc;
+pub use requirements::{BEARER_SCHEME, OAUTH2_SCHEME, ROLE_PREFIX, Requirement, requirements, scopes};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use super::describe::{DescribeNothing, DescribeTyped, DescribeUntyped, OperationDoc, Probe, Response};
+}
+
+/// What a document says about the service itself.
+#[derive(Debug, Clone)]
+pub struct ApiDocs {
+    title: String,
+    version: String,
+    description: Option<String>,
+    token_url: String,
+    scope_descriptions: BTreeMap<String, String>,
+    swagger_ui: bool,
+}
+
+impl ApiDocs {
+    /// A document titled `title` at `version`; the token URL defaults to `/oauth/token`.
+    pub fn new(title: impl Into<String>, version: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            version: version.into(),
+            description: None,
+            token_url: "/oauth/token".to_owned(),
+            scope_descriptions: BTreeMap::new(),
+            swagger_ui: true,
+        }
+    }
+
+    /// The document's description (Markdown).
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Where the OAuth2 client-credentials flow gets its tokens.
+    pub fn token_url(mut self, url: impl Into<String>) -> Self {
+        self.token_url = url.into();
+        self
+    }
+
+    /// Describes a scope in the OAuth2 flow (undescribed scopes are listed by name).
+    pub fn scope(mut self, scope: impl Into<String>, description: impl Into<String>) -> Self {
+        self.scope_descriptions.insert(scope.into(), description.into());
+        self
+    }
+
+    /// Whether `GET /docs` serves Swagger UI (on by default); `/openapi.json` is served either way.
+    pub fn swagger_ui(mut self, on: bool) -> Self {
+        self.swagger_ui = on;
+        self
+    }
+
+    pub(crate) fn serves_swagger_ui(&self) -> bool {
+        self.swagger_ui
+    }
+}
+
+/// The OpenAPI 3.1 document of `inventory`.
+pub fn document(inventory: &[&'static EndpointInfo], docs: &ApiDocs) -> OpenApi {
+    let mut paths = Paths::new();
+    let mut schemas: Vec<(String, RefOr<Schema>)> = Vec::new();
+    let mut declared_scopes = BTreeSet::new();
+    let mut tags = BTreeSet::new();
+    for info in inventory {
+        if let Some(policy) = info.policy() {
+            requirements::scopes(policy, &mut declared_scopes);
+        }
+        tags.extend(info.tags.iter().copied());
+        let (operation, operation_schemas) = operation(info);
+        schemas.extend(operation_schemas);
+        paths.add_path_operation(info.path, vec![http_method(info.method)], operation);
+    }
+
+    let mut components = Components::new();
+    components.schemas.extend(schemas);
+    components.schemas.insert(ProblemDetails::name().into_owned(), ProblemDetails::schema());
+    components.schemas.insert(FieldErrorDetails::name().into_owned(), FieldErrorDetails::schema());
+    components.responses.extend(problem_responses().into_iter().map(|(name, r)| (name.to_owned(), RefOr::T(r))));
+    components.security_schemes.insert(BEARER_SCHEME.to_owned(), RefOr::T(bearer_scheme()));
+    let scopes: Scopes = declared_scopes
+        .into_iter()
+        .map(|scope| {
+            let description = docs.scope_descriptions.get(scope).cloned().unwrap_or_else(|| scope.to_owned());
+            (scope.to_owned(), description)
+        })
+        .collect();
+    components.security_schemes.insert(
+        OAUTH2_SCHEME.to_owned(),
+        RefOr::T(SecurityScheme::OAuth2(OAuth2::with_description(
+            [Flow::ClientCredentials(ClientCredentials::new(docs.token_url.clone(), scopes))],
+            "OAuth2 client credentials (RFC 6749 §4.4): the token endpoint grants the requested scopes",
+        ))),
+    );
+
+    let info = Info::builder().title(docs.title.clone()).version(docs.version.clone()).description(docs.description.clone());
+    OpenApi::builder()
+        .info(info)
+        .paths(paths)
+        .components(Some(components))
+        .tags(Some(tags.into_iter().map(Tag::new)))
+        .build()
+}
+
+/// `document` as pretty JSON with every object's keys sorted, so that the same declarations
+/// always give the same bytes (a committed snapshot diffs only where the contract changed).
+pub fn to_json(document: &OpenApi) -> String {
+    let value = serde_json::to_value(document).unwrap_or_default();
+    let mut json = serde_json::to_string_pretty(&value).unwrap_or_default();
+    json.push('\n');
+    json
+}
+
+fn http_method(method: Method) -> HttpMethod {
+    match method {
+        Method::GET => HttpMethod::Get,
+        Method::POST => HttpMethod::Post,
+        Method::PUT => HttpMethod::Put,
+        Method::PATCH => HttpMethod::Patch,
+        Method::DELETE => HttpMethod::Delete,
+        Method::HEAD => HttpMethod::Head,
+        Method::OPTIONS => HttpMethod::Options,
+    }
+}
+
+fn operation(info: &EndpointInfo) -> (Operation, Vec<(String, RefOr<Schema>)>) {
+    let mut doc = OperationDoc::new(crate::endpoint::path_params(info.path));
+    (info.openapi)(&mut doc);
+    // Every template parameter is documented, as a string when its type did not say otherwise.
+    for name in &doc.path_names {
+        let documented = doc.parameters.iter().any(|p| p.name == *name && p.parameter_in == ParameterIn::Path);
+        if !documented {
+            doc.parameters.push(
+                Parameter::builder()
+                    .name(name.clone())
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(String::schema()))
+                    .build(),
+            );
+        }
+    }
+
+    let parameters = std::mem::take(&mut doc.parameters);
+    // Any typed input is validated before the handler runs.
+    let validated_input = doc.body_media_type.is_some() || !parameters.is_empty();
+    let mut operation = Operation::builder()
+        .operation_id(Some(info.operation_id))
+        .summary(info.summary)
+        .description(info.description)
+        .tags((!info.tags.is_empty()).then_some(info.tags.iter().copied()))
+        .deprecated(info.deprecated.then_some(Deprecated::True))
+        .parameters((!parameters.is_empty()).then_some(parameters))
+        .request_body(doc.request_body.take());
+
+    let status = StatusCode::from_u16(info.status).unwrap_or(StatusCode::OK);
+    let mut success = Response::builder().description(status.canonical_reason().unwrap_or("Success"));
+    if let Some(content) = doc.response.take() {
+        success = success.content("application/json", content);
+    }
+    if info.rate.is_some() {
+        success = success.header("RateLimit-Policy", rate_limit_policy_header()).header("RateLimit", rate_limit_header());
+    }
+    operation = operation.response(info.status.to_string(), success);
+
+    let response_ref = |name: &str| RefOr::Ref(Ref::from_response_name(name));
+    if let Some(media_type) = doc.body_media_type {
+        if media_type == "application/json" {
+            operation = operation.response("400", response_ref("BadRequest"));
+        }
+        operation = operation
+            .response("413", response_ref("PayloadTooLarge"))
+            .response("415", response_ref("UnsupportedMediaType"));
+    }
+    if validated_input {
+        operation = operation.response("422", response_ref("UnprocessableContent"));
+    }
+
+    let mut extensions = Extensions::builder();
+    match info.policy() {
+        Some(policy) => {
+            let alternatives = requirements(policy);
+            let security = alternatives.iter().map(|(scheme, needs)| SecurityRequirement::new(scheme, needs.clone()));
+            operation = operation.securities(Some(security)).response("401", response_ref("Unauthorized"));
+            if *policy != crate::authz::Policy::Authenticated {
+                operation = operation.response("403", response_ref("Forbidden"));
+            }
+            extensions = extensions.add("x-rampart-policy", policy.to_string());
+        }
+        None => {
+            operation = operation.securities(Some(Vec::<SecurityRequirement>::new()));
+            if let crate::Access::Public { reason } = info.access {
+                extensions = extensions.add("x-rampart-public", reason);
+            }
+        }
+    }
+    if info.owner.is_some() {
+        operation = operation.response("404", response_ref("NotFound"));
+    }
+    if let Some(rate) = info.rate {
+        operation = operation.response("429", response_ref("TooManyRequests"));
+        extensions = extensions.add(
+            "x-rate-limit",
+            serde_json::json!({
+                "limit": rate.count,
+                "period_seconds": rate.period_secs,
+                "burst": rate.burst,
+                "per": rate.key.as_str(),
+            }),
+        );
+    }
+    let operation = operation.extensions(Some(extensions.build())).build();
+    (operation, doc.schemas)
+}
+
+fn bearer_scheme() -> SecurityScheme {
+    let mut http = Http::new(HttpAuthScheme::Bearer);
+    http.bearer_format = Some("JWT".to_owned());
+    http.description = Some(
+        "A JWT in `Authorization: Bearer`. A requirement lists what the token must carry: scope names \
+         (from `scope` or `scp`) and roles written `role:NAME` (from the roles claim)."
+            .to_owned(),
+    );
+    SecurityScheme::Http(http)
+}
+
+fn string_header(description: &str) -> Header {
+    Header::builder().schema(Some(String::schema())).description(Some(description)).build()
+}
+
+fn rate_limit_policy_header() -> Header {
+    string_header("The quota (IETF RateLimit header fields draft), as `\"default\";q=10;w=60`")
+}
+
+fn rate_limit_header() -> Header {
+    string_header("What is left of the quota, as `\"default\";r=9;t=6` (remaining, seconds until it refills)")
+}
+
+/// A problem+json response described for the components section.
+fn problem(description: &str) -> Response {
+    Response::builder()
+        .description(description)
+        .content("application/problem+json", Content::new(Some(RefOr::Ref(Ref::from_schema_name("Problem")))))
+        .build()
+}
+
+fn problem_responses() -> Vec<(&'static str, Response)> {
+    let unauthorized = with_header(
+        problem("Missing, malformed, expired or revoked credentials"),
+        "WWW-Authenticate",
+        string_header("RFC 6750 challenge: `Bearer realm=\"...\"`, with `error=\"invalid_token\"` when a token was sent"),
+    );
+    let forbidden = with_header(
+        problem("The token lacks a required scope or role"),
+        "WWW-Authenticate",
+        string_header("`Bearer error=\"insufficient_scope\", scope=\"...\"` naming the scopes that would do"),
+    );
+    let retry_after =
+        Header::builder().schema(Some(u64::schema())).description(Some("Seconds to wait before retrying")).build();
+    let mut too_many = with_header(problem("The rate limit is exhausted"), "Retry-After", retry_after);
+    too_many = with_header(too_many, "RateLimit-Policy", rate_limit_policy_header());
+    too_many = with_header(too_many, "RateLimit", rate_limit_header());
+    vec![
+        ("BadRequest", problem("Malformed JSON (the detail gives line and column, never the payload)")),
+        ("Unauthorized", unauthorized),
+        ("Forbidden", forbidden),
+        ("NotFound", problem("No such resource, or not the caller's (its existence is not revealed)")),
+        ("PayloadTooLarge", problem("The body exceeds the endpoint's limit")),
+        ("UnsupportedMediaType", problem("The body's `Content-Type` is not the one the endpoint reads")),
+        ("UnprocessableContent", problem("Invalid fields: `errors` has one entry per failing field")),
+        ("TooManyRequests", too_many),
+    ]
+}
+
+fn with_header(mut response: Response, name: &str, header: Header) -> Response {
+    response.headers.insert(name.to_owned(), RefOr::T(header));
+    response
+}
+
+/// An RFC 9457 problem, as every error response carries it.
+#[derive(ToSchema)]
+#[schema(as = Problem)]
+#[allow(dead_code)]
+struct ProblemDetails {
+    /// A URI reference identifying the problem type (`about:blank`).
+    #[serde(rename = "type")]
+    kind: String,
+    /// The status code's reason phrase.
+    title: String,
+    /// The HTTP status code.
+    status: u16,
+    /// What went wrong, for humans; never echoes credentials or input values.
+    detail: String,
+    /// On 422: one entry per failing field.
+    errors: Option<Vec<FieldErrorDetails>>,
+}
+
+/// One failing field of a 422 problem.
+#[derive(ToSchema)]
+#[schema(as = FieldError)]
+#[allow(dead_code)]
+struct FieldErrorDetails {
+    /// A JSON pointer in URI fragment form (`#/tags/3`).
+    pointer: String,
+    /// What is wrong with the value.
+    detail: String,
+}

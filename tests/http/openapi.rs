@@ -1,0 +1,269 @@
+//! The OpenAPI document: generated from the same declarations the router enforces, committed as a
+//! snapshot, valid OpenAPI 3.1, served with the docs page under its own CSP, and checked against
+//! the inventory by `rampart::openapi::check` (which catches every kind of drift tried here).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use rampart::openapi::{ApiDocs, Mismatch, check, document};
+use rampart::prelude::*;
+use rampart_tests::*;
+use serde_json::{Value, json};
+
+fn snapshot_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/notes/openapi.json")
+}
+
+fn generated() -> String {
+    rampart::openapi::to_json(&notes::openapi())
+}
+
+fn committed() -> Value {
+    serde_json::from_slice(&std::fs::read(snapshot_path()).unwrap()).unwrap()
+}
+
+#[test]
+fn the_committed_snapshot_is_the_generated_document() {
+    let path = snapshot_path();
+    if std::env::var_os("RAMPART_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, generated()).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == generated(),
+        "{} is out of date: review the security changes, then run \
+         `RAMPART_UPDATE_SNAPSHOTS=1 cargo test -p rampart-tests --test http openapi` and commit it",
+        path.display()
+    );
+}
+
+#[test]
+fn the_snapshot_describes_exactly_what_the_notes_router_enforces() {
+    let result = check(&notes::inventory(), &committed());
+    assert_eq!(result, Ok(()));
+}
+
+#[test]
+fn the_snapshot_is_valid_openapi_3_1() {
+    let snapshot = committed();
+    assert_eq!(snapshot["openapi"], "3.1.0");
+    let output = Command::new("python3")
+        .args(["-m", "openapi_spec_validator", "--schema", "3.1.0"])
+        .arg(snapshot_path())
+        .output()
+        .expect("python3 runs (.ci/run installs openapi-spec-validator with pip)");
+    assert!(
+        output.status.success(),
+        "openapi-spec-validator rejected the document (pip install openapi-spec-validator if it is missing):\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn every_operation_documents_its_security_responses() {
+    let doc = committed();
+    let post = &doc["paths"]["/notes"]["post"];
+    assert_eq!(post["security"], json!([{"bearer": ["notes:write"]}, {"oauth2": ["notes:write"]}]));
+    let statuses: Vec<&str> = post["responses"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(statuses, ["201", "400", "401", "403", "413", "415", "422", "429"]);
+    assert_eq!(post["x-rate-limit"], json!({"limit": 10, "period_seconds": 60, "burst": 10, "per": "sub"}));
+    assert_eq!(post["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/CreateNote");
+    assert_eq!(post["responses"]["201"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Note");
+    assert!(post["responses"]["201"]["headers"]["RateLimit"].is_object());
+
+    // Roles cannot come from the client-credentials flow: the admin alternative is bearer-only.
+    let delete = &doc["paths"]["/notes/{id}"]["delete"];
+    assert_eq!(
+        delete["security"],
+        json!([{"bearer": ["role:admin"]}, {"bearer": ["notes:write"]}, {"oauth2": ["notes:write"]}])
+    );
+    assert_eq!(delete["x-rampart-policy"], "any(role = \"admin\", scope = \"notes:write\")");
+    assert_eq!(delete["parameters"][0]["schema"], json!({"type": "integer", "format": "int64", "minimum": 0}));
+    assert!(delete["responses"]["204"].is_object() && delete["responses"]["404"].is_object());
+
+    let health = &doc["paths"]["/health"]["get"];
+    assert_eq!(health["security"], json!([]));
+    assert!(health["responses"].get("401").is_none());
+
+    let responses = &doc["components"]["responses"];
+    assert!(responses["Unauthorized"]["headers"]["WWW-Authenticate"].is_object());
+    assert!(responses["Forbidden"]["headers"]["WWW-Authenticate"].is_object());
+    for header in ["Retry-After", "RateLimit", "RateLimit-Policy"] {
+        assert!(responses["TooManyRequests"]["headers"][header].is_object(), "{header}");
+    }
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    let flow = &schemes["oauth2"]["flows"]["clientCredentials"];
+    assert_eq!(flow["tokenUrl"], "/oauth/token");
+    assert_eq!(flow["scopes"], json!({"notes:read": "Read your notes", "notes:write": "Create and delete your notes"}));
+    assert_eq!(doc.get("security"), None, "no root security for public operations to inherit");
+}
+
+fn mismatches(doc: &Value) -> Vec<String> {
+    check(&notes::inventory(), doc).err().unwrap_or_default().iter().map(Mismatch::to_string).collect()
+}
+
+#[test]
+fn check_catches_a_weakened_requirement() {
+    let mut doc = committed();
+    doc["paths"]["/notes"]["post"]["security"] = json!([{"bearer": []}]);
+    assert_eq!(
+        mismatches(&doc),
+        ["POST /notes: documented security bearer[] but enforced bearer[notes:write] | oauth2[notes:write]"]
+    );
+}
+
+#[test]
+fn check_catches_optional_authentication() {
+    let mut doc = committed();
+    doc["paths"]["/notes"]["get"]["security"] = json!([{}, {"bearer": ["notes:read"]}, {"oauth2": ["notes:read"]}]);
+    assert_eq!(mismatches(&doc), ["GET /notes: a `{}` security requirement makes authentication optional"]);
+}
+
+#[test]
+fn check_catches_a_public_operation_inheriting_root_security() {
+    // utoipa's pitfall: a root `security` applies to every operation that does not override it.
+    let mut doc = committed();
+    doc["security"] = json!([{"bearer": []}]);
+    doc["paths"]["/health"]["get"].as_object_mut().unwrap().remove("security");
+    assert_eq!(mismatches(&doc), ["GET /health: documented security bearer[] but enforced [] (public)"]);
+}
+
+#[test]
+fn check_catches_operations_that_are_documented_but_not_mounted_and_the_reverse() {
+    let mut doc = committed();
+    doc["paths"]["/admin/export"] = json!({"get": {"responses": {"200": {"description": "OK"}}}});
+    doc["paths"]["/notes/{id}"].as_object_mut().unwrap().remove("get");
+    assert_eq!(
+        mismatches(&doc),
+        ["GET /notes/{id}: mounted but not documented", "GET /admin/export: documented but not mounted through the secure router"]
+    );
+}
+
+#[test]
+fn check_catches_missing_rate_limits_problem_responses_and_scopes() {
+    let mut doc = committed();
+    doc["paths"]["/notes"]["get"].as_object_mut().unwrap().remove("x-rate-limit");
+    doc["paths"]["/notes"]["post"]["responses"].as_object_mut().unwrap().remove("403");
+    doc["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]["scopes"]
+        .as_object_mut()
+        .unwrap()
+        .remove("notes:write");
+    assert_eq!(
+        mismatches(&doc),
+        [
+            "GET /notes: x-rate-limit does not say 100/60s per sub",
+            "POST /notes: needs scopes or roles but 403 is not documented",
+            "document: the OAuth2 flow does not list the scopes notes:write",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_service_serves_the_document_it_enforces() {
+    let app = notes_app(&[]);
+    let reply = send(&app, Request::get("/openapi.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("content-type"), "application/json");
+    assert_security_headers(&reply);
+    assert_eq!(reply.header("content-security-policy"), rampart::headers::API_CSP);
+    assert_eq!(reply.json(), committed());
+}
+
+#[tokio::test]
+async fn the_docs_page_has_its_own_narrow_csp_and_serves_only_its_files() {
+    let app = notes_app(&[]);
+    let page = send(&app, Request::get("/docs").body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.header("content-type"), "text/html; charset=utf-8");
+    assert_eq!(page.header("content-security-policy"), rampart::docs::DOCS_CSP);
+    assert_eq!(page.header("x-frame-options"), "DENY");
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(!html.contains("http://") && !html.contains("https://"), "the page loads nothing from elsewhere");
+    assert!(!html.contains("<script>"), "no inline script");
+
+    let bundle = send(&app, Request::get("/docs/swagger-ui-bundle.js").body(Body::empty()).unwrap()).await;
+    assert_eq!(bundle.status, StatusCode::OK);
+    assert_eq!(bundle.header("content-type"), "text/javascript; charset=utf-8");
+    assert_eq!(bundle.header("content-security-policy"), rampart::docs::DOCS_CSP);
+    assert!(bundle.body.len() > 100_000, "the vendored bundle is served whole");
+
+    for path in ["/docs/swagger-initializer.js", "/docs/index.html", "/docs/..%2F..%2FCargo.toml", "/docs/oauth2-redirect.html"] {
+        let reply = send(&app, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(reply.header("content-type"), "application/problem+json", "{path}");
+    }
+}
+
+// ---- what the expansion documents from the handler's types ----
+
+#[derive(serde::Deserialize, garde::Validate, utoipa::ToSchema)]
+struct Documented {
+    #[garde(length(min = 1))]
+    name: String,
+}
+
+#[derive(serde::Deserialize, garde::Validate)]
+struct Undocumented {
+    #[garde(length(min = 1))]
+    name: String,
+}
+
+#[derive(serde::Deserialize, garde::Validate, utoipa::IntoParams)]
+struct Page {
+    /// Page size.
+    #[garde(range(max = 100))]
+    limit: u32,
+}
+
+/// Takes a documented body.
+#[secure(post, path = "/a/{id}", scope = "a:write", status = 202)]
+async fn typed_body(
+    _user: Principal,
+    rampart::extract::Path(_id): rampart::extract::Path<u32>,
+    rampart::extract::Json(input): rampart::extract::Json<Documented>,
+) -> rampart::extract::Json<String> {
+    rampart::extract::Json(input.name)
+}
+
+/// Takes a body without a schema.
+#[secure(put, path = "/b", scope = "b:write")]
+async fn untyped_body(_user: Principal, rampart::extract::Json(input): rampart::extract::Json<Undocumented>) -> String {
+    input.name
+}
+
+/// Takes query parameters.
+#[public(get, path = "/c", reason = "test")]
+async fn query(
+    rampart::extract::Valid(rampart::extract::Query(page)): rampart::extract::Valid<rampart::extract::Query<Page>>,
+) -> String {
+    page.limit.to_string()
+}
+
+#[test]
+fn the_expansion_documents_inputs_from_their_types() {
+    let router: Router = Router::new().mount(typed_body).mount(untyped_body).mount(query);
+    let doc = serde_json::to_value(document(router.inventory(), &ApiDocs::new("t", "1"))).unwrap();
+
+    let a = &doc["paths"]["/a/{id}"]["post"];
+    assert_eq!(a["parameters"][0]["name"], "id");
+    assert_eq!(a["parameters"][0]["in"], "path");
+    assert_eq!(a["parameters"][0]["schema"]["type"], "integer");
+    assert_eq!(a["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Documented");
+    assert_eq!(doc["components"]["schemas"]["Documented"]["required"], json!(["name"]));
+    assert_eq!(a["responses"]["202"]["content"]["application/json"]["schema"]["type"], "string");
+
+    // No schema to show, but the body is still documented (and validated).
+    let b = &doc["paths"]["/b"]["put"];
+    assert_eq!(b["requestBody"]["content"]["application/json"]["schema"], json!({}));
+    assert!(b["responses"]["422"].is_object());
+
+    let c = &doc["paths"]["/c"]["get"];
+    assert_eq!(c["parameters"][0]["name"], "limit");
+    assert_eq!(c["parameters"][0]["in"], "query");
+    assert_eq!(c["security"], json!([]));
+    assert_eq!(check(router.inventory(), &doc), Ok(()));
+}
