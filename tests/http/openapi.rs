@@ -139,7 +139,10 @@ fn check_catches_operations_that_are_documented_but_not_mounted_and_the_reverse(
     doc["paths"]["/notes/{id}"].as_object_mut().unwrap().remove("get");
     assert_eq!(
         mismatches(&doc),
-        ["GET /notes/{id}: mounted but not documented", "GET /admin/export: documented but not mounted through the secure router"]
+        [
+            "GET /notes/{id}: mounted but not documented",
+            "GET /admin/export: documented but not mounted through the secure router"
+        ]
     );
 }
 
@@ -191,7 +194,9 @@ async fn the_docs_page_has_its_own_narrow_csp_and_serves_only_its_files() {
     assert_eq!(bundle.header("content-security-policy"), rampart::docs::DOCS_CSP);
     assert!(bundle.body.len() > 100_000, "the vendored bundle is served whole");
 
-    for path in ["/docs/swagger-initializer.js", "/docs/index.html", "/docs/..%2F..%2FCargo.toml", "/docs/oauth2-redirect.html"] {
+    for path in
+        ["/docs/swagger-initializer.js", "/docs/index.html", "/docs/..%2F..%2FCargo.toml", "/docs/oauth2-redirect.html"]
+    {
         let reply = send(&app, Request::get(path).body(Body::empty()).unwrap()).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(reply.header("content-type"), "application/problem+json", "{path}");

@@ -107,7 +107,7 @@ impl AppState {
 }
 
 /// Liveness probe.
-#[public(get, path = "/health", reason = "liveness probe for load balancers and orchestrators")]
+#[public(get, path = "/health", reason = "liveness probe for load balancers and orchestrators", tags = ["service"])]
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }

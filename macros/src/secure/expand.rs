@@ -213,9 +213,8 @@ fn owner_resource(ty: &syn::Type) -> TokenStream {
 /// `__rampart_openapi`: describes the arguments and the response from their types (see
 /// `rampart::openapi::__private::Probe` for how the most specific description is picked).
 fn openapi_fn(spec: &Spec) -> TokenStream {
-    let args = spec.arg_types.iter().map(|ty| {
-        quote!((&&&::rampart::openapi::__private::Probe::<#ty>::new()).describe(doc);)
-    });
+    let args =
+        spec.arg_types.iter().map(|ty| quote!((&&&::rampart::openapi::__private::Probe::<#ty>::new()).describe(doc);));
     let response = spec.response_body.as_ref().map(|ty| {
         quote!((&&&::rampart::openapi::__private::Probe::<::rampart::openapi::__private::Response<#ty>>::new()).describe(doc);)
     });

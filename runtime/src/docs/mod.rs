@@ -87,7 +87,8 @@ mod swagger {
         }
         static CONFIG: OnceLock<Arc<utoipa_swagger_ui::Config<'static>>> = OnceLock::new();
         let config = CONFIG.get_or_init(|| Arc::new(utoipa_swagger_ui::Config::from("openapi.json")));
-        let served = utoipa_swagger_ui::serve(&file, Arc::clone(config)).map_err(|e| Error::Internal(e.to_string().into()))?;
+        let served =
+            utoipa_swagger_ui::serve(&file, Arc::clone(config)).map_err(|e| Error::Internal(e.to_string().into()))?;
         let asset = served.ok_or(Error::NotFound)?;
         let content_type = if asset.content_type.starts_with("text/") || asset.content_type.contains("javascript") {
             format!("{}; charset=utf-8", asset.content_type)

@@ -54,8 +54,12 @@ impl OperationDoc {
 
     fn body(&mut self, media_type: &'static str, schema: RefOr<Schema>) {
         self.body_media_type = Some(media_type);
-        self.request_body =
-            Some(RequestBody::builder().content(media_type, Content::new(Some(schema))).required(Some(Required::True)).build());
+        self.request_body = Some(
+            RequestBody::builder()
+                .content(media_type, Content::new(Some(schema)))
+                .required(Some(Required::True))
+                .build(),
+        );
     }
 
     fn open_body(&mut self, media_type: &'static str) {

@@ -149,7 +149,8 @@ pub fn document(inventory: &[&'static EndpointInfo], docs: &ApiDocs) -> OpenApi 
         ))),
     );
 
-    let info = Info::builder().title(docs.title.clone()).version(docs.version.clone()).description(docs.description.clone());
+    let info =
+        Info::builder().title(docs.title.clone()).version(docs.version.clone()).description(docs.description.clone());
     OpenApi::builder()
         .info(info)
         .paths(paths)
@@ -215,7 +216,8 @@ fn operation(info: &EndpointInfo) -> (Operation, Vec<(String, RefOr<Schema>)>) {
         success = success.content("application/json", content);
     }
     if info.rate.is_some() {
-        success = success.header("RateLimit-Policy", rate_limit_policy_header()).header("RateLimit", rate_limit_header());
+        success =
+            success.header("RateLimit-Policy", rate_limit_policy_header()).header("RateLimit", rate_limit_header());
     }
     operation = operation.response(info.status.to_string(), success);
 
@@ -304,7 +306,9 @@ fn problem_responses() -> Vec<(&'static str, Response)> {
     let unauthorized = with_header(
         problem("Missing, malformed, expired or revoked credentials"),
         "WWW-Authenticate",
-        string_header("RFC 6750 challenge: `Bearer realm=\"...\"`, with `error=\"invalid_token\"` when a token was sent"),
+        string_header(
+            "RFC 6750 challenge: `Bearer realm=\"...\"`, with `error=\"invalid_token\"` when a token was sent",
+        ),
     );
     let forbidden = with_header(
         problem("The token lacks a required scope or role"),
