@@ -19,3 +19,67 @@ pub fn median(samples: &mut [Duration]) -> Duration {
 pub fn mb(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
+
+/// Figures of one `wrk` run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WrkRun {
+    /// Requests per second.
+    pub requests_per_sec: f64,
+    /// Median latency.
+    pub p50: Duration,
+    /// 99th percentile latency.
+    pub p99: Duration,
+    /// Responses outside 2xx/3xx.
+    pub non_2xx: u64,
+}
+
+/// Runs `wrk` against `url` (loopback only) with a Lua `script`, and reads its figures.
+///
+/// # Panics
+///
+/// When `wrk` is missing (`apt-get install wrk`) or its output cannot be read.
+pub fn wrk(url: &str, script: &std::path::Path, connections: u32, seconds: u32) -> WrkRun {
+    assert!(url.starts_with("http://127.0.0.1:"), "load goes to loopback only");
+    let output = std::process::Command::new("wrk")
+        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
+        .arg(script)
+        .arg(url)
+        .output()
+        .expect("wrk runs (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(prefix).map(|rest| rest.trim().to_owned()))
+            .unwrap_or_else(|| panic!("no `{prefix}` in wrk's output:\n{text}"))
+    };
+    WrkRun {
+        requests_per_sec: field("Requests/sec:").parse().expect("a rate"),
+        p50: wrk_duration(&field("50%")),
+        p99: wrk_duration(&field("99%")),
+        non_2xx: text
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("Non-2xx or 3xx responses:"))
+            .map_or(0, |n| n.trim().parse().unwrap_or(u64::MAX)),
+    }
+}
+
+/// `wrk`'s `123.45us`, `1.20ms`, `2.00s`.
+fn wrk_duration(text: &str) -> Duration {
+    let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().unwrap_or(0.0);
+    let secs = match unit {
+        "us" => value / 1e6,
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => 0.0,
+    };
+    Duration::from_secs_f64(secs)
+}
+
+/// The median of `values`.
+pub fn median_f64(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
