@@ -35,7 +35,9 @@ serde = { version = "1", features = ["derive"] }
 $2
 TOML
 }
-manifest bench-rampart "rampart = { path = \"$root/runtime\" }" > "$out/rampart/Cargo.toml"
+manifest bench-rampart "rampart = { path = \"$root/runtime\" }
+garde = { version = \"0.23.0\", features = [\"derive\", \"serde\"] }
+utoipa = \"6.0.0\"" > "$out/rampart/Cargo.toml"
 manifest bench-utoipa 'utoipa = { version = "6.0.0", features = ["axum_extras"] }' > "$out/utoipa/Cargo.toml"
 
 {
@@ -43,7 +45,7 @@ manifest bench-utoipa 'utoipa = { version = "6.0.0", features = ["axum_extras"] 
   echo 'use rampart::auth::Principal;'
   echo 'use rampart::extract::Json;'
   echo 'use rampart::{Router, secure};'
-  echo '#[derive(serde::Deserialize)] pub struct Body { pub title: String }'
+  echo '#[derive(serde::Deserialize, garde::Validate, utoipa::ToSchema)] pub struct Body { #[garde(length(min = 1))] pub title: String }'
   for i in $(seq 1 "$handlers"); do
     cat <<RS
 /// Handler $i.
