@@ -17,9 +17,11 @@
 //! }
 //! ```
 
+use std::any::Any;
 use std::marker::PhantomData;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::Extensions;
 use axum::http::request::Parts;
 use garde::Validate;
 use serde::de::DeserializeOwned;
@@ -82,11 +84,29 @@ fn verified(parts: &Parts) -> Option<Principal> {
     parts.extensions.get::<crate::security::Verified>().map(|verified| verified.0.clone())
 }
 
-fn check<T: Validate>(value: T) -> Result<T, Error>
+/// Validates `value` with its garde context: an `axum::Extension(context)` layered on the router,
+/// or `()` for types without one.
+fn check<T: Validate>(value: T, extensions: &Extensions) -> Result<T, Error>
 where
-    T::Context: Default,
+    T::Context: Clone + Send + Sync + 'static,
 {
-    value.validate().map(|()| value).map_err(Error::from)
+    let context = validation_context::<T::Context>(extensions)?;
+    value.validate_with(&context).map(|()| value).map_err(Error::from)
+}
+
+fn validation_context<C: Clone + Send + Sync + 'static>(extensions: &Extensions) -> Result<C, Error> {
+    if let Some(context) = extensions.get::<C>() {
+        return Ok(context.clone());
+    }
+    (&() as &dyn Any).downcast_ref::<C>().cloned().ok_or_else(|| {
+        Error::Internal(
+            format!(
+                "no garde context `{}` for this request: layer `axum::Extension(context)` on the router",
+                std::any::type_name::<C>()
+            )
+            .into(),
+        )
+    })
 }
 
 /// A JSON body, deserialized strictly and validated with garde before the handler runs.
@@ -95,6 +115,10 @@ where
 /// (line and column, never the payload), 413 past the body limit, 422 for a wrong type, an unknown
 /// field (with `#[serde(deny_unknown_fields)]`), a duplicate field, or a failed garde rule, one
 /// entry per field with its JSON pointer.
+///
+/// A type validated with a garde context (`#[garde(context(Limits))]`) gets it from an
+/// `axum::Extension(Limits { .. })` layered on the router; when none is there the request fails
+/// with 500 rather than go unvalidated.
 ///
 /// # Examples
 ///
@@ -121,16 +145,21 @@ where
     X: FromRequest<S>,
     Error: From<X::Rejection>,
     T: Validate,
-    T::Context: Default,
+    T::Context: Clone + Send + Sync + 'static,
 {
     let (parts, body) = request.into_parts();
     // What an audit event needs, taken before the request is consumed (cheap clones, no headers).
     let ctx = RequestContext::from_parts(&parts);
     let principal = verified(&parts);
+    let context =
+        validation_context::<T::Context>(&parts.extensions).map_err(|e| audited(&ctx, principal.as_ref(), e))?;
     let extracted = X::from_request(Request::from_parts(parts, body), state).await;
     extracted
         .map_err(Error::from)
-        .and_then(|x| check(inner(x)))
+        .and_then(|x| -> Result<T, Error> {
+            let value = inner(x);
+            value.validate_with(&context).map(|()| value).map_err(<Error as From<garde::Report>>::from)
+        })
         .map_err(|error| audited(&ctx, principal.as_ref(), error))
 }
 
@@ -138,7 +167,7 @@ impl<S, T> FromRequest<S> for Json<T>
 where
     S: Send + Sync,
     T: DeserializeOwned + Validate,
-    T::Context: Default,
+    T::Context: Clone + Send + Sync + 'static,
 {
     type Rejection = Error;
 
@@ -163,7 +192,7 @@ impl<S, T> FromRequest<S> for Form<T>
 where
     S: Send + Sync,
     T: DeserializeOwned + Validate,
-    T::Context: Default,
+    T::Context: Clone + Send + Sync + 'static,
 {
     type Rejection = Error;
 
@@ -211,13 +240,13 @@ impl<S, T> FromRequestParts<S> for Valid<Query<T>>
 where
     S: Send + Sync,
     T: DeserializeOwned + Validate,
-    T::Context: Default,
+    T::Context: Clone + Send + Sync + 'static,
 {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let extracted = Query::<T>::from_request_parts(parts, state).await;
-        match extracted.and_then(|Query(value)| check(value)) {
+        match extracted.and_then(|Query(value)| check(value, &parts.extensions)) {
             Ok(value) => Ok(Valid(Query(value))),
             Err(error) => Err(audited(&RequestContext::from_parts(parts), verified(parts).as_ref(), error)),
         }
@@ -228,13 +257,13 @@ impl<S, T> FromRequestParts<S> for Valid<Path<T>>
 where
     S: Send + Sync,
     T: DeserializeOwned + Validate + Send,
-    T::Context: Default,
+    T::Context: Clone + Send + Sync + 'static,
 {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let extracted = Path::<T>::from_request_parts(parts, state).await;
-        match extracted.and_then(|Path(value)| check(value)) {
+        match extracted.and_then(|Path(value)| check(value, &parts.extensions)) {
             Ok(value) => Ok(Valid(Path(value))),
             Err(error) => Err(audited(&RequestContext::from_parts(parts), verified(parts).as_ref(), error)),
         }

@@ -166,3 +166,62 @@ async fn a_valid_body_passes() {
     assert_eq!(note["tags"], json!(["home", "todo-1"]));
     assert_eq!(note["owner"], "alice");
 }
+
+// ---- garde contexts: the context comes from an `Extension` layered on the router ----
+
+#[derive(Clone)]
+struct Limits {
+    max_title: usize,
+}
+
+#[derive(serde::Deserialize, garde::Validate)]
+#[garde(context(Limits as limits))]
+struct Titled {
+    #[garde(length(chars, max = limits.max_title))]
+    title: String,
+}
+
+/// Creates something whose title limit is configured at run time.
+#[rampart::secure(post, path = "/titled", scope = "notes:write")]
+async fn titled(
+    _user: rampart::auth::Principal,
+    rampart::extract::Json(input): rampart::extract::Json<Titled>,
+) -> String {
+    input.title
+}
+
+fn titled_app(limits: Option<Limits>) -> axum::Router {
+    let security = rampart::Security::new(authenticator(&[Scheme::Hs256]));
+    let router = rampart::Router::new().mount(titled).secured(&security);
+    match limits {
+        Some(limits) => router.layer(axum::Extension(limits)),
+        None => router,
+    }
+}
+
+fn post_titled(title: &str) -> Request<Body> {
+    Request::post("/titled")
+        .header("authorization", format!("Bearer {}", writer()))
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"title": title}).to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_garde_context_from_an_extension_drives_validation() {
+    let app = titled_app(Some(Limits { max_title: 5 }));
+    let ok = send(&app, post_titled("short")).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(&ok.body[..], b"short");
+    let long = send(&app, post_titled("longer")).await;
+    assert_eq!(long.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(long.json()["errors"][0]["pointer"], "#/title");
+}
+
+#[tokio::test]
+async fn a_missing_garde_context_is_a_server_error_not_a_skipped_check() {
+    let reply = send(&titled_app(None), post_titled("anything")).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.header("content-type"), "application/problem+json");
+    assert!(!String::from_utf8_lossy(&reply.body).contains("Limits"), "no internals in the body");
+}
