@@ -15,7 +15,7 @@ fn sha256_hex(text: &str) -> String {
 async fn an_api_key_named_like_a_user_does_not_own_the_users_notes() {
     let key = "an-api-key-named-alice-0123456789";
     let spec = format!("alice:{}:notes:read notes:write", sha256_hex(key));
-    let app = notes_app(&[("RAMPART_API_KEYS", &spec)]);
+    let app = notes_app(&[("RAMPART_API_KEYS", &spec)]).await;
     let alice = Scheme::Hs256.token(&claims("alice", "notes:read notes:write"));
     let create = Request::post("/notes")
         .header("authorization", format!("Bearer {alice}"))

@@ -7,8 +7,8 @@ use axum::http::{Request, StatusCode};
 use rampart_tests::*;
 use serde_json::{Value, json};
 
-fn notes_app() -> axum::Router {
-    rampart_tests::notes_app(&[])
+async fn notes_app() -> axum::Router {
+    rampart_tests::notes_app(&[]).await
 }
 
 fn writer() -> String {
@@ -45,7 +45,7 @@ fn pair(pointer: &str, detail: &str) -> (String, String) {
 
 #[tokio::test]
 async fn each_failing_field_has_its_pointer() {
-    let app = notes_app();
+    let app = notes_app().await;
     assert_eq!(errors_of(&app, json!({"title": ""})).await, [pair("#/title", "length is lower than 1")]);
     // Lengths count characters: 120 two-byte characters pass, 121 do not.
     assert_eq!(send(&app, post(json!({"title": "é".repeat(120)}).to_string(), "application/json")).await.status, 201);
@@ -90,7 +90,7 @@ async fn each_failing_field_has_its_pointer() {
 
 #[tokio::test]
 async fn unknown_duplicate_and_mistyped_fields_are_422() {
-    let app = notes_app();
+    let app = notes_app().await;
     for (body, detail) in [
         (r#"{"title": "t", "owner": "mallory"}"#, "unknown field `owner`, expected one of `title`, `body`, `tags`"),
         (r#"{"title": "t", "id": 7}"#, "unknown field `id`, expected one of `title`, `body`, `tags`"),
@@ -108,7 +108,7 @@ async fn unknown_duplicate_and_mistyped_fields_are_422() {
 
 #[tokio::test]
 async fn malformed_json_is_400_with_position_and_no_echo() {
-    let app = notes_app();
+    let app = notes_app().await;
     let reply = send(&app, post("{\"title\": \"t\",\n \"body\": SECRET-PAYLOAD}", "application/json")).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.header("content-type"), "application/problem+json");
@@ -118,7 +118,7 @@ async fn malformed_json_is_400_with_position_and_no_echo() {
 
 #[tokio::test]
 async fn wrong_media_type_is_415() {
-    let app = notes_app();
+    let app = notes_app().await;
     for content_type in ["text/plain", "application/x-www-form-urlencoded", "application/xml"] {
         let reply = send(&app, post(r#"{"title": "t"}"#, content_type)).await;
         assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type}");
@@ -128,7 +128,7 @@ async fn wrong_media_type_is_415() {
 
 #[tokio::test]
 async fn bodies_over_one_mebibyte_are_413_whatever_the_framing() {
-    let app = notes_app();
+    let app = notes_app().await;
     let big = format!(r#"{{"title": "t", "body": "{}"}}"#, "b".repeat(1024 * 1024 + 1));
     let reply = send(&app, post(big.clone(), "application/json")).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -154,7 +154,7 @@ fn futures_stream(
 
 #[tokio::test]
 async fn a_valid_body_passes() {
-    let app = notes_app();
+    let app = notes_app().await;
     let reply = send(
         &app,
         post(json!({"title": "Groceries", "body": "milk", "tags": ["home", "todo-1"]}).to_string(), "application/json"),

@@ -335,7 +335,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
 
 /// The notes service's router, configured for the test issuer (HS256 with [`SECRET`]), plus
 /// `extra` environment variables.
-pub fn notes_app(extra: &[(&str, &str)]) -> Router {
+pub async fn notes_app(extra: &[(&str, &str)]) -> Router {
     let secret = std::str::from_utf8(SECRET).unwrap();
     let mut vars: Vec<(&str, &str)> =
         vec![("RAMPART_JWT_SECRET", secret), ("RAMPART_JWT_ISSUER", ISSUER), ("RAMPART_JWT_AUDIENCE", AUDIENCE)];
@@ -344,5 +344,6 @@ pub fn notes_app(extra: &[(&str, &str)]) -> Router {
         vars.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
     })
     .unwrap();
-    notes::app(&config).unwrap()
+    let store = notes::NoteStore::connect("sqlite::memory:").await.unwrap();
+    notes::app(&config, store).unwrap()
 }

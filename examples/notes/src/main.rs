@@ -30,7 +30,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    let app = notes::app(&config)?;
+    let database_url = config.database_url.clone().unwrap_or_else(|| notes::DEFAULT_DATABASE_URL.to_owned());
+    let store = notes::NoteStore::connect(&database_url).await.with_context(|| {
+        format!("opening the database {} (set DATABASE_URL)", notes::NoteStore::describe(&database_url))
+    })?;
+    eprintln!("database: {}", notes::NoteStore::describe(&database_url));
+    let app = notes::app(&config, store.clone())?;
     if let (JwtKeys::Secret { generated: true, .. }, Some(secret)) = (&config.jwt.keys, config.jwt.secret_bytes()) {
         let token = TokenRequest::new("dev-user", &config.jwt.issuer, &config.jwt.audiences[0])
             .scopes(["notes:read", "notes:write"])
@@ -50,5 +55,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     eprintln!("notes listening on {scheme}://{}", listener.local_addr()?);
     rampart::tls::serve(listener, app, tls, rampart::tls::shutdown_signal()).await?;
+    // Every in-flight request has finished: flush and close the database.
+    store.close().await;
+    eprintln!("notes stopped");
     Ok(())
 }

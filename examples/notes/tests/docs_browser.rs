@@ -27,6 +27,7 @@ impl Service {
         }
         let mut child = command
             .env("RAMPART_ADDR", "127.0.0.1:0")
+            .env("DATABASE_URL", "sqlite::memory:")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

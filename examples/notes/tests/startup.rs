@@ -42,8 +42,10 @@ fn weak_settings_refuse_to_start_naming_the_variable() {
 
 #[test]
 fn starts_with_defaults_and_prints_a_working_dev_token() {
+    let workdir = tempfile::tempdir().unwrap();
     let mut child = notes()
         .env("RAMPART_ADDR", "127.0.0.1:0")
+        .current_dir(workdir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -75,4 +77,5 @@ fn starts_with_defaults_and_prints_a_working_dev_token() {
     child.wait().unwrap();
     assert_eq!(with_token, 200);
     assert_eq!(without, 401);
+    assert!(workdir.path().join("notes.db").is_file(), "the default SQLite database is created on start");
 }

@@ -1,0 +1,360 @@
+//! An OAuth 2.0 token endpoint for the client-credentials grant (RFC 6749 §4.4).
+//!
+//! [`TokenEndpoint::grant`] takes the request's headers and form body and answers per the RFC:
+//! clients authenticate with `client_secret_basic` (§2.3.1, the id and secret form-encoded inside
+//! the Basic credentials) or `client_secret_post`, never both; `scope` is optional (default: every
+//! scope the client is allowed) and a scope outside the allowance is `invalid_scope`. Errors are
+//! JSON objects with `error` and `error_description` (§5.2); a failed client authentication is 401
+//! `invalid_client` with `WWW-Authenticate: Basic`; every answer carries `Cache-Control: no-store`
+//! and no refresh token is issued. Secrets are compared as SHA-256 digests in constant time, an
+//! unknown client costs the same as a wrong secret, and neither is ever logged or echoed. Every
+//! grant and refusal is an audit event with the client id as subject.
+//!
+//! # Examples
+//!
+//! ```
+//! use axum::http::HeaderMap;
+//! use rampart::audit::RequestContext;
+//! use rampart::oauth::{ClientCredential, TokenEndpoint};
+//!
+//! let secret = b"0123456789abcdef0123456789abcdef";
+//! let endpoint = TokenEndpoint::new("rampart-dev", "notes", secret.to_vec())
+//!     .client(ClientCredential::new("reporting", "a-long-client-secret", ["notes:read"]));
+//! let body = b"grant_type=client_credentials&client_id=reporting&client_secret=a-long-client-secret";
+//! let reply = endpoint.grant(&RequestContext::default(), &form_headers(), body);
+//! assert_eq!(reply.status(), 200);
+//! # fn form_headers() -> HeaderMap {
+//! #     let mut h = HeaderMap::new();
+//! #     h.insert("content-type", "application/x-www-form-urlencoded".parse().unwrap());
+//! #     h
+//! # }
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
+use crate::audit::{AuditEvent, Decision, RequestContext};
+use crate::config::Config;
+use crate::token::TokenRequest;
+
+/// The longest token lifetime the endpoint grants.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
+
+/// A client allowed to use the grant: its id, the SHA-256 of its secret, its scopes.
+#[derive(Clone)]
+pub struct ClientCredential {
+    id: String,
+    secret_digest: [u8; 32],
+    scopes: Vec<String>,
+}
+
+impl fmt::Debug for ClientCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredential").field("id", &self.id).field("scopes", &self.scopes).finish_non_exhaustive()
+    }
+}
+
+impl ClientCredential {
+    /// A client `id` authenticating with `secret`, allowed `scopes`.
+    pub fn new<S: Into<String>>(id: impl Into<String>, secret: &str, scopes: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            id: id.into(),
+            secret_digest: Sha256::digest(secret.as_bytes()).into(),
+            scopes: scopes.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// The token endpoint: the registered clients and how tokens are signed. See the
+/// [module docs](self).
+#[derive(Clone)]
+pub struct TokenEndpoint {
+    clients: Vec<ClientCredential>,
+    issuer: String,
+    audience: String,
+    signing_secret: Vec<u8>,
+    ttl: Duration,
+}
+
+impl fmt::Debug for TokenEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenEndpoint")
+            .field("clients", &self.clients)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A refusal, per RFC 6749 §5.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    InvalidRequest(&'static str),
+    InvalidClient,
+    UnsupportedGrantType,
+    InvalidScope(&'static str),
+}
+
+impl Refusal {
+    fn code(self) -> &'static str {
+        match self {
+            Refusal::InvalidRequest(_) => "invalid_request",
+            Refusal::InvalidClient => "invalid_client",
+            Refusal::UnsupportedGrantType => "unsupported_grant_type",
+            Refusal::InvalidScope(_) => "invalid_scope",
+        }
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            Refusal::InvalidRequest(why) | Refusal::InvalidScope(why) => why,
+            Refusal::InvalidClient => "client authentication failed",
+            Refusal::UnsupportedGrantType => "only the client_credentials grant is supported",
+        }
+    }
+
+    fn status(self) -> StatusCode {
+        match self {
+            Refusal::InvalidClient => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// A refusal, with the client id when the client did authenticate (for the audit event).
+type Refused = (Refusal, Option<String>);
+
+/// The client's authentication, as presented.
+struct Presented<'a> {
+    id: Cow<'a, str>,
+    secret: Cow<'a, str>,
+}
+
+impl TokenEndpoint {
+    /// An endpoint issuing HS256 tokens for `audience` from `issuer`, signed with `signing_secret`
+    /// (the key the service verifies with), valid one hour.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>, signing_secret: Vec<u8>) -> Self {
+        Self {
+            clients: Vec::new(),
+            issuer: issuer.into(),
+            audience: audience.into(),
+            signing_secret,
+            ttl: DEFAULT_TOKEN_TTL,
+        }
+    }
+
+    /// The endpoint of a configuration: its `RAMPART_OAUTH_CLIENTS`, its issuer and first
+    /// audience, signed with `RAMPART_JWT_SECRET` (or the generated dev key). `None` when tokens
+    /// are verified with keys this service cannot sign with (PEM public keys, JWKS).
+    pub fn from_config(config: &Config) -> Option<Self> {
+        let secret = config.jwt.secret_bytes()?;
+        let audience = config.jwt.audiences.first()?.clone();
+        let mut endpoint = Self::new(config.jwt.issuer.clone(), audience, secret.to_vec());
+        for client in &config.oauth_clients {
+            use secrecy::ExposeSecret as _;
+            endpoint = endpoint.client(ClientCredential::new(
+                client.id.clone(),
+                client.secret.expose_secret(),
+                client.scopes.iter().cloned(),
+            ));
+        }
+        Some(endpoint)
+    }
+
+    /// Registers a client.
+    pub fn client(mut self, client: ClientCredential) -> Self {
+        self.clients.push(client);
+        self
+    }
+
+    /// Sets the lifetime of issued tokens.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Answers one token request.
+    pub fn grant(&self, ctx: &RequestContext, headers: &HeaderMap, body: &[u8]) -> Response {
+        match self.decide(headers, body) {
+            Ok((client, scopes)) => match self.issue(client, &scopes) {
+                Ok(response) => {
+                    AuditEvent::new(ctx, Decision::Allow, "token_issued", 200).subject(&client.id).emit();
+                    response
+                }
+                Err(error) => error.into_response(),
+            },
+            Err((refusal, client_id)) => {
+                let mut event = AuditEvent::new(ctx, Decision::Deny, refusal.code(), refusal.status().as_u16());
+                if let Some(id) = &client_id {
+                    event = event.subject(id);
+                }
+                event.emit();
+                refusal_response(refusal)
+            }
+        }
+    }
+
+    /// The authenticated client and the scopes to grant, or the refusal (with the client id
+    /// when it authenticated, for the audit event).
+    fn decide(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(&ClientCredential, Vec<String>), Refused> {
+        let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let media_type = content_type.split(';').next().unwrap_or("").trim();
+        if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err((Refusal::InvalidRequest("the body must be application/x-www-form-urlencoded"), None));
+        }
+        let mut params: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::new();
+        for (name, value) in form_urlencoded::parse(body) {
+            if params.iter().any(|(seen, _)| *seen == name) {
+                return Err((Refusal::InvalidRequest("a parameter is repeated"), None));
+            }
+            params.push((name, value));
+        }
+        let param = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+
+        let grant_type = param("grant_type").ok_or((Refusal::InvalidRequest("grant_type is missing"), None))?;
+        if grant_type != "client_credentials" {
+            return Err((Refusal::UnsupportedGrantType, None));
+        }
+
+        let from_body = match (param("client_id"), param("client_secret")) {
+            (Some(id), Some(secret)) => Some(Presented { id, secret }),
+            (None, None) => None,
+            _ => return Err((Refusal::InvalidClient, None)),
+        };
+        let from_header = match headers.get_all(AUTHORIZATION).iter().count() {
+            0 => None,
+            1 => Some(basic_credentials(headers).ok_or((Refusal::InvalidClient, None))?),
+            _ => return Err((Refusal::InvalidRequest("more than one Authorization header"), None)),
+        };
+        let presented = match (from_header, from_body) {
+            (Some(_), Some(_)) => {
+                return Err((Refusal::InvalidRequest("use one client authentication method, not two"), None));
+            }
+            (Some(p), None) | (None, Some(p)) => p,
+            (None, None) => return Err((Refusal::InvalidClient, None)),
+        };
+        let client = self.authenticate(&presented).ok_or((Refusal::InvalidClient, None))?;
+        let refuse = |refusal| (refusal, Some(client.id.clone()));
+
+        let scopes: Vec<String> = match param("scope") {
+            None => client.scopes.clone(),
+            Some(requested) => {
+                let requested: Vec<&str> = requested.split(' ').collect();
+                if requested.iter().any(|s| s.is_empty()) {
+                    return Err(refuse(Refusal::InvalidScope("scope must be scope tokens separated by single spaces")));
+                }
+                if !requested.iter().all(|s| client.scopes.iter().any(|allowed| allowed == s)) {
+                    return Err(refuse(Refusal::InvalidScope("a requested scope is not allowed for this client")));
+                }
+                let mut granted: Vec<String> = requested.iter().map(|s| (*s).to_owned()).collect();
+                granted.dedup();
+                granted
+            }
+        };
+        Ok((client, scopes))
+    }
+
+    /// The client whose id and secret match, comparing every client's digest in constant time
+    /// so that an unknown id costs what a wrong secret does.
+    fn authenticate(&self, presented: &Presented<'_>) -> Option<&ClientCredential> {
+        let digest: [u8; 32] = Sha256::digest(presented.secret.as_bytes()).into();
+        let mut found = None;
+        for client in &self.clients {
+            let id_matches = client.id.as_bytes().ct_eq(presented.id.as_bytes());
+            let secret_matches = client.secret_digest.ct_eq(&digest);
+            if bool::from(id_matches & secret_matches) {
+                found = Some(client);
+            }
+        }
+        found
+    }
+
+    fn issue(&self, client: &ClientCredential, scopes: &[String]) -> Result<Response, crate::Error> {
+        let token = TokenRequest::new(&client.id, &self.issuer, &self.audience)
+            .scopes(scopes)
+            .claim("client_id", serde_json::Value::String(client.id.clone()))
+            .ttl(self.ttl)
+            .sign_hs256(&self.signing_secret)
+            .map_err(|e| crate::Error::Internal(Box::new(e)))?;
+        let body = serde_json::json!({
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.ttl.as_secs(),
+            "scope": scopes.join(" "),
+        });
+        Ok(json_response(StatusCode::OK, &body))
+    }
+}
+
+/// `client_secret_basic`: `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
+fn basic_credentials(headers: &HeaderMap) -> Option<Presented<'static>> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some(Presented { id: Cow::Owned(form_decode(id)?), secret: Cow::Owned(form_decode(secret)?) })
+}
+
+/// Decodes one application/x-www-form-urlencoded component (`+` is a space).
+fn form_decode(component: &str) -> Option<String> {
+    let spaced = component.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced).decode_utf8().ok().map(Cow::into_owned)
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn refusal_response(refusal: Refusal) -> Response {
+    let body = serde_json::json!({"error": refusal.code(), "error_description": refusal.description()});
+    let mut response = json_response(refusal.status(), &body);
+    if refusal == Refusal::InvalidClient {
+        response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"token\""));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let mut headers = HeaderMap::new();
+        let raw = base64::engine::general_purpose::STANDARD.encode("my%20app:s%3Acret+x");
+        headers.insert(AUTHORIZATION, format!("Basic {raw}").parse().unwrap());
+        let presented = basic_credentials(&headers).unwrap();
+        assert_eq!(presented.id, "my app");
+        assert_eq!(presented.secret, "s:cret x");
+    }
+
+    #[test]
+    fn the_debug_output_never_shows_a_secret() {
+        let endpoint = TokenEndpoint::new("i", "a", b"signing-secret-signing-secret-32".to_vec())
+            .client(ClientCredential::new("app", "the-client-secret", ["s"]));
+        let text = format!("{endpoint:?}");
+        assert!(!text.contains("the-client-secret") && !text.contains("signing-secret"), "{text}");
+    }
+}
