@@ -23,6 +23,7 @@
 //! | `RAMPART_RATE_LIMIT_FAILURE` | `local` | `local`, `open` or `closed` |
 //! | `RAMPART_RATE_LIMIT_TIMEOUT_MS` | `100` | bound on one Redis round trip |
 //! | `RAMPART_RATE_LIMIT_MAX_KEYS` | `1000000` | keys tracked per route in memory |
+//! | `RAMPART_RATE_LIMIT_PREFIX` | `rampart` | Redis key prefix (services sharing a Redis use their own) |
 //! | `RAMPART_TLS_CERT` / `RAMPART_TLS_KEY` | — | PEM files: serve HTTPS |
 //! | `DATABASE_URL` | — | the service's database |
 //! | `RAMPART_SEAL_KEY` | generated (dev) | `kid:base64(32 bytes)[,older...]` |
@@ -188,6 +189,8 @@ pub struct Config {
     pub rate_limit_timeout: Duration,
     /// The most keys tracked per route in memory.
     pub rate_limit_max_keys: usize,
+    /// The prefix of every Redis key (`RAMPART_RATE_LIMIT_PREFIX`).
+    pub rate_limit_prefix: String,
     /// HTTPS, when configured.
     pub tls: Option<TlsFiles>,
     /// `DATABASE_URL`, when set.
@@ -335,6 +338,21 @@ impl Config {
             },
         };
 
+        let rate_limit_prefix = match r.get("RAMPART_RATE_LIMIT_PREFIX") {
+            None => "rampart".to_owned(),
+            Some(v)
+                if !v.is_empty()
+                    && v.len() <= 64
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b)) =>
+            {
+                v
+            }
+            Some(_) => {
+                r.fail("RAMPART_RATE_LIMIT_PREFIX", "expected 1 to 64 of A-Z, a-z, 0-9, `-`, `_`, `:` and `.`");
+                "rampart".to_owned()
+            }
+        };
+
         let tls = match (r.get("RAMPART_TLS_CERT"), r.get("RAMPART_TLS_KEY")) {
             (None, None) => None,
             (Some(cert), Some(key)) => {
@@ -419,6 +437,7 @@ impl Config {
             rate_limit_failure,
             rate_limit_timeout,
             rate_limit_max_keys,
+            rate_limit_prefix,
             tls,
             database_url,
             seal,

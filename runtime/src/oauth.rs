@@ -205,11 +205,7 @@ impl TokenEndpoint {
 
     /// The authenticated client and the scopes to grant, or the refusal (with the client id
     /// when it authenticated, for the audit event).
-    fn decide(
-        &self,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<(&ClientCredential, Vec<String>), Refused> {
+    fn decide(&self, headers: &HeaderMap, body: &[u8]) -> Result<(&ClientCredential, Vec<String>), Refused> {
         let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let media_type = content_type.split(';').next().unwrap_or("").trim();
         if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {

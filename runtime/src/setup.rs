@@ -72,7 +72,8 @@ impl Security {
         let (limiter, revocations): (RateLimiter, Arc<dyn Revocations>) = match &config.rate_limit {
             RateLimitBackend::Memory => (RateLimiter::memory(memory), Arc::new(MemoryRevocations::default())),
             RateLimitBackend::Redis(url) => {
-                let redis = RedisStore::connect(url, config.rate_limit_timeout)?;
+                let redis =
+                    RedisStore::connect(url, config.rate_limit_timeout)?.with_prefix(config.rate_limit_prefix.clone());
                 let revocations = Arc::new(redis.revocations());
                 (RateLimiter::redis(redis, config.rate_limit_failure, memory), revocations)
             }

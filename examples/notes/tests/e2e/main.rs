@@ -1,0 +1,121 @@
+//! End-to-end: the real notes binary on a free loopback port, a real HTTP client, real SQLite,
+//! PostgreSQL and Redis. Every test starts its own process and its own database.
+#![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
+
+mod contract;
+mod deployment;
+mod service;
+mod shutdown;
+mod tls;
+
+use deployment::{Backend, Deployment};
+use reqwest::StatusCode;
+use serde_json::Value;
+use service::Service;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// The contract, a restart, and the note still there, readable through the API and sealed in
+/// the database.
+fn contract_and_restart(backend: Backend) {
+    let rt = runtime();
+    let deployment = rt.block_on(Deployment::new(backend));
+    let service = Service::start(&deployment.env);
+    let id = rt.block_on(contract::run(&service, &deployment.clients));
+
+    let service = service.restart();
+    rt.block_on(async {
+        let token = contract::token(&service, &deployment.clients.writer, Some("notes:read")).await;
+        let reply =
+            contract::client().get(service.url(&format!("/notes/{id}"))).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(reply.status(), StatusCode::OK);
+        let note: Value = reply.json().await.unwrap();
+        assert_eq!(note["body"], "secret plans", "the note survived the restart");
+        assert_sealed_at_rest(&deployment, id).await;
+    });
+    let log = service.log();
+    for (_, secret) in [&deployment.clients.writer, &deployment.clients.reader] {
+        assert!(!log.contains(secret.as_str()), "a client secret reached the log");
+    }
+    assert!(!log.contains(service::JWT_SECRET));
+    drop(service);
+}
+
+/// Reads the raw row: the body column holds no plaintext.
+async fn assert_sealed_at_rest(deployment: &Deployment, id: i64) {
+    let raw: String = match deployment.backend {
+        Backend::Sqlite | Backend::SqliteRedis => {
+            let url = format!("sqlite://{}?mode=ro", deployment.sqlite_file().display());
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let raw =
+                sqlx::query_scalar("SELECT body FROM notes WHERE id = ?").bind(id).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            raw
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&deployment.database_url()).await.unwrap();
+            let raw =
+                sqlx::query_scalar("SELECT body FROM notes WHERE id = $1").bind(id).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            raw
+        }
+    };
+    assert!(!raw.contains("secret plans") && !raw.contains("secret"), "plaintext at rest: {raw}");
+    assert!(raw.len() > 40, "a sealed value: {raw}");
+    if matches!(deployment.backend, Backend::Sqlite | Backend::SqliteRedis) {
+        // Nor anywhere in the database files.
+        for file in ["notes.db", "notes.db-wal"] {
+            if let Ok(bytes) = std::fs::read(deployment.dir.path().join(file)) {
+                assert!(!bytes.windows(12).any(|w| w == b"secret plans"), "plaintext in {file}");
+            }
+        }
+    }
+}
+
+#[test]
+fn contract_on_sqlite() {
+    contract_and_restart(Backend::Sqlite);
+}
+
+#[test]
+fn contract_on_postgres() {
+    contract_and_restart(Backend::Postgres);
+}
+
+#[test]
+fn contract_with_redis_rate_limits() {
+    contract_and_restart(Backend::SqliteRedis);
+}
+
+/// A client written in another language: Python's requests-oauthlib
+/// (`BackendApplicationClient` + `OAuth2Session.fetch_token`), then `GET /notes`.
+#[test]
+fn a_python_oauth2_client_works_unchanged() {
+    let rt = runtime();
+    let deployment = rt.block_on(Deployment::new(Backend::Sqlite));
+    let service = Service::start(&deployment.env);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/client.py");
+    let (id, secret) = &deployment.clients.reader;
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .env("NOTES_URL", service.url(""))
+        .env("CLIENT_ID", id)
+        .env("CLIENT_SECRET", secret)
+        // requests-oauthlib refuses plain HTTP unless told; the service is on loopback.
+        .env("OAUTHLIB_INSECURE_TRANSPORT", "1")
+        .output()
+        .expect("python3 runs (.ci/run installs requests-oauthlib)");
+    assert!(
+        output.status.success(),
+        "the Python client failed (pip install requests-oauthlib if missing):\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed["token_type"], "Bearer");
+    assert_eq!(printed["scope"], "notes:read");
+    assert_eq!(printed["status"], 200);
+    assert_eq!(printed["notes"], serde_json::json!({"items": [], "next_cursor": null}));
+}
