@@ -119,3 +119,42 @@ fn a_python_oauth2_client_works_unchanged() {
     assert_eq!(printed["status"], 200);
     assert_eq!(printed["notes"], serde_json::json!({"items": [], "next_cursor": null}));
 }
+
+/// Two instances behind one Redis share the per-subject limit: 10 creates spread over both, the
+/// 11th is refused by whichever instance gets it.
+#[test]
+fn two_instances_share_the_redis_limit() {
+    let rt = runtime();
+    let deployment = rt.block_on(Deployment::new(Backend::SqliteRedis));
+    let first = Service::start(&deployment.env);
+    let mut second_env = deployment.env.clone();
+    let second_db = deployment.dir.path().join("second.db");
+    second_env.retain(|(k, _)| k != "DATABASE_URL");
+    second_env.push(("DATABASE_URL".into(), format!("sqlite://{}?mode=rwc", second_db.display())));
+    let second = Service::start(&second_env);
+    rt.block_on(async {
+        let token = contract::token(&first, &deployment.clients.writer, None).await;
+        let http = contract::client();
+        for i in 0..10 {
+            let service = if i % 2 == 0 { &first } else { &second };
+            let reply = http
+                .post(service.url("/notes"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"title": format!("note {i}")}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status(), StatusCode::CREATED, "create {i}");
+        }
+        for service in [&first, &second] {
+            let reply = http
+                .post(service.url("/notes"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"title": "one too many"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status(), StatusCode::TOO_MANY_REQUESTS);
+        }
+    });
+}
