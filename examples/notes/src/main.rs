@@ -7,6 +7,8 @@ use anyhow::Context as _;
 use rampart::config::{Config, JwtKeys};
 use rampart::token::TokenRequest;
 
+mod dev_seal;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     if let Err(err) = tracing::subscriber::set_global_default(rampart::audit::json_subscriber()) {
@@ -29,8 +31,12 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(config: Config) -> anyhow::Result<()> {
+async fn run(mut config: Config) -> anyhow::Result<()> {
     let database_url = config.database_url.clone().unwrap_or_else(|| notes::DEFAULT_DATABASE_URL.to_owned());
+    let dev_key_file = if config.seal.generated { dev_seal::key_file(&database_url) } else { None };
+    if let Some(file) = &dev_key_file {
+        config.seal.keyring = dev_seal::load_or_create(file)?;
+    }
     let store = notes::NoteStore::connect(&database_url).await.with_context(|| {
         format!("opening the database {} (set DATABASE_URL)", notes::NoteStore::describe(&database_url))
     })?;
@@ -44,8 +50,15 @@ async fn run(config: Config) -> anyhow::Result<()> {
         eprintln!("no RAMPART_JWT_SECRET: using a random key for this run. Dev token (8h, notes:read notes:write):");
         eprintln!("{token}");
     }
-    if config.seal.generated {
-        eprintln!("warning: no RAMPART_SEAL_KEY: note bodies are sealed with a random key that dies with this process");
+    match (&dev_key_file, config.seal.generated) {
+        (Some(file), _) => eprintln!(
+            "warning: no RAMPART_SEAL_KEY: note bodies are sealed with a development key kept in {} (set RAMPART_SEAL_KEY in production)",
+            file.display()
+        ),
+        (None, true) => eprintln!(
+            "warning: no RAMPART_SEAL_KEY: note bodies are sealed with a random key that dies with this process"
+        ),
+        (None, false) => {}
     }
     let tls = match &config.tls {
         Some(files) => Some(rampart::tls::load_pem_files(&files.cert, &files.key).await?),

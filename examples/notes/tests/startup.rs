@@ -40,12 +40,11 @@ fn weak_settings_refuse_to_start_naming_the_variable() {
     }
 }
 
-#[test]
-fn starts_with_defaults_and_prints_a_working_dev_token() {
-    let workdir = tempfile::tempdir().unwrap();
+/// Starts the binary with its defaults in `workdir`: its address and the printed dev token.
+fn start_with_defaults(workdir: &std::path::Path) -> (std::process::Child, String, String) {
     let mut child = notes()
         .env("RAMPART_ADDR", "127.0.0.1:0")
-        .current_dir(workdir.path())
+        .current_dir(workdir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -65,17 +64,47 @@ fn starts_with_defaults_and_prints_a_working_dev_token() {
     }
     let (token, addr) = (token.expect("a dev token"), addr.expect("a listening line"));
     std::thread::spawn(move || lines.for_each(drop));
+    (child, addr, token)
+}
+
+#[test]
+fn starts_with_defaults_and_prints_a_working_dev_token() {
+    let workdir = tempfile::tempdir().unwrap();
+    let (mut child, addr, token) = start_with_defaults(workdir.path());
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let (with_token, without) = runtime.block_on(async {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let (with_token, without, created) = runtime.block_on(async {
         let url = format!("http://{addr}/notes");
         let with_token = client.get(&url).bearer_auth(&token).send().await.unwrap().status();
         let without = client.get(&url).send().await.unwrap().status();
-        (with_token, without)
+        let created: serde_json::Value = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"title": "kept", "body": "across restarts"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (with_token, without, created)
     });
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(with_token, 200);
     assert_eq!(without, 401);
     assert!(workdir.path().join("notes.db").is_file(), "the default SQLite database is created on start");
+    assert!(workdir.path().join("notes.db.seal-key").is_file(), "the dev seal key is kept next to it");
+
+    // A second run (new dev token, same dev user) still reads what the first one sealed.
+    let (mut child, addr, token) = start_with_defaults(workdir.path());
+    let id = created["id"].as_i64().unwrap();
+    let note: serde_json::Value = runtime.block_on(async {
+        let reply = client.get(format!("http://{addr}/notes/{id}")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(reply.status(), 200);
+        reply.json().await.unwrap()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(note["body"], "across restarts");
 }
