@@ -1,14 +1,24 @@
-//! The `rampart` command.
+//! The `rampart` command: scaffold hardened services, audit code for review, mint development
+//! tokens and keys, print the OpenAPI document.
+//!
+//! Data goes to stdout, diagnostics to stderr. Exit codes, the same in every output format:
+//! 0 ok, 1 findings (or drift), 2 usage, configuration or I/O error. `NO_COLOR` is honoured.
 
+mod audit;
+mod keygen;
+mod openapi;
+mod scaffold;
+mod token;
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
 /// Rampart: secure-by-default axum services.
 #[derive(Debug, Parser)]
-#[command(name = "rampart", version, about)]
+#[command(name = "rampart", version, about, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,64 +26,152 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Mint a development JWT (HS256) signed with the secret from the environment.
-    Token(TokenArgs),
+    /// Scaffold a hardened service (templates embedded in this binary; no network).
+    New(NewArgs),
+    /// Report what the compiler cannot see: routes bypassing the secure router, permissive CORS,
+    /// hard-coded secrets, weak settings, container and dependency hygiene.
+    Audit(AuditArgs),
+    /// Mint a development JWT (HS256) signed with the secret from the environment or a file.
+    Token(token::TokenArgs),
+    /// Generate secrets, key pairs or a development TLS certificate (files with mode 0600).
+    Keygen(keygen::KeygenArgs),
+    /// Print the project's OpenAPI document, or check it against a committed copy.
+    Openapi(openapi::OpenapiArgs),
 }
 
 #[derive(Debug, clap::Args)]
-struct TokenArgs {
-    /// The subject (`sub` claim).
+struct NewArgs {
+    /// The crate name: lowercase letters, digits, `-` and `_`.
+    name: String,
+    /// Where to create it (default: ./NAME).
+    #[arg(long, value_name = "DIR")]
+    path: Option<PathBuf>,
+    /// Write into a directory that is not empty.
     #[arg(long)]
-    sub: String,
-    /// Space-separated scopes.
-    #[arg(long, default_value = "")]
-    scope: String,
-    /// A role (repeatable).
-    #[arg(long = "role")]
-    roles: Vec<String>,
-    /// Lifetime, such as `15m` or `1h` (at most 24h).
-    #[arg(long, default_value = "1h")]
-    ttl: String,
-    /// Issuer (`iss`).
-    #[arg(long, default_value = "rampart-dev")]
-    iss: String,
-    /// Audience (`aud`).
-    #[arg(long, default_value = "notes")]
-    aud: String,
-    /// The environment variable holding the HS256 secret.
-    #[arg(long, default_value = "RAMPART_JWT_SECRET")]
-    secret_env: String,
+    force: bool,
+    /// List the files without writing them.
+    #[arg(long)]
+    dry_run: bool,
+    /// Depend on the Rampart runtime at this path (default: the checkout this CLI was built from).
+    #[arg(long, value_name = "P")]
+    rampart_path: Option<PathBuf>,
 }
 
-fn token(args: &TokenArgs) -> anyhow::Result<ExitCode> {
-    let ttl: Duration = humantime::parse_duration(&args.ttl).with_context(|| format!("--ttl `{}`", args.ttl))?;
-    if ttl > Duration::from_secs(24 * 3600) {
-        bail!("--ttl is capped at 24h for development tokens");
+#[derive(Debug, clap::Args)]
+struct AuditArgs {
+    /// The project to audit.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: audit::report::Format,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The lowest severity that makes the exit code 1.
+    #[arg(long, value_enum, default_value = "warning")]
+    fail_on: audit::Severity,
+    /// Exit 0 even with findings (errors still exit 2).
+    #[arg(long)]
+    exit_zero: bool,
+    /// List the rules and exit.
+    #[arg(long)]
+    list_rules: bool,
+    /// List every declared route (method, path, policy, rate) instead of findings; text or json.
+    #[arg(long)]
+    inventory: bool,
+}
+
+/// What a command produced: data for stdout and the exit code.
+struct Done {
+    stdout: String,
+    code: u8,
+}
+
+fn color_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+fn run_audit(args: &AuditArgs) -> anyhow::Result<Done> {
+    if args.list_rules {
+        return Ok(Done { stdout: audit::report::list_rules(), code: 0 });
     }
-    let secret = std::env::var(&args.secret_env)
-        .with_context(|| format!("set {} to the service's HS256 secret", args.secret_env))?;
-    if secret.len() < rampart::auth::MIN_HMAC_SECRET_BYTES {
-        bail!("{} is shorter than 32 bytes; the service would refuse it", args.secret_env);
+    let result = audit::run(&args.path)?;
+    let to_file = args.output.is_some();
+    let report = if args.inventory {
+        match args.format {
+            audit::report::Format::Json => audit::report::inventory_json(&result.routes),
+            _ => audit::report::inventory_text(&result.routes),
+        }
+    } else {
+        match args.format {
+            audit::report::Format::Text => audit::report::text(&result, !to_file && color_allowed()),
+            audit::report::Format::Json => audit::report::json(&result),
+            audit::report::Format::Sarif => audit::report::sarif(&result),
+            audit::report::Format::Github => audit::report::github(&result),
+        }
+    };
+    let failing = !args.inventory && result.findings.iter().any(|f| f.rule.severity >= args.fail_on);
+    let code = u8::from(failing && !args.exit_zero);
+    if let Some(file) = &args.output {
+        std::fs::write(file, report).map_err(|e| anyhow::anyhow!("writing {}: {e}", file.display()))?;
+        eprintln!("{} finding(s) written to {}", result.findings.len(), file.display());
+        return Ok(Done { stdout: String::new(), code });
     }
-    let token = rampart::token::TokenRequest::new(&args.sub, &args.iss, &args.aud)
-        .scopes(args.scope.split(' ').filter(|s| !s.is_empty()))
-        .roles(&args.roles)
-        .ttl(ttl)
-        .sign_hs256(secret.as_bytes())
-        .context("signing the token")?;
-    println!("{token}");
-    Ok(ExitCode::SUCCESS)
+    Ok(Done { stdout: report, code })
+}
+
+fn run_new(args: &NewArgs) -> anyhow::Result<Done> {
+    let dir = args.path.clone().unwrap_or_else(|| PathBuf::from(&args.name));
+    let project = scaffold::NewProject {
+        name: args.name.clone(),
+        dir: dir.clone(),
+        force: args.force,
+        dry_run: args.dry_run,
+        rampart_path: args.rampart_path.clone(),
+    };
+    let files = scaffold::generate(&project)?;
+    let mut stdout = String::new();
+    for file in &files {
+        stdout.push_str(&format!("{}\n", file.display()));
+    }
+    if args.dry_run {
+        eprintln!("dry run: nothing written");
+    } else {
+        eprintln!("created {} ({} files)", dir.display(), files.len());
+        eprintln!("{}", scaffold::next_steps(&args.name, &dir));
+    }
+    Ok(Done { stdout, code: 0 })
+}
+
+fn dispatch(command: &Command) -> anyhow::Result<Done> {
+    match command {
+        Command::New(args) => run_new(args),
+        Command::Audit(args) => run_audit(args),
+        Command::Token(args) => Ok(Done { stdout: format!("{}\n", token::run(args)?), code: 0 }),
+        Command::Keygen(args) => Ok(Done { stdout: keygen::run(args)?, code: 0 }),
+        Command::Openapi(args) => {
+            let outcome = openapi::run(args)?;
+            Ok(Done { stdout: outcome.stdout, code: u8::from(outcome.drift) })
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Token(args) => token(args),
-    };
-    result.unwrap_or_else(|err| {
-        eprintln!("error: {err:#}");
-        ExitCode::from(2)
-    })
+    match dispatch(&cli.command) {
+        Ok(done) => {
+            let mut out = std::io::stdout().lock();
+            if out.write_all(done.stdout.as_bytes()).and_then(|()| out.flush()).is_err() {
+                return ExitCode::from(2);
+            }
+            ExitCode::from(done.code)
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 #[cfg(test)]

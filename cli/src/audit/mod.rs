@@ -1,0 +1,232 @@
+//! `rampart audit`: what the compiler cannot see, as findings for code review.
+//!
+//! The project's Rust sources are parsed with syn (no build needed) and checked against
+//! [`rules::RULES`]; the project's files (`.gitignore`, `Dockerfile`, `deny.toml`) are checked
+//! too. Each finding has a stable rule id, a repository-relative `file:line:column` and a
+//! fingerprint that survives unrelated edits (it hashes the rule, the file and the offending line's
+//! text, not its number). `// rampart-audit: allow(RAMPART003)` on the line or the line above
+//! silences one rule there.
+
+pub(crate) mod report;
+pub(crate) mod rules;
+mod visit;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use sha2::{Digest as _, Sha256};
+
+use rules::Rule;
+pub(crate) use rules::Severity;
+pub(crate) use visit::Route;
+
+/// A rule's match inside one file, before it is placed in the project.
+#[derive(Debug)]
+pub(crate) struct Hit {
+    pub(crate) rule: &'static Rule,
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+    pub(crate) message: String,
+}
+
+/// One finding.
+#[derive(Debug, Clone)]
+pub(crate) struct Finding {
+    pub(crate) rule: &'static Rule,
+    /// Repository-relative, with `/`.
+    pub(crate) file: String,
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+    pub(crate) message: String,
+    pub(crate) fingerprint: String,
+}
+
+/// The audit of one project.
+#[derive(Debug, Default)]
+pub(crate) struct Audit {
+    pub(crate) findings: Vec<Finding>,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) files_scanned: usize,
+}
+
+/// Directories never audited: build output, VCS data, and test code (which legitimately holds
+/// fixed secrets and mock routes).
+const SKIPPED_DIRS: [&str; 4] = ["target", "tests", "benches", "node_modules"];
+
+fn rust_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+        for entry in entries {
+            let entry = entry?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                if !name.starts_with('.') && !SKIPPED_DIRS.contains(&name.as_str()) {
+                    stack.push(path);
+                }
+            } else if kind.is_file() && name.ends_with(".rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/")
+}
+
+/// Audits the project at `root`.
+///
+/// # Errors
+///
+/// When `root` or one of its files cannot be read.
+pub(crate) fn run(root: &Path) -> anyhow::Result<Audit> {
+    let root = root.canonicalize().with_context(|| format!("{} does not exist", root.display()))?;
+    if !root.is_dir() {
+        anyhow::bail!("{} is not a directory", root.display());
+    }
+    let mut audit = Audit::default();
+    let mut sources: BTreeMap<String, String> = BTreeMap::new();
+    let mut raw: Vec<(String, Hit)> = Vec::new();
+    let mut plain_fns = BTreeSet::new();
+    let mut mounts = Vec::new();
+
+    for path in rust_files(&root)? {
+        let file = relative(&root, &path);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        audit.files_scanned += 1;
+        match syn::parse_file(&text) {
+            Ok(ast) => {
+                let mut visitor = visit::Visitor::new(&file);
+                syn::visit::Visit::visit_file(&mut visitor, &ast);
+                let facts = visitor.finish();
+                raw.extend(facts.hits.into_iter().map(|h| (file.clone(), h)));
+                audit.routes.extend(facts.routes);
+                plain_fns.extend(facts.plain_async_fns);
+                mounts.extend(facts.mounts.into_iter().map(|(name, line, column)| (file.clone(), name, line, column)));
+            }
+            Err(err) => {
+                let start = err.span().start();
+                raw.push((
+                    file.clone(),
+                    Hit {
+                        rule: rules::UNPARSABLE,
+                        line: start.line.max(1),
+                        column: start.column + 1,
+                        message: format!("not audited: {err}"),
+                    },
+                ));
+            }
+        }
+        sources.insert(file, text);
+    }
+    for (file, name, line, column) in mounts {
+        if plain_fns.contains(&name) {
+            raw.push((
+                file,
+                Hit {
+                    rule: rules::UNANNOTATED_HANDLER,
+                    line,
+                    column,
+                    message: format!("`{name}` is mounted but declares no security contract"),
+                },
+            ));
+        }
+    }
+    project_checks(&root, &mut raw, &mut sources)?;
+
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (file, hit) in raw {
+        let text = sources.get(&file).map(String::as_str).unwrap_or("");
+        if suppressed(text, hit.line, hit.rule.id) {
+            continue;
+        }
+        let line_text = text.lines().nth(hit.line.saturating_sub(1)).unwrap_or("").trim();
+        let base = format!("{}\0{file}\0{line_text}", hit.rule.id);
+        let occurrence = seen.entry(base.clone()).or_default();
+        *occurrence += 1;
+        let digest = Sha256::digest(format!("{base}\0{occurrence}").as_bytes());
+        let fingerprint = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        audit.findings.push(Finding {
+            rule: hit.rule,
+            file,
+            line: hit.line,
+            column: hit.column,
+            message: hit.message,
+            fingerprint,
+        });
+    }
+    audit.findings.sort_by(|a, b| (&a.file, a.line, a.column, a.rule.id).cmp(&(&b.file, b.line, b.column, b.rule.id)));
+    Ok(audit)
+}
+
+/// `// rampart-audit: allow(RAMPART003)` on the finding's line or the line above.
+fn suppressed(text: &str, line: usize, rule: &str) -> bool {
+    let marker = format!("rampart-audit: allow({rule})");
+    let lines: Vec<&str> = text.lines().collect();
+    [line.checked_sub(1), line.checked_sub(2)]
+        .into_iter()
+        .flatten()
+        .filter_map(|i| lines.get(i))
+        .any(|l| l.contains(&marker))
+}
+
+/// The project-level rules: `.env` ignored, the container user, `deny.toml`.
+fn project_checks(
+    root: &Path,
+    raw: &mut Vec<(String, Hit)>,
+    sources: &mut BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let at = |rule, line, message: &str| Hit { rule, line, column: 1, message: message.to_owned() };
+    let read = |name: &str| std::fs::read_to_string(root.join(name)).ok();
+
+    let gitignore = read(".gitignore");
+    let ignores_env = gitignore.as_deref().is_some_and(|text| {
+        text.lines().map(str::trim).any(|l| matches!(l, ".env" | "/.env" | ".env*" | "*.env" | "/.env*"))
+    });
+    if !ignores_env {
+        let (file, message) = match &gitignore {
+            Some(text) => {
+                sources.insert(".gitignore".into(), text.clone());
+                (".gitignore", ".gitignore does not list `.env`")
+            }
+            None => ("Cargo.toml", "there is no .gitignore: `.env` (and `target/`, keys) could be committed"),
+        };
+        raw.push((file.into(), at(rules::ENV_NOT_IGNORED, 1, message)));
+    }
+
+    if let Some(dockerfile) = read("Dockerfile") {
+        let lines: Vec<&str> = dockerfile.lines().collect();
+        let upper = |l: &str| l.trim_start().to_ascii_uppercase();
+        let final_from = lines.iter().rposition(|l| upper(l).starts_with("FROM "));
+        if let Some(start) = final_from {
+            let user =
+                lines[start..].iter().rev().find(|l| upper(l).starts_with("USER ")).map(|l| l.trim()[5..].trim());
+            let root_user = match user {
+                None => Some("the final stage has no USER instruction: it runs as root"),
+                Some(u) if u == "root" || u == "0" || u.starts_with("root:") || u.starts_with("0:") => {
+                    Some("the final stage switches to root")
+                }
+                Some(_) => None,
+            };
+            if let Some(message) = root_user {
+                raw.push(("Dockerfile".into(), at(rules::ROOT_CONTAINER, start + 1, message)));
+            }
+        }
+        sources.insert("Dockerfile".into(), dockerfile);
+    }
+
+    if !root.join("deny.toml").is_file() && root.join("Cargo.toml").is_file() {
+        raw.push(("Cargo.toml".into(), at(rules::NO_DENY, 1, "no deny.toml next to Cargo.toml")));
+    }
+    if let Some(manifest) = read("Cargo.toml") {
+        sources.insert("Cargo.toml".into(), manifest);
+    }
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! The audit's rules: stable ids, what each finds, why it matters and how to fix it.
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Severity {
+    /// Worth knowing.
+    Note,
+    /// Likely a weakness.
+    Warning,
+    /// A bypass or an exposed secret.
+    Error,
+}
+
+impl Severity {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Severity::Note => "note",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One rule.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub(crate) id: &'static str,
+    pub(crate) name: &'static str,
+    pub(crate) severity: Severity,
+    pub(crate) summary: &'static str,
+    pub(crate) help: &'static str,
+}
+
+pub(crate) const UNANNOTATED_HANDLER: &Rule = &Rule {
+    id: "RAMPART001",
+    name: "handler-without-policy",
+    severity: Severity::Error,
+    summary: "A handler is mounted without #[secure] or #[public]",
+    help: "Annotate the handler with #[rampart::secure(...)] or #[rampart::public(reason = ...)] so that its authentication, authorization and rate limit are declared and enforced.",
+};
+
+pub(crate) const RAW_ROUTE: &Rule = &Rule {
+    id: "RAMPART002",
+    name: "raw-axum-route",
+    severity: Severity::Error,
+    summary: "A route is added with raw axum routing, bypassing the secure router",
+    help: "Mount the handler on rampart::Router with .mount(handler): raw .route/.nest_service/.fallback routes get no authentication, authorization, rate limit or inventory entry.",
+};
+
+pub(crate) const PUBLIC_MUTATION: &Rule = &Rule {
+    id: "RAMPART003",
+    name: "public-mutating-endpoint",
+    severity: Severity::Warning,
+    summary: "#[public] on a state-changing method",
+    help: "Anyone can call a #[public] endpoint. Use #[secure(...)] for POST/PUT/PATCH/DELETE unless it must be open (a token endpoint, a webhook with its own signature check); then say so with `// rampart-audit: allow(RAMPART003)` above it.",
+};
+
+pub(crate) const NO_RATE: &Rule = &Rule {
+    id: "RAMPART004",
+    name: "secure-without-rate",
+    severity: Severity::Warning,
+    summary: "#[secure] endpoint without a rate limit",
+    help: "Add `rate = \"100/min\"` (per subject) so that one token cannot exhaust the service.",
+};
+
+pub(crate) const MANUAL_IMPL: &Rule = &Rule {
+    id: "RAMPART005",
+    name: "hand-written-endpoint-impl",
+    severity: Severity::Error,
+    summary: "Hand-written impl of Endpoint/EndpointHandler",
+    help: "Only #[secure]/#[public] should implement these traits: a hand-written impl can claim any contract and enforce none. Annotate the handler instead.",
+};
+
+pub(crate) const PERMISSIVE_CORS: &Rule = &Rule {
+    id: "RAMPART006",
+    name: "permissive-cors",
+    severity: Severity::Error,
+    summary: "CORS allows any origin",
+    help: "List the allowed origins (RAMPART_CORS_ORIGINS or CorsPolicy with explicit origins); any-origin CORS lets every website call the API from its users' browsers.",
+};
+
+pub(crate) const HARDCODED_SECRET: &Rule = &Rule {
+    id: "RAMPART007",
+    name: "hard-coded-secret",
+    severity: Severity::Error,
+    summary: "A secret or private key is written in the source",
+    help: "Read secrets from the environment or a secret store (RAMPART_JWT_SECRET, RAMPART_SEAL_KEY, files outside the repository); a committed secret must be rotated.",
+};
+
+pub(crate) const ENV_NOT_IGNORED: &Rule = &Rule {
+    id: "RAMPART008",
+    name: "env-file-not-ignored",
+    severity: Severity::Error,
+    summary: ".env is not ignored by git",
+    help: "Add `.env` to .gitignore: it holds the service's secrets.",
+};
+
+pub(crate) const WEAK_CONFIG: &Rule = &Rule {
+    id: "RAMPART009",
+    name: "weak-security-setting",
+    severity: Severity::Error,
+    summary: "A weakened security setting",
+    help: "HS256/384/512 secrets need at least 32 random bytes, token leeway at most 300 s, and `danger_`/`insecure_` switches have no place in a service.",
+};
+
+pub(crate) const ROOT_CONTAINER: &Rule = &Rule {
+    id: "RAMPART010",
+    name: "container-runs-as-root",
+    severity: Severity::Warning,
+    summary: "The Dockerfile's final stage runs as root",
+    help: "Create an unprivileged user and switch to it with `USER 10001:10001` in the final stage.",
+};
+
+pub(crate) const NO_DENY: &Rule = &Rule {
+    id: "RAMPART011",
+    name: "no-cargo-deny",
+    severity: Severity::Warning,
+    summary: "No deny.toml: dependencies are not checked for advisories, yanked versions or OpenSSL",
+    help: "Add a deny.toml (`rampart new` writes one) and run `cargo deny check` in CI.",
+};
+
+pub(crate) const UNPARSABLE: &Rule = &Rule {
+    id: "RAMPART012",
+    name: "unparsable-source",
+    severity: Severity::Warning,
+    summary: "A Rust file could not be parsed, so it was not audited",
+    help: "Fix the syntax error (cargo check shows it); the audit cannot see into this file until then.",
+};
+
+/// Every rule, in id order.
+pub(crate) const RULES: &[&Rule] = &[
+    UNANNOTATED_HANDLER,
+    RAW_ROUTE,
+    PUBLIC_MUTATION,
+    NO_RATE,
+    MANUAL_IMPL,
+    PERMISSIVE_CORS,
+    HARDCODED_SECRET,
+    ENV_NOT_IGNORED,
+    WEAK_CONFIG,
+    ROOT_CONTAINER,
+    NO_DENY,
+    UNPARSABLE,
+];

@@ -1,0 +1,319 @@
+//! The source rules: one pass of a syn visitor over each file. Test code (`#[cfg(test)]`
+//! modules, `#[test]` functions) is skipped: tests legitimately hold fixed secrets and mock routes.
+
+use proc_macro2::Span;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
+use syn::{Attribute, Expr, ExprCall, ExprLit, ExprMethodCall, ItemFn, ItemImpl, ItemMod, Lit, Meta, Token};
+
+use super::Hit;
+use super::rules::{self, Rule};
+
+/// A route declared by an attribute, for `--inventory`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Route {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) access: String,
+    pub(crate) rate: Option<String>,
+    pub(crate) handler: String,
+    pub(crate) file: String,
+    pub(crate) line: usize,
+}
+
+/// What one file yields.
+#[derive(Default)]
+pub(crate) struct FileFacts {
+    pub(crate) hits: Vec<Hit>,
+    pub(crate) routes: Vec<Route>,
+    /// Plain (unannotated) `async fn` names.
+    pub(crate) plain_async_fns: Vec<String>,
+    /// `.mount(name)` calls: the mounted name and where.
+    pub(crate) mounts: Vec<(String, usize, usize)>,
+}
+
+pub(crate) struct Visitor<'a> {
+    file: &'a str,
+    facts: FileFacts,
+    in_test: usize,
+}
+
+const RAW_ROUTING: [&str; 6] = ["route", "route_service", "nest", "nest_service", "fallback", "fallback_service"];
+const SECRET_NAMES: [&str; 7] = ["SECRET", "PASSWORD", "PASSWD", "PRIVATE_KEY", "API_KEY", "TOKEN", "CREDENTIAL"];
+const MUTATING: [&str; 4] = ["post", "put", "patch", "delete"];
+const MAX_LEEWAY_SECS: u64 = 300;
+const MIN_HMAC_BYTES: usize = 32;
+
+fn position(span: Span) -> (usize, usize) {
+    let start = span.start();
+    (start.line, start.column + 1)
+}
+
+fn is_test_attr(attr: &Attribute) -> bool {
+    let path = attr.path();
+    if path.segments.last().is_some_and(|s| s.ident == "test") {
+        return true;
+    }
+    path.is_ident("cfg") && attr.meta.require_list().is_ok_and(|l| l.tokens.to_string().contains("test"))
+}
+
+fn last_ident(path: &syn::Path) -> String {
+    path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default()
+}
+
+/// The bytes of a string or byte-string literal, directly or as `"...".as_bytes()`.
+fn literal_bytes(expr: &Expr) -> Option<(usize, Span)> {
+    match expr {
+        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some((s.value().len(), s.span())),
+        Expr::Lit(ExprLit { lit: Lit::ByteStr(b), .. }) => Some((b.value().len(), b.span())),
+        Expr::Reference(r) => literal_bytes(&r.expr),
+        Expr::MethodCall(m) if m.method == "as_bytes" || m.method == "to_vec" || m.method == "into" => {
+            literal_bytes(&m.receiver)
+        }
+        _ => None,
+    }
+}
+
+impl<'a> Visitor<'a> {
+    pub(crate) fn new(file: &'a str) -> Self {
+        Self { file, facts: FileFacts::default(), in_test: 0 }
+    }
+
+    pub(crate) fn finish(self) -> FileFacts {
+        self.facts
+    }
+
+    fn hit(&mut self, rule: &'static Rule, span: Span, message: impl Into<String>) {
+        if self.in_test > 0 {
+            return;
+        }
+        let (line, column) = position(span);
+        self.facts.hits.push(Hit { rule, line, column, message: message.into() });
+    }
+
+    fn secret_argument(&mut self, callee: &str, args: &Punctuated<Expr, Token![,]>) {
+        for arg in args {
+            if let Some((len, span)) = literal_bytes(arg) {
+                self.hit(rules::HARDCODED_SECRET, span, format!("a literal secret is passed to `{callee}`"));
+                if len < MIN_HMAC_BYTES {
+                    self.hit(
+                        rules::WEAK_CONFIG,
+                        span,
+                        format!(
+                            "an HMAC secret of {len} bytes is passed to `{callee}` (at least {MIN_HMAC_BYTES} needed)"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn endpoint_attribute(&mut self, func: &ItemFn, attr: &Attribute, kind: &str) {
+        let Ok(args) = attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) else { return };
+        let mut method = None;
+        let mut path = None;
+        let mut rate = None;
+        let mut policy = Vec::new();
+        let mut reason = None;
+        for meta in &args {
+            let key = meta.path().get_ident().map(ToString::to_string).unwrap_or_default();
+            match meta {
+                Meta::Path(_) if method.is_none() => method = Some((key, meta.span())),
+                Meta::NameValue(nv) => {
+                    let value = match &nv.value {
+                        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => s.value(),
+                        other => quote::ToTokens::to_token_stream(other).to_string(),
+                    };
+                    match key.as_str() {
+                        "path" => path = Some(value),
+                        "rate" => rate = Some(value),
+                        "reason" => reason = Some(value),
+                        "scope" | "role" => {
+                            policy.push(format!("{key} = {}", quote::ToTokens::to_token_stream(&nv.value)))
+                        }
+                        _ => {}
+                    }
+                }
+                Meta::List(list) if key == "any" || key == "all" => {
+                    policy.push(format!("{key}({})", list.tokens));
+                }
+                _ => {}
+            }
+        }
+        let handler = func.sig.ident.to_string();
+        if kind == "public"
+            && let Some((m, span)) = &method
+            && MUTATING.contains(&m.as_str())
+        {
+            self.hit(
+                rules::PUBLIC_MUTATION,
+                *span,
+                format!("`{handler}` is #[public] on {}: anyone may call it", m.to_uppercase()),
+            );
+        }
+        if kind == "secure" && rate.is_none() {
+            self.hit(rules::NO_RATE, attr.span(), format!("`{handler}` is #[secure] without a rate limit"));
+        }
+        if self.in_test == 0 {
+            let access = if kind == "public" {
+                format!("public ({})", reason.unwrap_or_default())
+            } else if policy.is_empty() {
+                "authenticated".to_owned()
+            } else {
+                policy.join(", ")
+            };
+            self.facts.routes.push(Route {
+                method: method.map(|(m, _)| m.to_uppercase()).unwrap_or_default(),
+                path: path.unwrap_or_default(),
+                access,
+                rate,
+                handler,
+                file: self.file.to_owned(),
+                line: position(attr.span()).0,
+            });
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for Visitor<'_> {
+    fn visit_item_mod(&mut self, item: &'ast ItemMod) {
+        let test = item.attrs.iter().any(is_test_attr);
+        self.in_test += usize::from(test);
+        visit::visit_item_mod(self, item);
+        self.in_test -= usize::from(test);
+    }
+
+    fn visit_item_fn(&mut self, func: &'ast ItemFn) {
+        let test = func.attrs.iter().any(is_test_attr);
+        self.in_test += usize::from(test);
+        let mut annotated = false;
+        for attr in &func.attrs {
+            let name = last_ident(attr.path());
+            if name == "secure" || name == "public" {
+                annotated = true;
+                self.endpoint_attribute(func, attr, &name);
+            }
+        }
+        if !annotated && func.sig.asyncness.is_some() && self.in_test == 0 {
+            self.facts.plain_async_fns.push(func.sig.ident.to_string());
+        }
+        visit::visit_item_fn(self, func);
+        self.in_test -= usize::from(test);
+    }
+
+    fn visit_item_impl(&mut self, item: &'ast ItemImpl) {
+        if let Some((_, path, _)) = &item.trait_
+            && matches!(last_ident(path).as_str(), "Endpoint" | "EndpointHandler")
+        {
+            self.hit(
+                rules::MANUAL_IMPL,
+                path.span(),
+                format!("`impl {}` written by hand: the contract it claims is not enforced", last_ident(path)),
+            );
+        }
+        visit::visit_item_impl(self, item);
+    }
+
+    fn visit_expr_method_call(&mut self, call: &'ast ExprMethodCall) {
+        let method = call.method.to_string();
+        if RAW_ROUTING.contains(&method.as_str()) {
+            self.hit(
+                rules::RAW_ROUTE,
+                call.method.span(),
+                format!("`.{method}(...)` adds a route outside the secure router"),
+            );
+        } else if method == "mount"
+            && let Some(Expr::Path(arg)) = call.args.first()
+        {
+            let (line, column) = position(arg.span());
+            if self.in_test == 0 {
+                self.facts.mounts.push((last_ident(&arg.path), line, column));
+            }
+        } else if method == "allow_origin"
+            && call.args.first().is_some_and(|a| matches!(a, Expr::Path(p) if last_ident(&p.path) == "Any"))
+        {
+            self.hit(
+                rules::PERMISSIVE_CORS,
+                call.method.span(),
+                "`.allow_origin(Any)` lets every website call the API",
+            );
+        } else if method.starts_with("danger_") || method.starts_with("insecure_") {
+            self.hit(rules::WEAK_CONFIG, call.method.span(), format!("`.{method}(...)` switches a protection off"));
+        } else if method == "leeway"
+            && let Some(Expr::Call(inner)) = call.args.first()
+            && let Expr::Path(f) = &*inner.func
+            && last_ident(&f.path) == "from_secs"
+            && let Some(Expr::Lit(ExprLit { lit: Lit::Int(n), .. })) = inner.args.first()
+            && n.base10_parse::<u64>().is_ok_and(|secs| secs > MAX_LEEWAY_SECS)
+        {
+            self.hit(
+                rules::WEAK_CONFIG,
+                n.span(),
+                format!("a token leeway of {n} s (at most {MAX_LEEWAY_SECS} s): expired tokens stay valid that long"),
+            );
+        } else if method == "sign_hs256" || method == "from_secret" {
+            self.secret_argument(&method, &call.args);
+        }
+        visit::visit_expr_method_call(self, call);
+    }
+
+    fn visit_expr_call(&mut self, call: &'ast ExprCall) {
+        if let Expr::Path(f) = &*call.func {
+            let segments: Vec<String> = f.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            let tail: Vec<&str> = segments.iter().rev().take(2).rev().map(String::as_str).collect();
+            match tail.as_slice() {
+                ["CorsLayer", "permissive" | "very_permissive"] | ["AllowOrigin", "any" | "mirror_request"] => {
+                    self.hit(rules::PERMISSIVE_CORS, f.span(), format!("`{}` allows any origin", tail.join("::")));
+                }
+                [.., "from_secret"] => self.secret_argument(&segments.join("::"), &call.args),
+                _ => {}
+            }
+        }
+        visit::visit_expr_call(self, call);
+    }
+
+    fn visit_item_const(&mut self, item: &'ast syn::ItemConst) {
+        self.named_secret(&item.ident, &item.expr);
+        visit::visit_item_const(self, item);
+    }
+
+    fn visit_item_static(&mut self, item: &'ast syn::ItemStatic) {
+        self.named_secret(&item.ident, &item.expr);
+        visit::visit_item_static(self, item);
+    }
+
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        if let syn::Pat::Ident(pat) = &local.pat
+            && let Some(init) = &local.init
+        {
+            self.named_secret(&pat.ident, &init.expr);
+        }
+        visit::visit_local(self, local);
+    }
+
+    fn visit_lit_str(&mut self, lit: &'ast syn::LitStr) {
+        let value = lit.value();
+        if value.contains("-----BEGIN") && value.contains("PRIVATE KEY-----") {
+            self.hit(rules::HARDCODED_SECRET, lit.span(), "a PEM private key is written in the source");
+        }
+    }
+}
+
+impl Visitor<'_> {
+    /// `const JWT_SECRET: &str = "..."` and the like.
+    fn named_secret(&mut self, ident: &syn::Ident, expr: &Expr) {
+        let name = ident.to_string().to_uppercase();
+        if !SECRET_NAMES.iter().any(|s| name.contains(s)) {
+            return;
+        }
+        if let Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) = expr {
+            let value = s.value();
+            // An environment variable's name is not its value.
+            let looks_like_env_name = value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            if value.len() >= 8 && !looks_like_env_name {
+                self.hit(rules::HARDCODED_SECRET, s.span(), format!("`{ident}` holds a literal secret"));
+            }
+        }
+    }
+}
