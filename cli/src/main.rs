@@ -138,6 +138,14 @@ fn run_new(args: &NewArgs) -> anyhow::Result<Done> {
     if args.dry_run {
         eprintln!("dry run: nothing written");
     } else {
+        // The templates are rustfmt-clean; a name of another length can move a line break.
+        let formatted = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["fmt", "--manifest-path"])
+            .arg(dir.join("Cargo.toml"))
+            .status();
+        if !formatted.is_ok_and(|s| s.success()) {
+            eprintln!("warning: `cargo fmt` did not run; format the project before its CI checks it");
+        }
         eprintln!("created {} ({} files)", dir.display(), files.len());
         eprintln!("{}", scaffold::next_steps(&args.name, &dir));
     }

@@ -29,6 +29,7 @@ const TEMPLATES: &[Template] = templates! {
     ".gitignore" => "gitignore.tmpl",
     "deny.toml" => "deny.toml",
     "clippy.toml" => "clippy.toml",
+    "rustfmt.toml" => "rustfmt.toml",
     "Dockerfile" => "Dockerfile.tmpl",
     ".github/workflows/ci.yml" => ".github/workflows/ci.yml.tmpl",
     ".github/dependabot.yml" => ".github/dependabot.yml",

@@ -192,3 +192,22 @@ fn new_refuses_bad_names_and_non_empty_directories() {
     assert!(stdout(&dry).contains("Cargo.toml"));
     assert!(!dir.path().join("dry").exists(), "a dry run writes nothing");
 }
+
+#[test]
+fn colors_only_on_a_terminal_and_never_with_no_color() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/violations");
+    let command = format!("{} audit {fixture}", env!("CARGO_BIN_EXE_rampart"));
+    // `script` runs the command on a pseudo-terminal.
+    let on_tty = |no_color: Option<&str>| {
+        let mut script = Command::new("script");
+        script.args(["-qec", &command, "/dev/null"]).env_remove("NO_COLOR");
+        if let Some(value) = no_color {
+            script.env("NO_COLOR", value);
+        }
+        let output = script.output().expect("util-linux `script`");
+        assert_eq!(output.status.code(), Some(1));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(on_tty(None).contains("\x1b[1;31merror\x1b[0m"), "colored on a terminal");
+    assert!(!on_tty(Some("1")).contains('\x1b'), "NO_COLOR turns color off");
+}

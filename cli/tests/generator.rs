@@ -29,6 +29,16 @@ fn rampart(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rampart")).args(args).output().unwrap()
 }
 
+/// `rampart` whose own cargo runs build in the scaffold's target directory.
+fn rampart_in_scaffold_target(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(args)
+        .env("CARGO_TARGET_DIR", workspace().join("target/tests/scaffold"))
+        .env_remove("RUSTFLAGS")
+        .output()
+        .unwrap()
+}
+
 fn show(output: &Output) -> String {
     format!("{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
@@ -57,6 +67,7 @@ fn a_generated_service_builds_tests_lints_and_audits_clean() {
         ".gitignore",
         "deny.toml",
         "clippy.toml",
+        "rustfmt.toml",
         "Dockerfile",
         ".github/workflows/ci.yml",
         ".github/dependabot.yml",
@@ -67,6 +78,8 @@ fn a_generated_service_builds_tests_lints_and_audits_clean() {
     }
     std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
 
+    let format = cargo(&project, &["fmt", "--check"]);
+    assert!(format.status.success(), "the generated code is not rustfmt-clean:\n{}", show(&format));
     let tests = cargo(&project, &["test", "--offline"]);
     assert!(tests.status.success(), "cargo test failed in the generated project:\n{}", show(&tests));
     let lint = cargo(&project, &["clippy", "--offline", "--all-targets", "--", "-D", "warnings"]);
@@ -74,13 +87,32 @@ fn a_generated_service_builds_tests_lints_and_audits_clean() {
     let audit = rampart(&["audit", project.to_str().unwrap()]);
     assert_eq!(audit.status.code(), Some(0), "{}", show(&audit));
 
-    // A handler without a contract, mounted on the secure router: a compile error that reads as a
-    // security message.
+    // `rampart openapi`: the project's document, then drift against the committed copy.
+    let spec = project.join("openapi.json");
+    let printed =
+        rampart_in_scaffold_target(&["openapi", project.to_str().unwrap(), "--output", spec.to_str().unwrap()]);
+    assert_eq!(printed.status.code(), Some(0), "{}", show(&printed));
+    let document: serde_json::Value = serde_json::from_slice(&std::fs::read(&spec).unwrap()).unwrap();
+    assert_eq!(document["paths"]["/items"]["post"]["security"][0]["bearer"][0], "items:write");
+    let check = rampart_in_scaffold_target(&["openapi", project.to_str().unwrap(), "--check", spec.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", show(&check));
+    assert!(check.stdout.is_empty());
     let lib = project.join("src/lib.rs");
     let original = std::fs::read_to_string(&lib).unwrap();
-    let unannotated = original
-        .replace("        .mount(create_item)\n", "        .mount(create_item)\n        .mount(export_items)\n")
-        + "\nasync fn export_items() -> &'static str {\n    \"everything\"\n}\n";
+    std::fs::write(&lib, original.replace("scope = \"items:read\", rate = \"100/min\"", "rate = \"100/min\"")).unwrap();
+    let drift = rampart_in_scaffold_target(&["openapi", project.to_str().unwrap(), "--check", spec.to_str().unwrap()]);
+    assert_eq!(drift.status.code(), Some(1), "{}", show(&drift));
+    let diff = String::from_utf8_lossy(&drift.stdout);
+    assert!(diff.starts_with("--- ") && diff.contains("+++ generated"), "{diff}");
+    assert!(diff.contains("-              \"items:read\": \"Read items\""), "{diff}");
+    assert!(diff.contains("-            \"$ref\": \"#/components/responses/Forbidden\""), "{diff}");
+    std::fs::write(&lib, &original).unwrap();
+
+    // A handler without a contract, mounted on the secure router: a compile error that reads as a
+    // security message.
+    let mounted = original.replacen(".mount(create_item)", ".mount(create_item).mount(export_items)", 1);
+    assert_ne!(mounted, original, "the router mounts create_item");
+    let unannotated = mounted + "\nasync fn export_items() -> &'static str {\n    \"everything\"\n}\n";
     std::fs::write(&lib, &unannotated).unwrap();
     let build = cargo(&project, &["build", "--offline"]);
     assert!(!build.status.success());
