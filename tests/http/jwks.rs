@@ -120,6 +120,27 @@ async fn key_rotation_is_picked_up_without_restart() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn a_cached_token_dies_with_its_key() {
+    let server = JwksServer::start().await;
+    server.publish(&[("k1", &ec1(), Algorithm::ES256)]);
+    let app = app(&server.url, HOUR, Duration::from_millis(300));
+    let cached = token("k1", &ec1());
+    for _ in 0..3 {
+        assert_eq!(send(&app, get_with_token("/me", &cached)).await.status, StatusCode::OK);
+    }
+    assert_eq!(server.hits(), 1);
+
+    // k1 is retired; a request naming an unknown kid makes the service refresh its keys.
+    server.publish(&[("k2", &ec2(), Algorithm::ES256)]);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(send(&app, get_with_token("/me", &token("k2", &ec2()))).await.status, StatusCode::OK);
+    assert_eq!(server.hits(), 2);
+    // The very same bytes that were remembered are refused now.
+    assert_invalid_token(&send(&app, get_with_token("/me", &cached)).await, "");
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_random_kids_causes_at_most_one_refresh_per_interval() {
     let server = JwksServer::start().await;

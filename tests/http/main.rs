@@ -3,6 +3,7 @@
 
 mod authn;
 mod authz;
+mod cache;
 mod endpoints;
 mod headers;
 mod jwks;

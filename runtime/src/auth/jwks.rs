@@ -49,6 +49,8 @@ pub struct JwksCache {
     keys: RwLock<Arc<HashMap<String, Arc<KeyEntry>>>>,
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
     fetches: AtomicU64,
+    /// Moves on every successful fetch: verifications cached under older keys are not used.
+    generation: AtomicU64,
     min_refresh_interval: Duration,
 }
 
@@ -68,6 +70,7 @@ impl JwksCache {
             keys: RwLock::new(Arc::new(HashMap::new())),
             last_fetch: tokio::sync::Mutex::new(None),
             fetches: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
             min_refresh_interval: min_refresh,
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -75,6 +78,11 @@ impl JwksCache {
             runtime.spawn(periodic_refresh(weak, every.max(min_refresh).max(Duration::from_millis(100))));
         }
         cache
+    }
+
+    /// The key set's generation: moves on every successful fetch.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// How many fetches were attempted (successful or not).
@@ -133,6 +141,7 @@ impl JwksCache {
             Ok(mut guard) => *guard = Arc::new(keys),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
         }
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(count)
     }
 

@@ -24,6 +24,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 
 use super::TokenError;
+use super::cache::{self, DEFAULT_CACHE_CAPACITY, VerificationCache};
 use super::jose::{StrictObject, inspect_header};
 use super::jwks::JwksCache;
 use super::keys::{KeyError, VerificationKey};
@@ -224,16 +225,38 @@ impl Issuer {
 }
 
 /// Verifies bearer JWTs against one or more issuers.
+///
+/// Successful verifications are remembered (see [`JwtVerifier::with_cache_capacity`]): a token
+/// seen before costs a SHA-256 and a map lookup instead of a signature check and a JSON parse,
+/// until its `exp` or the next change of keys.
 #[derive(Debug)]
 pub struct JwtVerifier {
     issuers: Vec<Issuer>,
     mapping: ClaimMapping,
+    cache: VerificationCache,
 }
 
 impl JwtVerifier {
-    /// A verifier trusting these issuers.
+    /// A verifier trusting these issuers, remembering up to [`DEFAULT_CACHE_CAPACITY`] tokens.
     pub fn new(issuers: Vec<Issuer>) -> Self {
-        Self { issuers, mapping: ClaimMapping::default() }
+        Self { issuers, mapping: ClaimMapping::default(), cache: VerificationCache::new(DEFAULT_CACHE_CAPACITY) }
+    }
+
+    /// How many verified tokens to remember (0 verifies every request from scratch).
+    pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache = VerificationCache::new(capacity);
+        self
+    }
+
+    /// How many verified tokens are remembered now.
+    pub fn cached_tokens(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Moves whenever a key set changes (a JWKS refresh): cached verifications of older key
+    /// sets are not used.
+    fn key_generation(&self) -> u64 {
+        self.issuers.iter().filter_map(Issuer::jwks).map(|jwks| jwks.generation()).fold(0, u64::wrapping_add)
     }
 
     /// Sets where roles are read from.
@@ -257,6 +280,23 @@ impl JwtVerifier {
     ///
     /// The key is selected by issuer and `kid`; the token's `alg` must equal the key's algorithm.
     pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        let digest = cache::digest(token);
+        let now = cache::now_secs();
+        let generation = self.key_generation();
+        if let Some(principal) = self.cache.get(&digest, now, generation) {
+            return Ok(principal);
+        }
+        let principal = self.verify_uncached(token).await?;
+        self.cache.insert(digest, &principal, now, generation);
+        Ok(principal)
+    }
+
+    /// [`JwtVerifier::verify`] without the cache: every check, every time.
+    ///
+    /// # Errors
+    ///
+    /// A [`TokenError`] naming the first check that failed.
+    pub async fn verify_uncached(&self, token: &str) -> Result<Principal, TokenError> {
         let header = inspect_header(token)?;
         let issuer = self.issuer_for(token)?;
         let entry = issuer.select_key(header.kid.as_deref(), &header.alg).await?;

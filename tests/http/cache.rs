@@ -1,0 +1,68 @@
+//! The verification cache from the attacker's side: only valid tokens are remembered, a
+//! remembered token still expires at its `exp`, and it never outlives a revocation (see
+//! `authn::revoked_tokens_are_refused`, which revokes a token after it was cached) or a key
+//! rotation (see `jwks::a_cached_token_dies_with_its_key`).
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use rampart::Security;
+use rampart::auth::{Authenticator, Issuer, JwtVerifier, TokenError};
+use rampart_tests::*;
+use serde_json::json;
+
+fn verifier(leeway: Duration) -> JwtVerifier {
+    let issuer =
+        Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).leeway(leeway).build().unwrap();
+    JwtVerifier::new(vec![issuer])
+}
+
+#[tokio::test]
+async fn only_verified_tokens_are_remembered() {
+    let verifier = verifier(Duration::from_secs(30));
+    let good = Scheme::Hs256.token(&claims("alice", "notes:read"));
+    let forged = sign(
+        &Scheme::Hs256.header(),
+        &claims("alice", "notes:read"),
+        &Scheme::Es256.signing_key(),
+        jsonwebtoken::Algorithm::ES256,
+    );
+    let first = verifier.verify(&good).await.unwrap();
+    let second = verifier.verify(&good).await.unwrap();
+    assert_eq!(first.subject(), second.subject());
+    assert_eq!(verifier.cached_tokens(), 1);
+    for _ in 0..3 {
+        assert!(verifier.verify(&forged).await.is_err());
+    }
+    // A tampered copy of the cached token is a different key, and fails verification.
+    let mut tampered = good.clone();
+    tampered.pop();
+    tampered.push(if good.ends_with('A') { 'B' } else { 'A' });
+    assert_eq!(verifier.verify(&tampered).await.unwrap_err(), TokenError::BadSignature);
+    assert_eq!(verifier.cached_tokens(), 1, "refused tokens are never remembered");
+
+    let uncached = self::verifier(Duration::from_secs(30)).with_cache_capacity(0);
+    uncached.verify(&good).await.unwrap();
+    assert_eq!(uncached.cached_tokens(), 0);
+}
+
+#[tokio::test]
+async fn a_remembered_token_still_expires_at_its_exp() {
+    let issuer = Issuer::builder(ISSUER, [AUDIENCE])
+        .key(Scheme::Hs256.verification_key())
+        .leeway(Duration::ZERO)
+        .build()
+        .unwrap();
+    let authenticator = Authenticator::builder().jwt(JwtVerifier::new(vec![issuer])).realm("test").build().unwrap();
+    let app = test_app(&Security::new(authenticator), &Calls::default());
+    let mut c = claims("alice", "");
+    c["exp"] = json!(now() + 2);
+    let token = Scheme::Hs256.token(&c);
+    assert_eq!(send(&app, get_with_token("/me", &token)).await.status, StatusCode::OK);
+    assert_eq!(send(&app, get_with_token("/me", &token)).await.status, StatusCode::OK);
+    // Past `exp` (whole seconds), the cached verification is no longer used.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let reply = send(&app, get_with_token("/me", &token)).await;
+    assert_invalid_token(&reply, "");
+    assert!(reply.header("www-authenticate").contains("expired"), "{}", reply.header("www-authenticate"));
+}
