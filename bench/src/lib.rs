@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+pub mod variants;
+
 /// Resident memory of this process, in bytes (Linux `/proc/self/statm`).
 pub fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -82,4 +84,28 @@ fn wrk_duration(text: &str) -> Duration {
 pub fn median_f64(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+/// Today's date (UTC), `YYYY-MM-DD`.
+pub fn today() -> String {
+    let out = std::process::Command::new("date").args(["-u", "+%Y-%m-%d"]).output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default()
+}
+
+/// Replaces the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` in BENCHMARKS.md
+/// (at the workspace root) with `body`.
+///
+/// # Panics
+///
+/// When BENCHMARKS.md cannot be read or written, or lacks the markers.
+pub fn write_section(name: &str, body: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md");
+    let text = std::fs::read_to_string(&path).expect("BENCHMARKS.md");
+    let (start, end) = (format!("<!-- {name}:start -->"), format!("<!-- {name}:end -->"));
+    let (Some(a), Some(b)) = (text.find(&start), text.find(&end)) else {
+        panic!("BENCHMARKS.md has no {start} ... {end} markers");
+    };
+    let updated = format!("{}{start}\n{body}{}", &text[..a], &text[b..]);
+    std::fs::write(&path, updated).expect("BENCHMARKS.md is written");
+    println!("BENCHMARKS.md: section `{name}` updated");
 }

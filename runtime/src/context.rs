@@ -44,6 +44,21 @@ pub struct RequestMeta {
     pub client_ip: IpAddr,
 }
 
+impl RequestMeta {
+    /// The request's meta: from the security layer, else from [`RequestContextLayer`].
+    pub(crate) fn of(extensions: &axum::http::Extensions) -> Option<&RequestMeta> {
+        match extensions.get::<crate::stack::RequestScope>() {
+            Some(scope) => Some(&scope.meta),
+            None => extensions.get::<RequestMeta>(),
+        }
+    }
+
+    /// The client IP of a request: from the layers, else the socket peer.
+    pub(crate) fn client_ip_of(parts: &axum::http::request::Parts) -> IpAddr {
+        RequestMeta::of(&parts.extensions).map_or_else(|| peer_ip(&parts.extensions), |meta| meta.client_ip)
+    }
+}
+
 /// Who asked what: the fields every audit event carries.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
@@ -74,7 +89,7 @@ impl RequestContext {
     pub fn from_parts(parts: &Parts) -> Self {
         let route =
             parts.extensions.get::<MatchedPath>().map_or_else(|| Arc::from("unmatched"), |p| Arc::from(p.as_str()));
-        let (request_id, client_ip) = match parts.extensions.get::<RequestMeta>() {
+        let (request_id, client_ip) = match RequestMeta::of(&parts.extensions) {
             Some(meta) => (Arc::clone(&meta.request_id), meta.client_ip),
             None => (Arc::from("-"), peer_ip(&parts.extensions)),
         };
@@ -90,21 +105,29 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
     }
 }
 
-fn peer_ip(extensions: &axum::http::Extensions) -> IpAddr {
+pub(crate) fn peer_ip(extensions: &axum::http::Extensions) -> IpAddr {
     extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip())
 }
 
-fn acceptable_request_id(value: &HeaderValue) -> Option<&str> {
+pub(crate) fn acceptable_request_id(value: &HeaderValue) -> Option<&str> {
     let text = value.to_str().ok()?;
     let ok = (1..=64).contains(&text.len())
         && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
     ok.then_some(text)
 }
 
-fn generate_request_id() -> String {
+/// 96 random bits as 24 lowercase hex digits, without formatting machinery (it runs on every
+/// request).
+pub(crate) fn generate_request_id() -> Arc<str> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = [0u8; 12];
     rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut text = [0u8; 24];
+    for (i, byte) in bytes.iter().enumerate() {
+        text[2 * i] = HEX[usize::from(byte >> 4)];
+        text[2 * i + 1] = HEX[usize::from(byte & 0x0f)];
+    }
+    std::str::from_utf8(&text).map_or_else(|_| Arc::from("-"), Arc::from)
 }
 
 /// Assigns request ids and resolves client IPs. See the [module docs](self).
@@ -150,7 +173,7 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let request_id: Arc<str> = match request.headers().get(&REQUEST_ID).and_then(acceptable_request_id) {
             Some(id) => Arc::from(id),
-            None => Arc::from(generate_request_id()),
+            None => generate_request_id(),
         };
         let peer = peer_ip(request.extensions());
         let client_ip = self.proxies.client_ip(peer, request.headers());

@@ -34,6 +34,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 
 use axum::routing::MethodRouter;
 
@@ -304,22 +305,32 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
 
 impl Router<()> {
     /// The finished axum router, wrapped by `security`'s layers, with the inventory available to
-    /// handlers as an `Extension<Inventory>`.
+    /// handlers through the [`Inventory`] extractor.
     ///
     /// With [`Router::with_docs`], the OpenAPI document is assembled here, once, from the whole
     /// inventory.
     pub fn secured(self, security: &crate::Security) -> axum::Router {
-        let mut inner = self.inner;
-        if let Some(docs) = &self.docs {
+        let document = self.docs.as_ref().map(|docs| {
             let document = crate::openapi::document(&self.inventory, docs);
-            let json = crate::openapi::to_json(&document);
-            inner = inner.layer(axum::Extension(crate::docs::DocumentJson(json.into_bytes().into())));
-        }
-        let inventory = Inventory(self.inventory.into());
-        security.apply(inner.layer(axum::Extension(inventory)))
+            Arc::<[u8]>::from(crate::openapi::to_json(&document).into_bytes())
+        });
+        security.apply_with(self.inner, Inventory(self.inventory.into()), document)
     }
 }
 
-/// The endpoints of a finished router, as an extension (for documentation endpoints and tests).
+/// The endpoints of a finished router: an extractor for handlers of a [`Router::secured`] router
+/// (documentation endpoints, tests).
 #[derive(Debug, Clone)]
-pub struct Inventory(pub std::sync::Arc<[&'static EndpointInfo]>);
+pub struct Inventory(pub Arc<[&'static EndpointInfo]>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Inventory {
+    type Rejection = crate::Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let installed = crate::security::installed(parts)?;
+        installed
+            .inventory
+            .clone()
+            .ok_or_else(|| crate::Error::Internal("no inventory: the router was not built with Router::secured".into()))
+    }
+}

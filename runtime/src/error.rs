@@ -378,6 +378,12 @@ fn redact_values(message: &str) -> String {
 ///     .layer(middleware::map_response(rampart::error::problem_for_plain_errors));
 /// ```
 pub async fn problem_for_plain_errors(response: Response) -> Response {
+    problem_for_plain_response(response)
+}
+
+/// [`problem_for_plain_errors`] without the `async`: what the security layer runs on every
+/// response.
+pub fn problem_for_plain_response(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

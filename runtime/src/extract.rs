@@ -81,7 +81,7 @@ fn audited(ctx: &RequestContext, principal: Option<&Principal>, error: Error) ->
 
 /// The verified caller of this request, if any (for audit events).
 fn verified(parts: &Parts) -> Option<Principal> {
-    parts.extensions.get::<crate::security::Verified>().map(|verified| verified.0.clone())
+    crate::security::verified(parts).cloned()
 }
 
 /// Validates `value` with its garde context: an `axum::Extension(context)` layered on the router,

@@ -108,7 +108,9 @@ where
     }
 }
 
-fn apply(headers: &mut axum::http::HeaderMap, hsts: bool) {
+pub(crate) fn apply(headers: &mut axum::http::HeaderMap, hsts: bool) {
+    // One allocation for the headers below rather than a few growths.
+    headers.reserve(8);
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

@@ -52,6 +52,7 @@ pub mod openapi;
 pub mod rate;
 mod security;
 pub mod setup;
+mod stack;
 pub mod testing;
 pub mod tls;
 pub mod token;

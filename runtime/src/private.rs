@@ -65,20 +65,30 @@ async fn limit(
     principal: Option<&Principal>,
 ) -> Result<Option<RateDecision>, Response> {
     let Some(spec) = &info.rate else { return Ok(None) };
-    let ctx = RequestContext::from_parts(parts);
+    let joined = |prefix: &str, parts: &[&str]| {
+        let mut key = String::with_capacity(prefix.len() + parts.iter().map(|p| p.len()).sum::<usize>());
+        key.push_str(prefix);
+        parts.iter().for_each(|p| key.push_str(p));
+        key
+    };
     let key = match (spec.key, principal) {
-        (RateKey::Ip, _) | (_, None) => format!("ip:{}", ip_bucket(ctx.client_ip)),
-        (RateKey::Subject, Some(p)) => format!("sub:{}", p.qualified_subject()),
+        (RateKey::Ip, _) | (_, None) => {
+            let ip = crate::context::RequestMeta::client_ip_of(parts);
+            format!("ip:{}", ip_bucket(ip))
+        }
+        (RateKey::Subject, Some(p)) => joined("sub:", &[p.qualified_subject()]),
         (RateKey::Client, Some(p)) => match p.client_id() {
-            Some(client) => format!("client:{}#{client}", p.issuer().unwrap_or_default()),
-            None => format!("sub:{}", p.qualified_subject()),
+            Some(client) => joined("client:", &[p.issuer().unwrap_or_default(), "#", client]),
+            None => joined("sub:", &[p.qualified_subject()]),
         },
-        (RateKey::ApiKey, Some(p)) if p.method() == AuthMethod::ApiKey => format!("key:{}", p.subject()),
-        (RateKey::ApiKey, Some(p)) => format!("sub:{}", p.qualified_subject()),
+        (RateKey::ApiKey, Some(p)) if p.method() == AuthMethod::ApiKey => joined("key:", &[p.subject()]),
+        (RateKey::ApiKey, Some(p)) => joined("sub:", &[p.qualified_subject()]),
     };
     let limiter = security.rate_limiter();
     let (checked, degraded) = limiter.check((info.method.as_str(), info.path), spec, &key).await;
+    // The audit context is built only for the events below, not on every allowed request.
     let audit = |decision: Decision, reason: &'static str, status: u16| {
+        let ctx = RequestContext::from_parts(parts);
         let mut event = AuditEvent::new(&ctx, decision, reason, status);
         if let Some(p) = principal {
             event = event.subject(p.subject());
@@ -149,9 +159,7 @@ where
     T: 'static,
     S: Clone + Send + Sync + 'static,
 {
-    on(method_filter(info.method), handler)
-        .layer(axum::extract::DefaultBodyLimit::max(info.body_limit))
-        .layer(GuardLayer { info })
+    on(method_filter(info.method), handler).layer(GuardLayer { info })
 }
 
 /// Runs authentication, authorization and the rate limit of an endpoint before its handler (and
@@ -162,10 +170,12 @@ pub struct GuardLayer {
 }
 
 impl<I> Layer<I> for GuardLayer {
-    type Service = Guard<I>;
+    type Service = Guard<<axum::extract::DefaultBodyLimit as Layer<I>>::Service>;
 
+    /// The body limit is composed here rather than as a layer of its own on the route: axum
+    /// boxes every route layer and clones the box on each request.
     fn layer(&self, inner: I) -> Self::Service {
-        Guard { inner, info: self.info }
+        Guard { inner: axum::extract::DefaultBodyLimit::max(self.info.body_limit).layer(inner), info: self.info }
     }
 }
 

@@ -22,23 +22,17 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Extension;
 use axum::http::request::Parts;
-use axum::middleware;
 
 use crate::audit::{AuditEvent, Decision};
 use crate::auth::{AuthError, Authenticator, Principal};
 use crate::authz::Policy;
 use crate::client_ip::TrustedProxies;
-use crate::context::{RequestContext, RequestContextLayer};
+use crate::context::RequestContext;
+use crate::endpoint::Inventory;
 use crate::error::{Error, Unauthenticated};
-use crate::headers::SecureHeadersLayer;
 use crate::rate::RateLimiter;
-
-/// A principal this hub verified, cached in the request's extensions. Private, so that nothing
-/// else (an application layer inserting a `Principal`) can pass for a verified caller.
-#[derive(Debug, Clone)]
-pub(crate) struct Verified(pub(crate) Principal);
+use crate::stack::{Installed, RequestScope, StackLayer};
 
 /// How often recovered rate-limit keys are dropped from memory.
 const CLEANUP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
@@ -118,12 +112,29 @@ impl Security {
 
     /// Wraps `router` with, from the outside in: request context (request id, client IP), secure
     /// headers, problem+json for plain error responses, and this hub for the extractors.
+    ///
+    /// All of it is one layer ([`crate::stack`]): axum boxes each layer per route and clones the
+    /// box on every request.
     pub fn apply<S: Clone + Send + Sync + 'static>(&self, router: Router<S>) -> Router<S> {
-        router
-            .layer(Extension(self.clone()))
-            .layer(middleware::map_response(crate::error::problem_for_plain_errors))
-            .layer(SecureHeadersLayer::new().with_hsts(self.0.hsts))
-            .layer(RequestContextLayer::new(self.0.trusted_proxies.clone()))
+        router.layer(StackLayer::new(Installed { security: self.clone(), inventory: None, document: None }))
+    }
+
+    /// [`Security::apply`] for a [`crate::Router`]: its inventory and document ride along.
+    pub(crate) fn apply_with<S: Clone + Send + Sync + 'static>(
+        &self,
+        router: Router<S>,
+        inventory: Inventory,
+        document: Option<Arc<[u8]>>,
+    ) -> Router<S> {
+        router.layer(StackLayer::new(Installed { security: self.clone(), inventory: Some(inventory), document }))
+    }
+
+    pub(crate) fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.0.trusted_proxies
+    }
+
+    pub(crate) fn hsts(&self) -> bool {
+        self.0.hsts
     }
 
     /// Authenticates the request, once: the principal is kept in the request's extensions, so
@@ -133,12 +144,14 @@ impl Security {
     ///
     /// [`Error::Unauthenticated`] (401).
     pub async fn authenticate(&self, parts: &mut Parts) -> Result<Principal, Error> {
-        if let Some(Verified(principal)) = parts.extensions.get::<Verified>() {
+        if let Some(principal) = verified(parts) {
             return Ok(principal.clone());
         }
         match self.0.authenticator.authenticate(&parts.headers).await {
             Ok(principal) => {
-                parts.extensions.insert(Verified(principal.clone()));
+                if let Some(scope) = parts.extensions.get_mut::<RequestScope>() {
+                    scope.verified = Some(principal.clone());
+                }
                 Ok(principal)
             }
             Err(AuthError::RevocationUnavailable) => {
@@ -175,7 +188,21 @@ impl Security {
 ///
 /// [`Error::Internal`] when the router was not wrapped: deny, never skip the check.
 pub(crate) fn from_parts(parts: &Parts) -> Result<Security, Error> {
-    parts.extensions.get::<Security>().cloned().ok_or_else(|| {
+    installed(parts).map(|installed| installed.security.clone())
+}
+
+/// What the security layer installed on this request.
+///
+/// # Errors
+///
+/// [`Error::Internal`] when the router was not wrapped.
+pub(crate) fn installed(parts: &Parts) -> Result<&Arc<Installed>, Error> {
+    parts.extensions.get::<RequestScope>().map(|scope| &scope.installed).ok_or_else(|| {
         Error::Internal("rampart::Security is not installed: wrap the router with Security::apply".into())
     })
+}
+
+/// The principal [`Security::authenticate`] verified for this request, if it ran.
+pub(crate) fn verified(parts: &Parts) -> Option<&Principal> {
+    parts.extensions.get::<RequestScope>().and_then(|scope| scope.verified.as_ref())
 }

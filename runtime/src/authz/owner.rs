@@ -102,10 +102,8 @@ impl<S: Send + Sync, R: ?Sized + 'static> FromRequestParts<S> for OwnerCheck<R> 
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let principal = parts
-            .extensions
-            .get::<crate::security::Verified>()
-            .map(|verified| verified.0.clone())
+        let principal = crate::security::verified(parts)
+            .cloned()
             .ok_or_else(|| Error::Internal("OwnerCheck used on an endpoint without authentication".into()))?;
         let OwnerFn(allow) = parts
             .extensions

@@ -25,7 +25,6 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -36,15 +35,28 @@ use crate::public;
 pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The serialized document, shared by every request.
+/// The serialized document, shared by every request (built by [`crate::Router::secured`]).
 #[derive(Clone)]
 pub(crate) struct DocumentJson(pub(crate) Arc<[u8]>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for DocumentJson {
+    type Rejection = crate::Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let installed = crate::security::installed(parts)?;
+        installed
+            .document
+            .clone()
+            .map(DocumentJson)
+            .ok_or_else(|| crate::Error::Internal("no OpenAPI document: build the router with with_docs".into()))
+    }
+}
 
 /// The OpenAPI document of this service.
 ///
 /// Generated from the same declarations that the router enforces.
 #[public(get, path = "/openapi.json", reason = "the API description holds no data; clients and tooling read it", tags = ["documentation"])]
-pub(crate) async fn openapi_json(Extension(document): Extension<DocumentJson>) -> Response {
+pub(crate) async fn openapi_json(document: DocumentJson) -> Response {
     let mut response = (StatusCode::OK, document.0.to_vec()).into_response();
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response

@@ -71,12 +71,42 @@ impl RateDecision {
     pub fn write_headers(&self, headers: &mut HeaderMap) {
         static POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
         static STATE: HeaderName = HeaderName::from_static("ratelimit");
-        let policy = format!("\"default\";q={};w={}", self.quota, self.window_secs);
-        let state = format!("\"default\";r={};t={}", self.remaining, self.reset_secs);
-        if let (Ok(policy), Ok(state)) = (HeaderValue::from_str(&policy), HeaderValue::from_str(&state)) {
+        // Written by hand: this runs on every rate-limited response.
+        let field = |a: char, x: u64, b: char, y: u64| {
+            let mut text = String::with_capacity(40);
+            text.push_str("\"default\";");
+            text.push(a);
+            text.push('=');
+            push_decimal(&mut text, x);
+            text.push(';');
+            text.push(b);
+            text.push('=');
+            push_decimal(&mut text, y);
+            HeaderValue::try_from(text)
+        };
+        let policy = field('q', u64::from(self.quota), 'w', self.window_secs);
+        let state = field('r', u64::from(self.remaining), 't', self.reset_secs);
+        if let (Ok(policy), Ok(state)) = (policy, state) {
             headers.insert(POLICY.clone(), policy);
             headers.insert(STATE.clone(), state);
         }
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(text: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        text.push(char::from(d));
     }
 }
 

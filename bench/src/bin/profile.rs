@@ -1,0 +1,53 @@
+//! Drives one variant in process (no sockets) for profiling: `profile VARIANT N` sends N
+//! requests through the router with `tower::ServiceExt::oneshot`. Under
+//! `valgrind --tool=callgrind` the instruction count per request is repeatable, so changes to
+//! the hot path can be compared exactly:
+//!
+//! `valgrind --tool=callgrind target/release/profile secure-get 20000`
+//!
+//! Variants: plain-get, public-get, secure-get, hand-get, plain-post, secure-post.
+
+use axum::body::Body;
+use axum::http::Request;
+use bench::variants::{SECRET, body, handwritten, plain, rampart_app, token};
+use http_body_util::BodyExt as _;
+use tower::ServiceExt as _;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(variant), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok())) else {
+        eprintln!("usage: profile VARIANT N");
+        std::process::exit(2);
+    };
+    let (app, path, post) = match variant.as_str() {
+        "plain-get" => (plain(), "/item", false),
+        "plain-post" => (plain(), "/item", true),
+        "hand-get" => (handwritten(), "/item", false),
+        "public-get" => (rampart_app(), "/public", false),
+        "secure-get" => (rampart_app(), "/secure", false),
+        "secure-post" => (rampart_app(), "/secure", true),
+        other => {
+            eprintln!("unknown variant {other}");
+            std::process::exit(2);
+        }
+    };
+    let tokens: Vec<String> =
+        (0..16).map(|i| token(&format!("user-{i}"), &["bench:read", "bench:write"], SECRET)).collect();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let payload = body();
+    let peer: std::net::SocketAddr = "127.0.0.1:40000".parse().expect("address");
+    runtime.block_on(async {
+        for i in 0..n {
+            let builder = if post { Request::post(path) } else { Request::get(path) };
+            let mut request = builder
+                .header("authorization", format!("Bearer {}", tokens[i % tokens.len()]))
+                .header("content-type", "application/json")
+                .body(if post { Body::from(payload.clone()) } else { Body::empty() })
+                .expect("a request");
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            let response = app.clone().oneshot(request).await.expect("infallible");
+            assert!(response.status().is_success(), "{variant}: {}", response.status());
+            let _ = response.into_body().collect().await;
+        }
+    });
+}
