@@ -30,7 +30,9 @@ fn key_file(name: &str) -> Vec<u8> {
 /// A verifier for `alg` (with or without the cache) and a token it accepts.
 fn setup(alg: Algorithm, cache: bool) -> (JwtVerifier, String) {
     let (signing, verification) = match alg {
-        Algorithm::HS256 => (EncodingKey::from_secret(SECRET), VerificationKey::from_secret(alg, SECRET).expect("key")),
+        Algorithm::HS256 => {
+            (EncodingKey::from_secret(SECRET).expect("key"), VerificationKey::from_secret(alg, SECRET).expect("key"))
+        }
         Algorithm::RS256 => (
             EncodingKey::from_rsa_pem(&key_file("rsa.key.pem")).expect("key"),
             VerificationKey::from_pem(alg, &key_file("rsa.pub.pem")).expect("key"),
