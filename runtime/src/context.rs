@@ -38,8 +38,8 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// What [`RequestContextLayer`] stores in the request's extensions.
 #[derive(Debug, Clone)]
 pub struct RequestMeta {
-    /// The request id.
-    pub request_id: Arc<str>,
+    /// The request id, as echoed in `X-Request-Id` (visible ASCII, at most 64 bytes).
+    pub request_id: HeaderValue,
     /// The client, per the trusted-proxy rules.
     pub client_ip: IpAddr,
 }
@@ -90,10 +90,44 @@ impl RequestContext {
         let route =
             parts.extensions.get::<MatchedPath>().map_or_else(|| Arc::from("unmatched"), |p| Arc::from(p.as_str()));
         let (request_id, client_ip) = match RequestMeta::of(&parts.extensions) {
-            Some(meta) => (Arc::clone(&meta.request_id), meta.client_ip),
+            Some(meta) => (id_text(&meta.request_id), meta.client_ip),
             None => (Arc::from("-"), peer_ip(&parts.extensions)),
         };
         Self { request_id, method: parts.method.clone(), route, client_ip }
+    }
+}
+
+/// What a [`RequestContext`] is made of, captured with reference-count increments only, for code
+/// that may need an audit context after the request is consumed but usually does not.
+#[derive(Debug, Clone)]
+pub(crate) struct ContextSeed {
+    route: Option<MatchedPath>,
+    meta: Option<RequestMeta>,
+    peer: IpAddr,
+    method: Method,
+}
+
+impl ContextSeed {
+    pub(crate) fn capture(parts: &Parts) -> Self {
+        Self {
+            route: parts.extensions.get::<MatchedPath>().cloned(),
+            meta: RequestMeta::of(&parts.extensions).cloned(),
+            peer: peer_ip(&parts.extensions),
+            method: parts.method.clone(),
+        }
+    }
+
+    pub(crate) fn context(&self) -> RequestContext {
+        let (request_id, client_ip) = match &self.meta {
+            Some(meta) => (id_text(&meta.request_id), meta.client_ip),
+            None => (Arc::from("-"), self.peer),
+        };
+        RequestContext {
+            request_id,
+            method: self.method.clone(),
+            route: self.route.as_ref().map_or_else(|| Arc::from("unmatched"), |p| Arc::from(p.as_str())),
+            client_ip,
+        }
     }
 }
 
@@ -109,25 +143,35 @@ pub(crate) fn peer_ip(extensions: &axum::http::Extensions) -> IpAddr {
     extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip())
 }
 
-pub(crate) fn acceptable_request_id(value: &HeaderValue) -> Option<&str> {
-    let text = value.to_str().ok()?;
-    let ok = (1..=64).contains(&text.len())
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    ok.then_some(text)
+/// The request id as text, for an audit event.
+fn id_text(id: &HeaderValue) -> Arc<str> {
+    id.to_str().map_or_else(|_| Arc::from("-"), Arc::from)
 }
 
-/// 96 random bits as 24 lowercase hex digits, without formatting machinery (it runs on every
-/// request).
-pub(crate) fn generate_request_id() -> Arc<str> {
+/// A client's `X-Request-Id`, if plain enough to be logged and echoed: 1 to 64 of
+/// `A-Z a-z 0-9 . _ : -`.
+pub(crate) fn acceptable_request_id(value: &HeaderValue) -> Option<&HeaderValue> {
+    let bytes = value.as_bytes();
+    let ok = (1..=64).contains(&bytes.len())
+        && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    ok.then_some(value)
+}
+
+/// A fresh request id: 24 lowercase hex digits, a 48-bit random prefix drawn once per process and
+/// a 48-bit counter. Unique per process and, with overwhelming odds, across instances; no random
+/// number is drawn per request (this runs on every request). Ids are for correlation, not secrets.
+pub(crate) fn generate_request_id() -> HeaderValue {
+    static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut bytes = [0u8; 12];
-    rand::rng().fill_bytes(&mut bytes);
+    let prefix = *PREFIX.get_or_init(|| rand::rng().next_u64());
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut text = [0u8; 24];
-    for (i, byte) in bytes.iter().enumerate() {
-        text[2 * i] = HEX[usize::from(byte >> 4)];
-        text[2 * i + 1] = HEX[usize::from(byte & 0x0f)];
+    for (i, digit) in text.iter_mut().enumerate() {
+        let (word, shift) = if i < 12 { (prefix, 44 - 4 * i) } else { (count, 44 - 4 * (i - 12)) };
+        *digit = HEX[usize::try_from((word >> shift) & 0xf).unwrap_or(0)];
     }
-    std::str::from_utf8(&text).map_or_else(|_| Arc::from("-"), Arc::from)
+    HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("-"))
 }
 
 /// Assigns request ids and resolves client IPs. See the [module docs](self).
@@ -171,15 +215,14 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let request_id: Arc<str> = match request.headers().get(&REQUEST_ID).and_then(acceptable_request_id) {
-            Some(id) => Arc::from(id),
+        let request_id = match request.headers().get(&REQUEST_ID).and_then(acceptable_request_id) {
+            Some(id) => id.clone(),
             None => generate_request_id(),
         };
         let peer = peer_ip(request.extensions());
         let client_ip = self.proxies.client_ip(peer, request.headers());
-        let header = HeaderValue::from_str(&request_id).ok();
-        request.extensions_mut().insert(RequestMeta { request_id, client_ip });
-        ResponseFuture { inner: self.inner.call(request), request_id: header }
+        request.extensions_mut().insert(RequestMeta { request_id: request_id.clone(), client_ip });
+        ResponseFuture { inner: self.inner.call(request), request_id: Some(request_id) }
     }
 }
 
@@ -214,7 +257,10 @@ mod tests {
 
     #[test]
     fn request_ids_are_filtered() {
-        assert_eq!(acceptable_request_id(&HeaderValue::from_static("abc-123")), Some("abc-123"));
+        assert_eq!(
+            acceptable_request_id(&HeaderValue::from_static("abc-123")),
+            Some(&HeaderValue::from_static("abc-123"))
+        );
         assert_eq!(acceptable_request_id(&HeaderValue::from_static("a b")), None);
         assert_eq!(acceptable_request_id(&HeaderValue::from_static("")), None);
         let long = "a".repeat(65);

@@ -30,6 +30,7 @@ use crate::Error;
 use crate::audit::{AuditEvent, Decision, RequestContext};
 use crate::auth::Principal;
 use crate::authz::Policy;
+use crate::context::ContextSeed;
 use crate::security;
 use crate::validate::ValidatedBody;
 
@@ -148,11 +149,12 @@ where
     T::Context: Clone + Send + Sync + 'static,
 {
     let (parts, body) = request.into_parts();
-    // What an audit event needs, taken before the request is consumed (cheap clones, no headers).
-    let ctx = RequestContext::from_parts(&parts);
+    // What an audit event needs, taken before the request is consumed: reference counts only,
+    // turned into a context on a rejection.
+    let seed = ContextSeed::capture(&parts);
     let principal = verified(&parts);
-    let context =
-        validation_context::<T::Context>(&parts.extensions).map_err(|e| audited(&ctx, principal.as_ref(), e))?;
+    let reject = |error| audited(&seed.context(), principal.as_ref(), error);
+    let context = validation_context::<T::Context>(&parts.extensions).map_err(reject)?;
     let extracted = X::from_request(Request::from_parts(parts, body), state).await;
     extracted
         .map_err(Error::from)
@@ -160,7 +162,7 @@ where
             let value = inner(x);
             value.validate_with(&context).map(|()| value).map_err(<Error as From<garde::Report>>::from)
         })
-        .map_err(|error| audited(&ctx, principal.as_ref(), error))
+        .map_err(reject)
 }
 
 impl<S, T> FromRequest<S> for Json<T>

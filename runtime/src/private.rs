@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use axum::http::request::Parts;
 
 pub use axum::Extension;
@@ -130,10 +131,17 @@ fn ip_bucket(ip: std::net::IpAddr) -> std::net::IpAddr {
     }
 }
 
-/// Adds the RateLimit headers of an allowed request to the handler's response.
-fn finish(decision: Option<&RateDecision>, mut response: Response) -> Response {
-    if let Some(decision) = decision {
-        decision.write_headers(response.headers_mut());
+/// Adds the RateLimit headers of an allowed request to the handler's response (`policy` is the
+/// route's constant `RateLimit-Policy`, computed once).
+fn finish(decision: Option<&RateDecision>, policy: Option<&HeaderValue>, mut response: Response) -> Response {
+    if let (Some(decision), Some(policy)) = (decision, policy)
+        && let Some(state) = decision.state_value()
+    {
+        let headers = response.headers_mut();
+        // Room for these and the secure headers the outer layer adds: one growth, not several.
+        headers.reserve(12);
+        headers.insert(crate::rate::POLICY_HEADER.clone(), policy.clone());
+        headers.insert(crate::rate::STATE_HEADER.clone(), state);
     }
     response
 }
@@ -175,7 +183,12 @@ impl<I> Layer<I> for GuardLayer {
     /// The body limit is composed here rather than as a layer of its own on the route: axum
     /// boxes every route layer and clones the box on each request.
     fn layer(&self, inner: I) -> Self::Service {
-        Guard { inner: axum::extract::DefaultBodyLimit::max(self.info.body_limit).layer(inner), info: self.info }
+        let policy = self.info.rate.as_ref().and_then(|spec| RateDecision::new(spec, 0).policy_value());
+        Guard {
+            inner: axum::extract::DefaultBodyLimit::max(self.info.body_limit).layer(inner),
+            info: self.info,
+            policy,
+        }
     }
 }
 
@@ -184,6 +197,8 @@ impl<I> Layer<I> for GuardLayer {
 pub struct Guard<I> {
     inner: I,
     info: &'static EndpointInfo,
+    /// The route's `RateLimit-Policy` value.
+    policy: Option<HeaderValue>,
 }
 
 impl<I> Service<Request> for Guard<I>
@@ -204,6 +219,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let info = self.info;
+        let policy = self.policy.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             let decision = match &info.access {
@@ -215,7 +231,7 @@ where
                 Err(denied) => return Ok(denied),
             };
             let response = inner.call(Request::from_parts(parts, body)).await?;
-            Ok(finish(decision.as_ref(), response))
+            Ok(finish(decision.as_ref(), policy.as_ref(), response))
         })
     }
 }

@@ -83,13 +83,13 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let request_id: Arc<str> = match request.headers().get(&REQUEST_ID).and_then(acceptable_request_id) {
-            Some(id) => Arc::from(id),
+        let request_id = match request.headers().get(&REQUEST_ID).and_then(acceptable_request_id) {
+            Some(id) => id.clone(),
             None => generate_request_id(),
         };
         let security = &self.installed.security;
         let client_ip = security.trusted_proxies().client_ip(peer_ip(request.extensions()), request.headers());
-        let header = HeaderValue::from_str(&request_id).ok();
+        let header = Some(request_id.clone());
         request.extensions_mut().insert(RequestScope {
             meta: RequestMeta { request_id, client_ip },
             installed: Arc::clone(&self.installed),

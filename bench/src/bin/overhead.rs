@@ -110,14 +110,22 @@ fn main() {
         wrk(&v.url, script_for(v), CONNECTIONS, 1);
     }
     let mut runs: Vec<Vec<WrkRun>> = vec![Vec::new(); variants.len()];
+    let mut per_cpu: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for round in 1..=ROUNDS {
         for (i, v) in variants.iter().enumerate() {
+            let cpu_before = bench::process_cpu();
             let run = wrk(&v.url, script_for(v), CONNECTIONS, SECONDS);
+            let server_cpu = (bench::process_cpu() - cpu_before).as_secs_f64() / f64::from(SECONDS);
             assert_eq!(run.non_2xx, 0, "{}: every request must succeed", v.name);
             println!(
-                "round {round} {:<22} {:>9.0} req/s  p50 {:>8.1?}  p99 {:>8.1?}",
-                v.name, run.requests_per_sec, run.p50, run.p99
+                "round {round} {:<22} {:>9.0} req/s  p50 {:>8.1?}  p99 {:>8.1?}  server CPU {:>4.0}%",
+                v.name,
+                run.requests_per_sec,
+                run.p50,
+                run.p99,
+                server_cpu * 100.0
             );
+            per_cpu[i].push(run.requests_per_sec / server_cpu.max(0.01));
             runs[i].push(run);
         }
     }
@@ -131,17 +139,20 @@ fn main() {
             (median_f64(&mut rps), bench::median(&mut p50), bench::median(&mut p99))
         })
         .collect();
+    let cpu_medians: Vec<f64> = per_cpu.iter_mut().map(|v| median_f64(v)).collect();
     let mut table = String::from(
-        "| variant | req/s (median of 3) | vs plain | p50 | p99 | p99 vs plain |\n|---|---|---|---|---|---|\n",
+        "| variant | req/s (median of 3) | vs plain | req per server CPU-s | vs plain | p50 | p99 | p99 vs plain |\n|---|---|---|---|---|---|---|---|\n",
     );
     for (i, v) in variants.iter().enumerate() {
         let base = if v.method == "POST" { 4 } else { 0 };
         let (rps, p50, p99) = medians[i];
         let (base_rps, _, base_p99) = medians[base];
         table.push_str(&format!(
-            "| {} | {rps:.0} | **{:.2}x** | {p50:.0?} | {p99:.0?} | {:.2}x |\n",
+            "| {} | {rps:.0} | **{:.2}x** | {:.0} | {:.2}x | {p50:.0?} | {p99:.0?} | {:.2}x |\n",
             v.name,
             rps / base_rps,
+            cpu_medians[i],
+            cpu_medians[i] / cpu_medians[base],
             p99.as_secs_f64() / base_p99.as_secs_f64()
         ));
     }

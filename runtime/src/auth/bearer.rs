@@ -23,6 +23,8 @@ use super::AuthError;
 
 /// The header that carries an API key.
 pub const API_KEY_HEADER: &str = "x-api-key";
+/// [`API_KEY_HEADER`] as a header name (parsing a name costs more than looking it up).
+static API_KEY_HEADER_NAME: axum::http::HeaderName = axum::http::HeaderName::from_static(API_KEY_HEADER);
 
 /// The credential a request presents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +47,19 @@ pub enum Credentials<'a> {
 ///
 /// Runs before any signature check, so a malformed or oversized token costs almost nothing.
 pub fn extract_credentials(headers: &HeaderMap, max_len: usize) -> Result<Credentials<'_>, AuthError> {
+    let credentials = extract_unchecked(headers, max_len)?;
+    if let Credentials::Bearer(token) = credentials {
+        check_token(token.as_bytes(), max_len)?;
+    }
+    Ok(credentials)
+}
+
+/// [`extract_credentials`] without the b64token check of a bearer token, for callers that look
+/// the token up among tokens verified before (whose syntax was checked then) and check it
+/// themselves otherwise ([`check_bearer_syntax`]).
+pub(crate) fn extract_unchecked(headers: &HeaderMap, max_len: usize) -> Result<Credentials<'_>, AuthError> {
     let mut authorization = headers.get_all(AUTHORIZATION).iter();
-    let mut api_key = headers.get_all(API_KEY_HEADER).iter();
+    let mut api_key = headers.get_all(&API_KEY_HEADER_NAME).iter();
     let (first_auth, second_auth) = (authorization.next(), authorization.next());
     let (first_key, second_key) = (api_key.next(), api_key.next());
     if second_auth.is_some() {
@@ -59,13 +72,24 @@ pub fn extract_credentials(headers: &HeaderMap, max_len: usize) -> Result<Creden
         (Some(_), Some(_)) => Err(AuthError::Malformed("both a bearer token and an API key")),
         (None, None) => Err(AuthError::Missing),
         (Some(value), None) => {
-            let value = value.to_str().map_err(|_| AuthError::Malformed("non-ASCII Authorization header"))?;
-            let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-            if !scheme.eq_ignore_ascii_case("bearer") {
+            // Bytes first: the b64token check below admits ASCII only, so one pass over the
+            // token does what `to_str` and the check would do in two.
+            let bytes = value.as_bytes();
+            let split = bytes.iter().position(|&b| b == b' ').unwrap_or(bytes.len());
+            if !bytes[..split].eq_ignore_ascii_case(b"bearer") {
                 return Err(AuthError::UnsupportedScheme);
             }
-            let token = rest.trim_start_matches(' ');
-            check_token(token, max_len)?;
+            let rest = &bytes[split..];
+            let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+            let token = &rest[start..];
+            if token.is_empty() {
+                return Err(AuthError::Malformed("empty bearer token"));
+            }
+            if token.len() > max_len {
+                return Err(AuthError::TooLarge { limit: max_len });
+            }
+            let token =
+                std::str::from_utf8(token).map_err(|_| AuthError::Malformed("non-ASCII Authorization header"))?;
             Ok(Credentials::Bearer(token))
         }
         (None, Some(value)) => {
@@ -95,15 +119,25 @@ static B64TOKEN: [bool; 256] = {
     table
 };
 
-fn check_token(token: &str, max_len: usize) -> Result<(), AuthError> {
+/// Checks a bearer token's syntax: RFC 6750's b64token, at most `max_len` bytes.
+///
+/// # Errors
+///
+/// [`AuthError::Malformed`] or [`AuthError::TooLarge`].
+pub(crate) fn check_bearer_syntax(token: &str, max_len: usize) -> Result<(), AuthError> {
+    check_token(token.as_bytes(), max_len)
+}
+
+fn check_token(token: &[u8], max_len: usize) -> Result<(), AuthError> {
     if token.is_empty() {
         return Err(AuthError::Malformed("empty bearer token"));
     }
     if token.len() > max_len {
         return Err(AuthError::TooLarge { limit: max_len });
     }
-    let body = token.trim_end_matches('=');
-    let valid = !body.is_empty() && body.bytes().all(|b| B64TOKEN[usize::from(b)]);
+    let padding = token.iter().rev().take_while(|&&b| b == b'=').count();
+    let body = &token[..token.len() - padding];
+    let valid = !body.is_empty() && body.iter().all(|&b| B64TOKEN[usize::from(b)]);
     if valid { Ok(()) } else { Err(AuthError::Malformed("bearer token is not a b64token")) }
 }
 

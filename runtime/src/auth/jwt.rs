@@ -290,6 +290,11 @@ impl JwtVerifier {
         Ok(principal)
     }
 
+    /// The principal of `token` if it was verified before and is still valid under current keys.
+    pub(crate) fn cached(&self, token: &str) -> Option<Principal> {
+        self.cache.get(token, cache::now_secs(), self.key_generation())
+    }
+
     /// [`JwtVerifier::verify`] without the cache: every check, every time.
     ///
     /// # Errors

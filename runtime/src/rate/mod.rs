@@ -69,28 +69,41 @@ impl RateDecision {
 
     /// Adds `RateLimit-Policy` and `RateLimit`.
     pub fn write_headers(&self, headers: &mut HeaderMap) {
-        static POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-        static STATE: HeaderName = HeaderName::from_static("ratelimit");
-        // Written by hand: this runs on every rate-limited response.
-        let field = |a: char, x: u64, b: char, y: u64| {
-            let mut text = String::with_capacity(40);
-            text.push_str("\"default\";");
-            text.push(a);
-            text.push('=');
-            push_decimal(&mut text, x);
-            text.push(';');
-            text.push(b);
-            text.push('=');
-            push_decimal(&mut text, y);
-            HeaderValue::try_from(text)
-        };
-        let policy = field('q', u64::from(self.quota), 'w', self.window_secs);
-        let state = field('r', u64::from(self.remaining), 't', self.reset_secs);
-        if let (Ok(policy), Ok(state)) = (policy, state) {
-            headers.insert(POLICY.clone(), policy);
-            headers.insert(STATE.clone(), state);
+        if let (Some(policy), Some(state)) = (self.policy_value(), self.state_value()) {
+            headers.insert(POLICY_HEADER.clone(), policy);
+            headers.insert(STATE_HEADER.clone(), state);
         }
     }
+
+    /// `RateLimit-Policy: "default";q=10;w=60`: the same for every request of a route, so the
+    /// guard computes it once.
+    pub fn policy_value(&self) -> Option<HeaderValue> {
+        header_field('q', u64::from(self.quota), 'w', self.window_secs)
+    }
+
+    /// `RateLimit: "default";r=9;t=6`.
+    pub fn state_value(&self) -> Option<HeaderValue> {
+        header_field('r', u64::from(self.remaining), 't', self.reset_secs)
+    }
+}
+
+/// The `RateLimit-Policy` header.
+pub static POLICY_HEADER: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// The `RateLimit` header.
+pub static STATE_HEADER: HeaderName = HeaderName::from_static("ratelimit");
+
+/// `"default";A=x;B=y`, written by hand: this runs on every rate-limited response.
+fn header_field(a: char, x: u64, b: char, y: u64) -> Option<HeaderValue> {
+    let mut text = String::with_capacity(40);
+    text.push_str("\"default\";");
+    text.push(a);
+    text.push('=');
+    push_decimal(&mut text, x);
+    text.push(';');
+    text.push(b);
+    text.push('=');
+    push_decimal(&mut text, y);
+    HeaderValue::try_from(text).ok()
 }
 
 /// Appends `n` in decimal.
