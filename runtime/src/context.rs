@@ -45,6 +45,17 @@ pub struct RequestMeta {
 }
 
 impl RequestMeta {
+    /// The id (the client's `X-Request-Id` if plain enough, else a fresh one) and the client IP
+    /// (per `proxies`) of an incoming request.
+    pub(crate) fn assign<B>(request: &Request<B>, proxies: &TrustedProxies) -> Self {
+        let request_id = match request.headers().get(&REQUEST_ID).and_then(acceptable_request_id) {
+            Some(id) => id.clone(),
+            None => generate_request_id(),
+        };
+        let client_ip = proxies.client_ip(peer_ip(request.extensions()), request.headers());
+        Self { request_id, client_ip }
+    }
+
     /// The request's meta: from the security layer, else from [`RequestContextLayer`].
     pub(crate) fn of(extensions: &axum::http::Extensions) -> Option<&RequestMeta> {
         match extensions.get::<crate::stack::RequestScope>() {
@@ -215,13 +226,9 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let request_id = match request.headers().get(&REQUEST_ID).and_then(acceptable_request_id) {
-            Some(id) => id.clone(),
-            None => generate_request_id(),
-        };
-        let peer = peer_ip(request.extensions());
-        let client_ip = self.proxies.client_ip(peer, request.headers());
-        request.extensions_mut().insert(RequestMeta { request_id: request_id.clone(), client_ip });
+        let meta = RequestMeta::assign(&request, &self.proxies);
+        let request_id = meta.request_id.clone();
+        request.extensions_mut().insert(meta);
         ResponseFuture { inner: self.inner.call(request), request_id: Some(request_id) }
     }
 }

@@ -20,7 +20,7 @@ use tower::{Layer, Service};
 
 use crate::Security;
 use crate::auth::Principal;
-use crate::context::{REQUEST_ID, RequestMeta, acceptable_request_id, generate_request_id, peer_ip};
+use crate::context::{REQUEST_ID, RequestMeta};
 use crate::endpoint::Inventory;
 
 /// What the layer puts in each request's extensions, as one value (each extension costs an
@@ -83,19 +83,11 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let request_id = match request.headers().get(&REQUEST_ID).and_then(acceptable_request_id) {
-            Some(id) => id.clone(),
-            None => generate_request_id(),
-        };
-        let security = &self.installed.security;
-        let client_ip = security.trusted_proxies().client_ip(peer_ip(request.extensions()), request.headers());
-        let header = Some(request_id.clone());
-        request.extensions_mut().insert(RequestScope {
-            meta: RequestMeta { request_id, client_ip },
-            installed: Arc::clone(&self.installed),
-            verified: None,
-        });
-        StackFuture { inner: self.inner.call(request), request_id: header, hsts: security.hsts() }
+        let meta = RequestMeta::assign(&request, self.installed.security.trusted_proxies());
+        let header = Some(meta.request_id.clone());
+        let hsts = self.installed.security.hsts();
+        request.extensions_mut().insert(RequestScope { meta, installed: Arc::clone(&self.installed), verified: None });
+        StackFuture { inner: self.inner.call(request), request_id: header, hsts }
     }
 }
 
