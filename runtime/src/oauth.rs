@@ -225,22 +225,22 @@ impl TokenEndpoint {
             return Err((Refusal::UnsupportedGrantType, None));
         }
 
-        let from_body = match (param("client_id"), param("client_secret")) {
-            (Some(id), Some(secret)) => Some(Presented { id, secret }),
-            (None, None) => None,
-            _ => return Err((Refusal::InvalidClient, None)),
-        };
         let from_header = match headers.get_all(AUTHORIZATION).iter().count() {
             0 => None,
             1 => Some(basic_credentials(headers).ok_or((Refusal::InvalidClient, None))?),
             _ => return Err((Refusal::InvalidRequest("more than one Authorization header"), None)),
         };
-        let presented = match (from_header, from_body) {
-            (Some(_), Some(_)) => {
+        let presented = match (from_header, param("client_id"), param("client_secret")) {
+            (Some(_), _, Some(_)) => {
                 return Err((Refusal::InvalidRequest("use one client authentication method, not two"), None));
             }
-            (Some(p), None) | (None, Some(p)) => p,
-            (None, None) => return Err((Refusal::InvalidClient, None)),
+            // A Basic client may also name itself in the body (§4.4 allows it): the same client.
+            (Some(p), Some(id), None) if id != p.id => {
+                return Err((Refusal::InvalidRequest("client_id differs from the authenticated client"), None));
+            }
+            (Some(p), _, None) => p,
+            (None, Some(id), Some(secret)) => Presented { id, secret },
+            (None, _, _) => return Err((Refusal::InvalidClient, None)),
         };
         let client = self.authenticate(&presented).ok_or((Refusal::InvalidClient, None))?;
         let refuse = |refusal| (refusal, Some(client.id.clone()));
@@ -255,8 +255,12 @@ impl TokenEndpoint {
                 if !requested.iter().all(|s| client.scopes.iter().any(|allowed| allowed == s)) {
                     return Err(refuse(Refusal::InvalidScope("a requested scope is not allowed for this client")));
                 }
-                let mut granted: Vec<String> = requested.iter().map(|s| (*s).to_owned()).collect();
-                granted.dedup();
+                let mut granted: Vec<String> = Vec::with_capacity(requested.len());
+                for scope in requested {
+                    if !granted.iter().any(|g| g == scope) {
+                        granted.push(scope.to_owned());
+                    }
+                }
                 granted
             }
         };
@@ -344,6 +348,45 @@ mod tests {
         let presented = basic_credentials(&headers).unwrap();
         assert_eq!(presented.id, "my app");
         assert_eq!(presented.secret, "s:cret x");
+    }
+
+    fn endpoint() -> TokenEndpoint {
+        TokenEndpoint::new("i", "a", b"signing-secret-signing-secret-32".to_vec()).client(ClientCredential::new(
+            "app",
+            "the-client-secret",
+            ["read", "write"],
+        ))
+    }
+
+    fn form(basic: Option<(&str, &str)>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, "application/x-www-form-urlencoded".parse().unwrap());
+        if let Some((id, secret)) = basic {
+            let raw = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+            headers.insert(AUTHORIZATION, format!("Basic {raw}").parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn repeated_requested_scopes_are_granted_once() {
+        let body = b"grant_type=client_credentials&client_id=app&client_secret=the-client-secret&scope=read write read";
+        let (_, scopes) = endpoint().decide(&form(None), body).unwrap();
+        assert_eq!(scopes, ["read", "write"]);
+    }
+
+    #[test]
+    fn a_basic_client_may_name_itself_in_the_body_but_not_another() {
+        let basic = Some(("app", "the-client-secret"));
+        let same = b"grant_type=client_credentials&client_id=app";
+        assert!(endpoint().decide(&form(basic), same).is_ok());
+        let other = b"grant_type=client_credentials&client_id=someone-else";
+        let (refusal, _) = endpoint().decide(&form(basic), other).unwrap_err();
+        assert_eq!(refusal.code(), "invalid_request");
+        let secret_twice = b"grant_type=client_credentials&client_id=app&client_secret=the-client-secret";
+        assert_eq!(endpoint().decide(&form(basic), secret_twice).unwrap_err().0.code(), "invalid_request");
+        let half = b"grant_type=client_credentials&client_id=app";
+        assert_eq!(endpoint().decide(&form(None), half).unwrap_err().0.code(), "invalid_client");
     }
 
     #[test]
