@@ -92,6 +92,14 @@ fn wrk_duration(text: &str) -> Duration {
     Duration::from_secs_f64(secs)
 }
 
+/// Medians of a variant's rounds: requests per second, p50, p99.
+pub fn medians(rounds: &[WrkRun]) -> (f64, Duration, Duration) {
+    let mut rps: Vec<f64> = rounds.iter().map(|x| x.requests_per_sec).collect();
+    let mut p50: Vec<Duration> = rounds.iter().map(|x| x.p50).collect();
+    let mut p99: Vec<Duration> = rounds.iter().map(|x| x.p99).collect();
+    (median_f64(&mut rps), median(&mut p50), median(&mut p99))
+}
+
 /// The median of `values`.
 pub fn median_f64(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);

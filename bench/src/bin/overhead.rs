@@ -130,15 +130,7 @@ fn main() {
         }
     }
 
-    let medians: Vec<(f64, Duration, Duration)> = runs
-        .iter()
-        .map(|r| {
-            let mut rps: Vec<f64> = r.iter().map(|x| x.requests_per_sec).collect();
-            let mut p50: Vec<Duration> = r.iter().map(|x| x.p50).collect();
-            let mut p99: Vec<Duration> = r.iter().map(|x| x.p99).collect();
-            (median_f64(&mut rps), bench::median(&mut p50), bench::median(&mut p99))
-        })
-        .collect();
+    let medians: Vec<(f64, Duration, Duration)> = runs.iter().map(|r| bench::medians(r)).collect();
     let cpu_medians: Vec<f64> = per_cpu.iter_mut().map(|v| median_f64(v)).collect();
     let mut table = String::from(
         "| variant | req/s (median of 3) | vs plain | req per server CPU-s | vs plain | p50 | p99 | p99 vs plain |\n|---|---|---|---|---|---|---|---|\n",

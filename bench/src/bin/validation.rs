@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use bench::{WrkRun, median_f64, wrk};
+use bench::{WrkRun, wrk};
 use rampart::config::Config;
 use rampart::extract::Json;
 use rampart::prelude::*;
@@ -127,15 +127,7 @@ fn main() {
             runs[i].push(run);
         }
     }
-    let medians: Vec<(f64, Duration, Duration)> = runs
-        .iter()
-        .map(|r| {
-            let mut rps: Vec<f64> = r.iter().map(|x| x.requests_per_sec).collect();
-            let mut p50: Vec<Duration> = r.iter().map(|x| x.p50).collect();
-            let mut p99: Vec<Duration> = r.iter().map(|x| x.p99).collect();
-            (median_f64(&mut rps), bench::median(&mut p50), bench::median(&mut p99))
-        })
-        .collect();
+    let medians: Vec<(f64, Duration, Duration)> = runs.iter().map(|r| bench::medians(r)).collect();
     println!("\n| variant | req/s (median of {ROUNDS}) | p50 | p99 | ratio |");
     println!("|---|---|---|---|---|");
     for (path, (rps, p50, p99)) in variants.iter().zip(&medians) {
