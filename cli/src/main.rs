@@ -4,7 +4,7 @@
 //! Data goes to stdout, diagnostics to stderr. Exit codes, the same in every output format:
 //! 0 ok, 1 findings (or drift), 2 usage, configuration or I/O error. `NO_COLOR` is honoured.
 
-mod audit;
+use rampart_cli::audit;
 mod keygen;
 mod openapi;
 mod scaffold;

@@ -14,6 +14,7 @@
 //!
 //! ```
 //! use axum::http::HeaderMap;
+//! use axum::response::IntoResponse as _;
 //! use rampart::audit::RequestContext;
 //! use rampart::oauth::{ClientCredential, TokenEndpoint};
 //!
@@ -21,7 +22,7 @@
 //! let endpoint = TokenEndpoint::new("rampart-dev", "notes", secret.to_vec())
 //!     .client(ClientCredential::new("reporting", "a-long-client-secret", ["notes:read"]));
 //! let body = b"grant_type=client_credentials&client_id=reporting&client_secret=a-long-client-secret";
-//! let reply = endpoint.grant(&RequestContext::default(), &form_headers(), body);
+//! let reply = endpoint.grant(&RequestContext::default(), &form_headers(), body).into_response();
 //! assert_eq!(reply.status(), 200);
 //! # fn form_headers() -> HeaderMap {
 //! #     let mut h = HeaderMap::new();
@@ -43,6 +44,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::audit::{AuditEvent, Decision, RequestContext};
 use crate::config::Config;
+use crate::openapi::{DescribeResponse, OperationDoc};
 use crate::token::TokenRequest;
 
 /// The longest token lifetime the endpoint grants.
@@ -183,7 +185,11 @@ impl TokenEndpoint {
     }
 
     /// Answers one token request.
-    pub fn grant(&self, ctx: &RequestContext, headers: &HeaderMap, body: &[u8]) -> Response {
+    pub fn grant(&self, ctx: &RequestContext, headers: &HeaderMap, body: &[u8]) -> TokenResponse {
+        TokenResponse(self.answer(ctx, headers, body))
+    }
+
+    fn answer(&self, ctx: &RequestContext, headers: &HeaderMap, body: &[u8]) -> Response {
         match self.decide(headers, body) {
             Ok((client, scopes)) => match self.issue(client, &scopes) {
                 Ok(response) => {
@@ -325,6 +331,93 @@ fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// The token endpoint's answer: a token (RFC 6749 §5.1) or an error (§5.2). Returned from a
+/// handler, it also documents the operation: the form body, the token, and the 400/401 error
+/// objects (which are RFC 6749 JSON, not problem+json).
+#[derive(Debug)]
+pub struct TokenResponse(Response);
+
+impl IntoResponse for TokenResponse {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+impl DescribeResponse for TokenResponse {
+    fn describe_response(doc: &mut OperationDoc) {
+        use utoipa::openapi::{ContentBuilder, ResponseBuilder};
+        let form = doc.schema_of::<schema::TokenRequestForm>();
+        doc.request_body("application/x-www-form-urlencoded", form);
+        let token = doc.schema_of::<schema::AccessToken>();
+        doc.success_body("application/json", token);
+        let error = doc.schema_of::<schema::OAuthError>();
+        for (status, description) in [
+            (400, "invalid_request, unsupported_grant_type or invalid_scope (RFC 6749 §5.2)"),
+            (401, "invalid_client: client authentication failed (RFC 6749 §5.2)"),
+        ] {
+            let content = ContentBuilder::new().schema(Some(error.clone())).build();
+            doc.response(
+                status,
+                ResponseBuilder::new().description(description).content("application/json", content).build(),
+            );
+        }
+    }
+}
+
+/// The shapes [`TokenResponse`] documents; only read by the OpenAPI generator.
+mod schema {
+    #![allow(dead_code, reason = "documentation types: their fields are read by utoipa's derive, not by code")]
+
+    use utoipa::ToSchema;
+
+    /// `POST /oauth/token` form (RFC 6749 §4.4.2); the client authenticates with HTTP Basic or
+    /// with `client_id` and `client_secret` here, not both.
+    #[derive(ToSchema)]
+    pub(super) struct TokenRequestForm {
+        grant_type: GrantType,
+        /// Space-separated scopes, each allowed for the client (default: all of them).
+        scope: Option<String>,
+        client_id: Option<String>,
+        client_secret: Option<String>,
+    }
+
+    /// The only grant supported.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "snake_case")]
+    pub(super) enum GrantType {
+        ClientCredentials,
+    }
+
+    /// An access token (RFC 6749 §5.1); no refresh token is issued.
+    #[derive(ToSchema)]
+    pub(super) struct AccessToken {
+        access_token: String,
+        /// Always `Bearer`.
+        token_type: String,
+        /// Seconds until the token expires.
+        expires_in: u64,
+        /// The granted scopes, space-separated.
+        scope: String,
+    }
+
+    /// An error of the token endpoint (RFC 6749 §5.2).
+    #[derive(ToSchema)]
+    pub(super) struct OAuthError {
+        error: OAuthErrorCode,
+        error_description: Option<String>,
+    }
+
+    /// The error codes the endpoint answers with.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "snake_case")]
+    pub(super) enum OAuthErrorCode {
+        InvalidRequest,
+        InvalidClient,
+        UnsupportedGrantType,
+        InvalidScope,
+    }
 }
 
 fn refusal_response(refusal: Refusal) -> Response {

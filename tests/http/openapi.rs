@@ -83,6 +83,24 @@ fn every_operation_documents_its_security_responses() {
     assert_eq!(delete["x-rampart-policy"], "any(role = \"admin\", scope = \"notes:write\")");
     assert_eq!(delete["parameters"][0]["schema"], json!({"type": "integer", "format": "int64"}));
     assert!(delete["responses"]["204"].is_object() && delete["responses"]["404"].is_object());
+    // A path segment of the wrong shape (`/notes/abc`) is a 400 before validation.
+    assert_eq!(delete["responses"]["400"]["$ref"], "#/components/responses/BadRequest");
+    assert_eq!(doc["paths"]["/notes"]["get"]["responses"]["400"]["$ref"], "#/components/responses/BadRequest");
+
+    // The token endpoint documents itself (`TokenResponse: DescribeResponse`): its form, its
+    // token, and RFC 6749 errors that are plain JSON, not problem+json.
+    let token = &doc["paths"]["/oauth/token"]["post"];
+    let form = &token["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]["$ref"];
+    assert_eq!(*form, "#/components/schemas/TokenRequestForm");
+    assert_eq!(
+        token["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/AccessToken"
+    );
+    for status in ["400", "401"] {
+        let error = &token["responses"][status]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(*error, "#/components/schemas/OAuthError", "{status}");
+    }
+    assert_eq!(doc["paths"]["/docs/{file}"]["get"]["responses"]["404"]["$ref"], "#/components/responses/NotFound");
 
     let health = &doc["paths"]["/health"]["get"];
     assert_eq!(health["security"], json!([]));

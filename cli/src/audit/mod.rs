@@ -7,9 +7,9 @@
 //! text, not its number). `// rampart-audit: allow(RAMPART003)` on the line or the line above
 //! silences one rule there.
 
-pub(crate) mod report;
-pub(crate) mod rules;
-mod visit;
+pub mod report;
+pub mod rules;
+pub mod visit;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -18,36 +18,48 @@ use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 
 use rules::Rule;
-pub(crate) use rules::Severity;
-pub(crate) use visit::Route;
+pub use rules::Severity;
+pub use visit::{FileFacts, Route};
 
 /// A rule's match inside one file, before it is placed in the project.
 #[derive(Debug)]
-pub(crate) struct Hit {
-    pub(crate) rule: &'static Rule,
-    pub(crate) line: usize,
-    pub(crate) column: usize,
-    pub(crate) message: String,
+pub struct Hit {
+    /// The rule that matched.
+    pub rule: &'static Rule,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong, for this occurrence.
+    pub message: String,
 }
 
 /// One finding.
 #[derive(Debug, Clone)]
-pub(crate) struct Finding {
-    pub(crate) rule: &'static Rule,
+pub struct Finding {
+    /// The rule that matched.
+    pub rule: &'static Rule,
     /// Repository-relative, with `/`.
-    pub(crate) file: String,
-    pub(crate) line: usize,
-    pub(crate) column: usize,
-    pub(crate) message: String,
-    pub(crate) fingerprint: String,
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong, for this occurrence.
+    pub message: String,
+    /// A hash of the rule, the file and the line's text: stable across unrelated edits.
+    pub fingerprint: String,
 }
 
 /// The audit of one project.
 #[derive(Debug, Default)]
-pub(crate) struct Audit {
-    pub(crate) findings: Vec<Finding>,
-    pub(crate) routes: Vec<Route>,
-    pub(crate) files_scanned: usize,
+pub struct Audit {
+    /// Every finding, sorted by file, line, column and rule.
+    pub findings: Vec<Finding>,
+    /// Every route declared with `#[secure]` or `#[public]`.
+    pub routes: Vec<Route>,
+    /// How many Rust files were read.
+    pub files_scanned: usize,
 }
 
 /// Directories never audited: build output, VCS data, and test code (which legitimately holds
@@ -86,7 +98,7 @@ fn relative(root: &Path, path: &Path) -> String {
 /// # Errors
 ///
 /// When `root` or one of its files cannot be read.
-pub(crate) fn run(root: &Path) -> anyhow::Result<Audit> {
+pub fn run(root: &Path) -> anyhow::Result<Audit> {
     let root = root.canonicalize().with_context(|| format!("{} does not exist", root.display()))?;
     if !root.is_dir() {
         anyhow::bail!("{} is not a directory", root.display());
@@ -101,29 +113,11 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<Audit> {
         let file = relative(&root, &path);
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         audit.files_scanned += 1;
-        match syn::parse_file(&text) {
-            Ok(ast) => {
-                let mut visitor = visit::Visitor::new(&file);
-                syn::visit::Visit::visit_file(&mut visitor, &ast);
-                let facts = visitor.finish();
-                raw.extend(facts.hits.into_iter().map(|h| (file.clone(), h)));
-                audit.routes.extend(facts.routes);
-                plain_fns.extend(facts.plain_async_fns);
-                mounts.extend(facts.mounts.into_iter().map(|(name, line, column)| (file.clone(), name, line, column)));
-            }
-            Err(err) => {
-                let start = err.span().start();
-                raw.push((
-                    file.clone(),
-                    Hit {
-                        rule: rules::UNPARSABLE,
-                        line: start.line.max(1),
-                        column: start.column + 1,
-                        message: format!("not audited: {err}"),
-                    },
-                ));
-            }
-        }
+        let facts = scan_source(&file, &text);
+        raw.extend(facts.hits.into_iter().map(|h| (file.clone(), h)));
+        audit.routes.extend(facts.routes);
+        plain_fns.extend(facts.plain_async_fns);
+        mounts.extend(facts.mounts.into_iter().map(|(name, line, column)| (file.clone(), name, line, column)));
         sources.insert(file, text);
     }
     for (file, name, line, column) in mounts {
@@ -164,6 +158,35 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<Audit> {
     }
     audit.findings.sort_by(|a, b| (&a.file, a.line, a.column, a.rule.id).cmp(&(&b.file, b.line, b.column, b.rule.id)));
     Ok(audit)
+}
+
+/// Scans one Rust source file: the rule hits, routes, unannotated handlers and router mounts in
+/// it. A file that does not parse gives one `RAMPART000`-style "not audited" hit at the syntax
+/// error, never a panic (this is the audit's fuzz target).
+///
+/// ```
+/// let facts = rampart_cli::audit::scan_source("src/lib.rs", "fn f() { let x = ; }");
+/// assert_eq!(facts.hits.len(), 1);
+/// assert!(facts.hits[0].message.starts_with("not audited"));
+/// ```
+pub fn scan_source(file: &str, text: &str) -> FileFacts {
+    match syn::parse_file(text) {
+        Ok(ast) => {
+            let mut visitor = visit::Visitor::new(file);
+            syn::visit::Visit::visit_file(&mut visitor, &ast);
+            visitor.finish()
+        }
+        Err(err) => {
+            let start = err.span().start();
+            let hit = Hit {
+                rule: rules::UNPARSABLE,
+                line: start.line.max(1),
+                column: start.column + 1,
+                message: format!("not audited: {err}"),
+            };
+            FileFacts { hits: vec![hit], ..FileFacts::default() }
+        }
+    }
 }
 
 /// `// rampart-audit: allow(RAMPART003)` on the finding's line or the line above.

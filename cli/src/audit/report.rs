@@ -9,11 +9,11 @@ use super::rules::{RULES, Rule, Severity};
 use super::{Audit, Finding, Route};
 
 /// The JSON envelope's version; bumped on any incompatible change.
-pub(crate) const JSON_VERSION: u32 = 1;
+pub const JSON_VERSION: u32 = 1;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Format {
+pub enum Format {
     /// `file:line:column: severity[RULE] message`.
     Text,
     /// A versioned JSON envelope.
@@ -24,7 +24,8 @@ pub(crate) enum Format {
     Github,
 }
 
-pub(crate) fn text(audit: &Audit, color: bool) -> String {
+/// Human-readable findings, one per line, with help text (ANSI colour when `color`).
+pub fn text(audit: &Audit, color: bool) -> String {
     let mut out = String::new();
     for f in &audit.findings {
         let severity = f.rule.severity.as_str();
@@ -71,7 +72,8 @@ fn finding_json(f: &Finding) -> Value {
     })
 }
 
-pub(crate) fn json(audit: &Audit) -> String {
+/// The findings as one JSON document.
+pub fn json(audit: &Audit) -> String {
     let value = json!({
         "version": JSON_VERSION,
         "tool": {"name": "rampart", "version": env!("CARGO_PKG_VERSION")},
@@ -106,7 +108,8 @@ fn sarif_rule(rule: &Rule) -> Value {
     })
 }
 
-pub(crate) fn sarif(audit: &Audit) -> String {
+/// The findings as SARIF 2.1.0.
+pub fn sarif(audit: &Audit) -> String {
     let results: Vec<Value> = audit
         .findings
         .iter()
@@ -145,7 +148,7 @@ pub(crate) fn sarif(audit: &Audit) -> String {
 
 /// `::error file=...,line=...,col=...,title=...::message` (values escaped per the workflow
 /// command rules).
-pub(crate) fn github(audit: &Audit) -> String {
+pub fn github(audit: &Audit) -> String {
     let escape_data = |s: &str| s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
     let escape_prop = |s: &str| escape_data(s).replace(':', "%3A").replace(',', "%2C");
     let mut out = String::new();
@@ -168,7 +171,8 @@ pub(crate) fn github(audit: &Audit) -> String {
     out
 }
 
-pub(crate) fn list_rules() -> String {
+/// Every rule, with its id, severity and help.
+pub fn list_rules() -> String {
     let mut out = String::new();
     for rule in RULES {
         let _ = writeln!(out, "{} {:<8} {:<28} {}", rule.id, rule.severity.as_str(), rule.name, rule.summary);
@@ -176,7 +180,8 @@ pub(crate) fn list_rules() -> String {
     out
 }
 
-pub(crate) fn inventory_text(routes: &[Route]) -> String {
+/// The route inventory as a table.
+pub fn inventory_text(routes: &[Route]) -> String {
     let mut out = String::new();
     for r in routes {
         let rate = r.rate.as_deref().unwrap_or("-");
@@ -189,7 +194,8 @@ pub(crate) fn inventory_text(routes: &[Route]) -> String {
     out
 }
 
-pub(crate) fn inventory_json(routes: &[Route]) -> String {
+/// The route inventory as JSON.
+pub fn inventory_json(routes: &[Route]) -> String {
     let value = json!({"version": JSON_VERSION, "routes": routes});
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }

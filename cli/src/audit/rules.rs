@@ -3,7 +3,7 @@
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum Severity {
+pub enum Severity {
     /// Worth knowing.
     Note,
     /// Likely a weakness.
@@ -13,7 +13,8 @@ pub(crate) enum Severity {
 }
 
 impl Severity {
-    pub(crate) fn as_str(self) -> &'static str {
+    /// The lowercase name used in every output format.
+    pub fn as_str(self) -> &'static str {
         match self {
             Severity::Note => "note",
             Severity::Warning => "warning",
@@ -24,15 +25,21 @@ impl Severity {
 
 /// One rule.
 #[derive(Debug)]
-pub(crate) struct Rule {
-    pub(crate) id: &'static str,
-    pub(crate) name: &'static str,
-    pub(crate) severity: Severity,
-    pub(crate) summary: &'static str,
-    pub(crate) help: &'static str,
+pub struct Rule {
+    /// Stable id, `RAMPART` + 3 digits.
+    pub id: &'static str,
+    /// Short kebab-case name.
+    pub name: &'static str,
+    /// How bad a match is.
+    pub severity: Severity,
+    /// One line saying what the rule finds.
+    pub summary: &'static str,
+    /// How to fix a finding.
+    pub help: &'static str,
 }
 
-pub(crate) const UNANNOTATED_HANDLER: &Rule = &Rule {
+/// RAMPART001.
+pub const UNANNOTATED_HANDLER: &Rule = &Rule {
     id: "RAMPART001",
     name: "handler-without-policy",
     severity: Severity::Error,
@@ -40,7 +47,8 @@ pub(crate) const UNANNOTATED_HANDLER: &Rule = &Rule {
     help: "Annotate the handler with #[rampart::secure(...)] or #[rampart::public(reason = ...)] so that its authentication, authorization and rate limit are declared and enforced.",
 };
 
-pub(crate) const RAW_ROUTE: &Rule = &Rule {
+/// RAMPART002.
+pub const RAW_ROUTE: &Rule = &Rule {
     id: "RAMPART002",
     name: "raw-axum-route",
     severity: Severity::Error,
@@ -48,7 +56,8 @@ pub(crate) const RAW_ROUTE: &Rule = &Rule {
     help: "Mount the handler on rampart::Router with .mount(handler): raw .route/.nest_service/.fallback routes get no authentication, authorization, rate limit or inventory entry.",
 };
 
-pub(crate) const PUBLIC_MUTATION: &Rule = &Rule {
+/// RAMPART003.
+pub const PUBLIC_MUTATION: &Rule = &Rule {
     id: "RAMPART003",
     name: "public-mutating-endpoint",
     severity: Severity::Warning,
@@ -56,7 +65,8 @@ pub(crate) const PUBLIC_MUTATION: &Rule = &Rule {
     help: "Anyone can call a #[public] endpoint. Use #[secure(...)] for POST/PUT/PATCH/DELETE unless it must be open (a token endpoint, a webhook with its own signature check); then say so with `// rampart-audit: allow(RAMPART003)` above it.",
 };
 
-pub(crate) const NO_RATE: &Rule = &Rule {
+/// RAMPART004.
+pub const NO_RATE: &Rule = &Rule {
     id: "RAMPART004",
     name: "secure-without-rate",
     severity: Severity::Warning,
@@ -64,7 +74,8 @@ pub(crate) const NO_RATE: &Rule = &Rule {
     help: "Add `rate = \"100/min\"` (per subject) so that one token cannot exhaust the service.",
 };
 
-pub(crate) const MANUAL_IMPL: &Rule = &Rule {
+/// RAMPART005.
+pub const MANUAL_IMPL: &Rule = &Rule {
     id: "RAMPART005",
     name: "hand-written-endpoint-impl",
     severity: Severity::Error,
@@ -72,7 +83,8 @@ pub(crate) const MANUAL_IMPL: &Rule = &Rule {
     help: "Only #[secure]/#[public] should implement these traits: a hand-written impl can claim any contract and enforce none. Annotate the handler instead.",
 };
 
-pub(crate) const PERMISSIVE_CORS: &Rule = &Rule {
+/// RAMPART006.
+pub const PERMISSIVE_CORS: &Rule = &Rule {
     id: "RAMPART006",
     name: "permissive-cors",
     severity: Severity::Error,
@@ -80,7 +92,8 @@ pub(crate) const PERMISSIVE_CORS: &Rule = &Rule {
     help: "List the allowed origins (RAMPART_CORS_ORIGINS or CorsPolicy with explicit origins); any-origin CORS lets every website call the API from its users' browsers.",
 };
 
-pub(crate) const HARDCODED_SECRET: &Rule = &Rule {
+/// RAMPART007.
+pub const HARDCODED_SECRET: &Rule = &Rule {
     id: "RAMPART007",
     name: "hard-coded-secret",
     severity: Severity::Error,
@@ -88,7 +101,8 @@ pub(crate) const HARDCODED_SECRET: &Rule = &Rule {
     help: "Read secrets from the environment or a secret store (RAMPART_JWT_SECRET, RAMPART_SEAL_KEY, files outside the repository); a committed secret must be rotated.",
 };
 
-pub(crate) const ENV_NOT_IGNORED: &Rule = &Rule {
+/// RAMPART008.
+pub const ENV_NOT_IGNORED: &Rule = &Rule {
     id: "RAMPART008",
     name: "env-file-not-ignored",
     severity: Severity::Error,
@@ -96,7 +110,8 @@ pub(crate) const ENV_NOT_IGNORED: &Rule = &Rule {
     help: "Add `.env` to .gitignore: it holds the service's secrets.",
 };
 
-pub(crate) const WEAK_CONFIG: &Rule = &Rule {
+/// RAMPART009.
+pub const WEAK_CONFIG: &Rule = &Rule {
     id: "RAMPART009",
     name: "weak-security-setting",
     severity: Severity::Error,
@@ -104,7 +119,8 @@ pub(crate) const WEAK_CONFIG: &Rule = &Rule {
     help: "HS256/384/512 secrets need at least 32 random bytes, token leeway at most 300 s, and `danger_`/`insecure_` switches have no place in a service.",
 };
 
-pub(crate) const ROOT_CONTAINER: &Rule = &Rule {
+/// RAMPART010.
+pub const ROOT_CONTAINER: &Rule = &Rule {
     id: "RAMPART010",
     name: "container-runs-as-root",
     severity: Severity::Warning,
@@ -112,7 +128,8 @@ pub(crate) const ROOT_CONTAINER: &Rule = &Rule {
     help: "Create an unprivileged user and switch to it with `USER 10001:10001` in the final stage.",
 };
 
-pub(crate) const NO_DENY: &Rule = &Rule {
+/// RAMPART011.
+pub const NO_DENY: &Rule = &Rule {
     id: "RAMPART011",
     name: "no-cargo-deny",
     severity: Severity::Warning,
@@ -120,7 +137,8 @@ pub(crate) const NO_DENY: &Rule = &Rule {
     help: "Add a deny.toml (`rampart new` writes one) and run `cargo deny check` in CI.",
 };
 
-pub(crate) const UNPARSABLE: &Rule = &Rule {
+/// RAMPART012.
+pub const UNPARSABLE: &Rule = &Rule {
     id: "RAMPART012",
     name: "unparsable-source",
     severity: Severity::Warning,
@@ -129,7 +147,7 @@ pub(crate) const UNPARSABLE: &Rule = &Rule {
 };
 
 /// Every rule, in id order.
-pub(crate) const RULES: &[&Rule] = &[
+pub const RULES: &[&Rule] = &[
     UNANNOTATED_HANDLER,
     RAW_ROUTE,
     PUBLIC_MUTATION,

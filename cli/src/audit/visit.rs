@@ -12,28 +12,38 @@ use super::rules::{self, Rule};
 
 /// A route declared by an attribute, for `--inventory`.
 #[derive(Debug, Clone, serde::Serialize)]
-pub(crate) struct Route {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) access: String,
-    pub(crate) rate: Option<String>,
-    pub(crate) handler: String,
-    pub(crate) file: String,
-    pub(crate) line: usize,
+pub struct Route {
+    /// HTTP method, uppercase.
+    pub method: String,
+    /// The route template.
+    pub path: String,
+    /// The policy as written, or `public: REASON`.
+    pub access: String,
+    /// The `rate` argument, if any.
+    pub rate: Option<String>,
+    /// The handler function.
+    pub handler: String,
+    /// Repository-relative file.
+    pub file: String,
+    /// 1-based line of the attribute.
+    pub line: usize,
 }
 
 /// What one file yields.
 #[derive(Default)]
-pub(crate) struct FileFacts {
-    pub(crate) hits: Vec<Hit>,
-    pub(crate) routes: Vec<Route>,
+pub struct FileFacts {
+    /// Rule matches.
+    pub hits: Vec<Hit>,
+    /// Declared routes.
+    pub routes: Vec<Route>,
     /// Plain (unannotated) `async fn` names.
-    pub(crate) plain_async_fns: Vec<String>,
+    pub plain_async_fns: Vec<String>,
     /// `.mount(name)` calls: the mounted name and where.
-    pub(crate) mounts: Vec<(String, usize, usize)>,
+    pub mounts: Vec<(String, usize, usize)>,
 }
 
-pub(crate) struct Visitor<'a> {
+/// The syntax-tree walk that collects [`FileFacts`] from one file.
+pub struct Visitor<'a> {
     file: &'a str,
     facts: FileFacts,
     in_test: usize,
@@ -76,11 +86,13 @@ fn literal_bytes(expr: &Expr) -> Option<(usize, Span)> {
 }
 
 impl<'a> Visitor<'a> {
-    pub(crate) fn new(file: &'a str) -> Self {
+    /// A walk over the file at the repository-relative path `file`.
+    pub fn new(file: &'a str) -> Self {
         Self { file, facts: FileFacts::default(), in_test: 0 }
     }
 
-    pub(crate) fn finish(self) -> FileFacts {
+    /// What the walk found.
+    pub fn finish(self) -> FileFacts {
         self.facts
     }
 

@@ -5,11 +5,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use rampart::audit::RequestContext;
 use rampart::authz::OwnerCheck;
 use rampart::crypto::Sealed;
 use rampart::extract::{Json, Path, Query, Valid};
+use rampart::oauth::TokenResponse;
 use rampart::prelude::*;
 
 use crate::AppState;
@@ -136,9 +136,9 @@ pub(crate) async fn issue_token(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Result<TokenResponse, Error> {
     match &state.tokens {
-        Some(tokens) => tokens.grant(&ctx, &headers, &body),
-        None => Error::NotFound.into_response(),
+        Some(tokens) => Ok(tokens.grant(&ctx, &headers, &body)),
+        None => Err(Error::NotFound),
     }
 }

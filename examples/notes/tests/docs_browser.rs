@@ -6,50 +6,13 @@
 //! Needs Debian's `chromium` (`.ci/run` installs it); `CHROMIUM` overrides the path.
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-/// The running notes binary, killed on drop.
-struct Service {
-    child: Child,
-    addr: String,
-}
-
-impl Service {
-    fn start() -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_notes"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("RAMPART_") || name == "DATABASE_URL" {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command
-            .env("RAMPART_ADDR", "127.0.0.1:0")
-            .env("DATABASE_URL", "sqlite::memory:")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| line.strip_prefix("notes listening on http://").map(str::to_owned))
-            .expect("the service says where it listens");
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, addr }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::Service;
 
 fn chromium(profile: &Path, args: &[String]) -> std::process::Output {
     let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
@@ -89,7 +52,7 @@ fn rendered_operations(dom: &str) -> BTreeSet<(String, String, bool)> {
 
 #[test]
 fn swagger_ui_renders_every_operation_with_a_lock_on_the_secured_ones() {
-    let service = Service::start();
+    let service = Service::start(&[]);
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("docs-browser");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();

@@ -90,9 +90,9 @@ mod swagger {
 
     /// A file of the documentation page.
     #[public(get, path = "/docs/{file}", reason = "static files of the documentation page", tags = ["documentation"])]
-    pub(crate) async fn docs_asset(Path(file): Path<String>) -> Result<Response, Error> {
+    pub(crate) async fn docs_asset(Path(file): Path<String>) -> Result<StaticFile, Error> {
         if file == "rampart-docs.js" {
-            return Ok(docs_response("text/javascript; charset=utf-8", STARTER.as_bytes().to_vec()));
+            return Ok(StaticFile(docs_response("text/javascript; charset=utf-8", STARTER.as_bytes().to_vec())));
         }
         if !ASSETS.contains(&file.as_str()) {
             return Err(Error::NotFound);
@@ -112,7 +112,24 @@ mod swagger {
         if asset.gzpipped {
             response.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
-        Ok(response.into_response())
+        Ok(StaticFile(response))
+    }
+
+    /// One of the page's files, or 404 for any other name.
+    pub(crate) struct StaticFile(Response);
+
+    impl IntoResponse for StaticFile {
+        fn into_response(self) -> Response {
+            self.0
+        }
+    }
+
+    impl crate::openapi::DescribeResponse for StaticFile {
+        fn describe_response(doc: &mut crate::openapi::OperationDoc) {
+            let any = utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::default());
+            doc.success_body("application/octet-stream", any);
+            doc.response(404, utoipa::openapi::RefOr::Ref(utoipa::openapi::Ref::from_response_name("NotFound")));
+        }
     }
 }
 

@@ -28,6 +28,8 @@ pub struct OperationDoc {
     pub(crate) request_body: Option<RequestBody>,
     pub(crate) body_media_type: Option<&'static str>,
     pub(crate) response: Option<Content>,
+    pub(crate) response_media_type: Option<&'static str>,
+    pub(crate) extra_responses: Vec<(String, RefOr<utoipa::openapi::Response>)>,
     pub(crate) schemas: Vec<(String, RefOr<Schema>)>,
 }
 
@@ -37,8 +39,9 @@ impl OperationDoc {
         Self { path_names, ..Self::default() }
     }
 
-    /// A reference to `T`'s component when it is a named object type; its inline schema otherwise.
-    fn schema_of<T: ToSchema>(&mut self) -> RefOr<Schema> {
+    /// A reference to `T`'s component when it is a named object type (the component is added to
+    /// the document); its inline schema otherwise.
+    pub fn schema_of<T: ToSchema>(&mut self) -> RefOr<Schema> {
         let schema = T::schema();
         T::schemas(&mut self.schemas);
         let named_object = matches!(&schema, RefOr::T(Schema::Object(Object { schema_type, .. }))
@@ -50,6 +53,23 @@ impl OperationDoc {
         } else {
             schema
         }
+    }
+
+    /// The success response's body: `schema` under `media_type`.
+    pub fn success_body(&mut self, media_type: &'static str, schema: RefOr<Schema>) {
+        self.response = Some(Content::new(Some(schema)));
+        self.response_media_type = Some(media_type);
+    }
+
+    /// Another response the handler produces itself (it replaces Rampart's entry for the same
+    /// status, if any).
+    pub fn response(&mut self, status: u16, response: impl Into<RefOr<utoipa::openapi::Response>>) {
+        self.extra_responses.push((status.to_string(), response.into()));
+    }
+
+    /// The request body, for a handler that reads it raw (`Bytes`) and parses it itself.
+    pub fn request_body(&mut self, media_type: &'static str, schema: RefOr<Schema>) {
+        self.body(media_type, schema);
     }
 
     fn body(&mut self, media_type: &'static str, schema: RefOr<Schema>) {
@@ -189,6 +209,44 @@ impl<T: ToSchema> DescribeTyped for &&Probe<Response<T>> {
 impl<T> DescribeUntyped for &Probe<Response<T>> {
     fn describe(&self, doc: &mut OperationDoc) {
         doc.response = Some(Content::new(Some(any_value())));
+    }
+}
+
+/// A handler's return type that documents the responses it produces itself: the success body
+/// and media type, error statuses with their own schemas (an RFC 6749 error, a 404 for an unknown
+/// file...), and the request body when the handler reads it raw. `Result<T, E>` documents what
+/// `T` does.
+///
+/// ```
+/// use rampart::openapi::{DescribeResponse, OperationDoc};
+/// use utoipa::openapi::{RefOr, Ref, Response};
+///
+/// /// A file, or 404.
+/// struct StaticFile(Vec<u8>);
+///
+/// impl DescribeResponse for StaticFile {
+///     fn describe_response(doc: &mut OperationDoc) {
+///         doc.response(404, RefOr::Ref(Ref::from_response_name("NotFound")));
+///     }
+/// }
+/// ```
+pub trait DescribeResponse {
+    /// Adds what this type contributes to the operation.
+    fn describe_response(doc: &mut OperationDoc);
+}
+
+impl<T: DescribeResponse, E> DescribeResponse for Result<T, E> {
+    fn describe_response(doc: &mut OperationDoc) {
+        T::describe_response(doc);
+    }
+}
+
+/// The handler's whole return type, for [`DescribeResponse`].
+pub struct Returns<T: ?Sized>(PhantomData<T>);
+
+impl<T: DescribeResponse> DescribeTyped for &&Probe<Returns<T>> {
+    fn describe(&self, doc: &mut OperationDoc) {
+        T::describe_response(doc);
     }
 }
 

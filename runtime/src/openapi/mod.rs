@@ -51,12 +51,14 @@ use utoipa::{PartialSchema, ToSchema};
 use crate::endpoint::{EndpointInfo, Method};
 
 pub use check::{Mismatch, check};
-pub use describe::OperationDoc;
+pub use describe::{DescribeResponse, OperationDoc};
 pub use requirements::{BEARER_SCHEME, OAUTH2_SCHEME, ROLE_PREFIX, Requirement, requirements, scopes};
 
 #[doc(hidden)]
 pub mod __private {
-    pub use super::describe::{DescribeNothing, DescribeTyped, DescribeUntyped, OperationDoc, Probe, Response};
+    pub use super::describe::{
+        DescribeNothing, DescribeTyped, DescribeUntyped, OperationDoc, Probe, Response, Returns,
+    };
 }
 
 /// What a document says about the service itself.
@@ -213,7 +215,7 @@ fn operation(info: &EndpointInfo) -> (Operation, Vec<(String, RefOr<Schema>)>) {
     let status = StatusCode::from_u16(info.status).unwrap_or(StatusCode::OK);
     let mut success = Response::builder().description(status.canonical_reason().unwrap_or("Success"));
     if let Some(content) = doc.response.take() {
-        success = success.content("application/json", content);
+        success = success.content(doc.response_media_type.unwrap_or("application/json"), content);
     }
     if info.rate.is_some() {
         success =
@@ -222,10 +224,11 @@ fn operation(info: &EndpointInfo) -> (Operation, Vec<(String, RefOr<Schema>)>) {
     operation = operation.response(info.status.to_string(), success);
 
     let response_ref = |name: &str| RefOr::Ref(Ref::from_response_name(name));
-    if let Some(media_type) = doc.body_media_type {
-        if media_type == "application/json" {
-            operation = operation.response("400", response_ref("BadRequest"));
-        }
+    if validated_input {
+        // A malformed body, path segment or query string is refused before validation.
+        operation = operation.response("400", response_ref("BadRequest"));
+    }
+    if doc.body_media_type.is_some() {
         operation = operation
             .response("413", response_ref("PayloadTooLarge"))
             .response("415", response_ref("UnsupportedMediaType"));
@@ -266,6 +269,9 @@ fn operation(info: &EndpointInfo) -> (Operation, Vec<(String, RefOr<Schema>)>) {
                 "per": rate.key.as_str(),
             }),
         );
+    }
+    for (status, response) in std::mem::take(&mut doc.extra_responses) {
+        operation = operation.response(status, response);
     }
     let operation = operation.extensions(Some(extensions.build())).build();
     (operation, doc.schemas)
@@ -321,7 +327,12 @@ fn problem_responses() -> Vec<(&'static str, Response)> {
     too_many = with_header(too_many, "RateLimit-Policy", rate_limit_policy_header());
     too_many = with_header(too_many, "RateLimit", rate_limit_header());
     vec![
-        ("BadRequest", problem("Malformed JSON (the detail gives line and column, never the payload)")),
+        (
+            "BadRequest",
+            problem(
+                "Malformed input: JSON that does not parse (the detail gives line and column, never the payload), or a path segment or query string of the wrong shape",
+            ),
+        ),
         ("Unauthorized", unauthorized),
         ("Forbidden", forbidden),
         ("NotFound", problem("No such resource, or not the caller's (its existence is not revealed)")),

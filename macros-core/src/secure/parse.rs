@@ -8,8 +8,10 @@ use crate::errors::closest;
 
 /// Which attribute is being parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
+    /// `#[secure]`: an authenticated, authorized endpoint.
     Secure,
+    /// `#[public]`: an endpoint open to anyone, with a stated reason.
     Public,
 }
 

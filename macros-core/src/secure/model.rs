@@ -43,6 +43,9 @@ pub(crate) struct Spec {
     pub(crate) status: u16,
     /// `T` of the first `Json<T>` in the return type: the success response's body.
     pub(crate) response_body: Option<Type>,
+    /// The handler's return type, when it can be named in the expansion (no `impl Trait`): it may
+    /// document its own responses (`rampart::openapi::DescribeResponse`).
+    pub(crate) return_type: Option<Type>,
 }
 
 const RATE_KEYS: [&str; 4] = ["sub", "ip", "client", "api_key"];
@@ -239,6 +242,10 @@ impl Spec {
             response_body: match &sig.output {
                 syn::ReturnType::Default => None,
                 syn::ReturnType::Type(_, ty) => json_body(ty),
+            },
+            return_type: match &sig.output {
+                syn::ReturnType::Type(_, ty) if !mentions_impl(quote::quote!(#ty)) => Some((**ty).clone()),
+                _ => None,
             },
         })
     }
@@ -471,4 +478,13 @@ fn json_body(ty: &Type) -> Option<Type> {
         }
         _ => None,
     }
+}
+
+/// Whether `tokens` contain `impl` (an opaque type, which cannot be named again).
+fn mentions_impl(tokens: proc_macro2::TokenStream) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Ident(ident) => ident == "impl",
+        proc_macro2::TokenTree::Group(group) => mentions_impl(group.stream()),
+        _ => false,
+    })
 }

@@ -9,11 +9,11 @@ use quote::quote;
 use syn::ItemFn;
 
 use crate::registry;
-pub(crate) use parse::Kind;
+pub use parse::Kind;
 
 /// Expands one attribute. On error, the user's item is kept next to the error so that the build
 /// fails with a precise message while IDEs keep resolving the function.
-pub(crate) fn expand(
+pub fn expand(
     kind: Kind,
     args: TokenStream,
     item: TokenStream,

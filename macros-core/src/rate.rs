@@ -3,13 +3,15 @@
 
 /// A parsed rate: `count` requests per `period_secs` seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Rate {
-    pub(crate) count: u32,
-    pub(crate) period_secs: u64,
+pub struct Rate {
+    /// Requests allowed per period.
+    pub count: u32,
+    /// The period, in seconds.
+    pub period_secs: u64,
 }
 
 /// Parses a rate, or says what is wrong in words a user can act on.
-pub(crate) fn parse_rate(text: &str) -> Result<Rate, String> {
+pub fn parse_rate(text: &str) -> Result<Rate, String> {
     let text = text.trim();
     let (number, unit) = if let Some((n, u)) = text.split_once('/') {
         (n.trim(), u.trim())

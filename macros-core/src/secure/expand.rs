@@ -218,6 +218,9 @@ fn openapi_fn(spec: &Spec) -> TokenStream {
     let response = spec.response_body.as_ref().map(|ty| {
         quote!((&&&::rampart::openapi::__private::Probe::<::rampart::openapi::__private::Response<#ty>>::new()).describe(doc);)
     });
+    let returns = spec.return_type.as_ref().map(|ty| {
+        quote!((&&&::rampart::openapi::__private::Probe::<::rampart::openapi::__private::Returns<#ty>>::new()).describe(doc);)
+    });
     quote! {
         #[doc(hidden)]
         #[allow(unused_variables)]
@@ -226,6 +229,7 @@ fn openapi_fn(spec: &Spec) -> TokenStream {
             use ::rampart::openapi::__private::{DescribeNothing as _, DescribeTyped as _, DescribeUntyped as _};
             #(#args)*
             #response
+            #returns
         }
     }
 }

@@ -1,0 +1,4 @@
+//! The library side of the `rampart` command: the audit, so that fuzz targets and other tools
+//! run exactly the scanner the command runs. The command itself is `src/main.rs`.
+
+pub mod audit;
