@@ -119,13 +119,22 @@ pub fn today() -> String {
 ///
 /// When BENCHMARKS.md cannot be read or written, or lacks the markers.
 pub fn write_section(name: &str, body: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md");
-    let text = std::fs::read_to_string(&path).expect("BENCHMARKS.md");
+    write_section_in("BENCHMARKS.md", name, body);
+}
+
+/// [`write_section`] for another Markdown file at the workspace root (RELIABILITY.md...).
+///
+/// # Panics
+///
+/// When the file cannot be read or written, or lacks the markers.
+pub fn write_section_in(file: &str, name: &str, body: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
     let (start, end) = (format!("<!-- {name}:start -->"), format!("<!-- {name}:end -->"));
     let (Some(a), Some(b)) = (text.find(&start), text.find(&end)) else {
-        panic!("BENCHMARKS.md has no {start} ... {end} markers");
+        panic!("{file} has no {start} ... {end} markers");
     };
     let updated = format!("{}{start}\n{body}{}", &text[..a], &text[b..]);
-    std::fs::write(&path, updated).expect("BENCHMARKS.md is written");
-    println!("BENCHMARKS.md: section `{name}` updated");
+    std::fs::write(&path, updated).unwrap_or_else(|e| panic!("{file}: {e}"));
+    println!("{file}: section `{name}` updated");
 }
