@@ -215,7 +215,7 @@ async fn client_loop(id: usize, base: String, tokens: Arc<Tokens>, stop: Arc<Ato
             }
             Kind::InvalidBody => {
                 let request = client.post(format!("{base}/notes")).bearer_auth(&tokens.subjects[subject]);
-                if (i / Kind::MIX.len()) % 2 == 0 {
+                if (i / Kind::MIX.len()).is_multiple_of(2) {
                     request.header("content-type", "application/json").body("{\"title\": ")
                 } else {
                     request.json(&json!({"title": "", "tags": ["Not A Tag!"]}))
