@@ -30,6 +30,9 @@
 //! | `RAMPART_TRUSTED_PROXIES` | empty | CIDR list |
 //! | `RAMPART_FORWARDED_HEADER` | `x-forwarded-for` | the header those proxies write (or `forwarded`) |
 //! | `RAMPART_CORS_ORIGINS` / `RAMPART_CORS_CREDENTIALS` | none / `false` | CORS allowlist |
+//! | `RAMPART_AUDIT_LOG` | `stderr` | `stderr`, or a file (rotated by size, mode 0600) |
+//! | `RAMPART_AUDIT_LOG_MAX_BYTES` / `RAMPART_AUDIT_LOG_KEEP` | `10485760` / `5` | rotation size (at least 65536) and rotated files kept (1 to 1000) |
+//! | `RAMPART_AUDIT_BUFFER_LINES` | `10000` | lines queued for the writer; beyond, lines are dropped and counted, never waited for |
 //!
 //! # Examples
 //!
@@ -201,6 +204,8 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// Browser origins allowed.
     pub cors: CorsPolicy,
+    /// Where audit and log lines go.
+    pub audit: crate::audit::AuditSettings,
 }
 
 /// One problem with one variable.
@@ -397,6 +402,8 @@ impl Config {
                 ForwardedHeader::XForwardedFor
             }
         };
+        let audit = read_audit_settings(&mut r);
+
         let trusted_proxies = match r.get("RAMPART_TRUSTED_PROXIES") {
             None => TrustedProxies::none(),
             Some(list) => list.parse::<TrustedProxies>().map(|p| p.with_header(forwarded_header)).unwrap_or_else(|e| {
@@ -443,6 +450,7 @@ impl Config {
             seal,
             trusted_proxies,
             cors,
+            audit,
         })
     }
 }
@@ -594,6 +602,33 @@ fn parse_api_keys(spec: &str) -> Result<ApiKeys, String> {
     Ok(keys)
 }
 
+/// `RAMPART_AUDIT_*`: the audit sink.
+fn read_audit_settings<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>) -> crate::audit::AuditSettings {
+    use crate::audit::{AuditOutput, AuditSettings, DEFAULT_BUFFER_LINES, DEFAULT_KEEP, DEFAULT_MAX_BYTES};
+    let mut number = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| match r.get(name) {
+        None => default,
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if range.contains(&n) => n,
+            _ => {
+                r.fail(
+                    name,
+                    format!("expected a number from {} to {} (default {default})", range.start(), range.end()),
+                );
+                default
+            }
+        },
+    };
+    let max_bytes = number("RAMPART_AUDIT_LOG_MAX_BYTES", DEFAULT_MAX_BYTES, 65_536..=u64::MAX);
+    let keep = number("RAMPART_AUDIT_LOG_KEEP", DEFAULT_KEEP as u64, 1..=1000) as usize;
+    let buffer_lines = number("RAMPART_AUDIT_BUFFER_LINES", DEFAULT_BUFFER_LINES as u64, 1..=10_000_000) as usize;
+    let output = match r.get("RAMPART_AUDIT_LOG") {
+        None => AuditOutput::Stderr,
+        Some(v) if v == "stderr" => AuditOutput::Stderr,
+        Some(v) => AuditOutput::File { path: PathBuf::from(v), max_bytes, keep },
+    };
+    AuditSettings { output, buffer_lines }
+}
+
 fn parse_oauth_clients(spec: &str) -> Result<Vec<OAuthClient>, String> {
     let mut clients: Vec<OAuthClient> = Vec::new();
     for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
@@ -683,6 +718,26 @@ mod tests {
         assert!(text.contains("RAMPART_JWT_SECRET: the secret has 5 bytes"), "{text}");
         assert!(text.contains("RAMPART_JWT_LEEWAY: 9999 s is over the 300 s cap"), "{text}");
         assert!(!text.contains("short"), "a secret must never be echoed: {text}");
+    }
+
+    #[test]
+    fn the_audit_sink_is_stderr_by_default_or_a_rotated_file() {
+        use crate::audit::{AuditOutput, DEFAULT_BUFFER_LINES};
+        let c = config(&[]).unwrap();
+        assert_eq!(c.audit.output, AuditOutput::Stderr);
+        assert_eq!(c.audit.buffer_lines, DEFAULT_BUFFER_LINES);
+        let c = config(&[("RAMPART_AUDIT_LOG", "/var/log/svc/audit.log"), ("RAMPART_AUDIT_LOG_KEEP", "3")]).unwrap();
+        assert_eq!(
+            c.audit.output,
+            AuditOutput::File { path: "/var/log/svc/audit.log".into(), max_bytes: 10 * 1024 * 1024, keep: 3 }
+        );
+        for (name, value) in [
+            ("RAMPART_AUDIT_LOG_MAX_BYTES", "1000"),
+            ("RAMPART_AUDIT_LOG_KEEP", "0"),
+            ("RAMPART_AUDIT_BUFFER_LINES", "lots"),
+        ] {
+            assert_eq!(errors_for(&[(name, value)]), [name], "{name}={value}");
+        }
     }
 
     #[test]

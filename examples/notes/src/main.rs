@@ -11,14 +11,20 @@ mod dev_seal;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    if let Err(err) = tracing::subscriber::set_global_default(rampart::audit::json_subscriber()) {
-        eprintln!("error: {err}");
-        return ExitCode::from(2);
-    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
             eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    // Audit and log lines go through a bounded queue to stderr or a rotated file
+    // (RAMPART_AUDIT_LOG): a stalled destination drops lines, never requests. Kept until exit,
+    // so that what is queued is written out.
+    let _audit_sink = match rampart::audit::install(&config.audit) {
+        Ok(sink) => sink,
+        Err(err) => {
+            eprintln!("error: {err}");
             return ExitCode::from(2);
         }
     };

@@ -24,6 +24,12 @@ fn weak_settings_refuse_to_start_naming_the_variable() {
         ("RAMPART_CORS_ORIGINS", "*", "RAMPART_CORS_ORIGINS: CORS origin `*` cannot be combined with credentials"),
         ("RAMPART_TRUSTED_PROXIES", "10.0.0.0/40", "RAMPART_TRUSTED_PROXIES: `10.0.0.0/40` is not an IP address"),
         ("RAMPART_JWKS_URL", "not a url", "RAMPART_JWKS_URL: not a URL"),
+        ("RAMPART_AUDIT_LOG_KEEP", "0", "RAMPART_AUDIT_LOG_KEEP: expected a number from 1 to 1000"),
+        (
+            "RAMPART_AUDIT_LOG",
+            "/nonexistent-dir/audit.log",
+            "cannot open the audit log /nonexistent-dir/audit.log: No such file or directory (os error 2) (set RAMPART_AUDIT_LOG",
+        ),
     ];
     for (name, value, expected) in cases {
         let output = notes()

@@ -14,11 +14,19 @@
 //! AuditEvent::new(&RequestContext::default(), Decision::Deny, "missing_token", 401).emit();
 //! ```
 
+mod rotate;
+mod sink;
+
 use std::time::SystemTime;
 
 use tracing::Level;
 
 pub use crate::context::RequestContext;
+pub use rotate::RotatingFile;
+pub use sink::{
+    AuditOutput, AuditSettings, AuditSink, DEFAULT_BUFFER_LINES, DEFAULT_KEEP, DEFAULT_MAX_BYTES, InstallError,
+    SinkError, install,
+};
 
 /// The outcome of a security decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
