@@ -32,6 +32,7 @@
 //! | `RAMPART_CORS_ORIGINS` / `RAMPART_CORS_CREDENTIALS` | none / `false` | CORS allowlist |
 //! | `RAMPART_AUDIT_LOG` | `stderr` | `stderr`, or a file (rotated by size, mode 0600) |
 //! | `RAMPART_AUDIT_LOG_MAX_BYTES` / `RAMPART_AUDIT_LOG_KEEP` | `10485760` / `5` | rotation size (at least 65536) and rotated files kept (1 to 1000) |
+//! | `RAMPART_METRICS_ADDR` | `127.0.0.1:0` | where `/metrics` is served, apart from the API (`:0`: a free loopback port, printed on start), or `off` |
 //! | `RAMPART_AUDIT_BUFFER_LINES` | `10000` | lines queued for the writer; beyond, lines are dropped and counted, never waited for |
 //!
 //! # Examples
@@ -206,6 +207,8 @@ pub struct Config {
     pub cors: CorsPolicy,
     /// Where audit and log lines go.
     pub audit: crate::audit::AuditSettings,
+    /// Where `/metrics` is served (`RAMPART_METRICS_ADDR`), or `None` when metrics are off.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// One problem with one variable.
@@ -403,6 +406,17 @@ impl Config {
             }
         };
         let audit = read_audit_settings(&mut r);
+        let metrics_addr = match r.get("RAMPART_METRICS_ADDR") {
+            None => Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            Some(v) if v == "off" => None,
+            Some(v) => match v.parse::<SocketAddr>() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    r.fail("RAMPART_METRICS_ADDR", format!("`{v}` is not host:port (e.g. 127.0.0.1:9464), or `off`"));
+                    None
+                }
+            },
+        };
 
         let trusted_proxies = match r.get("RAMPART_TRUSTED_PROXIES") {
             None => TrustedProxies::none(),
@@ -451,6 +465,7 @@ impl Config {
             trusted_proxies,
             cors,
             audit,
+            metrics_addr,
         })
     }
 }

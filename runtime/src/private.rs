@@ -96,6 +96,9 @@ async fn limit(
         }
         event.emit();
     };
+    if let Some(degraded) = degraded {
+        crate::metrics::record_fallback(degraded.reason());
+    }
     if let Some(degraded) = degraded
         && limiter.should_audit_degraded()
     {
@@ -226,12 +229,17 @@ where
                 Access::Secured(_) => guard_secure(&mut parts, info).await.map(|(_, decision)| decision),
                 Access::Public { .. } => guard_public(&mut parts, info).await,
             };
-            let decision = match decision {
-                Ok(decision) => decision,
-                Err(denied) => return Ok(denied),
+            let mut response = match decision {
+                Ok(decision) => {
+                    let response = inner.call(Request::from_parts(parts, body)).await?;
+                    finish(decision.as_ref(), policy.as_ref(), response)
+                }
+                Err(denied) => denied,
             };
-            let response = inner.call(Request::from_parts(parts, body)).await?;
-            Ok(finish(decision.as_ref(), policy.as_ref(), response))
+            if crate::metrics::labels_routes() {
+                response.extensions_mut().insert(crate::metrics::RouteLabel(info.path));
+            }
+            Ok(response)
         })
     }
 }

@@ -86,8 +86,9 @@ where
         let meta = RequestMeta::assign(&request, self.installed.security.trusted_proxies());
         let header = Some(meta.request_id.clone());
         let hsts = self.installed.security.hsts();
+        let timed = crate::metrics::timing(request.method());
         request.extensions_mut().insert(RequestScope { meta, installed: Arc::clone(&self.installed), verified: None });
-        StackFuture { inner: self.inner.call(request), request_id: header, hsts }
+        StackFuture { inner: self.inner.call(request), request_id: header, hsts, timed }
     }
 }
 
@@ -98,6 +99,7 @@ pin_project! {
         inner: F,
         request_id: Option<HeaderValue>,
         hsts: bool,
+        timed: Option<crate::metrics::Timing>,
     }
 }
 
@@ -114,6 +116,9 @@ where
         crate::headers::apply(response.headers_mut(), *this.hsts);
         if let Some(id) = this.request_id.take() {
             response.headers_mut().insert(REQUEST_ID.clone(), id);
+        }
+        if let Some(timing) = this.timed.take() {
+            timing.finish(&response);
         }
         Poll::Ready(Ok(response))
     }

@@ -7,6 +7,7 @@ mod cache;
 mod endpoints;
 mod headers;
 mod jwks;
+mod metrics;
 mod notes;
 mod openapi;
 mod rate;

@@ -176,8 +176,10 @@ impl<'a> Visitor<'a> {
                 policy.join(", ")
             };
             self.facts.routes.push(Route {
-                method: method.map(|(m, _)| m.to_uppercase()).unwrap_or_default(),
-                path: path.unwrap_or_default(),
+                // An attribute without a method or path does not compile; the inventory still
+                // lists it, with `?` where the argument is missing.
+                method: method.map_or_else(|| "?".to_owned(), |(m, _)| m.to_uppercase()),
+                path: path.unwrap_or_else(|| "?".to_owned()),
                 access,
                 rate,
                 handler,

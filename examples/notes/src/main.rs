@@ -21,13 +21,14 @@ async fn main() -> ExitCode {
     // Audit and log lines go through a bounded queue to stderr or a rotated file
     // (RAMPART_AUDIT_LOG): a stalled destination drops lines, never requests. Kept until exit,
     // so that what is queued is written out.
-    let _audit_sink = match rampart::audit::install(&config.audit) {
+    let audit_sink = match rampart::audit::install(&config.audit) {
         Ok(sink) => sink,
         Err(err) => {
             eprintln!("error: {err}");
             return ExitCode::from(2);
         }
     };
+    rampart::metrics::watch_audit_sink(&audit_sink);
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -72,6 +73,11 @@ async fn run(mut config: Config) -> anyhow::Result<()> {
     };
     let listener = std::net::TcpListener::bind(config.addr).with_context(|| format!("binding {}", config.addr))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    // /metrics is served apart from the API, on RAMPART_METRICS_ADDR (a loopback port by default).
+    if let Some(addr) = config.metrics_addr {
+        let bound = rampart::metrics::start(addr).await?;
+        eprintln!("metrics on http://{bound}/metrics");
+    }
     eprintln!("notes listening on {scheme}://{}", listener.local_addr()?);
     rampart::tls::serve(listener, app, tls, rampart::tls::shutdown_signal()).await?;
     // Every in-flight request has finished: flush and close the database.

@@ -77,6 +77,7 @@ impl<'a> AuditEvent<'a> {
 
     /// Emits the event: denials at `INFO`, degraded controls at `WARN`, allows at `DEBUG`.
     pub fn emit(self) {
+        crate::metrics::record_decision(&self.ctx.route, self.decision.as_str(), self.reason);
         macro_rules! event {
             ($level:expr) => {
                 tracing::event!(

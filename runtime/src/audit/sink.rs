@@ -126,6 +126,13 @@ impl AuditSink {
         })
     }
 
+    /// A reader of [`dropped_lines`](Self::dropped_lines) that outlives the sink's borrow (for
+    /// the `rampart_audit_dropped_lines` metric).
+    pub fn drop_counter(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
+        let counter = self.dropped.clone();
+        move || counter.dropped_lines() as u64
+    }
+
     /// Lines dropped so far because the destination could not keep up.
     pub fn dropped_lines(&self) -> u64 {
         self.dropped.dropped_lines() as u64

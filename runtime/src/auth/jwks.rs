@@ -113,6 +113,12 @@ impl JwksCache {
     }
 
     async fn fetch(&self) -> Result<usize, JwksError> {
+        let result = self.fetch_keys().await;
+        crate::metrics::record_jwks_fetch(result.is_ok());
+        result
+    }
+
+    async fn fetch_keys(&self) -> Result<usize, JwksError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let mut response = self.client.get(self.url.clone()).send().await?;
         if !response.status().is_success() {

@@ -307,10 +307,13 @@ impl Authenticator {
             Credentials::Bearer(token) => {
                 let verifier = self.jwt.as_ref().ok_or(AuthError::SchemeDisabled)?;
                 // A token verified before has exactly these bytes, whose syntax was checked then.
-                let principal = match verifier.cached(token) {
+                let cached = verifier.cached(token);
+                crate::metrics::record_token_cache(cached.is_some());
+                let principal = match cached {
                     Some(principal) => principal,
                     None => {
                         bearer::check_bearer_syntax(token, self.max_token_bytes)?;
+                        crate::metrics::record_verification();
                         verifier.verify(token).await?
                     }
                 };

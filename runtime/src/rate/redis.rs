@@ -91,10 +91,14 @@ impl RedisStore {
     }
 
     async fn bounded<T>(&self, call: impl Future<Output = redis::RedisResult<T>>) -> Result<T, RedisStoreError> {
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(RedisStoreError::Timeout(self.timeout)),
-        }
+        let started = std::time::Instant::now();
+        let (outcome, result) = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => ("ok", Ok(value)),
+            Ok(Err(err)) => ("error", Err(err.into())),
+            Err(_) => ("timeout", Err(RedisStoreError::Timeout(self.timeout))),
+        };
+        crate::metrics::record_redis(outcome, started.elapsed());
+        result
     }
 
     /// Takes one request from `key`'s quota on `route`, atomically across instances.

@@ -9,6 +9,9 @@ pub(crate) struct Service {
     child: Child,
     /// `host:port` it listens on.
     pub(crate) addr: String,
+    /// `host:port` of its metrics listener, when it printed one.
+    #[allow(dead_code, reason = "not every test binary reads metrics")]
+    pub(crate) metrics_addr: Option<String>,
 }
 
 impl Service {
@@ -31,13 +34,19 @@ impl Service {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut metrics_addr = None;
         let addr = lines
             .by_ref()
             .map_while(Result::ok)
-            .find_map(|line| line.strip_prefix("notes listening on http://").map(str::to_owned))
+            .find_map(|line| {
+                if let Some(found) = line.strip_prefix("metrics on http://") {
+                    metrics_addr = found.strip_suffix("/metrics").map(str::to_owned);
+                }
+                line.strip_prefix("notes listening on http://").map(str::to_owned)
+            })
             .expect("the service says where it listens");
         std::thread::spawn(move || lines.for_each(drop));
-        Self { child, addr }
+        Self { child, addr, metrics_addr }
     }
 }
 

@@ -1,0 +1,285 @@
+//! Prometheus metrics for every request and every security decision, through the `metrics`
+//! facade and `metrics-exporter-prometheus`.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `rampart_requests_total` | counter | `route` (template), `method`, `status` |
+//! | `rampart_request_duration_seconds` | histogram | `route`, `method` |
+//! | `rampart_security_decisions_total` | counter | `route`, `decision` (`allow`, `deny`, `degraded`), `reason` (`missing_token`, `invalid_token`, `expired`, `insufficient_scope`, `rate_limited`, `invalid_input`, ...) |
+//! | `rampart_token_cache_total` | counter | `result` (`hit`, `miss`) |
+//! | `rampart_token_verifications_total` | counter | — (tokens parsed and verified: the cache misses of plausible syntax) |
+//! | `rampart_rate_limit_redis_seconds` | histogram | `outcome` (`ok`, `error`, `timeout`) |
+//! | `rampart_rate_limit_fallbacks_total` | counter | `reason` (`rate_store_fallback_local`, `rate_store_fail_open`, `rate_store_fail_closed`) |
+//! | `rampart_jwks_fetches_total` | counter | `outcome` (`ok`, `error`) |
+//! | `rampart_audit_dropped_lines` | gauge | — (lines the audit sink dropped, read at scrape time) |
+//!
+//! Every label value comes from a closed set: route templates (`/notes/{id}`; `unmatched` for a
+//! path no route matched), the seven methods (`other` for any other), status codes, and reasons
+//! that are `&'static str` in the code. A raw path, a subject, a token or an IP address is never a
+//! label, so the number of series stays bounded whatever clients send.
+//!
+//! Nothing is recorded until [`install`] is called. `/metrics` is off the public surface: serve
+//! [`router`] on a separate listen address (`RAMPART_METRICS_ADDR`, loopback by default), or mount
+//! [`scrape`] on the main router, where it requires the `metrics:read` scope.
+//!
+//! # Examples
+//!
+//! ```
+//! rampart::metrics::install().unwrap();
+//! rampart::metrics::record_token_cache(false);
+//! assert!(rampart::metrics::render().unwrap().contains("rampart_token_cache_total{result=\"miss\"} 1"));
+//! ```
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::secure;
+
+/// The scope [`scrape`] requires on the main router.
+pub const SCOPE: &str = "metrics:read";
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static AUDIT_DROPS: OnceLock<Box<dyn Fn() -> u64 + Send + Sync>> = OnceLock::new();
+
+/// Latency buckets, in seconds: 100 µs to 10 s.
+const LATENCY_BUCKETS: [f64; 14] =
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 10.0];
+
+/// The recorder could not be installed.
+#[derive(Debug, thiserror::Error)]
+#[error("metrics: {0}")]
+pub struct MetricsError(String);
+
+/// Installs the Prometheus recorder as the process's `metrics` recorder (once: later calls
+/// return the same handle).
+///
+/// # Errors
+///
+/// When another `metrics` recorder is already installed.
+pub fn install() -> Result<&'static PrometheusHandle, MetricsError> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle);
+    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets(&LATENCY_BUCKETS)
+        .map_err(|e| MetricsError(e.to_string()))?
+        .install_recorder()
+        .map_err(|e| MetricsError(e.to_string()))?;
+    let handle = HANDLE.get_or_init(|| handle);
+    ENABLED.store(true, Ordering::Release);
+    Ok(handle)
+}
+
+/// Reports the lines `sink` drops as `rampart_audit_dropped_lines` (read at each scrape).
+pub fn watch_audit_sink(sink: &crate::audit::AuditSink) {
+    let counter = sink.drop_counter();
+    let _ = AUDIT_DROPS.set(Box::new(counter));
+}
+
+/// The Prometheus text exposition of every metric, or `None` before [`install`].
+pub fn render() -> Option<String> {
+    let handle = HANDLE.get()?;
+    if let Some(dropped) = AUDIT_DROPS.get() {
+        metrics::gauge!("rampart_audit_dropped_lines").set(dropped() as f64);
+    }
+    handle.run_upkeep();
+    Some(handle.render())
+}
+
+fn exposition() -> Response {
+    match render() {
+        Some(text) => {
+            let mut response = (StatusCode::OK, text).into_response();
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+            response
+        }
+        None => crate::Error::NotFound.into_response(),
+    }
+}
+
+/// An axum router serving `GET /metrics` only, for a separate (loopback or internal) listener:
+/// it has no authentication, so never merge it into the public router.
+pub fn router() -> axum::Router {
+    axum::Router::new().route("/metrics", axum::routing::get(|| async { exposition() }))
+}
+
+/// Installs the recorder and serves [`router`] on `addr` in the background; returns the bound
+/// address (useful with port 0).
+///
+/// # Errors
+///
+/// When the recorder cannot be installed or `addr` cannot be bound.
+pub async fn start(addr: std::net::SocketAddr) -> Result<std::net::SocketAddr, MetricsError> {
+    install()?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| MetricsError(format!("binding {addr}: {e} (set RAMPART_METRICS_ADDR, or `off`)")))?;
+    let bound = listener.local_addr().map_err(|e| MetricsError(e.to_string()))?;
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, router()).await {
+            tracing::error!(target: "rampart::metrics", error = %err, "the metrics listener stopped");
+        }
+    });
+    Ok(bound)
+}
+
+/// `GET /metrics` on the main router, for deployments that cannot open a second port: only a
+/// caller with the `metrics:read` scope gets the exposition.
+#[secure(get, path = "/metrics", scope = "metrics:read", tags = ["operations"])]
+pub async fn scrape() -> Response {
+    exposition()
+}
+
+fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// The `method` label: one of the standard methods, else `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The route a response came from (set by the endpoint's guard), for the request metrics.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RouteLabel(pub(crate) &'static str);
+
+/// A request being timed (only while metrics are installed).
+#[derive(Debug)]
+pub(crate) struct Timing {
+    method: &'static str,
+    started: std::time::Instant,
+}
+
+/// Starts timing a request, when metrics are installed.
+pub(crate) fn timing(method: &Method) -> Option<Timing> {
+    enabled().then(|| Timing { method: method_label(method), started: std::time::Instant::now() })
+}
+
+impl Timing {
+    /// Records the finished request, with the route its endpoint's guard named.
+    pub(crate) fn finish(self, response: &Response) {
+        let route = response.extensions().get::<RouteLabel>().copied();
+        record_request(route, self.method, response.status().as_u16(), self.started.elapsed());
+    }
+}
+
+/// Whether responses should carry their [`RouteLabel`].
+pub(crate) fn labels_routes() -> bool {
+    enabled()
+}
+
+/// One finished request.
+fn record_request(route: Option<RouteLabel>, method: &'static str, status: u16, elapsed: Duration) {
+    let route = route.map_or("unmatched", |r| r.0);
+    metrics::counter!("rampart_requests_total", "route" => route, "method" => method, "status" => status_label(status))
+        .increment(1);
+    metrics::histogram!("rampart_request_duration_seconds", "route" => route, "method" => method)
+        .record(elapsed.as_secs_f64());
+}
+
+/// The status as a label, without allocating for the common ones.
+fn status_label(status: u16) -> metrics::SharedString {
+    const COMMON: [(u16, &str); 16] = [
+        (200, "200"),
+        (201, "201"),
+        (204, "204"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (413, "413"),
+        (415, "415"),
+        (422, "422"),
+        (429, "429"),
+        (500, "500"),
+        (503, "503"),
+        (504, "504"),
+    ];
+    match COMMON.iter().find(|(code, _)| *code == status) {
+        Some((_, text)) => metrics::SharedString::const_str(text),
+        None => metrics::SharedString::from(status.to_string()),
+    }
+}
+
+/// One security decision (called for every audit event).
+pub(crate) fn record_decision(route: &std::sync::Arc<str>, decision: &'static str, reason: &'static str) {
+    if !enabled() {
+        return;
+    }
+    metrics::counter!(
+        "rampart_security_decisions_total",
+        "route" => metrics::SharedString::from(std::sync::Arc::clone(route)),
+        "decision" => decision,
+        "reason" => reason
+    )
+    .increment(1);
+}
+
+/// A bearer token found in (or missing from) the verification cache.
+pub fn record_token_cache(hit: bool) {
+    if enabled() {
+        metrics::counter!("rampart_token_cache_total", "result" => if hit { "hit" } else { "miss" }).increment(1);
+    }
+}
+
+/// A token about to be verified (parsed, its signature and claims checked): a cache miss whose
+/// syntax is plausible.
+pub(crate) fn record_verification() {
+    if enabled() {
+        metrics::counter!("rampart_token_verifications_total").increment(1);
+    }
+}
+
+/// One round trip to the Redis rate-limit store.
+pub(crate) fn record_redis(outcome: &'static str, elapsed: Duration) {
+    if enabled() {
+        metrics::histogram!("rampart_rate_limit_redis_seconds", "outcome" => outcome).record(elapsed.as_secs_f64());
+    }
+}
+
+/// A rate-limit check that the shared store could not answer.
+pub(crate) fn record_fallback(reason: &'static str) {
+    if enabled() {
+        metrics::counter!("rampart_rate_limit_fallbacks_total", "reason" => reason).increment(1);
+    }
+}
+
+/// One JWKS fetch.
+pub(crate) fn record_jwks_fetch(ok: bool) {
+    if enabled() {
+        metrics::counter!("rampart_jwks_fetches_total", "outcome" => if ok { "ok" } else { "error" }).increment(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_closed_sets() {
+        assert_eq!(method_label(&Method::from_bytes(b"PROPFIND").unwrap_or(Method::GET)), "other");
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        assert_eq!(&*status_label(429), "429");
+        assert_eq!(&*status_label(418), "418");
+    }
+}
