@@ -33,6 +33,8 @@
 //! | `RAMPART_AUDIT_LOG` | `stderr` | `stderr`, or a file (rotated by size, mode 0600) |
 //! | `RAMPART_AUDIT_LOG_MAX_BYTES` / `RAMPART_AUDIT_LOG_KEEP` | `10485760` / `5` | rotation size (at least 65536) and rotated files kept (1 to 1000) |
 //! | `RAMPART_METRICS_ADDR` | `127.0.0.1:0` | where `/metrics` is served, apart from the API (`:0`: a free loopback port, printed on start), or `off` |
+//! | `RAMPART_LOCKOUT_AUTHN_FAILURES` / `RAMPART_LOCKOUT_AUTHZ_FAILURES` | `20` / `20` | failed authentications from one client IP (401 with credentials) / failed authorizations of one subject (403) that lock it out; `0` = off |
+//! | `RAMPART_LOCKOUT_WINDOW_SECS` / `RAMPART_LOCKOUT_COOLDOWN_SECS` | `60` / `300` | the window the failures are counted in / how long a lock lasts (429 with `Retry-After`) |
 //! | `RAMPART_AUDIT_BUFFER_LINES` | `10000` | lines queued for the writer; beyond, lines are dropped and counted, never waited for |
 //!
 //! # Examples
@@ -209,6 +211,8 @@ pub struct Config {
     pub audit: crate::audit::AuditSettings,
     /// Where `/metrics` is served (`RAMPART_METRICS_ADDR`), or `None` when metrics are off.
     pub metrics_addr: Option<SocketAddr>,
+    /// Lockout of repeated failures (`RAMPART_LOCKOUT_*`).
+    pub lockout: crate::lockout::LockoutPolicy,
 }
 
 /// One problem with one variable.
@@ -406,6 +410,7 @@ impl Config {
             }
         };
         let audit = read_audit_settings(&mut r);
+        let lockout = read_lockout_policy(&mut r);
         let metrics_addr = match r.get("RAMPART_METRICS_ADDR") {
             None => Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             Some(v) if v == "off" => None,
@@ -466,6 +471,7 @@ impl Config {
             cors,
             audit,
             metrics_addr,
+            lockout,
         })
     }
 }
@@ -615,6 +621,34 @@ fn parse_api_keys(spec: &str) -> Result<ApiKeys, String> {
         keys = keys.with(ApiKey::from_sha256_hex(id, hash, scopes).map_err(|e| format!("key `{id}`: {e}"))?);
     }
     Ok(keys)
+}
+
+/// `RAMPART_LOCKOUT_*`: thresholds (0 = off) and durations in seconds.
+fn read_lockout_policy<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>) -> crate::lockout::LockoutPolicy {
+    let defaults = crate::lockout::LockoutPolicy::default();
+    let mut number = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| match r.get(name) {
+        None => default,
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if range.contains(&n) => n,
+            _ => {
+                r.fail(
+                    name,
+                    format!("expected a number from {} to {} (default {default})", range.start(), range.end()),
+                );
+                default
+            }
+        },
+    };
+    let authn = number("RAMPART_LOCKOUT_AUTHN_FAILURES", u64::from(defaults.authn_failures), 0..=1_000_000);
+    let authz = number("RAMPART_LOCKOUT_AUTHZ_FAILURES", u64::from(defaults.authz_failures), 0..=1_000_000);
+    let window = number("RAMPART_LOCKOUT_WINDOW_SECS", defaults.window.as_secs(), 1..=86_400);
+    let cooldown = number("RAMPART_LOCKOUT_COOLDOWN_SECS", defaults.cooldown.as_secs(), 1..=86_400);
+    crate::lockout::LockoutPolicy {
+        authn_failures: u32::try_from(authn).unwrap_or(u32::MAX),
+        authz_failures: u32::try_from(authz).unwrap_or(u32::MAX),
+        window: Duration::from_secs(window),
+        cooldown: Duration::from_secs(cooldown),
+    }
 }
 
 /// `RAMPART_AUDIT_*`: the audit sink.

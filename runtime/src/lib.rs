@@ -47,6 +47,7 @@ pub mod endpoint;
 pub mod error;
 pub mod extract;
 pub mod headers;
+pub mod lockout;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;

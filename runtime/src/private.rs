@@ -44,7 +44,11 @@ async fn guard_secure(
     let Access::Secured(policy) = &info.access else {
         return Err(Error::Internal("a public endpoint reached the secure guard".into()).into_response());
     };
-    security.authorize(parts, &principal, policy).map_err(IntoResponse::into_response)?;
+    security.check_subject_lock(parts, &principal).await.map_err(IntoResponse::into_response)?;
+    if let Err(denied) = security.authorize(parts, &principal, policy) {
+        security.authorization_failed(parts, &principal).await;
+        return Err(denied.into_response());
+    }
     let decision = limit(&security, parts, info, Some(&principal)).await?;
     Ok((principal, decision))
 }

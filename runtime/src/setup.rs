@@ -23,6 +23,7 @@ use crate::auth::{
     MemoryRevocations, Revocations, VerificationKey,
 };
 use crate::config::{Config, JwtKeys, RateLimitBackend};
+use crate::lockout::Lockout;
 use crate::rate::{MemoryStore, RateLimiter, RedisStore, RedisStoreError};
 
 /// How often JWKS keys are refreshed when nothing else triggers it.
@@ -69,13 +70,16 @@ impl Security {
             .with_claim_mapping(ClaimMapping::default().with_roles_pointer(&jwt.roles_pointer));
 
         let memory = MemoryStore::with_max_keys(config.rate_limit_max_keys);
-        let (limiter, revocations): (RateLimiter, Arc<dyn Revocations>) = match &config.rate_limit {
-            RateLimitBackend::Memory => (RateLimiter::memory(memory), Arc::new(MemoryRevocations::default())),
+        let (limiter, revocations, lockout): (RateLimiter, Arc<dyn Revocations>, Lockout) = match &config.rate_limit {
+            RateLimitBackend::Memory => {
+                (RateLimiter::memory(memory), Arc::new(MemoryRevocations::default()), Lockout::memory(config.lockout))
+            }
             RateLimitBackend::Redis(url) => {
                 let redis =
                     RedisStore::connect(url, config.rate_limit_timeout)?.with_prefix(config.rate_limit_prefix.clone());
                 let revocations = Arc::new(redis.revocations());
-                (RateLimiter::redis(redis, config.rate_limit_failure, memory), revocations)
+                let lockout = Lockout::redis(config.lockout, redis.clone());
+                (RateLimiter::redis(redis, config.rate_limit_failure, memory), revocations, lockout)
             }
         };
         let authenticator = Authenticator::builder()
@@ -87,6 +91,7 @@ impl Security {
         Ok(Security::builder(authenticator)
             .rate_limiter(limiter)
             .trusted_proxies(config.trusted_proxies.clone())
+            .lockout(lockout)
             .tls(config.tls.is_some())
             .build())
     }

@@ -39,6 +39,8 @@ pub enum Decision {
     /// A security control ran degraded (for example the shared rate-limit store failed and the
     /// configured failure mode decided).
     Degraded,
+    /// A client IP or subject was locked out after repeated failures.
+    Lockout,
 }
 
 impl Decision {
@@ -48,6 +50,7 @@ impl Decision {
             Decision::Allow => "allow",
             Decision::Deny => "deny",
             Decision::Degraded => "degraded",
+            Decision::Lockout => "lockout",
         }
     }
 }
@@ -99,7 +102,7 @@ impl<'a> AuditEvent<'a> {
         match self.decision {
             Decision::Allow => event!(Level::DEBUG),
             Decision::Deny => event!(Level::INFO),
-            Decision::Degraded => event!(Level::WARN),
+            Decision::Degraded | Decision::Lockout => event!(Level::WARN),
         }
     }
 }

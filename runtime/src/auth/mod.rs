@@ -297,6 +297,14 @@ impl Authenticator {
         self.jwt.as_ref()
     }
 
+    /// Whether the request's bearer token was verified before and is still cached.
+    pub(crate) fn has_cached(&self, headers: &HeaderMap) -> bool {
+        match (bearer::extract_unchecked(headers, self.max_token_bytes), &self.jwt) {
+            (Ok(Credentials::Bearer(token)), Some(verifier)) => verifier.cached(token).is_some(),
+            _ => false,
+        }
+    }
+
     /// Authenticates a request from its headers.
     ///
     /// # Errors

@@ -242,7 +242,12 @@ fn operation(info: &EndpointInfo) -> (Operation, Vec<(String, RefOr<Schema>)>) {
         Some(policy) => {
             let alternatives = requirements(policy);
             let security = alternatives.iter().map(|(scheme, needs)| SecurityRequirement::new(scheme, needs.clone()));
-            operation = operation.securities(Some(security)).response("401", response_ref("Unauthorized"));
+            // 429 also when the caller is locked out after repeated failures (`rampart::lockout`),
+            // whether or not the route has a rate limit of its own.
+            operation = operation
+                .securities(Some(security))
+                .response("401", response_ref("Unauthorized"))
+                .response("429", response_ref("TooManyRequests"));
             if *policy != crate::authz::Policy::Authenticated {
                 operation = operation.response("403", response_ref("Forbidden"));
             }
@@ -323,7 +328,13 @@ fn problem_responses() -> Vec<(&'static str, Response)> {
     );
     let retry_after =
         Header::builder().schema(Some(u64::schema())).description(Some("Seconds to wait before retrying")).build();
-    let mut too_many = with_header(problem("The rate limit is exhausted"), "Retry-After", retry_after);
+    let mut too_many = with_header(
+        problem(
+            "The rate limit is exhausted, or the caller is locked out after repeated failures (then without the RateLimit headers)",
+        ),
+        "Retry-After",
+        retry_after,
+    );
     too_many = with_header(too_many, "RateLimit-Policy", rate_limit_policy_header());
     too_many = with_header(too_many, "RateLimit", rate_limit_header());
     vec![

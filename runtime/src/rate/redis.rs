@@ -127,6 +127,26 @@ impl RedisStore {
         }
     }
 
+    /// `PREFIX:suffix`: a key in this store's namespace.
+    pub(crate) fn key(&self, suffix: &str) -> String {
+        format!("{}:{suffix}", self.prefix)
+    }
+
+    /// Runs one command, bounded by the timeout.
+    pub(crate) async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, RedisStoreError> {
+        let mut connection = self.connection.clone();
+        self.bounded(command.query_async(&mut connection)).await
+    }
+
+    /// Runs one script, bounded by the timeout.
+    pub(crate) async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, RedisStoreError> {
+        let mut connection = self.connection.clone();
+        self.bounded(invocation.invoke_async(&mut connection)).await
+    }
+
     /// Round-trips a `PING` (health checks, tests).
     ///
     /// # Errors
