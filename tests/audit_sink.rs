@@ -83,6 +83,11 @@ async fn a_stalled_sink_drops_and_counts_lines_and_requests_keep_their_latency()
         "median {with_stall:?} with a stalled sink vs {healthy:?} with a healthy one"
     );
     eprintln!("median denial: {healthy:?} healthy sink, {with_stall:?} stalled sink; {dropped} lines dropped");
+    // The drops are a metric too.
+    rampart::metrics::install().unwrap();
+    rampart::metrics::watch_audit_sink(&sink);
+    let exposition = rampart::metrics::render().unwrap();
+    assert!(exposition.contains(&format!("rampart_audit_dropped_lines {dropped}\n")), "{exposition}");
     stalled.release();
     drop(sink);
 }

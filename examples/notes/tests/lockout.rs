@@ -100,6 +100,11 @@ async fn twenty_bad_tokens_lock_an_ip_out_across_instances_until_the_cooldown_en
     assert_eq!(a.get_notes(BYSTANDER, &token("bystander", "notes:read")).await.status(), StatusCode::OK);
     assert_eq!(b.get_notes(BYSTANDER, &token("bystander", "notes:read")).await.status(), StatusCode::OK);
 
+    // Both instances measured their Redis round trips (the lockout's and the rate limits').
+    for instance in [&a, &b] {
+        assert!(instance.counter("rampart_rate_limit_redis_seconds_count{outcome=\"ok\"} ").await > 0.0);
+    }
+
     // The cool-down ends: the IP is served again.
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     assert_eq!(a.get_notes(ATTACKER, &token("attacker", "notes:read")).await.status(), StatusCode::OK);
