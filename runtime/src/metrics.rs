@@ -48,6 +48,9 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static AUDIT_DROPS: OnceLock<Box<dyn Fn() -> u64 + Send + Sync>> = OnceLock::new();
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// Latency buckets, in seconds: 100 µs to 10 s.
 const LATENCY_BUCKETS: [f64; 14] =
     [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 10.0];
@@ -73,6 +76,18 @@ pub fn install() -> Result<&'static PrometheusHandle, MetricsError> {
         .install_recorder()
         .map_err(|e| MetricsError(e.to_string()))?;
     let handle = HANDLE.get_or_init(|| handle);
+    // Histogram samples wait in the recorder until an upkeep folds them into the buckets: without
+    // a periodic one, a service nobody scrapes grows by every request's sample (the soak test
+    // caught this: +46% resident memory in a minute at 10k req/s).
+    let spawned = std::thread::Builder::new().name("rampart-metrics-upkeep".into()).spawn(|| {
+        loop {
+            std::thread::sleep(UPKEEP_EVERY);
+            if let Some(handle) = HANDLE.get() {
+                handle.run_upkeep();
+            }
+        }
+    });
+    spawned.map_err(|e| MetricsError(format!("starting the upkeep thread: {e}")))?;
     ENABLED.store(true, Ordering::Release);
     Ok(handle)
 }
