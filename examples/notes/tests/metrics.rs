@@ -61,6 +61,12 @@ async fn every_decision_kind_moves_its_counter_and_metrics_are_not_on_the_api_ad
     assert_eq!(send(client.get(&notes).bearer_auth("abc.def.ghi")).await, StatusCode::UNAUTHORIZED);
     let forged = token("mallory", "notes:read", "another-secret-0123456789abcdef-0123456");
     assert_eq!(send(client.get(&notes).bearer_auth(&forged)).await, StatusCode::UNAUTHORIZED);
+    let expired = TokenRequest::new("late", "rampart-dev", "notes")
+        .scopes(["notes:read"])
+        .claim("exp", json!(1_000_000_000))
+        .sign_hs256(SECRET.as_bytes())
+        .unwrap();
+    assert_eq!(send(client.get(&notes).bearer_auth(&expired)).await, StatusCode::UNAUTHORIZED);
     let reader = token("reader", "notes:read", SECRET);
     assert_eq!(
         send(client.post(&notes).bearer_auth(&reader).json(&json!({"title": "x"}))).await,
@@ -80,19 +86,25 @@ async fn every_decision_kind_moves_its_counter_and_metrics_are_not_on_the_api_ad
 
     let after = scrape(&client, &metrics).await;
     let moved = |series: &str| value(&after, series) - value(&before, series);
-    for reason in
-        ["missing_token", "malformed_token", "bad_signature", "insufficient_scope", "invalid_input", "rate_limited"]
-    {
+    for reason in [
+        "missing_token",
+        "malformed_token",
+        "bad_signature",
+        "expired",
+        "insufficient_scope",
+        "invalid_input",
+        "rate_limited",
+    ] {
         assert_eq!(moved(&decision(reason)), 1.0, "{reason}");
     }
     assert_eq!(moved("rampart_requests_total{route=\"/notes\",method=\"POST\",status=\"201\"}"), 10.0);
-    assert_eq!(moved("rampart_requests_total{route=\"/notes\",method=\"GET\",status=\"401\"}"), 3.0);
+    assert_eq!(moved("rampart_requests_total{route=\"/notes\",method=\"GET\",status=\"401\"}"), 4.0);
     assert_eq!(moved("rampart_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"}"), 1.0);
     // Tokens: reader, writer and hot missed the cache once each, hot then hit it 10 times; the
-    // syntactically plausible forged and malformed tokens were verified (and failed).
+    // syntactically plausible malformed, forged and expired tokens were verified (and failed).
     assert_eq!(moved("rampart_token_cache_total{result=\"hit\"}"), 10.0);
-    assert_eq!(moved("rampart_token_cache_total{result=\"miss\"}"), 5.0);
-    assert_eq!(moved("rampart_token_verifications_total"), 5.0);
+    assert_eq!(moved("rampart_token_cache_total{result=\"miss\"}"), 6.0);
+    assert_eq!(moved("rampart_token_verifications_total"), 6.0);
     assert!(moved("rampart_request_duration_seconds_count{route=\"/notes\",method=\"POST\"}") >= 13.0);
     assert_eq!(value(&after, "rampart_audit_dropped_lines"), 0.0);
 }
