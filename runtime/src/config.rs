@@ -251,6 +251,22 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
     fn fail(&mut self, variable: &'static str, message: impl Into<String>) {
         self.errors.push(VarError { variable, message: message.into() });
     }
+
+    /// A whole number in `range`, `default` when unset; anything else is reported.
+    fn number(&mut self, name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>) -> u64 {
+        match self.get(name) {
+            None => default,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if range.contains(&n) => n,
+                _ => {
+                    let message =
+                        format!("expected a number from {} to {} (default {default})", range.start(), range.end());
+                    self.fail(name, message);
+                    default
+                }
+            },
+        }
+    }
 }
 
 impl Config {
@@ -626,23 +642,10 @@ fn parse_api_keys(spec: &str) -> Result<ApiKeys, String> {
 /// `RAMPART_LOCKOUT_*`: thresholds (0 = off) and durations in seconds.
 fn read_lockout_policy<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>) -> crate::lockout::LockoutPolicy {
     let defaults = crate::lockout::LockoutPolicy::default();
-    let mut number = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| match r.get(name) {
-        None => default,
-        Some(v) => match v.parse::<u64>() {
-            Ok(n) if range.contains(&n) => n,
-            _ => {
-                r.fail(
-                    name,
-                    format!("expected a number from {} to {} (default {default})", range.start(), range.end()),
-                );
-                default
-            }
-        },
-    };
-    let authn = number("RAMPART_LOCKOUT_AUTHN_FAILURES", u64::from(defaults.authn_failures), 0..=1_000_000);
-    let authz = number("RAMPART_LOCKOUT_AUTHZ_FAILURES", u64::from(defaults.authz_failures), 0..=1_000_000);
-    let window = number("RAMPART_LOCKOUT_WINDOW_SECS", defaults.window.as_secs(), 1..=86_400);
-    let cooldown = number("RAMPART_LOCKOUT_COOLDOWN_SECS", defaults.cooldown.as_secs(), 1..=86_400);
+    let authn = r.number("RAMPART_LOCKOUT_AUTHN_FAILURES", u64::from(defaults.authn_failures), 0..=1_000_000);
+    let authz = r.number("RAMPART_LOCKOUT_AUTHZ_FAILURES", u64::from(defaults.authz_failures), 0..=1_000_000);
+    let window = r.number("RAMPART_LOCKOUT_WINDOW_SECS", defaults.window.as_secs(), 1..=86_400);
+    let cooldown = r.number("RAMPART_LOCKOUT_COOLDOWN_SECS", defaults.cooldown.as_secs(), 1..=86_400);
     crate::lockout::LockoutPolicy {
         authn_failures: u32::try_from(authn).unwrap_or(u32::MAX),
         authz_failures: u32::try_from(authz).unwrap_or(u32::MAX),
@@ -654,22 +657,9 @@ fn read_lockout_policy<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>) -> crat
 /// `RAMPART_AUDIT_*`: the audit sink.
 fn read_audit_settings<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>) -> crate::audit::AuditSettings {
     use crate::audit::{AuditOutput, AuditSettings, DEFAULT_BUFFER_LINES, DEFAULT_KEEP, DEFAULT_MAX_BYTES};
-    let mut number = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| match r.get(name) {
-        None => default,
-        Some(v) => match v.parse::<u64>() {
-            Ok(n) if range.contains(&n) => n,
-            _ => {
-                r.fail(
-                    name,
-                    format!("expected a number from {} to {} (default {default})", range.start(), range.end()),
-                );
-                default
-            }
-        },
-    };
-    let max_bytes = number("RAMPART_AUDIT_LOG_MAX_BYTES", DEFAULT_MAX_BYTES, 65_536..=u64::MAX);
-    let keep = number("RAMPART_AUDIT_LOG_KEEP", DEFAULT_KEEP as u64, 1..=1000) as usize;
-    let buffer_lines = number("RAMPART_AUDIT_BUFFER_LINES", DEFAULT_BUFFER_LINES as u64, 1..=10_000_000) as usize;
+    let max_bytes = r.number("RAMPART_AUDIT_LOG_MAX_BYTES", DEFAULT_MAX_BYTES, 65_536..=u64::MAX);
+    let keep = r.number("RAMPART_AUDIT_LOG_KEEP", DEFAULT_KEEP as u64, 1..=1000) as usize;
+    let buffer_lines = r.number("RAMPART_AUDIT_BUFFER_LINES", DEFAULT_BUFFER_LINES as u64, 1..=10_000_000) as usize;
     let output = match r.get("RAMPART_AUDIT_LOG") {
         None => AuditOutput::Stderr,
         Some(v) if v == "stderr" => AuditOutput::Stderr,
