@@ -5,7 +5,8 @@
 //! makes the hub (and the router's inventory and document) available to extractors as one
 //! extension; and on the way out it turns plain-text error responses into problem+json
 //! ([`crate::error::problem_for_plain_response`]), sets the secure headers
-//! ([`crate::headers`]) and echoes the request id. axum boxes every layer of a router per
+//! ([`crate::headers`]) and echoes the request id. A handler that panics is answered 500
+//! problem+json rather than left without an answer. axum boxes every layer of a router per
 //! route and clones the box on every request, so fewer layers is measurably faster.
 
 use std::future::Future;
@@ -111,7 +112,17 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let response = std::task::ready!(this.inner.poll(cx))?;
+        // A handler that panics gets a 500 problem+json with the usual headers, instead of a
+        // connection dropped without an answer. The inner future is never polled again.
+        let inner = this.inner;
+        let response = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(result)) => result?,
+            Err(_) => {
+                tracing::error!(target: "rampart::panic", "a handler panicked; the request was answered 500");
+                axum::response::IntoResponse::into_response(crate::Error::Internal("a handler panicked".into()))
+            }
+        };
         let mut response = crate::error::problem_for_plain_response(response);
         crate::headers::apply(response.headers_mut(), *this.hsts);
         if let Some(id) = this.request_id.take() {

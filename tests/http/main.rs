@@ -10,6 +10,7 @@ mod jwks;
 mod metrics;
 mod notes;
 mod openapi;
+mod panic;
 mod rate;
 mod tls;
 mod validation;
