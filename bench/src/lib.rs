@@ -34,6 +34,28 @@ pub fn process_cpu() -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 1000 / hz)
 }
 
+/// The CPU `wrk` runs on, once [`pin`] chose one.
+static LOAD_CPU: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// Pins this process (its threads so far, and so the threads they start) to CPU `server`, and
+/// every later [`wrk`] run to CPU `load`: the server on one core, the load generator on the
+/// other, so that neither steals the other's core. Nothing happens on a machine with fewer CPUs
+/// or without `taskset`.
+pub fn pin(server: usize, load: usize) {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if cpus <= server.max(load) {
+        return;
+    }
+    let pinned = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", &server.to_string(), &std::process::id().to_string()])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if pinned {
+        let _ = LOAD_CPU.set(load);
+        println!("server pinned to CPU {server}, wrk to CPU {load}");
+    }
+}
+
 /// Figures of one `wrk` run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WrkRun {
@@ -54,7 +76,15 @@ pub struct WrkRun {
 /// When `wrk` is missing (`apt-get install wrk`) or its output cannot be read.
 pub fn wrk(url: &str, script: &std::path::Path, connections: u32, seconds: u32) -> WrkRun {
     assert!(url.starts_with("http://127.0.0.1:"), "load goes to loopback only");
-    let output = std::process::Command::new("wrk")
+    let mut command = match LOAD_CPU.get() {
+        Some(cpu) => {
+            let mut command = std::process::Command::new("taskset");
+            command.args(["-c", &cpu.to_string(), "wrk"]);
+            command
+        }
+        None => std::process::Command::new("wrk"),
+    };
+    let output = command
         .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
         .arg(script)
         .arg(url)

@@ -47,12 +47,12 @@ pub struct RequestMeta {
 impl RequestMeta {
     /// The id (the client's `X-Request-Id` if plain enough, else a fresh one) and the client IP
     /// (per `proxies`) of an incoming request.
-    pub(crate) fn assign<B>(request: &Request<B>, proxies: &TrustedProxies) -> Self {
-        let request_id = match request.headers().get(&REQUEST_ID).and_then(acceptable_request_id) {
+    pub(crate) fn assign(parts: &Parts, proxies: &TrustedProxies) -> Self {
+        let request_id = match parts.headers.get(&REQUEST_ID).and_then(acceptable_request_id) {
             Some(id) => id.clone(),
             None => generate_request_id(),
         };
-        let client_ip = proxies.client_ip(peer_ip(request.extensions()), request.headers());
+        let client_ip = proxies.client_ip(peer_ip(&parts.extensions), &parts.headers);
         Self { request_id, client_ip }
     }
 
@@ -182,7 +182,9 @@ pub(crate) fn generate_request_id() -> HeaderValue {
         let (word, shift) = if i < 12 { (prefix, 44 - 4 * i) } else { (count, 44 - 4 * (i - 12)) };
         *digit = HEX[usize::try_from((word >> shift) & 0xf).unwrap_or(0)];
     }
-    HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("-"))
+    // An owned `Bytes`: one allocation, and the clone for the response header is a reference
+    // count (a copied slice would allocate again when first cloned).
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text)).unwrap_or_else(|_| HeaderValue::from_static("-"))
 }
 
 /// Assigns request ids and resolves client IPs. See the [module docs](self).
@@ -225,11 +227,12 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let meta = RequestMeta::assign(&request, &self.proxies);
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let (mut parts, body) = request.into_parts();
+        let meta = RequestMeta::assign(&parts, &self.proxies);
         let request_id = meta.request_id.clone();
-        request.extensions_mut().insert(meta);
-        ResponseFuture { inner: self.inner.call(request), request_id: Some(request_id) }
+        parts.extensions.insert(meta);
+        ResponseFuture { inner: self.inner.call(Request::from_parts(parts, body)), request_id: Some(request_id) }
     }
 }
 

@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 use axum::routing::MethodRouter;
 
+use crate::__private::Installation;
 use crate::authz::Policy;
 use crate::openapi::ApiDocs;
 
@@ -218,8 +219,9 @@ pub trait Endpoint: Copy + Send + Sync + 'static {
     note = "if it is annotated, one of its extractors does not accept the router's state `{S}`"
 )]
 pub trait EndpointHandler<S, M>: Endpoint {
-    /// The axum method router that enforces the contract, then calls the handler.
-    fn method_router(self) -> MethodRouter<S>;
+    /// The axum method router that enforces the contract, then calls the handler; `installation`
+    /// is where [`Router::secured`] leaves what it installs.
+    fn method_router(self, installation: &crate::__private::Installation) -> MethodRouter<S>;
 }
 
 /// A router that mounts only declared endpoints and keeps their inventory.
@@ -228,6 +230,10 @@ pub struct Router<S = ()> {
     inner: axum::Router<S>,
     inventory: Vec<&'static EndpointInfo>,
     docs: Option<ApiDocs>,
+    /// Where the endpoints mounted here find what [`Router::secured`] installs.
+    installation: Installation,
+    /// The same, for the endpoints of routers merged into this one.
+    merged: Vec<Installation>,
 }
 
 impl<S: Clone + Send + Sync + 'static> Default for Router<S> {
@@ -239,7 +245,13 @@ impl<S: Clone + Send + Sync + 'static> Default for Router<S> {
 impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// An empty router.
     pub fn new() -> Self {
-        Self { inner: axum::Router::new(), inventory: Vec::new(), docs: None }
+        Self {
+            inner: axum::Router::new(),
+            inventory: Vec::new(),
+            docs: None,
+            installation: Installation::default(),
+            merged: Vec::new(),
+        }
     }
 
     /// Mounts an endpoint at its declared method and path.
@@ -252,7 +264,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         E: Endpoint + EndpointHandler<S, M>,
     {
         let info = endpoint.info();
-        self.inner = self.inner.route(info.path, endpoint.method_router());
+        self.inner = self.inner.route(info.path, endpoint.method_router(&self.installation));
         self.inventory.push(info);
         self
     }
@@ -266,6 +278,8 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     pub fn merge(mut self, other: Router<S>) -> Self {
         self.inner = self.inner.merge(other.inner);
         self.inventory.extend(other.inventory);
+        self.merged.push(other.installation);
+        self.merged.extend(other.merged);
         self.docs = self.docs.or(other.docs);
         self
     }
@@ -294,7 +308,13 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
 
     /// Provides the state, as `axum::Router::with_state`.
     pub fn with_state<S2>(self, state: S) -> Router<S2> {
-        Router { inner: self.inner.with_state(state), inventory: self.inventory, docs: self.docs }
+        Router {
+            inner: self.inner.with_state(state),
+            inventory: self.inventory,
+            docs: self.docs,
+            installation: self.installation,
+            merged: self.merged,
+        }
     }
 
     /// The axum router, without the security layers (see [`crate::Security::apply`]).
@@ -304,8 +324,12 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
 }
 
 impl Router<()> {
-    /// The finished axum router, wrapped by `security`'s layers, with the inventory available to
-    /// handlers through the [`Inventory`] extractor.
+    /// The finished axum router, secured by `security`, with the inventory available to handlers
+    /// through the [`Inventory`] extractor.
+    ///
+    /// Every response goes through what [`crate::Security::apply`] does (request id, client IP,
+    /// secure headers, problem+json), 404 and 405 included. The endpoints do it themselves rather
+    /// than through a layer, which axum would box per route and clone on every request.
     ///
     /// With [`Router::with_docs`], the OpenAPI document is assembled here, once, from the whole
     /// inventory.
@@ -314,8 +338,17 @@ impl Router<()> {
             let document = crate::openapi::document(&self.inventory, docs);
             Arc::<[u8]>::from(crate::openapi::to_json(&document).into_bytes())
         });
+        let installed = Arc::new(crate::stack::Installed {
+            security: security.clone(),
+            inventory: Some(Inventory(self.inventory.into())),
+            document,
+        });
+        for installation in std::iter::once(&self.installation).chain(&self.merged) {
+            // A router is secured once (`secured` consumes it).
+            let _ = installation.0.set(Arc::clone(&installed));
+        }
         // `with_state(())` turns every handler into its route once, instead of on every request.
-        security.apply_with(self.inner.with_state(()), Inventory(self.inventory.into()), document)
+        crate::stack::with_fallbacks(self.inner.with_state(()), installed)
     }
 }
 

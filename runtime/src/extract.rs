@@ -38,8 +38,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        security::from_parts(parts)?.authenticate(parts).await
+        authenticated(parts).await
     }
+}
+
+/// The caller: the one the guard verified, else authenticated now. The authentication future is
+/// boxed, so that the usual case (verified) keeps the handler's future small: it is allocated and
+/// moved on every request.
+async fn authenticated(parts: &mut Parts) -> Result<Principal, Error> {
+    if let Some(principal) = security::verified(parts) {
+        return Ok(principal.clone());
+    }
+    let security = security::from_parts(parts)?;
+    Box::pin(security.authenticate(parts)).await
 }
 
 /// A policy known at compile time, for [`Authorized`].
@@ -63,9 +74,8 @@ impl<S: Send + Sync, P: PolicySpec> FromRequestParts<S> for Authorized<P> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let security = security::from_parts(parts)?;
-        let principal = security.authenticate(parts).await?;
-        security.authorize(parts, &principal, &P::POLICY)?;
+        let principal = authenticated(parts).await?;
+        security::from_parts(parts)?.authorize(parts, &principal, &P::POLICY)?;
         Ok(Authorized(principal, PhantomData))
     }
 }

@@ -108,19 +108,66 @@ where
     }
 }
 
+/// How many headers the security layer may add to a response: the five below, HSTS and the
+/// request id. Reserved at once: one growth of the map rather than several.
+pub(crate) const ADDED_BY_STACK: usize = 7;
+
 pub(crate) fn apply(headers: &mut axum::http::HeaderMap, hsts: bool) {
-    // One allocation for the headers below rather than a few growths.
-    headers.reserve(8);
+    headers.reserve(ADDED_BY_STACK);
+    // One pass over the few headers the handler set tells which of the conditional ones are
+    // there: a lookup per name would hash and probe even for the (usual) absent ones.
+    let (mut csp, mut cache_control, mut sts, mut banner) = (false, false, false, false);
+    for name in headers.keys() {
+        if name == CONTENT_SECURITY_POLICY {
+            csp = true;
+        } else if name == CACHE_CONTROL {
+            cache_control = true;
+        } else if name == STRICT_TRANSPORT_SECURITY {
+            sts = true;
+        } else if name == SERVER || name == X_POWERED_BY {
+            banner = true;
+        }
+    }
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.entry(CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(API_CSP));
-    headers.entry(CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    if !csp {
+        headers.append(CONTENT_SECURITY_POLICY, HeaderValue::from_static(API_CSP));
+    }
+    if !cache_control {
+        headers.append(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if hsts {
         headers.insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
-    } else {
+    } else if sts {
         headers.remove(STRICT_TRANSPORT_SECURITY);
     }
-    headers.remove(SERVER);
-    headers.remove(&X_POWERED_BY);
+    if banner {
+        headers.remove(SERVER);
+        headers.remove(&X_POWERED_BY);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handler_headers_are_kept_replaced_or_removed_as_documented() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'self'"));
+        headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+        headers.insert(SERVER, HeaderValue::from_static("nginx"));
+        headers.insert(X_POWERED_BY.clone(), HeaderValue::from_static("php"));
+        headers.insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=1"));
+        apply(&mut headers, false);
+        assert_eq!(headers[CONTENT_SECURITY_POLICY], "default-src 'self'", "the handler's own CSP stays");
+        assert_eq!(headers[X_FRAME_OPTIONS], "DENY");
+        assert_eq!(headers[CACHE_CONTROL], "no-store");
+        assert!(headers.get(SERVER).is_none() && headers.get(&X_POWERED_BY).is_none(), "no banner");
+        assert!(headers.get(STRICT_TRANSPORT_SECURITY).is_none(), "no HSTS without TLS");
+        apply(&mut headers, true);
+        assert_eq!(headers[STRICT_TRANSPORT_SECURITY], HSTS);
+        assert_eq!(headers.get_all(CACHE_CONTROL).iter().count(), 1, "applied twice, still one of each");
+    }
 }

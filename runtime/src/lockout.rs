@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher as _;
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::rate::RedisStore;
@@ -103,7 +104,14 @@ pub struct Lockout {
 
 #[derive(Debug)]
 enum Store {
-    Memory { entries: Mutex<HashMap<u64, Entry>>, hasher: std::collections::hash_map::RandomState },
+    Memory {
+        entries: Mutex<HashMap<u64, Entry>>,
+        hasher: std::collections::hash_map::RandomState,
+        /// When the last lock set so far ends, in milliseconds after `epoch`: until some key is
+        /// locked, a check is one atomic load and no map lookup.
+        horizon_ms: AtomicU64,
+        epoch: Instant,
+    },
     Redis(RedisStore),
 }
 
@@ -123,7 +131,13 @@ return 0
 impl Lockout {
     /// Counters and locks in this process's memory.
     pub fn memory(policy: LockoutPolicy) -> Self {
-        Self { policy, store: Store::Memory { entries: Mutex::default(), hasher: Default::default() } }
+        let store = Store::Memory {
+            entries: Mutex::default(),
+            hasher: Default::default(),
+            horizon_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        };
+        Self { policy, store }
     }
 
     /// Counters and locks in Redis, shared by every instance using `store`'s prefix.
@@ -152,22 +166,29 @@ impl Lockout {
     /// How long `key` stays locked, if it is. A store that cannot answer locks nothing (the
     /// rate limits still apply), so a Redis outage never locks everyone out.
     pub async fn locked(&self, key: &LockoutKey<'_>) -> Option<Duration> {
+        if let Some(answer) = self.locked_now(key) {
+            return answer;
+        }
+        let Store::Redis(redis) = &self.store else { return None };
+        let lock = redis.key(&format!("lock:{}", key.redis_suffix()));
+        let millis: i64 = redis.query(redis::cmd("PTTL").arg(lock)).await.ok()?;
+        (millis > 0).then(|| Duration::from_millis(millis.unsigned_abs()))
+    }
+
+    /// [`Lockout::locked`] without waiting: `None` when the answer needs a round trip to a shared
+    /// store.
+    pub(crate) fn locked_now(&self, key: &LockoutKey<'_>) -> Option<Option<Duration>> {
         if !self.enabled(key) {
-            return None;
+            return Some(None);
         }
-        match &self.store {
-            Store::Memory { entries, hasher } => {
-                let now = Instant::now();
-                let entries = entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let until = entries.get(&Self::slot(hasher, key))?.locked_until?;
-                until.checked_duration_since(now).filter(|left| !left.is_zero())
-            }
-            Store::Redis(redis) => {
-                let lock = redis.key(&format!("lock:{}", key.redis_suffix()));
-                let millis: i64 = redis.query(redis::cmd("PTTL").arg(lock)).await.ok()?;
-                (millis > 0).then(|| Duration::from_millis(millis.unsigned_abs()))
-            }
+        let Store::Memory { entries, hasher, horizon_ms, epoch } = &self.store else { return None };
+        let now = Instant::now();
+        if millis_since(*epoch, now) >= horizon_ms.load(Ordering::Relaxed) {
+            return Some(None);
         }
+        let entries = entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let until = entries.get(&Self::slot(hasher, key)).and_then(|entry| entry.locked_until);
+        Some(until.and_then(|until| until.checked_duration_since(now)).filter(|left| !left.is_zero()))
     }
 
     /// Counts one failure of `key`; returns the cool-down when this failure locks it.
@@ -178,7 +199,7 @@ impl Lockout {
         }
         let cooldown = self.policy.cooldown;
         match &self.store {
-            Store::Memory { entries, hasher } => {
+            Store::Memory { entries, hasher, horizon_ms, epoch } => {
                 let now = Instant::now();
                 let mut entries = entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 if entries.len() >= MAX_MEMORY_KEYS {
@@ -204,6 +225,8 @@ impl Lockout {
                     entry.failures = 0;
                     entry.window_start = now;
                     entry.locked_until = Some(now + cooldown);
+                    // Rounded up, so that a check never skips a lock that has not ended.
+                    horizon_ms.fetch_max(millis_since(*epoch, now + cooldown) + 1, Ordering::Relaxed);
                     return Some(cooldown);
                 }
                 None
@@ -222,6 +245,11 @@ impl Lockout {
             }
         }
     }
+}
+
+/// Whole milliseconds from `epoch` to `at`.
+fn millis_since(epoch: Instant, at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(epoch).as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -16,15 +17,16 @@ use axum::handler::Handler;
 pub use axum::response::{IntoResponse, Response};
 pub use axum::routing::MethodRouter;
 use axum::routing::{MethodFilter, on};
-use tower::{Layer, Service};
+use tower::{Layer as _, Service as _};
 
 use crate::audit::{AuditEvent, Decision};
 use crate::auth::{AuthMethod, Principal};
 use crate::context::RequestContext;
-use crate::endpoint::{Access, EndpointInfo, Method, RateKey};
+use crate::endpoint::{Access, EndpointInfo, Method, RateKey, RateSpec};
 use crate::error::Error;
-use crate::rate::{Checked, Degraded, RateDecision};
+use crate::rate::{Checked, Degraded, QuotaKey, RateDecision};
 use crate::security;
+use crate::stack::{Caught, Installed, Passage, poll_catching};
 
 /// The marker of handlers without arguments (nothing to infer).
 #[derive(Debug)]
@@ -63,6 +65,36 @@ async fn guard_public(parts: &mut Parts, info: &'static EndpointInfo) -> Result<
     limit(&security, parts, info, None).await
 }
 
+/// The quota key of a request to `info` (`principal` is `None` on public endpoints).
+fn quota_key<'a>(parts: &Parts, spec: &RateSpec, principal: Option<&'a Principal>) -> QuotaKey<'a> {
+    match (spec.key, principal) {
+        (RateKey::Ip, _) | (_, None) => QuotaKey::Ip(ip_bucket(crate::context::RequestMeta::client_ip_of(parts))),
+        (RateKey::Subject, Some(p)) => QuotaKey::Text(["sub:", p.qualified_subject(), "", ""]),
+        (RateKey::Client, Some(p)) => match p.client_id() {
+            Some(client) => QuotaKey::Text(["client:", p.issuer().unwrap_or_default(), "#", client]),
+            None => QuotaKey::Text(["sub:", p.qualified_subject(), "", ""]),
+        },
+        (RateKey::ApiKey, Some(p)) if p.method() == AuthMethod::ApiKey => QuotaKey::Text(["key:", p.subject(), "", ""]),
+        (RateKey::ApiKey, Some(p)) => QuotaKey::Text(["sub:", p.qualified_subject(), "", ""]),
+    }
+}
+
+/// The rate limit of `info`, when it can be decided without waiting and allows the request
+/// (`Some(None)`: no limit declared). `None`: take [`limit`], which decides every other case.
+fn limit_now(
+    security: &crate::Security,
+    parts: &Parts,
+    info: &'static EndpointInfo,
+    principal: Option<&Principal>,
+) -> Option<Option<RateDecision>> {
+    let Some(spec) = &info.rate else { return Some(None) };
+    let key = quota_key(parts, spec, principal);
+    match security.rate_limiter().check_now((info.method.as_str(), info.path), spec, &key)? {
+        Checked::Allowed(decision) => Some(Some(decision)),
+        _ => None,
+    }
+}
+
 async fn limit(
     security: &crate::Security,
     parts: &Parts,
@@ -70,27 +102,9 @@ async fn limit(
     principal: Option<&Principal>,
 ) -> Result<Option<RateDecision>, Response> {
     let Some(spec) = &info.rate else { return Ok(None) };
-    let joined = |prefix: &str, parts: &[&str]| {
-        let mut key = String::with_capacity(prefix.len() + parts.iter().map(|p| p.len()).sum::<usize>());
-        key.push_str(prefix);
-        parts.iter().for_each(|p| key.push_str(p));
-        key
-    };
-    let key = match (spec.key, principal) {
-        (RateKey::Ip, _) | (_, None) => {
-            let ip = crate::context::RequestMeta::client_ip_of(parts);
-            format!("ip:{}", ip_bucket(ip))
-        }
-        (RateKey::Subject, Some(p)) => joined("sub:", &[p.qualified_subject()]),
-        (RateKey::Client, Some(p)) => match p.client_id() {
-            Some(client) => joined("client:", &[p.issuer().unwrap_or_default(), "#", client]),
-            None => joined("sub:", &[p.qualified_subject()]),
-        },
-        (RateKey::ApiKey, Some(p)) if p.method() == AuthMethod::ApiKey => joined("key:", &[p.subject()]),
-        (RateKey::ApiKey, Some(p)) => joined("sub:", &[p.qualified_subject()]),
-    };
+    let key = quota_key(parts, spec, principal);
     let limiter = security.rate_limiter();
-    let (checked, degraded) = limiter.check((info.method.as_str(), info.path), spec, &key).await;
+    let (checked, degraded) = limiter.check_key((info.method.as_str(), info.path), spec, &key).await;
     // The audit context is built only for the events below, not on every allowed request.
     let audit = |decision: Decision, reason: &'static str, status: u16| {
         let ctx = RequestContext::from_parts(parts);
@@ -145,8 +159,8 @@ fn finish(decision: Option<&RateDecision>, policy: Option<&HeaderValue>, mut res
         && let Some(state) = decision.state_value()
     {
         let headers = response.headers_mut();
-        // Room for these and the secure headers the outer layer adds: one growth, not several.
-        headers.reserve(12);
+        // Room for these and the headers the outer layer adds: one growth, not several.
+        headers.reserve(2 + crate::headers::ADDED_BY_STACK);
         headers.insert(crate::rate::POLICY_HEADER.clone(), policy.clone());
         headers.insert(crate::rate::STATE_HEADER.clone(), state);
     }
@@ -165,85 +179,187 @@ fn method_filter(method: Method) -> MethodFilter {
     }
 }
 
-/// The route of an endpoint: `handler` (with axum's own extraction) behind the [`Guard`] that
+/// Where a [`crate::Router`] leaves, for its endpoints, what [`crate::Router::secured`] installs
+/// (the hub, the inventory, the document): each endpoint's handler makes the security layer's
+/// passage itself instead of going through a layer (axum boxes every layer per route and clones
+/// the box on every request). Empty for a router finished with [`crate::Router::into_axum`]:
+/// then [`crate::Security::apply`]'s layer does it.
+#[derive(Debug, Clone, Default)]
+pub struct Installation(pub(crate) Arc<OnceLock<Arc<Installed>>>);
+
+/// The route of an endpoint: `handler` (with axum's own extraction) behind the guard that
 /// enforces `info` first. One generic function for every endpoint, so that the expansion itself
 /// holds no async code to type- and borrow-check per handler.
-pub fn endpoint_route<H, T, S>(info: &'static EndpointInfo, handler: H) -> MethodRouter<S>
+pub fn endpoint_route<H, T, S>(info: &'static EndpointInfo, handler: H, installation: &Installation) -> MethodRouter<S>
 where
     H: Handler<T, S>,
     T: 'static,
     S: Clone + Send + Sync + 'static,
 {
-    on(method_filter(info.method), handler).layer(GuardLayer { info })
+    let policy = info.rate.as_ref().and_then(|spec| RateDecision::new(spec, 0).policy_value());
+    let endpoint = Arc::new(GuardedEndpoint { info, policy, installation: installation.clone() });
+    on(method_filter(info.method), Guarded { handler, endpoint })
 }
 
-/// Runs authentication, authorization and the rate limit of an endpoint before its handler (and
-/// so before any of the handler's extractors reads the request).
-#[derive(Debug, Clone, Copy)]
-pub struct GuardLayer {
-    info: &'static EndpointInfo,
+/// An endpoint's handler behind its guard: authentication, authorization and the rate limit run
+/// before the handler (and so before any of its extractors reads the request).
+///
+/// It is a [`Handler`] rather than a layer: axum boxes each route layer and clones the box on
+/// every request. When every check can be answered without waiting (a cached token, stores in
+/// memory) and allows the request, the handler is called at once and its future is wrapped, not
+/// boxed; anything else (a first verification, Redis, any denial) takes the async path, which
+/// decides and audits as always.
+#[derive(Debug)]
+pub struct Guarded<H> {
+    handler: H,
+    endpoint: Arc<GuardedEndpoint>,
 }
 
-impl<I> Layer<I> for GuardLayer {
-    type Service = Guard<<axum::extract::DefaultBodyLimit as Layer<I>>::Service>;
-
-    /// The body limit is composed here rather than as a layer of its own on the route: axum
-    /// boxes every route layer and clones the box on each request.
-    fn layer(&self, inner: I) -> Self::Service {
-        let policy = self.info.rate.as_ref().and_then(|spec| RateDecision::new(spec, 0).policy_value());
-        Guard {
-            inner: axum::extract::DefaultBodyLimit::max(self.info.body_limit).layer(inner),
-            info: self.info,
-            policy,
-        }
-    }
-}
-
-/// The service of [`GuardLayer`].
-#[derive(Debug, Clone)]
-pub struct Guard<I> {
-    inner: I,
+/// What a [`Guarded`] handler knows of its endpoint (one reference count per request).
+#[derive(Debug)]
+struct GuardedEndpoint {
     info: &'static EndpointInfo,
     /// The route's `RateLimit-Policy` value.
     policy: Option<HeaderValue>,
+    installation: Installation,
 }
 
-impl<I> Service<Request> for Guard<I>
-where
-    I: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    I::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+impl<H: Clone> Clone for Guarded<H> {
+    fn clone(&self) -> Self {
+        Self { handler: self.handler.clone(), endpoint: Arc::clone(&self.endpoint) }
     }
+}
 
-    fn call(&mut self, request: Request) -> Self::Future {
-        // The ready service is the one to call; leave a fresh clone in its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let info = self.info;
-        let policy = self.policy.clone();
-        Box::pin(async move {
-            let (mut parts, body) = request.into_parts();
+/// Gives the request the endpoint's body limit, as the `DefaultBodyLimit` layer would (its
+/// extension type is private to axum, so the request goes through the layer's service once).
+fn with_body_limit(limit: usize, request: Request) -> Request {
+    let pass = tower::service_fn(|request: Request| std::future::ready(Ok::<_, Infallible>(request)));
+    let Ok(request) = axum::extract::DefaultBodyLimit::max(limit).layer(pass).call(request).into_inner();
+    request
+}
+
+impl<H, T, S> Handler<T, S> for Guarded<H>
+where
+    H: Handler<T, S>,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    type Future = GuardedFuture<H::Future>;
+
+    fn call(self, request: Request, state: S) -> Self::Future {
+        let Guarded { handler, endpoint } = self;
+        let (mut parts, body) = request.into_parts();
+        let passage = endpoint.installation.0.get().and_then(|installed| Passage::enter(installed, &mut parts));
+        let info = endpoint.info;
+        if let Some(decision) = guard_now(&mut parts, info) {
+            let request = with_body_limit(info.body_limit, Request::from_parts(parts, body));
+            let state = GuardedState::Run { inner: handler.call(request, state), decision, endpoint, passage };
+            return GuardedFuture { state };
+        }
+        let inner = Box::pin(async move {
             let decision = match &info.access {
                 Access::Secured(_) => guard_secure(&mut parts, info).await.map(|(_, decision)| decision),
                 Access::Public { .. } => guard_public(&mut parts, info).await,
             };
-            let mut response = match decision {
+            let response = match decision {
                 Ok(decision) => {
-                    let response = inner.call(Request::from_parts(parts, body)).await?;
-                    finish(decision.as_ref(), policy.as_ref(), response)
+                    let request = with_body_limit(info.body_limit, Request::from_parts(parts, body));
+                    let response = handler.call(request, state).await;
+                    finish(decision.as_ref(), endpoint.policy.as_ref(), response)
                 }
                 Err(denied) => denied,
             };
-            if crate::metrics::labels_routes() {
-                response.extensions_mut().insert(crate::metrics::RouteLabel(info.path));
+            labelled(response, info)
+        });
+        GuardedFuture { state: GuardedState::Waiting { inner, passage } }
+    }
+}
+
+/// The guard's decision when every check allows the request without waiting: the rate
+/// decision (if the endpoint declares a limit). `None`: take the async path.
+fn guard_now(parts: &mut Parts, info: &'static EndpointInfo) -> Option<Option<RateDecision>> {
+    let (principal, decision) = {
+        let security = &security::installed(parts).ok()?.security;
+        match &info.access {
+            Access::Public { .. } => (None, limit_now(security, parts, info, None)?),
+            Access::Secured(policy) => {
+                let principal = security.authenticate_now(parts)?;
+                if !security.subject_unlocked_now(&principal)? || policy.check(&principal).is_err() {
+                    return None;
+                }
+                let decision = limit_now(security, parts, info, Some(&principal))?;
+                (Some(principal), decision)
             }
-            Ok(response)
+        }
+    };
+    if let Some(principal) = principal {
+        crate::metrics::record_token_cache(true);
+        if let Some(scope) = parts.extensions.get_mut::<crate::stack::RequestScope>() {
+            scope.verified = Some(principal);
+        }
+    }
+    Some(decision)
+}
+
+/// The metrics' route label, when metrics are on.
+fn labelled(mut response: Response, info: &'static EndpointInfo) -> Response {
+    if crate::metrics::labels_routes() {
+        response.extensions_mut().insert(crate::metrics::RouteLabel(info.path));
+    }
+    response
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of a [`Guarded`] handler.
+    pub struct GuardedFuture<F> {
+        #[pin]
+        state: GuardedState<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = GuardedProjection]
+    enum GuardedState<F> {
+        /// Allowed without waiting: the handler runs.
+        Run {
+            #[pin]
+            inner: F,
+            decision: Option<RateDecision>,
+            endpoint: Arc<GuardedEndpoint>,
+            passage: Option<Passage>,
+        },
+        /// The async path: checks, then the handler.
+        Waiting {
+            inner: Pin<Box<dyn Future<Output = Response> + Send>>,
+            passage: Option<Passage>,
+        },
+    }
+}
+
+impl<F: Future<Output = Response>> Future for GuardedFuture<F> {
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        let (caught, passage) = match self.project().state.project() {
+            GuardedProjection::Run { inner, decision, endpoint, passage } => {
+                let caught = match std::task::ready!(poll_catching(inner, cx)) {
+                    Caught::Answered(response) => {
+                        let response = finish(decision.as_ref(), endpoint.policy.as_ref(), response);
+                        labelled(response, endpoint.info)
+                    }
+                    Caught::Panicked(response) => labelled(response, endpoint.info),
+                };
+                (caught, passage.take())
+            }
+            GuardedProjection::Waiting { inner, passage } => {
+                let (Caught::Answered(response) | Caught::Panicked(response)) =
+                    std::task::ready!(poll_catching(inner.as_mut(), cx));
+                (response, passage.take())
+            }
+        };
+        Poll::Ready(match passage {
+            Some(passage) => passage.leave(caught),
+            None => caught,
         })
     }
 }

@@ -29,7 +29,6 @@ use crate::auth::{AuthError, Authenticator, Principal};
 use crate::authz::Policy;
 use crate::client_ip::TrustedProxies;
 use crate::context::{RequestContext, RequestMeta};
-use crate::endpoint::Inventory;
 use crate::error::{Error, Unauthenticated};
 use crate::lockout::{Lockout, LockoutKey};
 use crate::rate::RateLimiter;
@@ -128,16 +127,6 @@ impl Security {
         router.layer(StackLayer::new(Installed { security: self.clone(), inventory: None, document: None }))
     }
 
-    /// [`Security::apply`] for a [`crate::Router`]: its inventory and document ride along.
-    pub(crate) fn apply_with<S: Clone + Send + Sync + 'static>(
-        &self,
-        router: Router<S>,
-        inventory: Inventory,
-        document: Option<Arc<[u8]>>,
-    ) -> Router<S> {
-        router.layer(StackLayer::new(Installed { security: self.clone(), inventory: Some(inventory), document }))
-    }
-
     pub(crate) fn trusted_proxies(&self) -> &TrustedProxies {
         &self.0.trusted_proxies
     }
@@ -194,6 +183,30 @@ impl Security {
                 Err(Error::Unauthenticated(Unauthenticated::new(reason, Arc::clone(self.0.authenticator.realm()))))
             }
         }
+    }
+
+    /// The fast path of [`Security::authenticate`]: the principal when the request is already
+    /// verified, or carries a cached token and every check on the way (lockout, revocation)
+    /// answers from memory and allows it. `None` means: take [`Security::authenticate`], which
+    /// decides every other case and audits failures. Records nothing and changes nothing.
+    pub(crate) fn authenticate_now(&self, parts: &Parts) -> Option<Principal> {
+        if let Some(principal) = verified(parts) {
+            return Some(principal.clone());
+        }
+        if let Some(lockout) = &self.0.lockout {
+            let ip = RequestMeta::of(&parts.extensions)?.client_ip;
+            if lockout.locked_now(&LockoutKey::Ip(ip))?.is_some() {
+                return None;
+            }
+        }
+        self.0.authenticator.authenticate_cached(&parts.headers)
+    }
+
+    /// Whether `principal` is free of a subject lock, answered from memory; `None` when the
+    /// answer needs a round trip (then [`Security::check_subject_lock`] decides).
+    pub(crate) fn subject_unlocked_now(&self, principal: &Principal) -> Option<bool> {
+        let Some(lockout) = &self.0.lockout else { return Some(true) };
+        Some(lockout.locked_now(&LockoutKey::Subject(principal.qualified_subject()))?.is_none())
     }
 
     /// Refuses a locked-out subject (429) before its request is authorized.

@@ -1,21 +1,28 @@
-//! The one layer [`crate::Security::apply`] and [`crate::Router::secured`] put around a router.
+//! What the security layer does on the way in and out of every request ([`Passage`]), and the one
+//! layer [`crate::Security::apply`] puts around a router to do it.
 //!
-//! It does in one service, with one hand-written future (no boxing, no `async` block), what four
-//! layers did: it assigns the request id and resolves the client IP ([`crate::context`]); it
+//! On the way in it assigns the request id and resolves the client IP ([`crate::context`]) and
 //! makes the hub (and the router's inventory and document) available to extractors as one
-//! extension; and on the way out it turns plain-text error responses into problem+json
-//! ([`crate::error::problem_for_plain_response`]), sets the secure headers
-//! ([`crate::headers`]) and echoes the request id. A handler that panics is answered 500
-//! problem+json rather than left without an answer. axum boxes every layer of a router per
-//! route and clones the box on every request, so fewer layers is measurably faster.
+//! extension; on the way out it turns plain-text error responses into problem+json
+//! ([`crate::error::problem_for_plain_response`]), sets the secure headers ([`crate::headers`])
+//! and echoes the request id. A handler that panics is answered 500 problem+json rather than left
+//! without an answer.
+//!
+//! [`crate::Router::secured`] does not layer the router: axum boxes every layer of a router per
+//! route and clones the box on every request. Each endpoint's guarded handler makes the passage
+//! itself ([`crate::__private`]); only the 404 and 405 fallbacks go through [`StackLayer`].
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, Request};
-use axum::response::Response;
+use std::convert::Infallible;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse as _, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
@@ -64,6 +71,27 @@ impl<S> Layer<S> for StackLayer {
     }
 }
 
+/// `router` with its 404 and 405 answers going through the security layer (its endpoints make
+/// the passage themselves: see [`crate::Router::secured`]).
+pub(crate) fn with_fallbacks(router: axum::Router, installed: Arc<Installed>) -> axum::Router {
+    let layer = StackLayer { installed };
+    let answer = |status: StatusCode| {
+        layer.layer(tower::service_fn(move |_: Request<axum::body::Body>| {
+            std::future::ready(Ok::<_, Infallible>(status.into_response()))
+        }))
+    };
+    let not_allowed = answer(StatusCode::METHOD_NOT_ALLOWED);
+    router.fallback_service(answer(StatusCode::NOT_FOUND)).method_not_allowed_fallback(
+        move |request: Request<axum::body::Body>| {
+            let service = not_allowed.clone();
+            async move {
+                let Ok(response) = tower::ServiceExt::oneshot(service, request).await;
+                response
+            }
+        },
+    )
+}
+
 /// The service of [`StackLayer`].
 #[derive(Debug, Clone)]
 pub(crate) struct Stack<S> {
@@ -83,13 +111,10 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let meta = RequestMeta::assign(&request, self.installed.security.trusted_proxies());
-        let header = Some(meta.request_id.clone());
-        let hsts = self.installed.security.hsts();
-        let timed = crate::metrics::timing(request.method());
-        request.extensions_mut().insert(RequestScope { meta, installed: Arc::clone(&self.installed), verified: None });
-        StackFuture { inner: self.inner.call(request), request_id: header, hsts, timed }
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let (mut parts, body) = request.into_parts();
+        let passage = Passage::enter(&self.installed, &mut parts);
+        StackFuture { inner: self.inner.call(Request::from_parts(parts, body)), passage }
     }
 }
 
@@ -98,9 +123,7 @@ pin_project! {
     pub(crate) struct StackFuture<F> {
         #[pin]
         inner: F,
-        request_id: Option<HeaderValue>,
-        hsts: bool,
-        timed: Option<crate::metrics::Timing>,
+        passage: Option<Passage>,
     }
 }
 
@@ -112,25 +135,78 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        // A handler that panics gets a 500 problem+json with the usual headers, instead of a
-        // connection dropped without an answer. The inner future is never polled again.
-        let inner = this.inner;
-        let response = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(result)) => result?,
-            Err(_) => {
-                tracing::error!(target: "rampart::panic", "a handler panicked; the request was answered 500");
-                axum::response::IntoResponse::into_response(crate::Error::Internal("a handler panicked".into()))
-            }
+        let response = match poll_catching(this.inner, cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Caught::Answered(result)) => result?,
+            Poll::Ready(Caught::Panicked(response)) => response,
         };
-        let mut response = crate::error::problem_for_plain_response(response);
-        crate::headers::apply(response.headers_mut(), *this.hsts);
-        if let Some(id) = this.request_id.take() {
-            response.headers_mut().insert(REQUEST_ID.clone(), id);
+        Poll::Ready(Ok(match this.passage.take() {
+            Some(passage) => passage.leave(response),
+            None => response,
+        }))
+    }
+}
+
+/// What polling a handler's future gave.
+pub(crate) enum Caught<T> {
+    /// Its output.
+    Answered(T),
+    /// It panicked: the 500 response to send instead.
+    Panicked(Response),
+}
+
+/// Polls `inner`, turning a panic into a 500 problem+json (with the usual headers once the
+/// passage leaves) instead of a connection dropped without an answer. A future that panicked is
+/// never polled again.
+pub(crate) fn poll_catching<F: Future + ?Sized>(inner: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<Caught<F::Output>> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(output)) => Poll::Ready(Caught::Answered(output)),
+        Err(_) => {
+            tracing::error!(target: "rampart::panic", "a handler panicked; the request was answered 500");
+            let response =
+                axum::response::IntoResponse::into_response(crate::Error::Internal("a handler panicked".into()));
+            Poll::Ready(Caught::Panicked(response))
         }
-        if let Some(timing) = this.timed.take() {
+    }
+}
+
+/// One request's way through the security layer: [`Passage::enter`] on the way in,
+/// [`Passage::leave`] on the way out.
+#[derive(Debug)]
+pub(crate) struct Passage {
+    request_id: HeaderValue,
+    hsts: bool,
+    timed: Option<crate::metrics::Timing>,
+}
+
+impl Passage {
+    /// Assigns the request's id and client and puts the [`RequestScope`] in its extensions.
+    /// `None` when a security layer already did (the request went through two): the outer one
+    /// finishes the response.
+    pub(crate) fn enter(installed: &Arc<Installed>, parts: &mut Parts) -> Option<Self> {
+        if parts.extensions.get::<RequestScope>().is_some() {
+            return None;
+        }
+        let meta = RequestMeta::assign(parts, installed.security.trusted_proxies());
+        let passage = Passage {
+            request_id: meta.request_id.clone(),
+            hsts: installed.security.hsts(),
+            timed: crate::metrics::timing(&parts.method),
+        };
+        parts.extensions.insert(RequestScope { meta, installed: Arc::clone(installed), verified: None });
+        Some(passage)
+    }
+
+    /// Finishes the response: problem+json for plain errors, the secure headers, the request id,
+    /// the metrics.
+    pub(crate) fn leave(self, response: Response) -> Response {
+        let mut response = crate::error::problem_for_plain_response(response);
+        crate::headers::apply(response.headers_mut(), self.hsts);
+        response.headers_mut().insert(REQUEST_ID.clone(), self.request_id);
+        if let Some(timing) = self.timed {
             timing.finish(&response);
         }
-        Poll::Ready(Ok(response))
+        response
     }
 }

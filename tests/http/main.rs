@@ -11,6 +11,7 @@ mod metrics;
 mod notes;
 mod openapi;
 mod panic;
+mod passage;
 mod rate;
 mod tls;
 mod validation;

@@ -5,7 +5,9 @@
 //!
 //! `valgrind --tool=callgrind target/release/profile secure-get 20000`
 //!
-//! Variants: plain-get, public-get, secure-get, hand-get, plain-post, secure-post.
+//! Variants: plain-get, plain-layered (plain axum behind one pass-through router layer: what a
+//! layer costs), public-get, secure-get, hand-get, plain-post, secure-post. `bench/instructions.sh`
+//! runs them all.
 
 use axum::body::Body;
 use axum::http::Request;
@@ -22,6 +24,7 @@ fn main() {
     let (app, path, post) = match variant.as_str() {
         "plain-get" => (plain(), "/item", false),
         "plain-post" => (plain(), "/item", true),
+        "plain-layered" => (plain().layer(tower::layer::util::Identity::new()), "/item", false),
         "hand-get" => (handwritten(), "/item", false),
         "public-get" => (rampart_app(), "/public", false),
         "secure-get" => (rampart_app(), "/secure", false),

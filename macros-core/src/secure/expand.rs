@@ -186,8 +186,11 @@ pub(crate) fn endpoint(spec: &Spec, func: ItemFn) -> TokenStream {
             #(#bounds,)*
             #(#body_bounds,)*
         {
-            fn method_router(self) -> ::rampart::__private::MethodRouter<__S> {
-                ::rampart::__private::endpoint_route(&Self::INFO, Self::__rampart_handler) #owner_layer
+            fn method_router(
+                self,
+                installation: &::rampart::__private::Installation,
+            ) -> ::rampart::__private::MethodRouter<__S> {
+                ::rampart::__private::endpoint_route(&Self::INFO, Self::__rampart_handler, installation) #owner_layer
             }
         }
     }

@@ -105,6 +105,19 @@ pub(crate) fn extract_unchecked(headers: &HeaderMap, max_len: usize) -> Result<C
     }
 }
 
+/// The token of a request with exactly one `Authorization: Bearer <token>` header (this exact
+/// spelling, one space) and no API key: the shape every client sends, read without decoding.
+/// `None` for anything else, which [`extract_unchecked`] then reads (or refuses) in full. Used
+/// to look a token up among those verified before, which were checked whole.
+pub(crate) fn plain_bearer(headers: &HeaderMap) -> Option<&[u8]> {
+    let mut authorization = headers.get_all(AUTHORIZATION).iter();
+    let (Some(value), None) = (authorization.next(), authorization.next()) else { return None };
+    if headers.contains_key(&API_KEY_HEADER_NAME) {
+        return None;
+    }
+    value.as_bytes().strip_prefix(b"Bearer ")
+}
+
 /// RFC 6750 `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 /// The characters of RFC 6750's b64token (before the trailing `=`): a table, since every byte of
 /// every token is looked up.

@@ -282,16 +282,16 @@ impl JwtVerifier {
     pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
         let now = cache::now_secs();
         let generation = self.key_generation();
-        if let Some(principal) = self.cache.get(token, now, generation) {
+        if let Some(principal) = self.cache.get(token.as_bytes(), now, generation) {
             return Ok(principal);
         }
         let principal = self.verify_uncached(token).await?;
-        self.cache.insert(token, &principal, now, generation);
+        self.cache.insert(token.as_bytes(), &principal, now, generation);
         Ok(principal)
     }
 
     /// The principal of `token` if it was verified before and is still valid under current keys.
-    pub(crate) fn cached(&self, token: &str) -> Option<Principal> {
+    pub(crate) fn cached(&self, token: &[u8]) -> Option<Principal> {
         self.cache.get(token, cache::now_secs(), self.key_generation())
     }
 

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use governor::state::StateStore;
 use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
 use governor::{Quota, RateLimiter};
 
-use super::{Checked, RateDecision};
+use super::{Checked, QuotaKey, RateDecision};
 use crate::endpoint::RateSpec;
 
 type KeyedLimiter = RateLimiter<u64, BoundedStore, DefaultClock, StateInformationMiddleware>;
@@ -31,9 +31,36 @@ const REFUSED_TAT: u64 = u64::MAX / 4;
 
 /// governor's DashMap store with a ceiling: at `max` keys, a key it does not already track is
 /// refused without being inserted, while tracked keys keep their quotas.
+///
+/// The keys are already SipHash values under a secret seed, which no client can aim: the map
+/// spreads them with one multiplication (FxHash) instead of hashing them again.
 struct BoundedStore {
-    keys: DashMapStateStore<u64>,
+    keys: DashMapStateStore<u64, rustc_hash::FxBuildHasher>,
     max: usize,
+    /// The number of keys when last counted: counting takes a lock on every shard of the map,
+    /// so it is done once every [`RECOUNT_EVERY`] checks, and exactly only near the ceiling.
+    counted: AtomicUsize,
+    checks: AtomicUsize,
+}
+
+/// How many checks may pass between two counts of the keys (so as many new keys at most).
+const RECOUNT_EVERY: usize = 1024;
+
+impl BoundedStore {
+    fn new(max: usize) -> Self {
+        Self { keys: DashMapStateStore::default(), max, counted: AtomicUsize::new(0), checks: AtomicUsize::new(0) }
+    }
+
+    /// Whether `key` must be refused: new, and the ceiling reached.
+    fn refuses(&self, key: &u64) -> bool {
+        let mut counted = self.counted.load(Ordering::Relaxed);
+        if self.checks.fetch_add(1, Ordering::Relaxed).is_multiple_of(RECOUNT_EVERY) {
+            counted = self.keys.len();
+            self.counted.store(counted, Ordering::Relaxed);
+        }
+        // Far from the ceiling, even the keys added since the last count cannot reach it.
+        counted + RECOUNT_EVERY >= self.max && !self.keys.contains_key(key) && self.keys.len() >= self.max
+    }
 }
 
 impl StateStore for BoundedStore {
@@ -43,7 +70,7 @@ impl StateStore for BoundedStore {
     where
         F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
-        if self.keys.len() >= self.max && !self.keys.contains_key(key) {
+        if self.refuses(key) {
             return f(Some(Nanos::from(REFUSED_TAT))).map(|(outcome, _)| outcome);
         }
         self.keys.measure_and_replace(key, f)
@@ -53,6 +80,7 @@ impl StateStore for BoundedStore {
 impl ShrinkableKeyedStateStore<u64> for BoundedStore {
     fn retain_recent(&self, drop_below: Nanos) {
         self.keys.retain_recent(drop_below);
+        self.counted.store(self.keys.len(), Ordering::Relaxed);
     }
 
     fn shrink_to_fit(&self) {
@@ -77,7 +105,9 @@ pub const DEFAULT_MAX_KEYS: usize = 1_000_000;
 
 /// Per-route in-memory limiters.
 pub struct MemoryStore {
-    routes: RwLock<HashMap<(&'static str, &'static str), Arc<KeyedLimiter>>>,
+    /// Keyed by the route's method and template, which the code declares (no client chooses
+    /// them): a fast unkeyed hash is enough.
+    routes: RwLock<HashMap<(&'static str, &'static str), Arc<KeyedLimiter>, rustc_hash::FxBuildHasher>>,
     hasher: RandomState,
     clock: DefaultClock,
     max_keys: usize,
@@ -108,7 +138,7 @@ impl MemoryStore {
     /// A store tracking at most `max_keys` keys per route.
     pub fn with_max_keys(max_keys: usize) -> Self {
         Self {
-            routes: RwLock::new(HashMap::new()),
+            routes: RwLock::new(HashMap::default()),
             hasher: RandomState::new(),
             clock: DefaultClock::default(),
             max_keys: max_keys.max(1),
@@ -117,28 +147,62 @@ impl MemoryStore {
         }
     }
 
-    fn limiter(&self, route: (&'static str, &'static str), spec: &RateSpec) -> Arc<KeyedLimiter> {
-        if let Some(limiter) = self.routes.read().ok().and_then(|routes| routes.get(&route).cloned()) {
-            return limiter;
+    /// Runs `check` on the limiter of `route`, created on first use.
+    fn with_limiter<T>(
+        &self,
+        route: (&'static str, &'static str),
+        spec: &RateSpec,
+        check: impl FnOnce(&KeyedLimiter) -> T,
+    ) -> T {
+        if let Ok(routes) = self.routes.read()
+            && let Some(limiter) = routes.get(&route)
+        {
+            return check(limiter);
         }
-        let mut routes = self.routes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(routes.entry(route).or_insert_with(|| {
-            let store = BoundedStore { keys: DashMapStateStore::default(), max: self.max_keys };
-            let limiter: KeyedLimiter = RateLimiter::new(quota(spec), store, DefaultClock::default());
-            Arc::new(limiter)
-        }))
+        let limiter = {
+            let mut routes = self.routes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(routes.entry(route).or_insert_with(|| {
+                let store = BoundedStore::new(self.max_keys);
+                let limiter: KeyedLimiter = RateLimiter::new(quota(spec), store, DefaultClock::default());
+                Arc::new(limiter)
+            }))
+        };
+        check(&limiter)
     }
 
     /// Takes one request from `key`'s quota on `route` (method, path).
     pub fn check(&self, route: (&'static str, &'static str), spec: &RateSpec, key: &str) -> Checked {
-        let limiter = self.limiter(route, spec);
-        let hashed = self.hasher.hash_one(key);
-        if limiter.len() >= self.max_keys && self.may_sweep() {
-            // Make room from keys that recovered their quota before refusing anyone new (at most
-            // once a second: a full table must not make every request scan it).
-            limiter.retain_recent();
-        }
-        match limiter.check_key(&hashed) {
+        self.check_key(route, spec, &QuotaKey::text(key))
+    }
+
+    /// [`MemoryStore::check`] for a key given in parts (hashed without being joined).
+    pub(crate) fn check_key(
+        &self,
+        route: (&'static str, &'static str),
+        spec: &RateSpec,
+        key: &QuotaKey<'_>,
+    ) -> Checked {
+        let mut hasher = self.hasher.build_hasher();
+        key.hash_into(&mut hasher);
+        let hashed = std::hash::Hasher::finish(&hasher);
+        self.with_limiter(route, spec, |limiter| {
+            let mut checked = self.checked(spec, limiter.check_key(&hashed));
+            if checked == Checked::Full && self.may_sweep() {
+                // Make room from keys that recovered their quota before refusing anyone new (at
+                // most once a second: a full table must not make every request scan it).
+                limiter.retain_recent();
+                checked = self.checked(spec, limiter.check_key(&hashed));
+            }
+            checked
+        })
+    }
+
+    fn checked(
+        &self,
+        spec: &RateSpec,
+        outcome: Result<governor::middleware::StateSnapshot, governor::NotUntil<<DefaultClock as Clock>::Instant>>,
+    ) -> Checked {
+        match outcome {
             Ok(snapshot) => Checked::Allowed(RateDecision::new(spec, snapshot.remaining_burst_capacity())),
             Err(not_until) => {
                 let wait = not_until.wait_time_from(self.clock.now());

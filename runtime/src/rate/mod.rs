@@ -78,12 +78,12 @@ impl RateDecision {
     /// `RateLimit-Policy: "default";q=10;w=60`: the same for every request of a route, so the
     /// guard computes it once.
     pub fn policy_value(&self) -> Option<HeaderValue> {
-        header_field('q', u64::from(self.quota), 'w', self.window_secs)
+        header_field(b'q', u64::from(self.quota), b'w', self.window_secs)
     }
 
     /// `RateLimit: "default";r=9;t=6`.
     pub fn state_value(&self) -> Option<HeaderValue> {
-        header_field('r', u64::from(self.remaining), 't', self.reset_secs)
+        header_field(b'r', u64::from(self.remaining), b't', self.reset_secs)
     }
 }
 
@@ -92,34 +92,65 @@ pub static POLICY_HEADER: HeaderName = HeaderName::from_static("ratelimit-policy
 /// The `RateLimit` header.
 pub static STATE_HEADER: HeaderName = HeaderName::from_static("ratelimit");
 
-/// `"default";A=x;B=y`, written by hand: this runs on every rate-limited response.
-fn header_field(a: char, x: u64, b: char, y: u64) -> Option<HeaderValue> {
-    let mut text = String::with_capacity(40);
-    text.push_str("\"default\";");
-    text.push(a);
-    text.push('=');
-    push_decimal(&mut text, x);
-    text.push(';');
-    text.push(b);
-    text.push('=');
-    push_decimal(&mut text, y);
-    HeaderValue::try_from(text).ok()
+/// `"default";A=x;B=y`, written into a stack buffer: this runs on every rate-limited response.
+fn header_field(a: u8, x: u64, b: u8, y: u64) -> Option<HeaderValue> {
+    let mut text = [0u8; 64];
+    let mut len = 0;
+    let mut push = |bytes: &[u8]| {
+        text[len..len + bytes.len()].copy_from_slice(bytes);
+        len += bytes.len();
+    };
+    let mut digits = itoa::Buffer::new();
+    push(b"\"default\";");
+    push(&[a, b'=']);
+    push(digits.format(x).as_bytes());
+    push(&[b';', b, b'=']);
+    push(digits.format(y).as_bytes());
+    HeaderValue::from_bytes(&text[..len]).ok()
 }
 
-/// Appends `n` in decimal.
-fn push_decimal(text: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+/// What a quota is counted per: a client's IP bucket, or an identity given as the parts of its
+/// text (`sub:` and the qualified subject, ...). The memory store hashes the parts as they are;
+/// only a shared store needs them joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QuotaKey<'a> {
+    /// A client IP bucket (`ip:192.0.2.1`).
+    Ip(std::net::IpAddr),
+    /// The concatenation of these parts.
+    Text([&'a str; 4]),
+}
+
+impl<'a> QuotaKey<'a> {
+    /// A key given as one string.
+    pub(crate) fn text(key: &'a str) -> Self {
+        QuotaKey::Text([key, "", "", ""])
+    }
+
+    /// The key as a shared store names it.
+    pub(crate) fn joined(&self) -> String {
+        match self {
+            QuotaKey::Ip(ip) => format!("ip:{ip}"),
+            QuotaKey::Text(parts) => parts.concat(),
         }
     }
-    for &d in &digits[i..] {
-        text.push(char::from(d));
+
+    /// Feeds the key to `hasher` without joining it.
+    pub(crate) fn hash_into(&self, hasher: &mut impl std::hash::Hasher) {
+        match self {
+            QuotaKey::Ip(std::net::IpAddr::V4(v4)) => {
+                hasher.write_u8(4);
+                hasher.write(&v4.octets());
+            }
+            QuotaKey::Ip(std::net::IpAddr::V6(v6)) => {
+                hasher.write_u8(6);
+                hasher.write(&v6.octets());
+            }
+            QuotaKey::Text(parts) => {
+                hasher.write_u8(0);
+                parts.iter().for_each(|part| hasher.write(part.as_bytes()));
+                hasher.write_u8(0xff);
+            }
+        }
     }
 }
 
@@ -256,11 +287,21 @@ impl RateLimiter {
         spec: &RateSpec,
         key: &str,
     ) -> (Checked, Option<Degraded>) {
+        self.check_key(route, spec, &QuotaKey::text(key)).await
+    }
+
+    /// [`RateLimiter::check`] for a key given in parts.
+    pub(crate) async fn check_key(
+        &self,
+        route: (&'static str, &'static str),
+        spec: &RateSpec,
+        key: &QuotaKey<'_>,
+    ) -> (Checked, Option<Degraded>) {
         let Some(redis) = &self.redis else {
-            return (self.memory.check(route, spec, key), None);
+            return (self.memory.check_key(route, spec, key), None);
         };
         if self.now_ms() >= self.redis_down_until_ms.load(Ordering::Relaxed) {
-            match redis.check(route, spec, key).await {
+            match redis.check(route, spec, &key.joined()).await {
                 Ok(Ok(decision)) => return (Checked::Allowed(decision), None),
                 Ok(Err((decision, wait))) => return (Checked::Limited(decision, wait), None),
                 Err(err) => {
@@ -271,10 +312,21 @@ impl RateLimiter {
             }
         }
         match self.failure_mode {
-            FailureMode::Local => (self.memory.check(route, spec, key), Some(Degraded::LocalFallback)),
+            FailureMode::Local => (self.memory.check_key(route, spec, key), Some(Degraded::LocalFallback)),
             FailureMode::Open => (Checked::AllowedUnchecked, Some(Degraded::FailOpen)),
             FailureMode::Closed => (Checked::Unavailable, Some(Degraded::FailClosed)),
         }
+    }
+
+    /// [`RateLimiter::check_key`] without waiting: the memory store's answer, or `None` when a
+    /// shared store is configured (its answer needs a round trip).
+    pub(crate) fn check_now(
+        &self,
+        route: (&'static str, &'static str),
+        spec: &RateSpec,
+        key: &QuotaKey<'_>,
+    ) -> Option<Checked> {
+        self.redis.is_none().then(|| self.memory.check_key(route, spec, key))
     }
 }
 
@@ -290,5 +342,27 @@ mod tests {
         RateDecision::new(&spec, 7).write_headers(&mut headers);
         assert_eq!(headers["ratelimit-policy"], "\"default\";q=10;w=60");
         assert_eq!(headers["ratelimit"], "\"default\";r=7;t=18");
+        let big = RateSpec { count: u32::MAX, period_secs: u64::MAX / 4, burst: u32::MAX, key: RateKey::Subject };
+        let mut headers = HeaderMap::new();
+        RateDecision::new(&big, 0).write_headers(&mut headers);
+        assert_eq!(headers["ratelimit-policy"], format!("\"default\";q={};w={}", u32::MAX, u64::MAX / 4));
+    }
+
+    #[test]
+    fn a_key_hashes_the_same_in_parts_or_joined() {
+        use std::hash::BuildHasher as _;
+        let state = std::hash::RandomState::new();
+        let hash = |key: QuotaKey<'_>| {
+            let mut hasher = state.build_hasher();
+            key.hash_into(&mut hasher);
+            std::hash::Hasher::finish(&hasher)
+        };
+        let parts = QuotaKey::Text(["sub:", "jwt:iss#", "alice", ""]);
+        assert_eq!(parts.joined(), "sub:jwt:iss#alice");
+        assert_eq!(hash(parts), hash(QuotaKey::text("sub:jwt:iss#alice")));
+        assert_ne!(hash(parts), hash(QuotaKey::text("sub:jwt:iss#alicf")));
+        let ip = QuotaKey::Ip(std::net::IpAddr::from([192, 0, 2, 1]));
+        assert_eq!(ip.joined(), "ip:192.0.2.1");
+        assert_ne!(hash(ip), hash(QuotaKey::Ip(std::net::IpAddr::from([192, 0, 2, 2]))));
     }
 }
