@@ -266,17 +266,10 @@ fn sha256_hex(text: &str) -> String {
 
 #[tokio::test]
 async fn revoked_tokens_are_refused() {
-    use rampart::auth::{Authenticator, Issuer, JwtVerifier, MemoryRevocations, Revocations};
+    use rampart::auth::{MemoryRevocations, Revocations};
     use std::sync::Arc;
     let revocations = Arc::new(MemoryRevocations::default());
-    let issuer = Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).build().unwrap();
-    let authenticator = Authenticator::builder()
-        .jwt(JwtVerifier::new(vec![issuer]))
-        .revocations(revocations.clone())
-        .realm("test")
-        .build()
-        .unwrap();
-    let app = test_app(&Security::new(authenticator), &Calls::default());
+    let app = test_app(&Security::new(authenticator_revoking(revocations.clone())), &Calls::default());
     let mut c = claims("alice", "");
     c["jti"] = json!("token-42");
     let token = Scheme::Hs256.token(&c);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use rampart::auth::{Authenticator, Issuer, JwtVerifier, MemoryRevocations, Principal, Revocations as _};
+use rampart::auth::{MemoryRevocations, Principal, Revocations as _};
 use rampart::{Router, Security, public, secure};
 use rampart_tests::*;
 
@@ -102,14 +102,7 @@ async fn a_secured_router_layered_again_keeps_one_request_id() {
 #[tokio::test]
 async fn the_fast_path_sees_a_revocation_and_a_missing_scope_at_once() {
     let revocations = Arc::new(MemoryRevocations::default());
-    let issuer = Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).build().unwrap();
-    let authenticator = Authenticator::builder()
-        .jwt(JwtVerifier::new(vec![issuer]))
-        .revocations(revocations.clone())
-        .realm("test")
-        .build()
-        .unwrap();
-    let app = Router::new().mount(me).secured(&Security::new(authenticator));
+    let app = Router::new().mount(me).secured(&Security::new(authenticator_revoking(revocations.clone())));
     let mut with_jti = claims("alice", "notes:read");
     with_jti["jti"] = "token-7".into();
     let token = Scheme::Hs256.token(&with_jti);

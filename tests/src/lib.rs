@@ -148,6 +148,12 @@ pub fn authenticator(schemes: &[Scheme]) -> Authenticator {
     Authenticator::builder().jwt(JwtVerifier::new(vec![issuer.build().unwrap()])).realm("test").build().unwrap()
 }
 
+/// [`authenticator`] for HS256 tokens, refusing the ids on `revocations`.
+pub fn authenticator_revoking(revocations: Arc<rampart::auth::MemoryRevocations>) -> Authenticator {
+    let issuer = Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).build().unwrap();
+    Authenticator::builder().jwt(JwtVerifier::new(vec![issuer])).revocations(revocations).realm("test").build().unwrap()
+}
+
 /// Requires `notes:write`.
 pub struct Write;
 impl PolicySpec for Write {
