@@ -24,6 +24,7 @@ use crate::auth::{AuthMethod, Principal};
 use crate::context::RequestContext;
 use crate::endpoint::{Access, EndpointInfo, Method, RateKey, RateSpec};
 use crate::error::Error;
+use crate::headers::ResponseTemplate;
 use crate::rate::{Checked, Degraded, QuotaKey, RateDecision};
 use crate::security;
 use crate::stack::{Caught, Installed, Passage, poll_catching};
@@ -197,7 +198,8 @@ where
     S: Clone + Send + Sync + 'static,
 {
     let policy = info.rate.as_ref().and_then(|spec| RateDecision::new(spec, 0).policy_value());
-    let endpoint = Arc::new(GuardedEndpoint { info, policy, installation: installation.clone() });
+    let endpoint =
+        Arc::new(GuardedEndpoint { info, policy, installation: installation.clone(), template: OnceLock::new() });
     on(method_filter(info.method), Guarded { handler, endpoint })
 }
 
@@ -222,6 +224,8 @@ struct GuardedEndpoint {
     /// The route's `RateLimit-Policy` value.
     policy: Option<HeaderValue>,
     installation: Installation,
+    /// The headers of its usual allowed response, built on the first.
+    template: OnceLock<ResponseTemplate>,
 }
 
 impl<H: Clone> Clone for Guarded<H> {
@@ -232,7 +236,11 @@ impl<H: Clone> Clone for Guarded<H> {
 
 /// Gives the request the endpoint's body limit, as the `DefaultBodyLimit` layer would (its
 /// extension type is private to axum, so the request goes through the layer's service once).
+/// A body known to be empty (a GET, `Content-Length: 0`) has nothing to limit.
 fn with_body_limit(limit: usize, request: Request) -> Request {
+    if http_body::Body::is_end_stream(request.body()) {
+        return request;
+    }
     let pass = tower::service_fn(|request: Request| std::future::ready(Ok::<_, Infallible>(request)));
     let Ok(request) = axum::extract::DefaultBodyLimit::max(limit).layer(pass).call(request).into_inner();
     request
@@ -340,16 +348,25 @@ impl<F: Future<Output = Response>> Future for GuardedFuture<F> {
     type Output = Response;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
-        let (caught, passage) = match self.project().state.project() {
+        let (response, passage) = match self.project().state.project() {
             GuardedProjection::Run { inner, decision, endpoint, passage } => {
-                let caught = match std::task::ready!(poll_catching(inner, cx)) {
+                match std::task::ready!(poll_catching(inner, cx)) {
+                    Caught::Panicked(response) => (labelled(response, endpoint.info), passage.take()),
                     Caught::Answered(response) => {
-                        let response = finish(decision.as_ref(), endpoint.policy.as_ref(), response);
-                        labelled(response, endpoint.info)
+                        let response = labelled(response, endpoint.info);
+                        return Poll::Ready(match passage.take() {
+                            Some(passage) => {
+                                let template = endpoint
+                                    .template
+                                    .get_or_init(|| ResponseTemplate::new(passage.hsts(), endpoint.policy.as_ref()));
+                                let state = decision.as_ref().and_then(RateDecision::state_value);
+                                passage.leave_allowed(response, Some(template), endpoint.policy.as_ref().zip(state))
+                            }
+                            // An outer security layer finishes the response.
+                            None => finish(decision.as_ref(), endpoint.policy.as_ref(), response),
+                        });
                     }
-                    Caught::Panicked(response) => labelled(response, endpoint.info),
-                };
-                (caught, passage.take())
+                }
             }
             GuardedProjection::Waiting { inner, passage } => {
                 let (Caught::Answered(response) | Caught::Panicked(response)) =
@@ -358,8 +375,8 @@ impl<F: Future<Output = Response>> Future for GuardedFuture<F> {
             }
         };
         Poll::Ready(match passage {
-            Some(passage) => passage.leave(caught),
-            None => caught,
+            Some(passage) => passage.leave(response),
+            None => response,
         })
     }
 }

@@ -30,6 +30,7 @@ use crate::Security;
 use crate::auth::Principal;
 use crate::context::{REQUEST_ID, RequestMeta};
 use crate::endpoint::Inventory;
+use crate::headers::ResponseTemplate;
 
 /// What the layer puts in each request's extensions, as one value (each extension costs an
 /// allocation): the request's id and client, what is installed, and the principal once verified.
@@ -198,13 +199,44 @@ impl Passage {
         Some(passage)
     }
 
+    /// Whether the response gets `Strict-Transport-Security`.
+    pub(crate) fn hsts(&self) -> bool {
+        self.hsts
+    }
+
     /// Finishes the response: problem+json for plain errors, the secure headers, the request id,
     /// the metrics.
     pub(crate) fn leave(self, response: Response) -> Response {
+        self.leave_allowed(response, None, None)
+    }
+
+    /// [`Passage::leave`] for the response of a request the guard allowed at once, with the
+    /// endpoint's `template` of headers (see [`ResponseTemplate`]) and the `rate` headers
+    /// (`RateLimit-Policy`, `RateLimit`) of its decision.
+    pub(crate) fn leave_allowed(
+        self,
+        response: Response,
+        template: Option<&ResponseTemplate>,
+        rate: Option<(&HeaderValue, HeaderValue)>,
+    ) -> Response {
         let mut response = crate::error::problem_for_plain_response(response);
-        crate::headers::apply(response.headers_mut(), self.hsts);
-        response.headers_mut().insert(REQUEST_ID.clone(), self.request_id);
-        if let Some(timing) = self.timed {
+        let Passage { request_id, hsts, timed } = self;
+        let (policy, state) = rate.unzip();
+        let left = match template {
+            Some(template) => template.fill(response.headers_mut(), request_id, state),
+            None => Err((request_id, state)),
+        };
+        if let Err((request_id, state)) = left {
+            let headers = response.headers_mut();
+            headers.reserve(2 + crate::headers::ADDED_BY_STACK);
+            if let (Some(policy), Some(state)) = (policy, state) {
+                headers.insert(crate::rate::POLICY_HEADER.clone(), policy.clone());
+                headers.insert(crate::rate::STATE_HEADER.clone(), state);
+            }
+            crate::headers::apply(headers, hsts);
+            headers.insert(REQUEST_ID.clone(), request_id);
+        }
+        if let Some(timing) = timed {
             timing.finish(&response);
         }
         response
