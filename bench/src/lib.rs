@@ -34,6 +34,34 @@ pub fn process_cpu() -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 1000 / hz)
 }
 
+/// Makes sure `wrk` is installed: on a machine without it, installs Debian's package with
+/// `apt-get` (the benchmark machines run as root), so that one command runs a benchmark on a
+/// fresh machine.
+///
+/// # Panics
+///
+/// When `wrk` is missing and `apt-get` cannot install it: the message says what to run.
+pub fn ensure_wrk() {
+    let present = || std::process::Command::new("wrk").arg("--version").output().is_ok();
+    if present() {
+        return;
+    }
+    println!("wrk is missing: installing Debian's package (apt-get install wrk)");
+    let install = |args: &[&str]| {
+        std::process::Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    let installed = install(&["update", "-qq"]) && install(&["install", "-y", "-qq", "wrk"]);
+    assert!(
+        installed && present(),
+        "wrk is missing and apt-get could not install it: run `apt-get install wrk` as root"
+    );
+}
+
 /// The CPU `wrk` runs on, once [`pin`] chose one.
 static LOAD_CPU: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 

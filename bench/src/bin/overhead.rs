@@ -17,7 +17,7 @@
 //! checks that each secured variant refuses a bad token, a missing scope and an invalid body.
 //! The table and the targets go to stdout and to BENCHMARKS.md.
 //!
-//! `cargo run -p bench --release` (needs `wrk`: `apt-get install wrk`)
+//! `cargo run -p bench --release` (installs Debian's `wrk` with `apt-get` when it is missing)
 
 use std::time::Duration;
 
@@ -124,6 +124,7 @@ fn check_enforcement(variants: &[Variant], good_read: &str, good_write: &str) {
 }
 
 fn main() {
+    bench::ensure_wrk();
     bench::pin(0, 1);
     let server = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     let serve = |app: axum::Router| {

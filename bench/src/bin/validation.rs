@@ -2,7 +2,7 @@
 //! and without it (`validate = false`, plain `axum::Json`), driven by `wrk` over loopback in
 //! interleaved rounds. Target: validated throughput >= 0.9x unvalidated.
 //!
-//! `cargo run -p bench --release --bin validation` (needs `wrk`: `apt-get install wrk`)
+//! `cargo run -p bench --release --bin validation` (installs Debian's `wrk` with `apt-get` when it is missing)
 
 use std::time::Duration;
 
@@ -74,6 +74,7 @@ fn script(dir: &std::path::Path, token: &str, body: &str) -> std::path::PathBuf 
 }
 
 fn main() {
+    bench::ensure_wrk();
     let config = config();
     let security = Security::from_config(&config).expect("security from config");
     let app = Router::new().mount(validated).mount(unvalidated).secured(&security);
