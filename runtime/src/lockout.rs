@@ -107,8 +107,8 @@ enum Store {
     Memory {
         entries: Mutex<HashMap<u64, Entry>>,
         hasher: std::collections::hash_map::RandomState,
-        /// When the last lock set so far ends, in milliseconds after `epoch`: until some key is
-        /// locked, a check is one atomic load and no map lookup.
+        /// When the last lock set so far ends, in milliseconds after `epoch` (0: no lock is set):
+        /// while no key is locked, a check is one atomic load, without a clock read or a lookup.
         horizon_ms: AtomicU64,
         epoch: Instant,
     },
@@ -182,8 +182,16 @@ impl Lockout {
             return Some(None);
         }
         let Store::Memory { entries, hasher, horizon_ms, epoch } = &self.store else { return None };
+        // Nothing locked since every lock so far ended: no clock read, no lookup.
+        let horizon = horizon_ms.load(Ordering::Relaxed);
+        if horizon == 0 {
+            return Some(None);
+        }
         let now = Instant::now();
-        if millis_since(*epoch, now) >= horizon_ms.load(Ordering::Relaxed) {
+        if millis_since(*epoch, now) >= horizon {
+            // Every lock set so far has ended: forget the horizon, so that the next checks skip
+            // the clock again. A lock set meanwhile moved the horizon up, and this fails.
+            let _ = horizon_ms.compare_exchange(horizon, 0, Ordering::Relaxed, Ordering::Relaxed);
             return Some(None);
         }
         let entries = entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -280,5 +288,26 @@ mod tests {
             assert_eq!(lockout.failure(&subject).await, None);
         }
         assert!(lockout.locked(&subject).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_lock_set_after_every_earlier_lock_ended_is_still_seen_at_once() {
+        let policy = LockoutPolicy {
+            authn_failures: 1,
+            authz_failures: 1,
+            window: Duration::from_secs(60),
+            cooldown: Duration::from_millis(30),
+        };
+        let lockout = Lockout::memory(policy);
+        let first = LockoutKey::Ip(IpAddr::from([192, 0, 2, 1]));
+        assert_eq!(lockout.locked_now(&first), Some(None), "nothing locked yet");
+        assert!(lockout.failure(&first).await.is_some());
+        assert!(lockout.locked_now(&first).is_some_and(|left| left.is_some()));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert_eq!(lockout.locked_now(&first), Some(None), "the lock ended (and the horizon was forgotten)");
+        let second = LockoutKey::Subject("bob");
+        assert!(lockout.failure(&second).await.is_some());
+        assert!(lockout.locked_now(&second).is_some_and(|left| left.is_some()), "the new lock is seen");
+        assert_eq!(lockout.locked_now(&first), Some(None));
     }
 }
