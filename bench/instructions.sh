@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Instructions per request of each benchmarked variant, counted by callgrind (exact and
-# repeatable, unlike times on a shared machine): the `profile` driver sends N and then 2N
-# requests through the router in process; the difference divided by N leaves out start-up.
+# repeatable, unlike times on a shared machine): the `profile` driver warms every subject up,
+# then sends N requests through the router in process; callgrind counts only inside the measured
+# loop (`--toggle-collect`), so start-up and first requests are left out, and the count divided
+# by N is the cost of one request.
 #
 #   bench/instructions.sh [N] [VARIANT...]     (default N = 2000, every variant)
 #
@@ -14,12 +16,10 @@ variants=("$@")
 [ ${#variants[@]} -gt 0 ] || variants=(plain-get public-get secure-get hand-get plain-post secure-post)
 cargo build --release -p bench --bin profile >/dev/null
 count() {
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/profile "$1" "$2" 2>&1 |
-    sed -n 's/.*refs: *\([0-9,]*\).*/\1/p' | tr -d ,
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='profile::measured' \
+    target/release/profile "$1" "$2" 2>&1 | sed -n 's/.*refs: *\([0-9,]*\).*/\1/p' | tr -d ,
 }
 printf '| variant | instructions per request |\n|---|---|\n'
 for variant in "${variants[@]}"; do
-  once=$(count "$variant" "$n")
-  twice=$(count "$variant" $((2 * n)))
-  printf '| %s | %d |\n' "$variant" $(((twice - once) / n))
+  printf '| %s | %d |\n' "$variant" $(($(count "$variant" "$n") / n))
 done
