@@ -264,15 +264,19 @@ fn millis_since(epoch: Instant, at: Instant) -> u64 {
 mod tests {
     use super::*;
 
+    /// A memory lockout locking after `authn`/`authz` failures within `window_ms`, for `cooldown_ms`.
+    fn memory_lockout(authn_failures: u32, authz_failures: u32, window_ms: u64, cooldown_ms: u64) -> Lockout {
+        Lockout::memory(LockoutPolicy {
+            authn_failures,
+            authz_failures,
+            window: Duration::from_millis(window_ms),
+            cooldown: Duration::from_millis(cooldown_ms),
+        })
+    }
+
     #[tokio::test]
     async fn failures_outside_the_window_do_not_add_up_and_a_lock_expires() {
-        let policy = LockoutPolicy {
-            authn_failures: 2,
-            authz_failures: 0,
-            window: Duration::from_millis(50),
-            cooldown: Duration::from_millis(80),
-        };
-        let lockout = Lockout::memory(policy);
+        let lockout = memory_lockout(2, 0, 50, 80);
         let ip = LockoutKey::Ip(IpAddr::from([192, 0, 2, 1]));
         assert_eq!(lockout.failure(&ip).await, None);
         tokio::time::sleep(Duration::from_millis(60)).await;
@@ -292,13 +296,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lock_set_after_every_earlier_lock_ended_is_still_seen_at_once() {
-        let policy = LockoutPolicy {
-            authn_failures: 1,
-            authz_failures: 1,
-            window: Duration::from_secs(60),
-            cooldown: Duration::from_millis(30),
-        };
-        let lockout = Lockout::memory(policy);
+        let lockout = memory_lockout(1, 1, 60_000, 30);
         let first = LockoutKey::Ip(IpAddr::from([192, 0, 2, 1]));
         assert_eq!(lockout.locked_now(&first), Some(None), "nothing locked yet");
         assert!(lockout.failure(&first).await.is_some());
