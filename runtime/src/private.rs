@@ -162,8 +162,7 @@ fn finish(decision: Option<&RateDecision>, policy: Option<&HeaderValue>, mut res
         let headers = response.headers_mut();
         // Room for these and the headers the outer layer adds: one growth, not several.
         headers.reserve(2 + crate::headers::ADDED_BY_STACK);
-        headers.insert(crate::rate::POLICY_HEADER.clone(), policy.clone());
-        headers.insert(crate::rate::STATE_HEADER.clone(), state);
+        crate::rate::insert_headers(headers, policy.clone(), state);
     }
     response
 }

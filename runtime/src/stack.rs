@@ -230,8 +230,7 @@ impl Passage {
             let headers = response.headers_mut();
             headers.reserve(2 + crate::headers::ADDED_BY_STACK);
             if let (Some(policy), Some(state)) = (policy, state) {
-                headers.insert(crate::rate::POLICY_HEADER.clone(), policy.clone());
-                headers.insert(crate::rate::STATE_HEADER.clone(), state);
+                crate::rate::insert_headers(headers, policy.clone(), state);
             }
             crate::headers::apply(headers, hsts);
             headers.insert(REQUEST_ID.clone(), request_id);

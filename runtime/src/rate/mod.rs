@@ -70,8 +70,7 @@ impl RateDecision {
     /// Adds `RateLimit-Policy` and `RateLimit`.
     pub fn write_headers(&self, headers: &mut HeaderMap) {
         if let (Some(policy), Some(state)) = (self.policy_value(), self.state_value()) {
-            headers.insert(POLICY_HEADER.clone(), policy);
-            headers.insert(STATE_HEADER.clone(), state);
+            insert_headers(headers, policy, state);
         }
     }
 
@@ -85,6 +84,12 @@ impl RateDecision {
     pub fn state_value(&self) -> Option<HeaderValue> {
         header_field(b'r', u64::from(self.remaining), b't', self.reset_secs)
     }
+}
+
+/// Sets `RateLimit-Policy: policy` and `RateLimit: state`, replacing any the handler set.
+pub(crate) fn insert_headers(headers: &mut HeaderMap, policy: HeaderValue, state: HeaderValue) {
+    headers.insert(POLICY_HEADER.clone(), policy);
+    headers.insert(STATE_HEADER.clone(), state);
 }
 
 /// The `RateLimit-Policy` header.
