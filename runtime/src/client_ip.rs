@@ -29,6 +29,25 @@ use std::str::FromStr;
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
+/// The address that stands for one subscriber in IP-keyed limits and lockouts: IPv4 as is,
+/// IPv6 by its /64 (the prefix one subscriber is given), so that nobody gets 2^64 buckets
+/// from one allocation.
+///
+/// # Examples
+///
+/// ```
+/// use rampart::client_ip::subscriber;
+///
+/// assert_eq!(subscriber("2001:db8:1:2:aaaa::1".parse().unwrap()).to_string(), "2001:db8:1:2::");
+/// assert_eq!(subscriber("192.0.2.7".parse().unwrap()).to_string(), "192.0.2.7");
+/// ```
+pub fn subscriber(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        v4 => v4,
+    }
+}
+
 /// The forwarding header the trusted proxies write.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ForwardedHeader {
@@ -88,6 +107,11 @@ impl TrustedProxies {
     pub fn with_header(mut self, header: ForwardedHeader) -> Self {
         self.header = header;
         self
+    }
+
+    /// Whether no proxy is trusted (every peer is taken as the client).
+    pub fn is_empty(&self) -> bool {
+        self.nets.is_empty()
     }
 
     /// Whether `ip` is a trusted proxy.

@@ -33,8 +33,8 @@
 //! | `RAMPART_AUDIT_LOG` | `stderr` | `stderr`, or a file (rotated by size, mode 0600) |
 //! | `RAMPART_AUDIT_LOG_MAX_BYTES` / `RAMPART_AUDIT_LOG_KEEP` | `10485760` / `5` | rotation size (at least 65536) and rotated files kept (1 to 1000) |
 //! | `RAMPART_METRICS_ADDR` | `127.0.0.1:0` | where `/metrics` is served, apart from the API (`:0`: a free loopback port, printed on start), or `off` |
-//! | `RAMPART_LOCKOUT_AUTHN_FAILURES` / `RAMPART_LOCKOUT_AUTHZ_FAILURES` | `20` / `20` | failed authentications from one client IP (401 with credentials) / failed authorizations of one subject (403) that lock it out; `0` = off |
-//! | `RAMPART_LOCKOUT_WINDOW_SECS` / `RAMPART_LOCKOUT_COOLDOWN_SECS` | `60` / `300` | the window the failures are counted in / how long a lock lasts (429 with `Retry-After`) |
+//! | `RAMPART_LOCKOUT_AUTHN_FAILURES` / `RAMPART_LOCKOUT_AUTHZ_FAILURES` | `20` / `20` | guessed credentials from one client IP or for one OAuth client id (bad signature, unknown `kid`, malformed token, unknown API key, wrong client secret; never an expired or foreign-audience token) / failed authorizations of one subject (403) that lock it; `0` = off |
+//! | `RAMPART_LOCKOUT_WINDOW_SECS` / `RAMPART_LOCKOUT_COOLDOWN_SECS` | `60` / `300` | the window the failures are counted in / how long a lock lasts (failing credentials get 429 with `Retry-After`; valid ones are served) |
 //! | `RAMPART_AUDIT_BUFFER_LINES` | `10000` | lines queued for the writer; beyond, lines are dropped and counted, never waited for |
 //!
 //! # Examples
@@ -489,6 +489,34 @@ impl Config {
             metrics_addr,
             lockout,
         })
+    }
+}
+
+impl Config {
+    /// What this configuration allows but a production deployment should not do, one line
+    /// each, naming the variable to set, for the service to print at start-up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rampart::config::Config;
+    ///
+    /// let vars = [("RAMPART_ADDR", "0.0.0.0:3000")];
+    /// let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    ///     .unwrap();
+    /// assert!(config.warnings().iter().any(|w| w.contains("RAMPART_TRUSTED_PROXIES")));
+    /// ```
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.lockout.authn_failures > 0 && !self.addr.ip().is_loopback() && self.trusted_proxies.is_empty() {
+            warnings.push(format!(
+                "listening on {} with the lockout on and no RAMPART_TRUSTED_PROXIES: behind a proxy or load \
+                 balancer every client has the proxy's address, so one client's guesses lock failing credentials \
+                 of all of them; set RAMPART_TRUSTED_PROXIES to the proxies' CIDRs",
+                self.addr
+            ));
+        }
+        warnings
     }
 }
 

@@ -84,7 +84,7 @@ impl<S: Send + Sync, P: PolicySpec> FromRequestParts<S> for Authorized<P> {
 fn audited(ctx: &RequestContext, principal: Option<&Principal>, error: Error) -> Error {
     let mut event = AuditEvent::new(ctx, Decision::Deny, error.reason(), error.status().as_u16());
     if let Some(principal) = principal {
-        event = event.subject(principal.subject());
+        event = event.principal(principal);
     }
     event.emit();
     error

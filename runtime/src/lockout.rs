@@ -1,25 +1,39 @@
-//! Lockout of repeated failures: after `N` authentication failures from one client IP (or `N`
-//! authorization failures of one subject) within a window, that IP (or subject) gets 429 with
-//! `Retry-After` for a cool-down, before any token is parsed or verified.
+//! Lockout of credential guessing: after `N` guessed credentials from one client IP (or `N`
+//! authorization failures of one subject) within a window, further *failing* credentials from
+//! that IP get 429 with `Retry-After` for a cool-down.
+//!
+//! A lockout stops guessing, not users. What counts as a guess is decided by
+//! [`crate::auth::AuthError::is_guess`]: a bad signature, an unknown key id, a malformed token,
+//! an unknown API key (and, at `/oauth/token`, a wrong client secret, per client id and per IP).
+//! A validly signed token that is expired, not yet valid or for another audience is answered
+//! `401 invalid_token` and never counted, locked IP or not, so that a client refreshes instead of
+//! backing off. A credential that verifies is served from a locked IP like from any other: many
+//! users share one address behind NAT or a proxy, and one of them guessing must not lock out the
+//! rest. What a locked IP can still make the server spend is bounded by [`VerificationBudget`]:
+//! uncached *asymmetric* verifications from a locked IP are limited to
+//! [`LOCKED_VERIFICATIONS_PER_SEC`] per second (HMAC verifications cost about as much as the
+//! parse that precedes them and are not limited).
 //!
 //! Counters and locks live in memory (this process) or in Redis, shared by every instance, with
-//! the rate limiter's backend. Each lock is an audit event with decision `lockout`; each request
-//! refused while locked is a `deny` with reason `locked_out`. The client IP is the one the
-//! trusted-proxy rules give, so a client cannot escape its lock by sending `X-Forwarded-For`.
+//! the rate limiter's backend. Each lock is an audit event with decision `lockout`; each failing
+//! credential refused while locked is a `deny` with reason `locked_out`. The client IP is the one
+//! the trusted-proxy rules give (IPv6 by its /64, [`crate::client_ip::subscriber`]), so a client
+//! cannot escape its lock by sending `X-Forwarded-For`.
 //!
 //! # Examples
 //!
 //! ```
 //! use std::time::Duration;
-//! use rampart::lockout::{Lockout, LockoutKey, LockoutPolicy};
+//! use rampart::lockout::{Failure, Lockout, LockoutKey, LockoutPolicy};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let policy = LockoutPolicy { authn_failures: 3, ..LockoutPolicy::default() };
 //! let lockout = Lockout::memory(policy);
-//! let ip = LockoutKey::Ip("203.0.113.9".parse().unwrap());
-//! assert_eq!(lockout.failure(&ip).await, None);
-//! assert_eq!(lockout.failure(&ip).await, None);
-//! assert_eq!(lockout.failure(&ip).await, Some(Duration::from_secs(300))); // the third locks
+//! let ip = LockoutKey::ip("203.0.113.9".parse().unwrap());
+//! assert_eq!(lockout.failure(&ip).await, Failure::Counted);
+//! assert_eq!(lockout.failure(&ip).await, Failure::Counted);
+//! assert_eq!(lockout.failure(&ip).await, Failure::Locked(Duration::from_secs(300))); // the third locks
+//! assert!(matches!(lockout.failure(&ip).await, Failure::AlreadyLocked(_)));
 //! assert!(lockout.locked(&ip).await.is_some());
 //! # });
 //! ```
@@ -62,16 +76,24 @@ impl Default for LockoutPolicy {
 /// What is counted and locked.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum LockoutKey<'a> {
-    /// A client IP, for authentication failures.
+    /// A client IP (build it with [`LockoutKey::ip`], which takes an IPv6 address by its /64),
+    /// for guessed credentials.
     Ip(IpAddr),
+    /// An OAuth client id, for wrong client secrets at the token endpoint.
+    Client(&'a str),
     /// A qualified subject, for authorization failures.
     Subject(&'a str),
 }
 
 impl LockoutKey<'_> {
+    /// The key of a client address: IPv4 as is, IPv6 by its /64 ([`crate::client_ip::subscriber`]).
+    pub fn ip(ip: IpAddr) -> LockoutKey<'static> {
+        LockoutKey::Ip(crate::client_ip::subscriber(ip))
+    }
+
     fn threshold(&self, policy: &LockoutPolicy) -> u32 {
         match self {
-            LockoutKey::Ip(_) => policy.authn_failures,
+            LockoutKey::Ip(_) | LockoutKey::Client(_) => policy.authn_failures,
             LockoutKey::Subject(_) => policy.authz_failures,
         }
     }
@@ -79,8 +101,74 @@ impl LockoutKey<'_> {
     fn redis_suffix(&self) -> String {
         match self {
             LockoutKey::Ip(ip) => format!("ip:{ip}"),
+            LockoutKey::Client(id) => format!("client:{id}"),
             LockoutKey::Subject(subject) => format!("sub:{subject}"),
         }
+    }
+}
+
+/// What counting one failure did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Counted (or not counted at all: that kind of lockout is off, or the store did not answer).
+    Counted,
+    /// This failure reached the threshold and set a lock of this length.
+    Locked(Duration),
+    /// The key was locked already, for this long still; the failure was not counted (a lock is
+    /// not renewed by the guesses it refuses, so it always ends).
+    AlreadyLocked(Duration),
+}
+
+/// How many uncached asymmetric verifications one locked IP may cause per second.
+pub const LOCKED_VERIFICATIONS_PER_SEC: u32 = 2;
+/// How many it may cause at once (the burst of [`LOCKED_VERIFICATIONS_PER_SEC`]).
+pub const LOCKED_VERIFICATIONS_BURST: u32 = 4;
+
+/// The CPU a locked IP may still spend on signature checks: [`LOCKED_VERIFICATIONS_PER_SEC`]
+/// uncached asymmetric verifications per second (burst [`LOCKED_VERIFICATIONS_BURST`]), per
+/// instance. Beyond it, a request from the locked IP whose token is not cached gets 429 with
+/// `Retry-After: 1` without being verified. At ES256's ~35 µs per verification that is about
+/// 70 µs of CPU per second per locked IP.
+///
+/// # Examples
+///
+/// ```
+/// use rampart::lockout::{VerificationBudget, LOCKED_VERIFICATIONS_BURST};
+///
+/// let budget = VerificationBudget::default();
+/// let ip = "192.0.2.1".parse().unwrap();
+/// for _ in 0..LOCKED_VERIFICATIONS_BURST {
+///     assert!(budget.take(ip));
+/// }
+/// assert!(!budget.take(ip), "the burst is spent");
+/// assert!(budget.take("192.0.2.2".parse().unwrap()), "each IP has its own");
+/// ```
+pub struct VerificationBudget(governor::DefaultKeyedRateLimiter<IpAddr>);
+
+impl std::fmt::Debug for VerificationBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerificationBudget").field("keys", &self.0.len()).finish()
+    }
+}
+
+impl Default for VerificationBudget {
+    fn default() -> Self {
+        let per_sec = std::num::NonZeroU32::new(LOCKED_VERIFICATIONS_PER_SEC).unwrap_or(std::num::NonZeroU32::MIN);
+        let burst = std::num::NonZeroU32::new(LOCKED_VERIFICATIONS_BURST).unwrap_or(std::num::NonZeroU32::MIN);
+        Self(governor::RateLimiter::keyed(governor::Quota::per_second(per_sec).allow_burst(burst)))
+    }
+}
+
+impl VerificationBudget {
+    /// The most IPs tracked; beyond, recovered buckets are dropped.
+    const MAX_KEYS: usize = 100_000;
+
+    /// Takes one verification from `ip`'s budget; `false` when it is spent.
+    pub fn take(&self, ip: IpAddr) -> bool {
+        if self.0.len() >= Self::MAX_KEYS {
+            self.0.retain_recent();
+        }
+        self.0.check_key(&crate::client_ip::subscriber(ip)).is_ok()
     }
 }
 
@@ -115,17 +203,20 @@ enum Store {
     Redis(RedisStore),
 }
 
-/// Counts a failure; at the threshold, sets the lock (PX cool-down) and clears the count.
-/// Returns 1 when this failure set the lock.
+/// Counts a failure unless the key is locked; at the threshold, sets the lock (PX cool-down) and
+/// clears the count. Returns {0, 0} when counted, {1, cool-down ms} when this failure set the
+/// lock, {2, ms left} when the key was locked already.
 const FAILURE_SCRIPT: &str = r"
+local left = redis.call('PTTL', KEYS[2])
+if left > 0 then return {2, left} end
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 if n >= tonumber(ARGV[2]) then
   redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
   redis.call('DEL', KEYS[1])
-  return 1
+  return {1, tonumber(ARGV[3])}
 end
-return 0
+return {0, 0}
 ";
 
 impl Lockout {
@@ -199,11 +290,11 @@ impl Lockout {
         Some(until.and_then(|until| until.checked_duration_since(now)).filter(|left| !left.is_zero()))
     }
 
-    /// Counts one failure of `key`; returns the cool-down when this failure locks it.
-    pub async fn failure(&self, key: &LockoutKey<'_>) -> Option<Duration> {
+    /// Counts one failure of `key`, unless it is locked already (see [`Failure`]).
+    pub async fn failure(&self, key: &LockoutKey<'_>) -> Failure {
         let threshold = key.threshold(&self.policy);
         if threshold == 0 {
-            return None;
+            return Failure::Counted;
         }
         let cooldown = self.policy.cooldown;
         match &self.store {
@@ -224,6 +315,11 @@ impl Lockout {
                     window_start: now,
                     locked_until: None,
                 });
+                if let Some(left) = entry.locked_until.and_then(|until| until.checked_duration_since(now))
+                    && !left.is_zero()
+                {
+                    return Failure::AlreadyLocked(left);
+                }
                 if now.duration_since(entry.window_start) >= self.policy.window {
                     entry.failures = 0;
                     entry.window_start = now;
@@ -235,9 +331,9 @@ impl Lockout {
                     entry.locked_until = Some(now + cooldown);
                     // Rounded up, so that a check never skips a lock that has not ended.
                     horizon_ms.fetch_max(millis_since(*epoch, now + cooldown) + 1, Ordering::Relaxed);
-                    return Some(cooldown);
+                    return Failure::Locked(cooldown);
                 }
-                None
+                Failure::Counted
             }
             Store::Redis(redis) => {
                 let suffix = key.redis_suffix();
@@ -248,8 +344,15 @@ impl Lockout {
                     .arg(u64::try_from(self.policy.window.as_millis()).unwrap_or(u64::MAX))
                     .arg(threshold)
                     .arg(u64::try_from(cooldown.as_millis()).unwrap_or(u64::MAX));
-                let locked: i64 = redis.invoke(&invocation).await.ok()?;
-                (locked == 1).then_some(cooldown)
+                let Ok((state, millis)) = redis.invoke::<(i64, i64)>(&invocation).await else {
+                    return Failure::Counted;
+                };
+                let millis = Duration::from_millis(millis.unsigned_abs());
+                match state {
+                    1 => Failure::Locked(millis),
+                    2 => Failure::AlreadyLocked(millis),
+                    _ => Failure::Counted,
+                }
             }
         }
     }
@@ -278,10 +381,11 @@ mod tests {
     async fn failures_outside_the_window_do_not_add_up_and_a_lock_expires() {
         let lockout = memory_lockout(2, 0, 50, 80);
         let ip = LockoutKey::Ip(IpAddr::from([192, 0, 2, 1]));
-        assert_eq!(lockout.failure(&ip).await, None);
+        assert_eq!(lockout.failure(&ip).await, Failure::Counted);
         tokio::time::sleep(Duration::from_millis(60)).await;
-        assert_eq!(lockout.failure(&ip).await, None, "the first failure left the window");
-        assert!(lockout.failure(&ip).await.is_some());
+        assert_eq!(lockout.failure(&ip).await, Failure::Counted, "the first failure left the window");
+        assert!(matches!(lockout.failure(&ip).await, Failure::Locked(_)));
+        assert!(matches!(lockout.failure(&ip).await, Failure::AlreadyLocked(_)), "not counted, not renewed");
         assert!(lockout.locked(&ip).await.is_some());
         assert!(lockout.locked(&LockoutKey::Ip(IpAddr::from([192, 0, 2, 2]))).await.is_none());
         tokio::time::sleep(Duration::from_millis(90)).await;
@@ -289,7 +393,7 @@ mod tests {
         // Disabled kind: never counted, never locked.
         let subject = LockoutKey::Subject("alice");
         for _ in 0..10 {
-            assert_eq!(lockout.failure(&subject).await, None);
+            assert_eq!(lockout.failure(&subject).await, Failure::Counted);
         }
         assert!(lockout.locked(&subject).await.is_none());
     }
@@ -299,13 +403,30 @@ mod tests {
         let lockout = memory_lockout(1, 1, 60_000, 30);
         let first = LockoutKey::Ip(IpAddr::from([192, 0, 2, 1]));
         assert_eq!(lockout.locked_now(&first), Some(None), "nothing locked yet");
-        assert!(lockout.failure(&first).await.is_some());
+        assert!(matches!(lockout.failure(&first).await, Failure::Locked(_)));
         assert!(lockout.locked_now(&first).is_some_and(|left| left.is_some()));
         tokio::time::sleep(Duration::from_millis(40)).await;
         assert_eq!(lockout.locked_now(&first), Some(None), "the lock ended (and the horizon was forgotten)");
         let second = LockoutKey::Subject("bob");
-        assert!(lockout.failure(&second).await.is_some());
+        assert!(matches!(lockout.failure(&second).await, Failure::Locked(_)));
         assert!(lockout.locked_now(&second).is_some_and(|left| left.is_some()), "the new lock is seen");
         assert_eq!(lockout.locked_now(&first), Some(None));
+    }
+}
+
+#[cfg(test)]
+mod ipv6_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_ipv6_client_is_locked_by_its_64_prefix() {
+        let lockout = Lockout::memory(LockoutPolicy { authn_failures: 2, ..LockoutPolicy::default() });
+        let first = LockoutKey::ip("2001:db8:7:7::1".parse().unwrap());
+        let same_prefix = LockoutKey::ip("2001:db8:7:7:ffff::2".parse().unwrap());
+        let other_prefix = LockoutKey::ip("2001:db8:7:8::1".parse().unwrap());
+        assert_eq!(lockout.failure(&first).await, Failure::Counted);
+        assert!(matches!(lockout.failure(&same_prefix).await, Failure::Locked(_)), "one subscriber, one count");
+        assert!(lockout.locked(&first).await.is_some());
+        assert!(lockout.locked(&other_prefix).await.is_none());
     }
 }

@@ -10,6 +10,15 @@
 //! unknown client costs the same as a wrong secret, and neither is ever logged or echoed. Every
 //! grant and refusal is an audit event with the client id as subject.
 //!
+//! With a lockout ([`TokenEndpoint::with_lockout`]), a wrong client secret is a guess, counted
+//! per client IP and per client id: once either is locked, further wrong secrets get 429 with
+//! `Retry-After` (`{"error": "temporarily_unavailable"}`), while the right secret is still
+//! granted, so a client whose id an attacker knows is never locked out of its own tokens.
+//!
+//! Tokens carry `gty: "client-credentials"` (the claim Auth0 uses for this grant): the
+//! [`crate::auth::Principal`] they verify to is a client, whose qualified subject
+//! (`client:<iss>#<id>`) can never equal a user's, even when the client id equals a user's `sub`.
+//!
 //! # Examples
 //!
 //! ```
@@ -22,8 +31,10 @@
 //! let endpoint = TokenEndpoint::new("rampart-dev", "notes", secret.to_vec())
 //!     .client(ClientCredential::new("reporting", "a-long-client-secret", ["notes:read"]));
 //! let body = b"grant_type=client_credentials&client_id=reporting&client_secret=a-long-client-secret";
-//! let reply = endpoint.grant(&RequestContext::default(), &form_headers(), body).into_response();
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let reply = endpoint.grant(&RequestContext::default(), &form_headers(), body).await.into_response();
 //! assert_eq!(reply.status(), 200);
+//! # });
 //! # fn form_headers() -> HeaderMap {
 //! #     let mut h = HeaderMap::new();
 //! #     h.insert("content-type", "application/x-www-form-urlencoded".parse().unwrap());
@@ -33,6 +44,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
@@ -44,6 +56,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::audit::{AuditEvent, Decision, RequestContext};
 use crate::config::Config;
+use crate::lockout::{Failure, Lockout, LockoutKey};
 use crate::openapi::{DescribeResponse, OperationDoc};
 use crate::token::TokenRequest;
 
@@ -84,6 +97,7 @@ pub struct TokenEndpoint {
     audience: String,
     signing_secret: Vec<u8>,
     ttl: Duration,
+    lockout: Option<Arc<Lockout>>,
 }
 
 impl fmt::Debug for TokenEndpoint {
@@ -93,6 +107,7 @@ impl fmt::Debug for TokenEndpoint {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("ttl", &self.ttl)
+            .field("lockout", &self.lockout.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -104,6 +119,8 @@ enum Refusal {
     InvalidClient,
     UnsupportedGrantType,
     InvalidScope(&'static str),
+    /// A wrong secret from a locked-out IP or for a locked-out client id.
+    LockedOut(Duration),
 }
 
 impl Refusal {
@@ -113,6 +130,7 @@ impl Refusal {
             Refusal::InvalidClient => "invalid_client",
             Refusal::UnsupportedGrantType => "unsupported_grant_type",
             Refusal::InvalidScope(_) => "invalid_scope",
+            Refusal::LockedOut(_) => "temporarily_unavailable",
         }
     }
 
@@ -121,12 +139,14 @@ impl Refusal {
             Refusal::InvalidRequest(why) | Refusal::InvalidScope(why) => why,
             Refusal::InvalidClient => "client authentication failed",
             Refusal::UnsupportedGrantType => "only the client_credentials grant is supported",
+            Refusal::LockedOut(_) => "too many failed client authentications; retry later",
         }
     }
 
     fn status(self) -> StatusCode {
         match self {
             Refusal::InvalidClient => StatusCode::UNAUTHORIZED,
+            Refusal::LockedOut(_) => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -134,6 +154,13 @@ impl Refusal {
 
 /// A refusal, with the client id when the client did authenticate (for the audit event).
 type Refused = (Refusal, Option<String>);
+
+/// What a failed client authentication presented, for the lockout: a secret was compared and
+/// did not match (or the Basic credentials were unreadable, `id` then `None`).
+#[derive(Debug)]
+struct Guess {
+    id: Option<String>,
+}
 
 /// The client's authentication, as presented.
 struct Presented<'a> {
@@ -151,7 +178,15 @@ impl TokenEndpoint {
             audience: audience.into(),
             signing_secret,
             ttl: DEFAULT_TOKEN_TTL,
+            lockout: None,
         }
+    }
+
+    /// Counts wrong client secrets in `lockout`, per client IP and per client id (see the
+    /// [module docs](self)).
+    pub fn with_lockout(mut self, lockout: Arc<Lockout>) -> Self {
+        self.lockout = Some(lockout);
+        self
     }
 
     /// The endpoint of a configuration: its `RAMPART_OAUTH_CLIENTS`, its issuer and first
@@ -185,12 +220,39 @@ impl TokenEndpoint {
     }
 
     /// Answers one token request.
-    pub fn grant(&self, ctx: &RequestContext, headers: &HeaderMap, body: &[u8]) -> TokenResponse {
-        TokenResponse(self.answer(ctx, headers, body))
+    pub async fn grant(&self, ctx: &RequestContext, headers: &HeaderMap, body: &[u8]) -> TokenResponse {
+        TokenResponse(self.answer(ctx, headers, body).await)
     }
 
-    fn answer(&self, ctx: &RequestContext, headers: &HeaderMap, body: &[u8]) -> Response {
-        match self.decide(headers, body) {
+    /// Counts a guessed client secret; the time left when the IP or the client id is locked.
+    async fn locked_after_guess(&self, ctx: &RequestContext, guess: &Guess) -> Option<Duration> {
+        let lockout = self.lockout.as_ref()?;
+        let mut keys = vec![LockoutKey::ip(ctx.client_ip)];
+        keys.extend(guess.id.as_deref().map(LockoutKey::Client));
+        let mut locked = None;
+        for key in &keys {
+            match lockout.failure(key).await {
+                Failure::AlreadyLocked(left) => locked = locked.max(Some(left)),
+                Failure::Locked(_) => {
+                    AuditEvent::new(ctx, Decision::Lockout, "client_authentication_failures", 429).emit();
+                }
+                Failure::Counted => {}
+            }
+        }
+        locked
+    }
+
+    async fn answer(&self, ctx: &RequestContext, headers: &HeaderMap, body: &[u8]) -> Response {
+        let mut guess = None;
+        let decided = self.decide(headers, body, &mut guess);
+        let decided = match (decided, guess) {
+            (Err(refused), Some(guess)) => match self.locked_after_guess(ctx, &guess).await {
+                Some(left) => Err((Refusal::LockedOut(left), None)),
+                None => Err(refused),
+            },
+            (decided, _) => decided,
+        };
+        match decided {
             Ok((client, scopes)) => match self.issue(client, &scopes) {
                 Ok(response) => {
                     AuditEvent::new(ctx, Decision::Allow, "token_issued", 200).subject(&client.id).emit();
@@ -211,7 +273,12 @@ impl TokenEndpoint {
 
     /// The authenticated client and the scopes to grant, or the refusal (with the client id
     /// when it authenticated, for the audit event).
-    fn decide(&self, headers: &HeaderMap, body: &[u8]) -> Result<(&ClientCredential, Vec<String>), Refused> {
+    fn decide(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        guess: &mut Option<Guess>,
+    ) -> Result<(&ClientCredential, Vec<String>), Refused> {
         let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let media_type = content_type.split(';').next().unwrap_or("").trim();
         if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
@@ -233,7 +300,13 @@ impl TokenEndpoint {
 
         let from_header = match headers.get_all(AUTHORIZATION).iter().count() {
             0 => None,
-            1 => Some(basic_credentials(headers).ok_or((Refusal::InvalidClient, None))?),
+            1 => match basic_credentials(headers) {
+                Some(presented) => Some(presented),
+                None => {
+                    *guess = Some(Guess { id: None });
+                    return Err((Refusal::InvalidClient, None));
+                }
+            },
             _ => return Err((Refusal::InvalidRequest("more than one Authorization header"), None)),
         };
         let presented = match (from_header, param("client_id"), param("client_secret")) {
@@ -248,7 +321,10 @@ impl TokenEndpoint {
             (None, Some(id), Some(secret)) => Presented { id, secret },
             (None, _, _) => return Err((Refusal::InvalidClient, None)),
         };
-        let client = self.authenticate(&presented).ok_or((Refusal::InvalidClient, None))?;
+        let Some(client) = self.authenticate(&presented) else {
+            *guess = Some(Guess { id: Some(presented.id.into_owned()) });
+            return Err((Refusal::InvalidClient, None));
+        };
         let refuse = |refusal| (refusal, Some(client.id.clone()));
 
         let scopes: Vec<String> = match param("scope") {
@@ -292,6 +368,10 @@ impl TokenEndpoint {
         let token = TokenRequest::new(&client.id, &self.issuer, &self.audience)
             .scopes(scopes)
             .claim("client_id", serde_json::Value::String(client.id.clone()))
+            .claim(
+                crate::auth::GRANT_TYPE_CLAIM,
+                serde_json::Value::String(crate::auth::CLIENT_CREDENTIALS_GRANT.into()),
+            )
             .ttl(self.ttl)
             .sign_hs256(&self.signing_secret)
             .map_err(|e| crate::Error::Internal(Box::new(e)))?;
@@ -423,8 +503,17 @@ mod schema {
 fn refusal_response(refusal: Refusal) -> Response {
     let body = serde_json::json!({"error": refusal.code(), "error_description": refusal.description()});
     let mut response = json_response(refusal.status(), &body);
-    if refusal == Refusal::InvalidClient {
-        response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"token\""));
+    match refusal {
+        Refusal::InvalidClient => {
+            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"token\""));
+        }
+        Refusal::LockedOut(left) => {
+            let seconds = left.as_secs_f64().ceil().max(1.0).to_string();
+            if let Ok(value) = HeaderValue::from_str(&seconds) {
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+            }
+        }
+        _ => {}
     }
     response
 }
@@ -464,7 +553,7 @@ mod tests {
     #[test]
     fn repeated_requested_scopes_are_granted_once() {
         let body = b"grant_type=client_credentials&client_id=app&client_secret=the-client-secret&scope=read write read";
-        let (_, scopes) = endpoint().decide(&form(None), body).unwrap();
+        let (_, scopes) = endpoint().decide(&form(None), body, &mut None).unwrap();
         assert_eq!(scopes, ["read", "write"]);
     }
 
@@ -472,14 +561,14 @@ mod tests {
     fn a_basic_client_may_name_itself_in_the_body_but_not_another() {
         let basic = Some(("app", "the-client-secret"));
         let same = b"grant_type=client_credentials&client_id=app";
-        assert!(endpoint().decide(&form(basic), same).is_ok());
+        assert!(endpoint().decide(&form(basic), same, &mut None).is_ok());
         let other = b"grant_type=client_credentials&client_id=someone-else";
-        let (refusal, _) = endpoint().decide(&form(basic), other).unwrap_err();
+        let (refusal, _) = endpoint().decide(&form(basic), other, &mut None).unwrap_err();
         assert_eq!(refusal.code(), "invalid_request");
         let secret_twice = b"grant_type=client_credentials&client_id=app&client_secret=the-client-secret";
-        assert_eq!(endpoint().decide(&form(basic), secret_twice).unwrap_err().0.code(), "invalid_request");
+        assert_eq!(endpoint().decide(&form(basic), secret_twice, &mut None).unwrap_err().0.code(), "invalid_request");
         let half = b"grant_type=client_credentials&client_id=app";
-        assert_eq!(endpoint().decide(&form(None), half).unwrap_err().0.code(), "invalid_client");
+        assert_eq!(endpoint().decide(&form(None), half, &mut None).unwrap_err().0.code(), "invalid_client");
     }
 
     #[test]

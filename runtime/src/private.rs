@@ -69,7 +69,9 @@ async fn guard_public(parts: &mut Parts, info: &'static EndpointInfo) -> Result<
 /// The quota key of a request to `info` (`principal` is `None` on public endpoints).
 fn quota_key<'a>(parts: &Parts, spec: &RateSpec, principal: Option<&'a Principal>) -> QuotaKey<'a> {
     match (spec.key, principal) {
-        (RateKey::Ip, _) | (_, None) => QuotaKey::Ip(ip_bucket(crate::context::RequestMeta::client_ip_of(parts))),
+        (RateKey::Ip, _) | (_, None) => {
+            QuotaKey::Ip(crate::client_ip::subscriber(crate::context::RequestMeta::client_ip_of(parts)))
+        }
         (RateKey::Subject, Some(p)) => QuotaKey::Text(["sub:", p.qualified_subject(), "", ""]),
         (RateKey::Client, Some(p)) => match p.client_id() {
             Some(client) => QuotaKey::Text(["client:", p.issuer().unwrap_or_default(), "#", client]),
@@ -111,7 +113,7 @@ async fn limit(
         let ctx = RequestContext::from_parts(parts);
         let mut event = AuditEvent::new(&ctx, decision, reason, status);
         if let Some(p) = principal {
-            event = event.subject(p.subject());
+            event = event.principal(p);
         }
         event.emit();
     };
@@ -138,18 +140,6 @@ async fn limit(
             Err(Error::RateLimited { retry_after: Duration::from_secs(1) }.into_response())
         }
         Checked::Unavailable => Err(Error::Unavailable.into_response()),
-    }
-}
-
-/// The rate-limit bucket of an address: IPv4 as is, IPv6 by its /64 (one subscriber's prefix), so
-/// that an attacker cannot get 2^64 buckets from one allocation.
-fn ip_bucket(ip: std::net::IpAddr) -> std::net::IpAddr {
-    match ip {
-        std::net::IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            std::net::IpAddr::V6(std::net::Ipv6Addr::from(prefix))
-        }
-        v4 => v4,
     }
 }
 

@@ -30,7 +30,7 @@ use crate::authz::Policy;
 use crate::client_ip::TrustedProxies;
 use crate::context::{RequestContext, RequestMeta};
 use crate::error::{Error, Unauthenticated};
-use crate::lockout::{Lockout, LockoutKey};
+use crate::lockout::{Failure, Lockout, LockoutKey, VerificationBudget};
 use crate::rate::RateLimiter;
 use crate::stack::{Installed, RequestScope, StackLayer};
 
@@ -47,7 +47,9 @@ struct Inner {
     rate_limiter: Arc<RateLimiter>,
     trusted_proxies: TrustedProxies,
     hsts: bool,
-    lockout: Option<Lockout>,
+    lockout: Option<Arc<Lockout>>,
+    /// What locked IPs may still spend on asymmetric verifications.
+    budget: VerificationBudget,
 }
 
 /// Builds a [`Security`] hub.
@@ -71,7 +73,7 @@ impl SecurityBuilder {
 
     /// Locks out client IPs and subjects after repeated failures (default: no lockout).
     pub fn lockout(mut self, lockout: Lockout) -> Self {
-        self.inner.lockout = Some(lockout);
+        self.inner.lockout = Some(Arc::new(lockout));
         self
     }
 
@@ -104,6 +106,7 @@ impl Security {
                 trusted_proxies: TrustedProxies::none(),
                 hsts: false,
                 lockout: None,
+                budget: VerificationBudget::default(),
             },
         }
     }
@@ -116,6 +119,12 @@ impl Security {
     /// The authenticator.
     pub fn authenticator(&self) -> &Authenticator {
         &self.0.authenticator
+    }
+
+    /// The lockout of guessed credentials, when one is configured (the token endpoint counts
+    /// wrong client secrets in it too).
+    pub fn lockout(&self) -> Option<&Arc<Lockout>> {
+        self.0.lockout.as_ref()
     }
 
     /// Wraps `router` with, from the outside in: request context (request id, client IP), secure
@@ -140,22 +149,31 @@ impl Security {
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] (401).
+    /// [`Error::Unauthenticated`] (401); [`Error::RateLimited`] (429) for a guessed credential
+    /// from a locked-out IP, or when a locked IP has spent its verification budget.
+    ///
+    /// # Security
+    ///
+    /// A credential that verifies is served whatever the lockout says of its IP; a validly signed
+    /// token refused for its claims (expired, say) is 401 and never counted. See [`crate::lockout`].
     pub async fn authenticate(&self, parts: &mut Parts) -> Result<Principal, Error> {
         if let Some(principal) = verified(parts) {
             return Ok(principal.clone());
         }
-        // A locked-out IP is refused before any token is parsed or verified. With a shared
-        // (Redis) store the lock costs a round trip, so a token already verified and cached is
-        // let through to the usual checks without it: the lockout is about guessing.
-        let client_ip = RequestMeta::of(&parts.extensions).map(|meta| meta.client_ip);
-        if let (Some(lockout), Some(ip)) = (&self.0.lockout, client_ip)
-            && (lockout.is_local() || !self.0.authenticator.has_cached(&parts.headers))
-            && let Some(left) = lockout.locked(&LockoutKey::Ip(ip)).await
+        let client_ip = RequestMeta::of(&parts.extensions).map(|meta| LockoutKey::ip(meta.client_ip));
+        let lockout = self.0.lockout.as_deref().zip(client_ip);
+        // A locked IP may still present good credentials, but what it can make the server spend
+        // on asymmetric signature checks of new tokens is bounded.
+        if let Some((lockout, ip)) = &lockout
+            && self.0.authenticator.verification_is_costly()
+            && !self.0.authenticator.has_cached(&parts.headers)
+            && lockout.locked(ip).await.is_some()
+            && let LockoutKey::Ip(addr) = ip
+            && !self.0.budget.take(*addr)
         {
             let ctx = RequestContext::from_parts(parts);
-            AuditEvent::new(&ctx, Decision::Deny, "locked_out", 429).emit();
-            return Err(Error::RateLimited { retry_after: left });
+            AuditEvent::new(&ctx, Decision::Deny, "locked_out_verification_budget", 429).emit();
+            return Err(Error::RateLimited { retry_after: std::time::Duration::from_secs(1) });
         }
         match self.0.authenticator.authenticate(&parts.headers).await {
             Ok(principal) => {
@@ -172,13 +190,25 @@ impl Security {
             }
             Err(reason) => {
                 let ctx = RequestContext::from_parts(parts);
-                AuditEvent::new(&ctx, Decision::Deny, reason.audit_reason(), 401).emit();
-                // Presented credentials that failed count; a request with none does not.
-                if let (Some(lockout), Some(ip)) = (&self.0.lockout, client_ip)
-                    && reason != AuthError::Missing
-                    && lockout.failure(&LockoutKey::Ip(ip)).await.is_some()
+                // Only guesses count, and only they are refused by a lock.
+                if let Some((lockout, ip)) = &lockout
+                    && reason.is_guess()
                 {
-                    AuditEvent::new(&ctx, Decision::Lockout, "authentication_failures", 429).emit();
+                    match lockout.failure(ip).await {
+                        Failure::AlreadyLocked(left) => {
+                            AuditEvent::new(&ctx, Decision::Deny, "locked_out", 429).emit();
+                            return Err(Error::RateLimited { retry_after: left });
+                        }
+                        Failure::Locked(_) => {
+                            AuditEvent::new(&ctx, Decision::Deny, reason.audit_reason(), 401).emit();
+                            AuditEvent::new(&ctx, Decision::Lockout, "authentication_failures", 429).emit();
+                        }
+                        Failure::Counted => {
+                            AuditEvent::new(&ctx, Decision::Deny, reason.audit_reason(), 401).emit();
+                        }
+                    }
+                } else {
+                    AuditEvent::new(&ctx, Decision::Deny, reason.audit_reason(), 401).emit();
                 }
                 Err(Error::Unauthenticated(Unauthenticated::new(reason, Arc::clone(self.0.authenticator.realm()))))
             }
@@ -186,18 +216,13 @@ impl Security {
     }
 
     /// The fast path of [`Security::authenticate`]: the principal when the request is already
-    /// verified, or carries a cached token and every check on the way (lockout, revocation)
-    /// answers from memory and allows it. `None` means: take [`Security::authenticate`], which
-    /// decides every other case and audits failures. Records nothing and changes nothing.
+    /// verified, or carries a cached token and the revocation check answers from memory and
+    /// allows it. `None` means: take [`Security::authenticate`], which decides every other case
+    /// and audits failures. Records nothing and changes nothing. A cached token is served
+    /// whatever the lockout says of the client's IP: only failing credentials are refused there.
     pub(crate) fn authenticate_now(&self, parts: &Parts) -> Option<Principal> {
         if let Some(principal) = verified(parts) {
             return Some(principal.clone());
-        }
-        if let Some(lockout) = &self.0.lockout {
-            let ip = RequestMeta::of(&parts.extensions)?.client_ip;
-            if lockout.locked_now(&LockoutKey::Ip(ip))?.is_some() {
-                return None;
-            }
         }
         self.0.authenticator.authenticate_cached(&parts.headers)
     }
@@ -218,7 +243,7 @@ impl Security {
         let Some(lockout) = &self.0.lockout else { return Ok(()) };
         if let Some(left) = lockout.locked(&LockoutKey::Subject(principal.qualified_subject())).await {
             let ctx = RequestContext::from_parts(parts);
-            AuditEvent::new(&ctx, Decision::Deny, "locked_out", 429).subject(principal.subject()).emit();
+            AuditEvent::new(&ctx, Decision::Deny, "locked_out", 429).principal(principal).emit();
             return Err(Error::RateLimited { retry_after: left });
         }
         Ok(())
@@ -227,9 +252,9 @@ impl Security {
     /// Counts an authorization failure of `principal`; audits the lock it may set.
     pub(crate) async fn authorization_failed(&self, parts: &Parts, principal: &Principal) {
         let Some(lockout) = &self.0.lockout else { return };
-        if lockout.failure(&LockoutKey::Subject(principal.qualified_subject())).await.is_some() {
+        if let Failure::Locked(_) = lockout.failure(&LockoutKey::Subject(principal.qualified_subject())).await {
             let ctx = RequestContext::from_parts(parts);
-            AuditEvent::new(&ctx, Decision::Lockout, "authorization_failures", 429).subject(principal.subject()).emit();
+            AuditEvent::new(&ctx, Decision::Lockout, "authorization_failures", 429).principal(principal).emit();
         }
     }
 
@@ -241,7 +266,7 @@ impl Security {
     pub fn authorize(&self, parts: &Parts, principal: &Principal, policy: &Policy) -> Result<(), Error> {
         policy.check(principal).map_err(|denied| {
             let ctx = RequestContext::from_parts(parts);
-            AuditEvent::new(&ctx, Decision::Deny, "insufficient_scope", 403).subject(principal.subject()).emit();
+            AuditEvent::new(&ctx, Decision::Deny, "insufficient_scope", 403).principal(principal).emit();
             Error::InsufficientScope { required: denied.missing_scopes }
         })
     }

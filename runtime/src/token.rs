@@ -17,7 +17,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::Header;
+pub use jsonwebtoken::{Algorithm, EncodingKey};
 use rand::RngCore as _;
 use serde_json::{Map, Value, json};
 
@@ -72,11 +73,20 @@ impl TokenRequest {
     /// # Errors
     ///
     /// jsonwebtoken's error when the secret is unusable.
-    pub fn sign_hs256(mut self, secret: &[u8]) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn sign_hs256(self, secret: &[u8]) -> Result<String, jsonwebtoken::errors::Error> {
+        let key = EncodingKey::from_secret(secret)?;
+        self.sign(Algorithm::HS256, &key)
+    }
+
+    /// Signs with `key` under `algorithm` (an ES256 PEM key: `EncodingKey::from_ec_pem`).
+    ///
+    /// # Errors
+    ///
+    /// jsonwebtoken's error when the key does not fit the algorithm.
+    pub fn sign(mut self, algorithm: Algorithm, key: &EncodingKey) -> Result<String, jsonwebtoken::errors::Error> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         self.claims.entry("iat").or_insert(json!(now));
         self.claims.entry("exp").or_insert(json!(now + self.ttl.as_secs()));
-        let key = EncodingKey::from_secret(secret)?;
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &self.claims, &key)
+        jsonwebtoken::encode(&Header::new(algorithm), &self.claims, key)
     }
 }

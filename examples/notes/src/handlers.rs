@@ -138,7 +138,7 @@ pub(crate) async fn issue_token(
     body: Bytes,
 ) -> Result<TokenResponse, Error> {
     match &state.tokens {
-        Some(tokens) => Ok(tokens.grant(&ctx, &headers, &body)),
+        Some(tokens) => Ok(tokens.grant(&ctx, &headers, &body).await),
         None => Err(Error::NotFound),
     }
 }

@@ -63,12 +63,16 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 ///
 /// When the configured keys cannot be used.
 pub fn app(config: &Config, store: NoteStore) -> anyhow::Result<axum::Router> {
-    let state = AppState {
-        store,
-        keyring: Arc::new(config.seal.keyring.clone()),
-        tokens: TokenEndpoint::from_config(config).map(Arc::new),
-    };
-    let mut app = router().with_state(state).secured(&Security::from_config(config)?);
+    let security = Security::from_config(config)?;
+    // Wrong client secrets at /oauth/token count in the same lockout as guessed tokens.
+    let tokens = TokenEndpoint::from_config(config)
+        .map(|tokens| match security.lockout() {
+            Some(lockout) => tokens.with_lockout(Arc::clone(lockout)),
+            None => tokens,
+        })
+        .map(Arc::new);
+    let state = AppState { store, keyring: Arc::new(config.seal.keyring.clone()), tokens };
+    let mut app = router().with_state(state).secured(&security);
     if !config.cors.is_empty() {
         app = app.layer(config.cors.clone().into_layer()?);
     }

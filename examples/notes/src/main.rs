@@ -29,6 +29,9 @@ async fn main() -> ExitCode {
         }
     };
     rampart::metrics::watch_audit_sink(&audit_sink);
+    for warning in config.warnings() {
+        eprintln!("warning: {warning}");
+    }
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

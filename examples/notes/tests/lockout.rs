@@ -1,31 +1,59 @@
-//! Lockout of repeated failures, against real notes binaries over loopback. The tests choose
-//! client IPs with `X-Forwarded-For`, which the services believe from 127.0.0.1 only
-//! (`RAMPART_TRUSTED_PROXIES`), as behind a real proxy. "Before verification" is proven with
-//! `rampart_token_verifications_total`, read from each instance's metrics listener.
+//! Lockout of credential guessing, against real notes binaries over loopback, with clients on
+//! distinct source addresses (127.0.0.2, 127.0.0.3, ...: all of 127.0.0.0/8 is loopback on Linux),
+//! as users behind different NATs are. No proxy is trusted: the socket peer is the client.
+//!
+//! What is proven: guesses from one address lock it; valid tokens from that address (cached and
+//! fresh) are still served; expired tokens are 401 and never lock; another address is unaffected;
+//! `X-Forwarded-For` from an untrusted peer does not escape a lock; the same across two instances
+//! sharing Redis; wrong client secrets at `/oauth/token` lock per IP and per client id without
+//! refusing the right secret; a locked IP's asymmetric verifications are bounded by the budget.
 //!
 //! Needs Redis at 127.0.0.1:6379 for the two-instance test.
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
 mod support;
 
-use std::time::Duration;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
-use rampart::token::TokenRequest;
+use rampart::token::{Algorithm, EncodingKey, TokenRequest};
 use reqwest::StatusCode;
 use serde_json::json;
 use support::Service;
 
 const SECRET: &str = "lockout-test-secret-0123456789abcdef-0123";
-const ATTACKER: &str = "198.51.100.7";
-const BYSTANDER: &str = "198.51.100.8";
+const CLIENT_SECRET: &str = "lockout-client-secret-0123456789";
 
 fn token(subject: &str, scope: &str) -> String {
     TokenRequest::new(subject, "rampart-dev", "notes").scopes(scope.split(' ')).sign_hs256(SECRET.as_bytes()).unwrap()
 }
 
+/// Validly signed, expired two minutes ago (beyond the 30 s leeway): ordinary refresh traffic.
+fn expired(subject: &str) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    TokenRequest::new(subject, "rampart-dev", "notes")
+        .scopes(["notes:read"])
+        .claim("iat", json!(now - 3_600))
+        .claim("exp", json!(now - 120))
+        .sign_hs256(SECRET.as_bytes())
+        .unwrap()
+}
+
+/// A well-formed token with a wrong signature: a guess.
+fn guessed(i: usize) -> String {
+    let valid = token(&format!("guess-{i}"), "notes:read");
+    let (head, _) = valid.rsplit_once('.').unwrap();
+    format!("{head}.c2lnbmF0dXJlLWd1ZXNzLW51bWJlcg{i}")
+}
+
+/// A client whose connections come from `source`.
+fn client_from(source: &str) -> reqwest::Client {
+    let ip: IpAddr = source.parse().unwrap();
+    reqwest::Client::builder().local_address(ip).build().unwrap()
+}
+
 struct Instance {
     service: Service,
-    client: reqwest::Client,
 }
 
 impl Instance {
@@ -33,21 +61,20 @@ impl Instance {
         let mut vars = vec![
             ("RAMPART_JWT_SECRET", SECRET),
             ("RAMPART_METRICS_ADDR", "127.0.0.1:0"),
-            ("RAMPART_TRUSTED_PROXIES", "127.0.0.1/32"),
-            ("RAMPART_LOCKOUT_COOLDOWN_SECS", "2"),
+            ("RAMPART_LOCKOUT_COOLDOWN_SECS", "3"),
         ];
         vars.extend_from_slice(extra);
-        Self { service: Service::start(&vars), client: reqwest::Client::new() }
+        Self { service: Service::start(&vars) }
     }
 
-    async fn get_notes(&self, from: &str, token: &str) -> reqwest::Response {
+    async fn get_notes(&self, from: &reqwest::Client, token: &str) -> reqwest::Response {
         let url = format!("http://{}/notes", self.service.addr);
-        self.client.get(url).header("x-forwarded-for", from).bearer_auth(token).send().await.unwrap()
+        from.get(url).bearer_auth(token).send().await.unwrap()
     }
 
     async fn counter(&self, series: &str) -> f64 {
         let url = format!("http://{}/metrics", self.service.metrics_addr.as_ref().unwrap());
-        let text = self.client.get(url).send().await.unwrap().text().await.unwrap();
+        let text = reqwest::get(url).await.unwrap().text().await.unwrap();
         text.lines().find_map(|l| l.strip_prefix(series)?.trim().parse().ok()).unwrap_or(0.0)
     }
 
@@ -56,88 +83,205 @@ impl Instance {
     }
 }
 
-/// A well-formed token with a wrong signature: it is parsed and verified before it fails.
-fn guessed(i: usize) -> String {
-    let valid = token(&format!("guess-{i}"), "notes:read");
-    let (head, _) = valid.rsplit_once('.').unwrap();
-    format!("{head}.c2lnbmF0dXJlLWd1ZXNzLW51bWJlcg{i}")
-}
-
 async fn assert_locked(response: reqwest::Response) {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((1..=2).contains(&retry), "Retry-After {retry}");
+    assert!((1..=3).contains(&retry), "Retry-After {retry}");
     assert_eq!(response.headers()["content-type"], "application/problem+json");
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], 429);
+    assert_eq!(body["title"], "Too Many Requests");
 }
 
-/// 20 guesses from one IP lock it on every instance sharing the Redis store; the lock refuses
-/// before verification, spares other IPs and expires after the cool-down.
+async fn assert_invalid_token(response: reqwest::Response, description: &str) {
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.starts_with("Bearer ") && challenge.contains(r#"error="invalid_token""#), "{challenge}");
+    assert!(response.headers().get("retry-after").is_none());
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], 401);
+    assert_eq!(body["detail"], description);
+}
+
+/// Locks `attacker`'s address with 20 guesses on `instance` (each 401, each verified).
+async fn lock(instance: &Instance, attacker: &reqwest::Client) {
+    for i in 0..20 {
+        let response = instance.get_notes(attacker, &guessed(i)).await;
+        assert_invalid_token(response, "the access token is invalid").await;
+    }
+}
+
 #[tokio::test]
-async fn twenty_bad_tokens_lock_an_ip_out_across_instances_until_the_cooldown_ends() {
+async fn guesses_lock_their_address_but_never_a_valid_or_expired_token() {
+    let service = Instance::start(&[]);
+    let attacker = client_from("127.0.0.2");
+    let bystander = client_from("127.0.0.3");
+
+    // A user behind the attacker's address, whose token is verified (and cached) before.
+    let neighbour = token("neighbour", "notes:read");
+    assert_eq!(service.get_notes(&attacker, &neighbour).await.status(), StatusCode::OK);
+
+    lock(&service, &attacker).await;
+    assert_eq!(
+        service
+            .counter(
+                "rampart_security_decisions_total{route=\"/notes\",decision=\"lockout\",reason=\"authentication_failures\"} "
+            )
+            .await,
+        1.0
+    );
+    // The next guess from that address is refused with 429, and a spoofed X-Forwarded-For from
+    // the untrusted peer changes nothing.
+    assert_locked(service.get_notes(&attacker, &guessed(20)).await).await;
+    let url = format!("http://{}/notes", service.service.addr);
+    let spoofed = attacker.get(url).header("x-forwarded-for", "127.0.0.9").bearer_auth(guessed(21));
+    assert_locked(spoofed.send().await.unwrap()).await;
+
+    // Valid tokens from the locked address are served: the cached one and a fresh one.
+    assert_eq!(service.get_notes(&attacker, &neighbour).await.status(), StatusCode::OK);
+    let verified = service.verifications().await;
+    assert_eq!(service.get_notes(&attacker, &token("fresh-neighbour", "notes:read")).await.status(), StatusCode::OK);
+    assert_eq!(service.verifications().await, verified + 1.0, "the fresh token was verified, not refused");
+    // An expired token from the locked address is told to refresh (401), not to back off (429).
+    assert_invalid_token(service.get_notes(&attacker, &expired("neighbour")).await, "the access token expired").await;
+
+    // Another address is unaffected.
+    assert_invalid_token(service.get_notes(&bystander, &guessed(0)).await, "the access token is invalid").await;
+    assert_eq!(service.get_notes(&bystander, &token("bystander", "notes:read")).await.status(), StatusCode::OK);
+
+    // The lock ends with its cool-down (it is not renewed by the guesses it refused).
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    assert_invalid_token(service.get_notes(&attacker, &guessed(22)).await, "the access token is invalid").await;
+}
+
+#[tokio::test]
+async fn expired_tokens_are_refresh_traffic_and_never_lock() {
+    let service = Instance::start(&[]);
+    let refresher = client_from("127.0.0.4");
+    for i in 0..40 {
+        let response = service.get_notes(&refresher, &expired(&format!("user-{i}"))).await;
+        assert_invalid_token(response, "the access token expired").await;
+    }
+    // Not locked: a guess from there is a plain 401 (it would be 429 from a locked address).
+    assert_invalid_token(service.get_notes(&refresher, &guessed(0)).await, "the access token is invalid").await;
+    // Tokens for another audience are validly signed too: 401, not counted.
+    let foreign = TokenRequest::new("user", "rampart-dev", "billing").sign_hs256(SECRET.as_bytes()).unwrap();
+    for _ in 0..25 {
+        assert_invalid_token(service.get_notes(&refresher, &foreign).await, "the access token is invalid").await;
+    }
+    assert_invalid_token(service.get_notes(&refresher, &guessed(1)).await, "the access token is invalid").await;
+}
+
+/// Two instances behind one Redis: a lock set through one refuses guesses on the other, which
+/// still serves valid tokens from that address and answers expired ones with 401.
+#[tokio::test]
+async fn a_lock_is_shared_through_redis_and_spares_valid_tokens_there_too() {
     let prefix = format!("lockout-test-{}", std::process::id());
     let shared = [("RAMPART_RATE_LIMIT", "redis://127.0.0.1:6379"), ("RAMPART_RATE_LIMIT_PREFIX", prefix.as_str())];
     let a = Instance::start(&shared);
     let b = Instance::start(&shared);
+    let attacker = client_from("127.0.0.5");
+    let bystander = client_from("127.0.0.6");
 
-    for i in 0..20 {
-        assert_eq!(a.get_notes(ATTACKER, &guessed(i)).await.status(), StatusCode::UNAUTHORIZED, "guess {i}");
-    }
-    let verified_a = a.verifications().await;
-    assert_eq!(verified_a, 20.0, "each guess was verified");
-    assert_eq!(a.counter("rampart_security_decisions_total{route=\"/notes\",decision=\"lockout\",reason=\"authentication_failures\"} ").await, 1.0);
-
-    // Locked on A: refused before any verification, even with a valid token.
-    assert_locked(a.get_notes(ATTACKER, &guessed(20)).await).await;
-    assert_locked(a.get_notes(ATTACKER, &token("attacker", "notes:read")).await).await;
-    assert_eq!(a.verifications().await, verified_a, "no verification while locked");
-    // Locked on B too, through Redis, before verification.
-    let verified_b = b.verifications().await;
-    assert_locked(b.get_notes(ATTACKER, &token("attacker-b", "notes:read")).await).await;
-    assert_eq!(b.verifications().await, verified_b, "no verification while locked");
-    // Another client is not affected, on either instance.
-    assert_eq!(a.get_notes(BYSTANDER, &token("bystander", "notes:read")).await.status(), StatusCode::OK);
-    assert_eq!(b.get_notes(BYSTANDER, &token("bystander", "notes:read")).await.status(), StatusCode::OK);
-
-    // Both instances measured their Redis round trips (the lockout's and the rate limits').
+    lock(&a, &attacker).await;
+    assert_locked(a.get_notes(&attacker, &guessed(20)).await).await;
+    assert_locked(b.get_notes(&attacker, &guessed(21)).await).await;
+    assert_eq!(b.get_notes(&attacker, &token("behind-the-same-nat", "notes:read")).await.status(), StatusCode::OK);
+    assert_eq!(a.get_notes(&attacker, &token("behind-the-same-nat", "notes:read")).await.status(), StatusCode::OK);
+    assert_invalid_token(b.get_notes(&attacker, &expired("someone")).await, "the access token expired").await;
+    assert_invalid_token(b.get_notes(&bystander, &guessed(0)).await, "the access token is invalid").await;
     for instance in [&a, &b] {
         assert!(instance.counter("rampart_rate_limit_redis_seconds_count{outcome=\"ok\"} ").await > 0.0);
     }
-
-    // The cool-down ends: the IP is served again.
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
-    assert_eq!(a.get_notes(ATTACKER, &token("attacker", "notes:read")).await.status(), StatusCode::OK);
-    assert_eq!(b.get_notes(ATTACKER, &token("attacker-b", "notes:read")).await.status(), StatusCode::OK);
 }
 
-/// 20 forbidden requests of one subject lock that subject (even for what it may do); others,
-/// and requests without credentials, are not counted.
+async fn token_request(service: &Instance, from: &reqwest::Client, id: &str, secret: &str) -> reqwest::Response {
+    let url = format!("http://{}/oauth/token", service.service.addr);
+    from.post(url)
+        .form(&[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)])
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
-async fn twenty_forbidden_requests_lock_the_subject_in_memory() {
-    let service = Instance::start(&[("RAMPART_LOCKOUT_AUTHZ_FAILURES", "20")]);
-    let url = format!("http://{}/notes", service.service.addr);
-    let reader = token("reader", "notes:read");
-    for i in 0..20 {
-        let response = service
-            .client
-            .post(&url)
-            .header("x-forwarded-for", BYSTANDER)
-            .bearer_auth(&reader)
-            .json(&json!({"title": "no"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "request {i}");
+async fn wrong_client_secrets_lock_per_ip_and_per_client_but_the_right_secret_is_granted() {
+    let clients = format!("app:{CLIENT_SECRET}:notes:read,other:{CLIENT_SECRET}-other:notes:read");
+    // The token endpoint's own rate limit (20/min per IP) would answer before the lockout does.
+    let service =
+        Instance::start(&[("RAMPART_OAUTH_CLIENTS", clients.as_str()), ("RAMPART_LOCKOUT_AUTHN_FAILURES", "5")]);
+    let attacker = client_from("127.0.0.7");
+    let elsewhere = client_from("127.0.0.8");
+    for i in 0..5 {
+        let response = token_request(&service, &attacker, "app", &format!("wrong-secret-{i}")).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "guess {i}");
+        assert_eq!(response.json::<serde_json::Value>().await.unwrap()["error"], "invalid_client");
     }
-    // Locked, even for a read it is allowed, from any IP.
-    assert_locked(service.get_notes(ATTACKER, &reader).await).await;
-    // Another subject is served.
-    assert_eq!(service.get_notes(BYSTANDER, &token("other", "notes:read")).await.status(), StatusCode::OK);
-    // Requests without credentials are 401 but never lock the IP.
-    for _ in 0..30 {
-        let anonymous = service.client.get(&url).header("x-forwarded-for", "198.51.100.9").send().await.unwrap();
-        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    // Locked, by IP and by client id: a wrong secret gets 429 with Retry-After, from here or
+    // from another address.
+    for from in [&attacker, &elsewhere] {
+        let response = token_request(&service, from, "app", "still-wrong").await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=3).contains(&retry), "Retry-After {retry}");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert_eq!(response.json::<serde_json::Value>().await.unwrap()["error"], "temporarily_unavailable");
     }
-    assert_eq!(service.get_notes("198.51.100.9", &token("late", "notes:read")).await.status(), StatusCode::OK);
+    // The locked IP guessing another client's secret is refused too (the IP is locked).
+    assert_eq!(token_request(&service, &attacker, "other", "wrong").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The right secret is granted, from the locked address and for the locked client id.
+    let granted = token_request(&service, &attacker, "app", CLIENT_SECRET).await;
+    assert_eq!(granted.status(), StatusCode::OK);
+    let access: serde_json::Value = granted.json().await.unwrap();
+    let minted = access["access_token"].as_str().unwrap();
+    assert_eq!(service.get_notes(&attacker, minted).await.status(), StatusCode::OK);
+    // Another address guessing the other client is only counted.
+    assert_eq!(token_request(&service, &elsewhere, "other", "wrong").await.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// With asymmetric keys, a locked address may cause at most the budget's verifications of new
+/// tokens (2/s, burst 4): beyond, 429 with `Retry-After: 1` before any signature check.
+#[tokio::test]
+async fn a_locked_address_gets_a_bounded_asymmetric_verification_budget() {
+    let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/keys");
+    let public = format!("{keys}/ec.pub.pem");
+    let private = std::fs::read(format!("{keys}/ec.key.pem")).unwrap();
+    let key = EncodingKey::from_ec_pem(&private).unwrap();
+    let es256 = |subject: &str| {
+        TokenRequest::new(subject, "rampart-dev", "notes").scopes(["notes:read"]).sign(Algorithm::ES256, &key).unwrap()
+    };
+    let service = Instance::start(&[
+        ("RAMPART_JWT_SECRET", ""),
+        ("RAMPART_JWT_PUBLIC_KEY", public.as_str()),
+        ("RAMPART_JWT_ALGORITHM", "ES256"),
+    ]);
+    let attacker = client_from("127.0.0.9");
+    let valid = es256("seen-before");
+    assert_eq!(service.get_notes(&attacker, &valid).await.status(), StatusCode::OK);
+    lock(&service, &attacker).await;
+
+    // One second of fresh tokens from the locked address, as fast as one connection goes.
+    let before = service.verifications().await;
+    let started = Instant::now();
+    let (mut served, mut refused, mut sent) = (0, 0, 0);
+    while started.elapsed() < Duration::from_secs(1) {
+        let response = service.get_notes(&attacker, &es256(&format!("fresh-{sent}"))).await;
+        sent += 1;
+        match response.status() {
+            StatusCode::OK => served += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_eq!(response.headers()["retry-after"], "1");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let verified = service.verifications().await - before;
+    assert!(sent > 20, "the loop sent {sent} requests");
+    assert!((4.0..=7.0).contains(&verified), "{verified} verifications in one second from a locked address");
+    assert_eq!(f64::from(served), verified, "every verified fresh token was served");
+    assert_eq!(served + refused, sent);
+    // The token verified before the lock is served from the cache, budget or not.
+    assert_eq!(service.get_notes(&attacker, &valid).await.status(), StatusCode::OK);
+    println!("budget: {sent} fresh ES256 tokens in 1 s from a locked address, {verified} verified, {refused} refused");
 }

@@ -64,17 +64,27 @@ pub struct AuditEvent<'a> {
     reason: &'static str,
     status: u16,
     subject: Option<&'a str>,
+    principal: Option<&'a str>,
 }
 
 impl<'a> AuditEvent<'a> {
     /// An event for the request in `ctx`.
     pub fn new(ctx: &'a RequestContext, decision: Decision, reason: &'static str, status: u16) -> Self {
-        Self { ctx, decision, reason, status, subject: None }
+        Self { ctx, decision, reason, status, subject: None, principal: None }
     }
 
     /// Names the authenticated subject.
     pub fn subject(mut self, subject: &'a str) -> Self {
         self.subject = Some(subject);
+        self
+    }
+
+    /// Names the authenticated caller: `subject` (its `sub`) and `principal`, its qualified
+    /// subject (`jwt:<iss>#<sub>`, `client:<iss>#<sub>` or `apikey:<id>`), which tells a user
+    /// from an OAuth client or an API key of the same name.
+    pub fn principal(mut self, principal: &'a crate::auth::Principal) -> Self {
+        self.subject = Some(principal.subject());
+        self.principal = Some(principal.qualified_subject());
         self
     }
 
@@ -91,6 +101,7 @@ impl<'a> AuditEvent<'a> {
                     method = %self.ctx.method,
                     route = %self.ctx.route,
                     subject = self.subject,
+                    principal = self.principal,
                     client_ip = %self.ctx.client_ip,
                     decision = self.decision.as_str(),
                     reason = self.reason,

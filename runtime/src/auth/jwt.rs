@@ -265,6 +265,16 @@ impl JwtVerifier {
         self
     }
 
+    /// Whether any issuer verifies with a key other than an HMAC secret (a PEM key, or JWKS).
+    pub fn has_asymmetric_keys(&self) -> bool {
+        self.issuers.iter().any(|issuer| match &issuer.keys {
+            KeySource::Jwks(_) => true,
+            KeySource::Static { all, .. } => all
+                .iter()
+                .any(|entry| !matches!(entry.key.algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)),
+        })
+    }
+
     /// The trusted issuers.
     pub fn issuers(&self) -> impl Iterator<Item = &Issuer> {
         self.issuers.iter()
@@ -320,7 +330,8 @@ impl JwtVerifier {
                 // Read `iss` unverified, only to pick the issuer whose keys then verify everything.
                 let claims = jsonwebtoken::dangerous::insecure_decode_claims::<StrictObject>(token)
                     .map_err(TokenError::from_jwt)?;
-                let iss = claims.0.get("iss").and_then(|v| v.as_str()).ok_or(TokenError::MissingClaim("iss"))?;
+                // Unsigned yet: a missing `iss` names no issuer (a guess), not a signed token's omission.
+                let iss = claims.0.get("iss").and_then(|v| v.as_str()).ok_or(TokenError::UnknownIssuer)?;
                 several.iter().find(|i| i.rules.issuer == iss).ok_or(TokenError::UnknownIssuer)
             }
         }

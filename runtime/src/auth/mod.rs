@@ -47,7 +47,7 @@ pub use jsonwebtoken::Algorithm;
 pub use jwks::{JwksCache, JwksError, MAX_JWKS_BYTES, MIN_REFRESH_INTERVAL};
 pub use jwt::{DEFAULT_LEEWAY, Issuer, IssuerBuilder, IssuerError, JwtVerifier, MAX_LEEWAY};
 pub use keys::{KeyError, MIN_HMAC_SECRET_BYTES, VerificationKey};
-pub use principal::{AuthMethod, ClaimMapping, Principal};
+pub use principal::{AuthMethod, CLIENT_CREDENTIALS_GRANT, ClaimMapping, GRANT_TYPE_CLAIM, Principal, PrincipalKind};
 pub use revocation::{BoxFuture, MemoryRevocations, RevocationError, Revocations};
 
 /// The default bound on a bearer token or API key, in bytes.
@@ -150,6 +150,44 @@ impl AuthError {
             AuthError::Missing | AuthError::UnsupportedScheme => "authentication is required",
             AuthError::Token(TokenError::Expired) => "the access token expired",
             _ => "the access token is invalid",
+        }
+    }
+
+    /// Whether this failure is a guess, which the lockout counts: a credential nobody holding
+    /// the key could have produced (a bad signature, an unknown key id, a malformed or unsigned
+    /// token, an unknown API key). A validly signed token refused for its claims (expired, not
+    /// yet valid, another audience or issuer, revoked) is not a guess: its holder is told to
+    /// refresh, never locked out. Requests without credentials are not guesses either.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rampart::auth::{AuthError, TokenError};
+    ///
+    /// assert!(AuthError::Token(TokenError::BadSignature).is_guess());
+    /// assert!(AuthError::UnknownApiKey.is_guess());
+    /// assert!(!AuthError::Token(TokenError::Expired).is_guess());
+    /// assert!(!AuthError::Missing.is_guess());
+    /// ```
+    pub fn is_guess(&self) -> bool {
+        match self {
+            AuthError::Malformed(_) | AuthError::TooLarge { .. } | AuthError::UnknownApiKey => true,
+            AuthError::Token(token) => matches!(
+                token,
+                TokenError::Malformed(_)
+                    | TokenError::AlgorithmNotAllowed
+                    | TokenError::ForbiddenHeader(_)
+                    | TokenError::WrongType
+                    | TokenError::DuplicateMember
+                    | TokenError::UnknownKey
+                    | TokenError::UnknownIssuer
+                    | TokenError::BadSignature
+            ),
+            AuthError::Missing
+            | AuthError::UnsupportedScheme
+            | AuthError::Revoked
+            | AuthError::SchemeDisabled
+            | AuthError::RevocationUnavailable => false,
         }
     }
 
@@ -295,6 +333,13 @@ impl Authenticator {
     /// The JWT verifier, if bearer tokens are accepted.
     pub fn jwt(&self) -> Option<&JwtVerifier> {
         self.jwt.as_ref()
+    }
+
+    /// Whether verifying a new bearer token costs an asymmetric signature check (RSA, ECDSA,
+    /// EdDSA: keys from PEM or JWKS), which the lockout's [`crate::lockout::VerificationBudget`]
+    /// bounds for locked IPs. HMAC keys cost about what parsing the token does.
+    pub fn verification_is_costly(&self) -> bool {
+        self.jwt.as_ref().is_some_and(JwtVerifier::has_asymmetric_keys)
     }
 
     /// Whether the request's bearer token was verified before and is still cached.

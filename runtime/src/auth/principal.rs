@@ -4,6 +4,11 @@
 //! of strings, or a string); roles from the claim at a configurable JSON pointer (default
 //! `/roles`; Keycloak uses `/realm_access/roles`); the client id from `client_id` or `azp`.
 //!
+//! A token whose `gty` claim is `client-credentials` ([`CLIENT_CREDENTIALS_GRANT`], what
+//! Rampart's token endpoint and Auth0 write) belongs to an OAuth client, not to a user: its
+//! [`PrincipalKind`] is `Client` and its qualified subject `client:<iss>#<sub>`, which can
+//! never equal a user's `jwt:<iss>#<sub>`, even when a client id equals a user's `sub`.
+//!
 //! # Examples
 //!
 //! ```
@@ -32,6 +37,24 @@ pub enum AuthMethod {
     /// A bearer JWT.
     Jwt,
     /// An `X-API-Key`.
+    ApiKey,
+}
+
+/// The claim that names the grant a token was issued by (`gty`).
+pub const GRANT_TYPE_CLAIM: &str = "gty";
+/// The [`GRANT_TYPE_CLAIM`] value of client-credentials tokens.
+pub const CLIENT_CREDENTIALS_GRANT: &str = "client-credentials";
+
+/// Whom a principal stands for. Each kind has its own qualified-subject namespace, so that
+/// ownership, rate limits, lockouts and audit events never mix two identities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PrincipalKind {
+    /// A user's token: `jwt:<iss>#<sub>`.
+    User,
+    /// An OAuth client's own token (client-credentials grant): `client:<iss>#<sub>`.
+    Client,
+    /// An API key: `apikey:<id>`.
     ApiKey,
 }
 
@@ -77,6 +100,7 @@ struct Inner {
     token_id: Option<String>,
     expires_at: Option<u64>,
     method: AuthMethod,
+    kind: PrincipalKind,
     claims: Value,
 }
 
@@ -110,7 +134,15 @@ impl Principal {
             Some(value) => string_array(value).ok_or(TokenError::Malformed("the roles claim is not an array"))?,
         };
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
-        let qualified_subject = format!("jwt:{}#{subject}", text("iss").unwrap_or_default());
+        let kind = match claims.get(GRANT_TYPE_CLAIM) {
+            None => PrincipalKind::User,
+            Some(Value::String(grant)) if grant == CLIENT_CREDENTIALS_GRANT => PrincipalKind::Client,
+            // Another grant's tokens (password, authorization code...) are users'.
+            Some(Value::String(_)) => PrincipalKind::User,
+            Some(_) => return Err(TokenError::Malformed("`gty` is not a string")),
+        };
+        let namespace = if kind == PrincipalKind::Client { "client" } else { "jwt" };
+        let qualified_subject = format!("{namespace}:{}#{subject}", text("iss").unwrap_or_default());
         Ok(Self(Arc::new(Inner {
             subject,
             qualified_subject,
@@ -121,6 +153,7 @@ impl Principal {
             token_id: text("jti"),
             expires_at: claims.get("exp").and_then(Value::as_u64),
             method: AuthMethod::Jwt,
+            kind,
             claims,
         })))
     }
@@ -137,8 +170,30 @@ impl Principal {
             token_id: None,
             expires_at: None,
             method: AuthMethod::ApiKey,
+            kind: PrincipalKind::ApiKey,
             claims: Value::Object(serde_json::Map::new()),
         }))
+    }
+
+    /// Whom this principal stands for: a user, an OAuth client, or an API key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rampart::auth::{ClaimMapping, Principal, PrincipalKind};
+    /// use serde_json::json;
+    ///
+    /// let mapping = ClaimMapping::default();
+    /// let user = Principal::from_claims(json!({"sub": "dev-user", "iss": "idp"}), &mapping).unwrap();
+    /// let client =
+    ///     Principal::from_claims(json!({"sub": "dev-user", "iss": "idp", "gty": "client-credentials"}), &mapping)
+    ///         .unwrap();
+    /// assert_eq!((user.kind(), client.kind()), (PrincipalKind::User, PrincipalKind::Client));
+    /// assert_eq!(user.qualified_subject(), "jwt:idp#dev-user");
+    /// assert_eq!(client.qualified_subject(), "client:idp#dev-user");
+    /// ```
+    pub fn kind(&self) -> PrincipalKind {
+        self.0.kind
     }
 
     /// The `sub` claim (or the API key id).

@@ -44,7 +44,7 @@ pub fn check_owner<R: ?Sized>(
     if allow(principal, resource) {
         return Ok(());
     }
-    AuditEvent::new(ctx, Decision::Deny, "not_owner", 404).subject(principal.subject()).emit();
+    AuditEvent::new(ctx, Decision::Deny, "not_owner", 404).principal(principal).emit();
     Err(Error::NotFound)
 }
 
