@@ -35,6 +35,9 @@
 //! | `RAMPART_METRICS_ADDR` | `127.0.0.1:0` | where `/metrics` is served, apart from the API (`:0`: a free loopback port, printed on start), or `off` |
 //! | `RAMPART_LOCKOUT_AUTHN_FAILURES` / `RAMPART_LOCKOUT_AUTHZ_FAILURES` | `20` / `20` | guessed credentials from one client IP or for one OAuth client id (bad signature, unknown `kid`, malformed token, unknown API key, wrong client secret; never an expired or foreign-audience token) / failed authorizations of one subject (403) that lock it; `0` = off |
 //! | `RAMPART_LOCKOUT_WINDOW_SECS` / `RAMPART_LOCKOUT_COOLDOWN_SECS` | `60` / `300` | the window the failures are counted in / how long a lock lasts (failing credentials get 429 with `Retry-After`; valid ones are served) |
+//! | `RAMPART_BODY_TIMEOUT_SECS` / `RAMPART_HANDLER_TIMEOUT_SECS` | `30` / `30` | the whole request body must arrive within it (else 408) / a handler must answer within it, unless its route says `timeout = "..."` (else 503 with `Retry-After`); 1 to 3600 |
+//! | `RAMPART_HEADER_TIMEOUT_SECS` / `RAMPART_IDLE_TIMEOUT_SECS` | `10` / `60` | with [`crate::serve()`]: a request head (and TLS handshake) must arrive within it (1 to 30) / an idle keep-alive connection is closed after it (1 to 60) |
+//! | `RAMPART_MAX_CONNECTIONS` / `RAMPART_SHUTDOWN_GRACE_SECS` | `4096` / `30` | with [`crate::serve()`]: connections served at once, more wait in the backlog / how long in-flight requests get on SIGTERM (0 to 300) |
 //! | `RAMPART_AUDIT_BUFFER_LINES` | `10000` | lines queued for the writer; beyond, lines are dropped and counted, never waited for |
 //!
 //! # Examples
@@ -213,6 +216,11 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// Lockout of repeated failures (`RAMPART_LOCKOUT_*`).
     pub lockout: crate::lockout::LockoutPolicy,
+    /// The body and handler deadlines (`RAMPART_BODY_TIMEOUT_SECS`, `RAMPART_HANDLER_TIMEOUT_SECS`).
+    pub timeouts: crate::timeout::Timeouts,
+    /// The connection limits of [`crate::serve()`] (`RAMPART_HEADER_TIMEOUT_SECS`,
+    /// `RAMPART_IDLE_TIMEOUT_SECS`, `RAMPART_MAX_CONNECTIONS`, `RAMPART_SHUTDOWN_GRACE_SECS`).
+    pub server: crate::serve::ServerLimits,
 }
 
 /// One problem with one variable.
@@ -427,6 +435,7 @@ impl Config {
         };
         let audit = read_audit_settings(&mut r);
         let lockout = read_lockout_policy(&mut r);
+        let (timeouts, server) = read_timeouts(&mut r);
         let metrics_addr = match r.get("RAMPART_METRICS_ADDR") {
             None => Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             Some(v) if v == "off" => None,
@@ -488,6 +497,8 @@ impl Config {
             audit,
             metrics_addr,
             lockout,
+            timeouts,
+            server,
         })
     }
 }
@@ -680,6 +691,30 @@ fn read_lockout_policy<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>) -> crat
         window: Duration::from_secs(window),
         cooldown: Duration::from_secs(cooldown),
     }
+}
+
+/// The request and connection deadlines, and the connection limit.
+fn read_timeouts<F: Fn(&str) -> Option<String>>(
+    r: &mut Reader<F>,
+) -> (crate::timeout::Timeouts, crate::serve::ServerLimits) {
+    use crate::serve::ServerLimits;
+    use crate::timeout::Timeouts;
+    let (t, s) = (Timeouts::default(), ServerLimits::default());
+    let secs = |r: &mut Reader<F>, name, default: Duration, range| {
+        Duration::from_secs(r.number(name, default.as_secs(), range))
+    };
+    let timeouts = Timeouts {
+        body: secs(r, "RAMPART_BODY_TIMEOUT_SECS", t.body, 1..=3600),
+        handler: secs(r, "RAMPART_HANDLER_TIMEOUT_SECS", t.handler, 1..=3600),
+    };
+    let max_connections = r.number("RAMPART_MAX_CONNECTIONS", s.max_connections as u64, 1..=1_000_000);
+    let server = ServerLimits {
+        header_timeout: secs(r, "RAMPART_HEADER_TIMEOUT_SECS", s.header_timeout, 1..=30),
+        idle_timeout: secs(r, "RAMPART_IDLE_TIMEOUT_SECS", s.idle_timeout, 1..=60),
+        max_connections: usize::try_from(max_connections).unwrap_or(s.max_connections),
+        shutdown_grace: secs(r, "RAMPART_SHUTDOWN_GRACE_SECS", s.shutdown_grace, 0..=300),
+    };
+    (timeouts, server)
 }
 
 /// `RAMPART_AUDIT_*`: the audit sink.

@@ -156,6 +156,9 @@ pub struct EndpointInfo {
     pub module: &'static str,
     /// The success status (`status = 201`; 200 unless given).
     pub status: u16,
+    /// The handler's own deadline (`timeout = "5s"`); `None`: the service's
+    /// ([`crate::timeout::Timeouts::handler`]).
+    pub timeout: Option<std::time::Duration>,
     /// Describes the handler's parameters, body and response for OpenAPI (generated).
     pub openapi: fn(&mut crate::openapi::OperationDoc),
 }

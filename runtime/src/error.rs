@@ -89,6 +89,14 @@ pub enum Error {
     /// `closed` failure mode).
     #[error("the service is temporarily unavailable")]
     Unavailable,
+    /// 408: the request body did not arrive within the body deadline
+    /// (`RAMPART_BODY_TIMEOUT_SECS`).
+    #[error("the request body was not received in time")]
+    RequestTimeout,
+    /// 503 with `Retry-After`: the handler did not answer within its deadline (the route's
+    /// `timeout = "..."`, else `RAMPART_HANDLER_TIMEOUT_SECS`); its work was cancelled.
+    #[error("the request took too long to process")]
+    HandlerTimeout,
     /// 500: anything else. The source is logged, never sent.
     #[error("internal error")]
     Internal(#[source] BoxError),
@@ -183,7 +191,8 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable | Error::HandlerTimeout => StatusCode::SERVICE_UNAVAILABLE,
+            Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -201,6 +210,8 @@ impl Error {
             Error::Validation(_) => "invalid_input",
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable => "unavailable",
+            Error::RequestTimeout => "body_timeout",
+            Error::HandlerTimeout => "handler_timeout",
             Error::Internal(_) => "internal_error",
         }
     }
@@ -220,7 +231,8 @@ impl Error {
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 vec![(RETRY_AFTER, secs.max(1).to_string())]
             }
-            Error::Unavailable => vec![(RETRY_AFTER, "1".to_owned())],
+            Error::Unavailable | Error::HandlerTimeout => vec![(RETRY_AFTER, "1".to_owned())],
+            Error::RequestTimeout => vec![(axum::http::header::CONNECTION, "close".to_owned())],
             _ => Vec::new(),
         }
     }
@@ -281,7 +293,7 @@ impl From<JsonRejection> for Error {
             }
             JsonRejection::JsonDataError(err) => Error::Validation(vec![data_error(&err.body_text())]),
             JsonRejection::JsonSyntaxError(err) => Error::BadRequest(syntax_detail(&err.body_text()).into()),
-            JsonRejection::BytesRejection(err) => body_error(err.status()),
+            JsonRejection::BytesRejection(err) => body_error(err.status(), &err),
             _ => Error::BadRequest("the request body could not be read".into()),
         }
     }
@@ -293,7 +305,7 @@ impl From<FormRejection> for Error {
             FormRejection::InvalidFormContentType(_) => {
                 Error::UnsupportedMediaType("expected `content-type: application/x-www-form-urlencoded`".into())
             }
-            FormRejection::BytesRejection(err) => body_error(err.status()),
+            FormRejection::BytesRejection(err) => body_error(err.status(), &err),
             FormRejection::FailedToDeserializeFormBody(_) => {
                 Error::Validation(vec![FieldError::new("#", "the form body does not match the expected fields")])
             }
@@ -320,8 +332,10 @@ impl From<PathRejection> for Error {
     }
 }
 
-fn body_error(status: StatusCode) -> Error {
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
+fn body_error(status: StatusCode, error: &(dyn std::error::Error + 'static)) -> Error {
+    if crate::timeout::is_body_timeout(error) {
+        Error::RequestTimeout
+    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
         Error::PayloadTooLarge
     } else {
         Error::BadRequest("the request body could not be read".into())
@@ -341,14 +355,52 @@ fn syntax_detail(body_text: &str) -> String {
 fn data_error(body_text: &str) -> FieldError {
     // axum: "Failed to deserialize the JSON body into the target type: tags[0]: invalid type ..."
     let text = body_text.split_once("target type: ").map_or(body_text, |(_, rest)| rest);
-    let (path, message) = match text.split_once(": ") {
-        Some((path, message)) if !path.contains(' ') => (path, message),
-        _ => ("", text),
+    // "<path>: <message>", where the path may hold client-chosen keys (with spaces or colons):
+    // split at the first serde message, and say nothing of an unrecognised one.
+    const MESSAGES: [&str; 8] = [
+        "invalid type",
+        "invalid value",
+        "invalid length",
+        "unknown field",
+        "unknown variant",
+        "missing field",
+        "duplicate field",
+        "data did not match",
+    ];
+    let start = MESSAGES.iter().filter_map(|m| text.find(m)).min();
+    let (path, message) = match start {
+        Some(0) => ("", text),
+        Some(at) if text[..at].ends_with(": ") => (&text[..at - 2], &text[at..]),
+        _ => ("", "the body does not match the expected shape"),
     };
     let message = message.split(" at line ").next().unwrap_or(message);
-    let message: String = redact_values(message).chars().take(200).collect();
-    let pointer = if path.is_empty() || path == "." { "#".to_owned() } else { json_pointer(path) };
-    FieldError::new(pointer, message)
+    // The path names an unknown field too (serde_path_to_error's): it is echoed only when plain.
+    let message: String = redact_names(&redact_values(message)).chars().take(200).collect();
+    FieldError::new(safe_pointer(path), message)
+}
+
+/// The most characters of a path echoed in a pointer.
+const MAX_ECHOED_PATH: usize = 128;
+
+/// The pointer of `path`, when it is made of plain field names and indices (`tags[0]`,
+/// `a.b_c`) and short: a path naming client-chosen keys in other characters, or a long one, is
+/// reported as `#`, never echoed.
+fn safe_pointer(path: &str) -> String {
+    let plain =
+        path.len() <= MAX_ECHOED_PATH && path.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.[]".contains(&b));
+    if path.is_empty() || path == "." || !plain { "#".to_owned() } else { json_pointer(path) }
+}
+
+/// serde names a client-chosen field or variant (`unknown field `x`, expected ...`): the name
+/// leaves the message (the pointer carries it when it is plain, see [`safe_pointer`]); the
+/// expected names, which are the type's own, stay.
+fn redact_names(message: &str) -> String {
+    for (prefix, kind) in [("unknown field `", "unknown field"), ("unknown variant `", "unknown variant")] {
+        if let Some((_, rest)) = message.strip_prefix(prefix).and_then(|rest| rest.split_once('`')) {
+            return format!("{kind}{rest}");
+        }
+    }
+    message.to_owned()
 }
 
 /// serde quotes the offending input (`invalid type: string "…", expected u32`): keep the kind,
@@ -449,8 +501,8 @@ mod tests {
         );
         assert_eq!(redact_values("invalid value: integer `-1`, expected u32"), "invalid value: integer, expected u32");
         assert_eq!(
-            redact_values("unknown field `owner`, expected one of `title`, `body`"),
-            "unknown field `owner`, expected one of `title`, `body`"
+            redact_names("unknown field `owner`, expected one of `title`, `body`"),
+            "unknown field, expected one of `title`, `body`"
         );
         assert_eq!(redact_values("duplicate field `title`"), "duplicate field `title`");
     }

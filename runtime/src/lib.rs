@@ -53,9 +53,11 @@ pub mod oauth;
 pub mod openapi;
 pub mod rate;
 mod security;
+pub mod serve;
 pub mod setup;
 mod stack;
 pub mod testing;
+pub mod timeout;
 pub mod tls;
 pub mod token;
 pub mod validate;
@@ -130,6 +132,7 @@ pub use rampart_macros::public;
 pub use endpoint::{Access, Endpoint, EndpointHandler, EndpointInfo, Inventory, Method, RateKey, RateSpec, Router};
 pub use error::Error;
 pub use security::{Security, SecurityBuilder};
+pub use serve::serve;
 
 /// The names most services need.
 pub mod prelude {

@@ -28,6 +28,7 @@ use crate::headers::ResponseTemplate;
 use crate::rate::{Checked, Degraded, QuotaKey, RateDecision};
 use crate::security;
 use crate::stack::{Caught, Installed, Passage, poll_catching};
+use crate::timeout::{DeadlineBody, HandlerDeadline, Timeouts};
 
 /// The marker of handlers without arguments (nothing to infer).
 #[derive(Debug)]
@@ -224,12 +225,14 @@ impl<H: Clone> Clone for Guarded<H> {
 }
 
 /// Gives the request the endpoint's body limit, as the `DefaultBodyLimit` layer would (its
-/// extension type is private to axum, so the request goes through the layer's service once).
-/// A body known to be empty (a GET, `Content-Length: 0`) has nothing to limit.
-fn with_body_limit(limit: usize, request: Request) -> Request {
+/// extension type is private to axum, so the request goes through the layer's service once),
+/// and the body deadline ([`crate::timeout`]). A body known to be empty (a GET,
+/// `Content-Length: 0`) has nothing to limit or wait for.
+fn with_body_limit(limit: usize, deadline: Duration, request: Request) -> Request {
     if http_body::Body::is_end_stream(request.body()) {
         return request;
     }
+    let request = request.map(|body| axum::body::Body::new(DeadlineBody::new(body, deadline)));
     let pass = tower::service_fn(|request: Request| std::future::ready(Ok::<_, Infallible>(request)));
     let Ok(request) = axum::extract::DefaultBodyLimit::max(limit).layer(pass).call(request).into_inner();
     request
@@ -246,11 +249,24 @@ where
     fn call(self, request: Request, state: S) -> Self::Future {
         let Guarded { handler, endpoint } = self;
         let (mut parts, body) = request.into_parts();
-        let passage = endpoint.installation.0.get().and_then(|installed| Passage::enter(installed, &mut parts));
+        let installed = endpoint.installation.0.get();
+        let passage = installed.and_then(|installed| Passage::enter(installed, &mut parts));
         let info = endpoint.info;
+        let timeouts = match installed {
+            Some(installed) => installed.security.timeouts(),
+            // Installed by an outer layer (`Security::apply`).
+            None => security::installed(&parts).map_or_else(|_| Timeouts::default(), |i| i.security.timeouts()),
+        };
+        let handler_limit = info.timeout.unwrap_or(timeouts.handler);
         if let Some(decision) = guard_now(&mut parts, info) {
-            let request = with_body_limit(info.body_limit, Request::from_parts(parts, body));
-            let state = GuardedState::Run { inner: handler.call(request, state), decision, endpoint, passage };
+            let request = with_body_limit(info.body_limit, timeouts.body, Request::from_parts(parts, body));
+            let state = GuardedState::Run {
+                inner: handler.call(request, state),
+                decision,
+                endpoint,
+                passage,
+                deadline: HandlerDeadline::new(handler_limit),
+            };
             return GuardedFuture { state };
         }
         let inner = Box::pin(async move {
@@ -260,9 +276,12 @@ where
             };
             let response = match decision {
                 Ok(decision) => {
-                    let request = with_body_limit(info.body_limit, Request::from_parts(parts, body));
-                    let response = handler.call(request, state).await;
-                    finish(decision.as_ref(), endpoint.policy.as_ref(), response)
+                    let seed = crate::context::ContextSeed::capture(&parts);
+                    let request = with_body_limit(info.body_limit, timeouts.body, Request::from_parts(parts, body));
+                    match tokio::time::timeout(handler_limit, handler.call(request, state)).await {
+                        Ok(response) => finish(decision.as_ref(), endpoint.policy.as_ref(), response),
+                        Err(_) => handler_timed_out(&seed.context()),
+                    }
                 }
                 Err(denied) => denied,
             };
@@ -270,6 +289,12 @@ where
         });
         GuardedFuture { state: GuardedState::Waiting { inner, passage } }
     }
+}
+
+/// The answer to a handler that missed its deadline (its future is dropped), audited.
+fn handler_timed_out(ctx: &RequestContext) -> Response {
+    AuditEvent::new(ctx, Decision::Deny, "handler_timeout", 503).emit();
+    Error::HandlerTimeout.into_response()
 }
 
 /// The guard's decision when every check allows the request without waiting: the rate
@@ -324,6 +349,7 @@ pin_project_lite::pin_project! {
             decision: Option<RateDecision>,
             endpoint: Arc<GuardedEndpoint>,
             passage: Option<Passage>,
+            deadline: HandlerDeadline,
         },
         /// The async path: checks, then the handler.
         Waiting {
@@ -338,8 +364,20 @@ impl<F: Future<Output = Response>> Future for GuardedFuture<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
         let (response, passage) = match self.project().state.project() {
-            GuardedProjection::Run { inner, decision, endpoint, passage } => {
-                match std::task::ready!(poll_catching(inner, cx)) {
+            GuardedProjection::Run { inner, decision, endpoint, passage, deadline } => {
+                let polled = match poll_catching(inner, cx) {
+                    Poll::Ready(caught) => caught,
+                    Poll::Pending if deadline.passed(cx) => {
+                        let ctx = passage.as_ref().map_or_else(
+                            || RequestContext { route: Arc::from(endpoint.info.path), ..RequestContext::default() },
+                            |p| p.context(endpoint.info),
+                        );
+                        // Finished like an error: the allowed response's template does not apply.
+                        Caught::Panicked(handler_timed_out(&ctx))
+                    }
+                    Poll::Pending => return Poll::Pending,
+                };
+                match polled {
                     Caught::Panicked(response) => (labelled(response, endpoint.info), passage.take()),
                     Caught::Answered(response) => {
                         let response = labelled(response, endpoint.info);

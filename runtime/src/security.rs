@@ -33,6 +33,7 @@ use crate::error::{Error, Unauthenticated};
 use crate::lockout::{Failure, Lockout, LockoutKey, VerificationBudget};
 use crate::rate::RateLimiter;
 use crate::stack::{Installed, RequestScope, StackLayer};
+use crate::timeout::Timeouts;
 
 /// How often recovered rate-limit keys are dropped from memory.
 const CLEANUP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
@@ -50,6 +51,7 @@ struct Inner {
     lockout: Option<Arc<Lockout>>,
     /// What locked IPs may still spend on asymmetric verifications.
     budget: VerificationBudget,
+    timeouts: Timeouts,
 }
 
 /// Builds a [`Security`] hub.
@@ -74,6 +76,12 @@ impl SecurityBuilder {
     /// Locks out client IPs and subjects after repeated failures (default: no lockout).
     pub fn lockout(mut self, lockout: Lockout) -> Self {
         self.inner.lockout = Some(Arc::new(lockout));
+        self
+    }
+
+    /// The body and handler deadlines of every endpoint (default [`Timeouts::default`]: 30 s each).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.inner.timeouts = timeouts;
         self
     }
 
@@ -107,6 +115,7 @@ impl Security {
                 hsts: false,
                 lockout: None,
                 budget: VerificationBudget::default(),
+                timeouts: Timeouts::default(),
             },
         }
     }
@@ -142,6 +151,11 @@ impl Security {
 
     pub(crate) fn hsts(&self) -> bool {
         self.0.hsts
+    }
+
+    /// The body and handler deadlines.
+    pub fn timeouts(&self) -> Timeouts {
+        self.0.timeouts
     }
 
     /// Authenticates the request, once: the principal is kept in the request's extensions, so

@@ -92,6 +92,7 @@ impl Security {
             .rate_limiter(limiter)
             .trusted_proxies(config.trusted_proxies.clone())
             .lockout(lockout)
+            .timeouts(config.timeouts)
             .tls(config.tls.is_some())
             .build())
     }

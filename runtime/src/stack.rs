@@ -177,6 +177,7 @@ pub(crate) fn poll_catching<F: Future + ?Sized>(inner: Pin<&mut F>, cx: &mut Con
 #[derive(Debug)]
 pub(crate) struct Passage {
     request_id: HeaderValue,
+    client_ip: std::net::IpAddr,
     hsts: bool,
     timed: Option<crate::metrics::Timing>,
 }
@@ -192,11 +193,22 @@ impl Passage {
         let meta = RequestMeta::assign(parts, installed.security.trusted_proxies());
         let passage = Passage {
             request_id: meta.request_id.clone(),
+            client_ip: meta.client_ip,
             hsts: installed.security.hsts(),
             timed: crate::metrics::timing(&parts.method),
         };
         parts.extensions.insert(RequestScope { meta, installed: Arc::clone(installed), verified: None });
         Some(passage)
+    }
+
+    /// The audit context of this request on `info`'s route, built when an event needs it.
+    pub(crate) fn context(&self, info: &crate::EndpointInfo) -> crate::context::RequestContext {
+        crate::context::RequestContext {
+            request_id: std::sync::Arc::from(self.request_id.to_str().unwrap_or("-")),
+            method: info.method.as_str().parse().unwrap_or(axum::http::Method::GET),
+            route: std::sync::Arc::from(info.path),
+            client_ip: self.client_ip,
+        }
     }
 
     /// Whether the response gets `Strict-Transport-Security`.
@@ -220,7 +232,7 @@ impl Passage {
         rate: Option<(&HeaderValue, HeaderValue)>,
     ) -> Response {
         let mut response = crate::error::problem_for_plain_response(response);
-        let Passage { request_id, hsts, timed } = self;
+        let Passage { request_id, hsts, timed, .. } = self;
         let (policy, state) = rate.unzip();
         let left = match template {
             Some(template) => template.fill(response.headers_mut(), request_id, state),

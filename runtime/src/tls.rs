@@ -1,4 +1,4 @@
-//! Serving: plain HTTP or HTTPS with rustls (TLS 1.2 and 1.3 only), with graceful shutdown.
+//! TLS with rustls (TLS 1.2 and 1.3 only, ALPN h2 and http/1.1), for [`crate::serve`].
 //!
 //! HSTS belongs with TLS: [`crate::Security::apply`] adds it only when the security hub was told
 //! the service is served over TLS.
@@ -9,23 +9,15 @@
 //! # async fn run(app: axum::Router) -> std::io::Result<()> {
 //! let tls = rampart::tls::load_pem_files("cert.pem".as_ref(), "key.pem".as_ref()).await.ok();
 //! let listener = std::net::TcpListener::bind("127.0.0.1:3443")?;
-//! rampart::tls::serve(listener, app, tls, std::future::pending()).await
+//! rampart::serve::Server::new(listener, app).tls(tls).run(std::future::pending()).await
 //! # }
 //! ```
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::Router;
-use axum_server::tls_rustls::RustlsConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
-/// How long in-flight requests get to finish after shutdown starts.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Why the certificate or key could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +49,7 @@ pub enum TlsError {
 /// # Errors
 ///
 /// [`TlsError`] naming the file at fault.
-pub async fn load_pem_files(cert: &Path, key: &Path) -> Result<RustlsConfig, TlsError> {
+pub async fn load_pem_files(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<_, _>>())
         .map_err(|e| TlsError::Certificate { path: cert.display().to_string(), reason: e.to_string() })?;
@@ -72,59 +64,5 @@ pub async fn load_pem_files(cert: &Path, key: &Path) -> Result<RustlsConfig, Tls
         .with_no_client_auth()
         .with_single_cert(chain, private_key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(RustlsConfig::from_config(Arc::new(config)))
-}
-
-/// Serves `app` on `listener` (HTTPS when `tls` is given) until `shutdown` resolves, then lets
-/// in-flight requests finish (up to [`SHUTDOWN_GRACE`]). Handlers see the peer address through
-/// `ConnectInfo<SocketAddr>`.
-///
-/// # Errors
-///
-/// I/O errors of the listener.
-pub async fn serve(
-    listener: std::net::TcpListener,
-    app: Router,
-    tls: Option<RustlsConfig>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    listener.set_nonblocking(true)?;
-    let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
-    match tls {
-        None => {
-            let listener = tokio::net::TcpListener::from_std(listener)?;
-            axum::serve(listener, make_service).with_graceful_shutdown(shutdown).await
-        }
-        Some(config) => {
-            let handle = axum_server::Handle::new();
-            let on_shutdown = handle.clone();
-            tokio::spawn(async move {
-                shutdown.await;
-                on_shutdown.graceful_shutdown(Some(SHUTDOWN_GRACE));
-            });
-            axum_server::from_tcp_rustls(listener, config)?.handle(handle).serve(make_service).await
-        }
-    }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
+    Ok(Arc::new(config))
 }

@@ -134,7 +134,7 @@ async fn with_the_right_scope_the_body_is_parsed_and_the_handler_runs() {
     assert_eq!(reply.header("content-type"), "application/problem+json");
     let reply = send(&app, post(Some(&writer), "application/json", r#"{"title": "a", "owner": "bob"}"#.into())).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(reply.json()["errors"][0]["detail"], "unknown field `owner`, expected `title`");
+    assert_eq!(reply.json()["errors"][0]["detail"], "unknown field, expected `title`");
     let reply = send(&app, post(Some(&writer), "text/plain", r#"{"title": "a"}"#.into())).await;
     assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(counter.get(), 0);

@@ -13,5 +13,6 @@ mod openapi;
 mod panic;
 mod passage;
 mod rate;
+mod timeouts;
 mod tls;
 mod validation;

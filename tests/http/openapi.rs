@@ -68,7 +68,7 @@ fn every_operation_documents_its_security_responses() {
     let post = &doc["paths"]["/notes"]["post"];
     assert_eq!(post["security"], json!([{"bearer": ["notes:write"]}, {"oauth2": ["notes:write"]}]));
     let statuses: Vec<&str> = post["responses"].as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(statuses, ["201", "400", "401", "403", "413", "415", "422", "429"]);
+    assert_eq!(statuses, ["201", "400", "401", "403", "408", "413", "415", "422", "429", "503"]);
     assert_eq!(post["x-rate-limit"], json!({"limit": 10, "period_seconds": 60, "burst": 10, "per": "sub"}));
     assert_eq!(post["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/CreateNote");
     assert_eq!(post["responses"]["201"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Note");

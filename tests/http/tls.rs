@@ -20,7 +20,7 @@ async fn serves_https_with_hsts_from_pem_files() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(rampart::tls::serve(listener, app, Some(tls), async {
+    let server = tokio::spawn(rampart::serve::Server::new(listener, app).tls(Some(tls)).run(async {
         let _ = stopped.await;
     }));
 

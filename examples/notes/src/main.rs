@@ -29,9 +29,6 @@ async fn main() -> ExitCode {
         }
     };
     rampart::metrics::watch_audit_sink(&audit_sink);
-    for warning in config.warnings() {
-        eprintln!("warning: {warning}");
-    }
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -70,19 +67,17 @@ async fn run(mut config: Config) -> anyhow::Result<()> {
         ),
         (None, false) => {}
     }
-    let tls = match &config.tls {
-        Some(files) => Some(rampart::tls::load_pem_files(&files.cert, &files.key).await?),
-        None => None,
-    };
     let listener = std::net::TcpListener::bind(config.addr).with_context(|| format!("binding {}", config.addr))?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
     // /metrics is served apart from the API, on RAMPART_METRICS_ADDR (a loopback port by default).
     if let Some(addr) = config.metrics_addr {
         let bound = rampart::metrics::start(addr).await?;
         eprintln!("metrics on http://{bound}/metrics");
     }
     eprintln!("notes listening on {scheme}://{}", listener.local_addr()?);
-    rampart::tls::serve(listener, app, tls, rampart::tls::shutdown_signal()).await?;
+    // Head, idle, body and handler deadlines, a connection limit, and a shutdown bounded by
+    // RAMPART_SHUTDOWN_GRACE_SECS, over HTTP or HTTPS.
+    rampart::serve(listener, app, &config).await?;
     // Every in-flight request has finished: flush and close the database.
     store.close().await;
     eprintln!("notes stopped");

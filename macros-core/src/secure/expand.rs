@@ -89,6 +89,10 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
     let body_limit = spec.body_limit;
     let handler = name.to_string();
     let status = spec.status;
+    let timeout = match spec.timeout_ms {
+        Some(ms) => quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#ms))),
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         ::rampart::EndpointInfo {
             handler: #handler,
@@ -105,6 +109,7 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
             body_limit: #body_limit,
             module: ::core::module_path!(),
             status: #status,
+            timeout: #timeout,
             openapi: #name::__rampart_openapi,
         }
     }

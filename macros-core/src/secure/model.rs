@@ -41,6 +41,8 @@ pub(crate) struct Spec {
     pub(crate) registry_file: Option<String>,
     /// The success status (200 unless `status = ...`).
     pub(crate) status: u16,
+    /// The handler deadline in milliseconds (`timeout = "5s"`), when the route sets its own.
+    pub(crate) timeout_ms: Option<u64>,
     /// `T` of the first `Json<T>` in the return type: the success response's body.
     pub(crate) response_body: Option<Type>,
     /// The handler's return type, when it can be named in the expansion (no `impl Trait`): it may
@@ -84,6 +86,29 @@ fn parse_size(lit: &syn::Lit) -> Result<usize, String> {
         return Err("a body limit over 64 MiB invites memory exhaustion; stream large uploads instead".into());
     }
     Ok(bytes)
+}
+
+/// The longest handler deadline an attribute may set: one hour.
+const MAX_TIMEOUT_MS: u64 = 3_600_000;
+
+/// `timeout = "5s"`, `"500ms"` or `"2min"`: milliseconds, from 1 ms to one hour.
+fn parse_timeout(text: &str) -> Result<u64, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 =
+        number.parse().map_err(|_| format!("`{text}` is not a duration; write it as `500ms`, `5s` or `2min`"))?;
+    let factor = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "min" => 60_000,
+        "" => return Err(format!("`{text}` has no unit; write `{text}s` (units ms, s, min)")),
+        other => return Err(format!("unknown duration unit `{other}`; expected ms, s or min")),
+    };
+    match number.checked_mul(factor) {
+        Some(0) => Err("a timeout of 0 fails every request; remove `timeout` to keep the service's default".into()),
+        Some(ms) if ms <= MAX_TIMEOUT_MS => Ok(ms),
+        _ => Err("a handler timeout over one hour holds connections and memory; move the work to a job".into()),
+    }
 }
 
 impl Spec {
@@ -213,6 +238,14 @@ impl Spec {
             },
         };
 
+        let timeout_ms = args.timeout.as_ref().and_then(|lit| match parse_timeout(&lit.value()) {
+            Ok(ms) => Some(ms),
+            Err(message) => {
+                errors.spanned(lit, message);
+                None
+            }
+        });
+
         let (doc_summary, doc_description) = doc_comment(func);
         let summary = args.summary.as_ref().map(LitStr::value).or(doc_summary);
 
@@ -239,6 +272,7 @@ impl Spec {
             validate: args.validate.is_none(),
             registry_file: registry.map(|r| r.file.display().to_string()),
             status,
+            timeout_ms,
             response_body: match &sig.output {
                 syn::ReturnType::Default => None,
                 syn::ReturnType::Type(_, ty) => json_body(ty),
@@ -487,4 +521,21 @@ fn mentions_impl(tokens: proc_macro2::TokenStream) -> bool {
         proc_macro2::TokenTree::Group(group) => mentions_impl(group.stream()),
         _ => false,
     })
+}
+
+#[cfg(test)]
+mod timeout_tests {
+    use super::parse_timeout;
+
+    #[test]
+    fn timeouts_take_a_unit_and_stay_within_an_hour() {
+        assert_eq!(parse_timeout("5s"), Ok(5_000));
+        assert_eq!(parse_timeout("250ms"), Ok(250));
+        assert_eq!(parse_timeout("2min"), Ok(120_000));
+        assert!(parse_timeout("5").unwrap_err().contains("no unit"));
+        assert!(parse_timeout("5h").unwrap_err().contains("unknown duration unit"));
+        assert!(parse_timeout("0s").unwrap_err().contains("remove `timeout`"));
+        assert!(parse_timeout("61min").unwrap_err().contains("one hour"));
+        assert!(parse_timeout("soon").unwrap_err().contains("not a duration"));
+    }
 }

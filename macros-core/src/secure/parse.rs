@@ -34,8 +34,19 @@ impl Kind {
 }
 
 /// Keys both attributes take.
-const SHARED_KEYS: [&str; 10] =
-    ["path", "rate", "burst", "tags", "operation_id", "summary", "deprecated", "validate", "body_limit", "status"];
+const SHARED_KEYS: [&str; 11] = [
+    "path",
+    "rate",
+    "burst",
+    "tags",
+    "operation_id",
+    "summary",
+    "deprecated",
+    "validate",
+    "body_limit",
+    "status",
+    "timeout",
+];
 /// Keys only `#[secure]` takes: the policy, the rate key and the ownership check.
 const SECURE_KEYS: [&str; 6] = ["scope", "role", "any", "all", "rate_key", "owner"];
 /// Keys only `#[public]` takes.
@@ -70,6 +81,7 @@ pub(crate) struct Args {
     pub(crate) validate: Option<LitBool>,
     pub(crate) body_limit: Option<Lit>,
     pub(crate) status: Option<LitInt>,
+    pub(crate) timeout: Option<LitStr>,
 }
 
 impl Args {
@@ -130,6 +142,7 @@ impl Args {
             "reason" => self.reason = Some(string(meta, "reason = \"why this endpoint is public\"")?),
             "validate" => self.validate = Some(meta.value()?.parse::<LitBool>()?),
             "body_limit" => self.body_limit = Some(meta.value()?.parse::<Lit>()?),
+            "timeout" => self.timeout = Some(string(meta, "timeout = \"5s\"")?),
             "deprecated" => {
                 self.deprecated =
                     if meta.input.peek(Token![=]) { meta.value()?.parse::<LitBool>()?.value } else { true };

@@ -230,6 +230,7 @@ fn operation(info: &EndpointInfo) -> (Operation, Vec<(String, RefOr<Schema>)>) {
     }
     if doc.body_media_type.is_some() {
         operation = operation
+            .response("408", response_ref("RequestTimeout"))
             .response("413", response_ref("PayloadTooLarge"))
             .response("415", response_ref("UnsupportedMediaType"));
     }
@@ -274,6 +275,11 @@ fn operation(info: &EndpointInfo) -> (Operation, Vec<(String, RefOr<Schema>)>) {
                 "per": rate.key.as_str(),
             }),
         );
+    }
+    // Every handler runs under a deadline (`rampart::timeout`); a route may set its own.
+    operation = operation.response("503", response_ref("ServiceUnavailable"));
+    if let Some(timeout) = info.timeout {
+        extensions = extensions.add("x-rampart-timeout-ms", u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
     }
     for (status, response) in std::mem::take(&mut doc.extra_responses) {
         operation = operation.response(status, response);
@@ -335,6 +341,13 @@ fn problem_responses() -> Vec<(&'static str, Response)> {
         "Retry-After",
         retry_after,
     );
+    let unavailable = with_header(
+        problem(
+            "The handler did not answer within its deadline (`x-rampart-timeout-ms`, else the service's), or a store the security decision needs is unreachable",
+        ),
+        "Retry-After",
+        Header::builder().schema(Some(u64::schema())).description(Some("Seconds to wait before retrying")).build(),
+    );
     too_many = with_header(too_many, "RateLimit-Policy", rate_limit_policy_header());
     too_many = with_header(too_many, "RateLimit", rate_limit_header());
     vec![
@@ -351,6 +364,8 @@ fn problem_responses() -> Vec<(&'static str, Response)> {
         ("UnsupportedMediaType", problem("The body's `Content-Type` is not the one the endpoint reads")),
         ("UnprocessableContent", problem("Invalid fields: `errors` has one entry per failing field")),
         ("TooManyRequests", too_many),
+        ("RequestTimeout", problem("The request body did not arrive within the service's body deadline")),
+        ("ServiceUnavailable", unavailable),
     ]
 }
 

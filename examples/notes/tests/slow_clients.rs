@@ -1,0 +1,183 @@
+//! Slow and idle clients against the real notes binary: 300 connections dribbling a request
+//! head, 300 dribbling a body (one byte every 500 ms), 300 idle keep-alive connections, each
+//! group from its own loopback address, while a well-behaved client on a fourth address keeps
+//! being served. Each group must be closed within its own deadline, not another's.
+#![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rampart::token::TokenRequest;
+use support::Service;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpSocket, TcpStream};
+
+const SECRET: &str = "slow-client-test-secret-0123456789abcdef";
+const PER_GROUP: usize = 300;
+const HEADER_SECS: u64 = 2;
+const BODY_SECS: u64 = 2;
+const IDLE_SECS: u64 = 4;
+/// What a deadline may be late by: the watch's 250 ms tick, scheduling on a loaded 2-core box.
+const SLACK: Duration = Duration::from_millis(1_200);
+
+async fn connect_from(source: &str, server: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    socket.connect(server).await.unwrap()
+}
+
+/// What happened to one connection: when it was closed (from the test's start) and what it read.
+struct Outcome {
+    closed_after: Option<Duration>,
+    received: Vec<u8>,
+}
+
+/// Writes `first`, then one byte of `drip` every 500 ms, reading whatever comes back, until the
+/// server closes the connection or `give_up` passes.
+async fn dribble(mut stream: TcpStream, first: Vec<u8>, drip: u8, started: Instant, give_up: Duration) -> Outcome {
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    if stream.write_all(&first).await.is_err() {
+        return Outcome { closed_after: Some(started.elapsed()), received };
+    }
+    let mut ticker = tokio::time::interval(Duration::from_millis(500));
+    ticker.tick().await;
+    while started.elapsed() < give_up {
+        tokio::select! {
+            read = stream.read(&mut buffer) => match read {
+                Ok(0) | Err(_) => return Outcome { closed_after: Some(started.elapsed()), received },
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            },
+            _ = ticker.tick(), if drip != 0 => {
+                if stream.write_all(&[drip]).await.is_err() {
+                    return Outcome { closed_after: Some(started.elapsed()), received };
+                }
+            }
+            () = tokio::time::sleep(Duration::from_millis(100)), if drip == 0 => {}
+        }
+    }
+    Outcome { closed_after: None, received }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_heads_slow_bodies_and_idle_connections_are_closed_within_their_deadlines() {
+    let header = HEADER_SECS.to_string();
+    let body = BODY_SECS.to_string();
+    let idle = IDLE_SECS.to_string();
+    let service = Service::start(&[
+        ("RAMPART_JWT_SECRET", SECRET),
+        ("RAMPART_HEADER_TIMEOUT_SECS", header.as_str()),
+        ("RAMPART_BODY_TIMEOUT_SECS", body.as_str()),
+        ("RAMPART_IDLE_TIMEOUT_SECS", idle.as_str()),
+    ]);
+    let server: SocketAddr = service.addr.parse().unwrap();
+    let give_up = Duration::from_secs(IDLE_SECS * 3);
+
+    // Each connection's times count from its own connect: the server's deadlines start there.
+    let tokens: Vec<String> = (0..PER_GROUP)
+        .map(|i| {
+            TokenRequest::new(&format!("slow-{i}"), "rampart-dev", "notes")
+                .scopes(["notes:write"])
+                .sign_hs256(SECRET.as_bytes())
+                .unwrap()
+        })
+        .collect();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for token in &tokens {
+        let stream = connect_from("127.0.0.2", server).await;
+        let first = b"GET /health HTTP/1.1\r\nHost: notes\r\nX-Dribble: ".to_vec();
+        tasks.push(("head", tokio::spawn(dribble(stream, first, b'a', Instant::now(), give_up))));
+        let stream = connect_from("127.0.0.3", server).await;
+        let first = format!(
+            "POST /notes HTTP/1.1\r\nHost: notes\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: 64\r\n\r\n{{\"title\": \""
+        );
+        tasks.push(("body", tokio::spawn(dribble(stream, first.into_bytes(), b'x', Instant::now(), give_up))));
+        let stream = connect_from("127.0.0.4", server).await;
+        let first = b"GET /health HTTP/1.1\r\nHost: notes\r\n\r\n".to_vec();
+        tasks.push(("idle", tokio::spawn(dribble(stream, first, 0, Instant::now(), give_up))));
+    }
+    println!("900 connections opened in {:?}", started.elapsed());
+
+    // Meanwhile a well-behaved client is served, with low latency.
+    let well_behaved = reqwest::Client::builder().local_address("127.0.0.5".parse().ok()).build().unwrap();
+    let mut latencies = Vec::new();
+    while started.elapsed() < Duration::from_secs(IDLE_SECS + 2) {
+        let sent = Instant::now();
+        let reply = well_behaved.get(format!("http://{server}/health")).send().await.unwrap();
+        assert_eq!(reply.status(), 200);
+        latencies.push(sent.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let mut closed: std::collections::HashMap<&str, Vec<Duration>> = Default::default();
+    for (group, task) in tasks {
+        let outcome = task.await.unwrap();
+        let text = String::from_utf8_lossy(&outcome.received).into_owned();
+        let Some(after) = outcome.closed_after else { panic!("a {group} connection was never closed: {text:?}") };
+        match group {
+            "head" => assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "head: {text:?}"),
+            "body" => {
+                assert!(text.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "body: {text:?}");
+                assert!(text.contains("content-type: application/problem+json"), "{text}");
+                assert!(text.contains("\"status\":408"), "{text}");
+            }
+            _ => assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "idle: its one request was answered: {text:?}"),
+        }
+        closed.entry(group).or_default().push(after);
+    }
+    for (group, deadline) in [("head", HEADER_SECS), ("body", BODY_SECS), ("idle", IDLE_SECS)] {
+        let times = closed.get_mut(group).unwrap();
+        times.sort();
+        assert_eq!(times.len(), PER_GROUP);
+        let deadline = Duration::from_secs(deadline);
+        let (first, last) = (times[0], times[times.len() - 1]);
+        assert!(first + Duration::from_millis(300) >= deadline, "a {group} connection was closed early: {first:?}");
+        assert!(last <= deadline + SLACK, "a {group} connection outlived its deadline: {last:?}");
+        println!("{group}: {PER_GROUP} closed between {first:?} and {last:?} (deadline {deadline:?})");
+    }
+    latencies.sort();
+    let (p50, p99, max) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99), latencies[latencies.len() - 1]);
+    println!("well-behaved client: {} requests, p50 {p50:?}, p99 {p99:?}, max {max:?}", latencies.len());
+    assert!(p99 < Duration::from_millis(100), "p99 {p99:?} while 900 slow connections were open");
+}
+
+/// Beyond `RAMPART_MAX_CONNECTIONS`, a new connection waits in the listen backlog, unserved,
+/// while the open ones are served; it is served as soon as one closes.
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_in_the_backlog_until_one_closes() {
+    let service = Service::start(&[("RAMPART_JWT_SECRET", SECRET), ("RAMPART_MAX_CONNECTIONS", "20")]);
+    let server: SocketAddr = service.addr.parse().unwrap();
+    let request = b"GET /health HTTP/1.1\r\nHost: notes\r\n\r\n";
+    let mut open = Vec::new();
+    for _ in 0..20 {
+        let mut stream = connect_from("127.0.0.6", server).await;
+        stream.write_all(request).await.unwrap();
+        let mut buffer = [0u8; 1024];
+        let n = stream.read(&mut buffer).await.unwrap();
+        assert!(buffer[..n].starts_with(b"HTTP/1.1 200 OK"));
+        open.push(stream);
+    }
+    // The 21st: the kernel completes the handshake (backlog), the server does not serve it.
+    let mut waiting = connect_from("127.0.0.7", server).await;
+    waiting.write_all(request).await.unwrap();
+    let mut buffer = [0u8; 1024];
+    let early = tokio::time::timeout(Duration::from_millis(700), waiting.read(&mut buffer)).await;
+    assert!(early.is_err(), "served beyond the limit");
+    // The open ones are still served.
+    open[0].write_all(request).await.unwrap();
+    let n = open[0].read(&mut buffer).await.unwrap();
+    assert!(buffer[..n].starts_with(b"HTTP/1.1 200 OK"));
+    // One closes: the waiting connection is accepted and served.
+    drop(open.pop());
+    let n = tokio::time::timeout(Duration::from_secs(2), waiting.read(&mut buffer)).await.unwrap().unwrap();
+    assert!(buffer[..n].starts_with(b"HTTP/1.1 200 OK"), "{:?}", String::from_utf8_lossy(&buffer[..n]));
+}

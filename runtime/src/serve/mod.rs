@@ -1,0 +1,304 @@
+//! Serving an app as it is deployed: slow and idle clients closed, connections bounded,
+//! shutdown bounded, HTTP and HTTPS alike.
+//!
+//! [`serve`] does it all from a [`Config`]; [`Server`] is the same with every part chosen by
+//! hand. On top of what the guard applies to every endpoint under any server (the body and
+//! handler deadlines of [`crate::timeout`]), a connection served here gets:
+//!
+//! | limit | default | setting | on expiry |
+//! |---|---|---|---|
+//! | request head (and TLS handshake) | 10 s from the connection's start or the request's first byte | `RAMPART_HEADER_TIMEOUT_SECS` (1 to 30) | connection closed |
+//! | idle keep-alive | 60 s from the last response | `RAMPART_IDLE_TIMEOUT_SECS` (1 to 60) | connection closed |
+//! | open connections | 4096 | `RAMPART_MAX_CONNECTIONS` | new ones wait in the listen backlog |
+//! | graceful shutdown | 30 s | `RAMPART_SHUTDOWN_GRACE_SECS` (0 to 300) | remaining connections closed |
+//!
+//! With plain `axum::serve`, a service keeps the body (408) and handler (503) deadlines, which
+//! the guard applies, but not these four: axum's server has no head or idle deadline, accepts
+//! every connection and waits for in-flight requests without bound on shutdown.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! # async fn run(app: axum::Router) -> Result<(), Box<dyn std::error::Error>> {
+//! let config = rampart::config::Config::from_env()?;
+//! let listener = std::net::TcpListener::bind(config.addr)?;
+//! rampart::serve(listener, app, &config).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod watch;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Semaphore;
+use tower::Service as _;
+
+use crate::config::Config;
+use watch::{ConnectionState, Connections, Deadlines, WatchedIo};
+
+/// The default deadline for a request head.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default idle keep-alive timeout.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default bound on open connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// The default time in-flight requests get after shutdown starts.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// The connection-level limits of a [`Server`] (see the [module docs](self)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// How long a request head (and, over TLS, the handshake) may take.
+    pub header_timeout: Duration,
+    /// How long a keep-alive connection may stay idle.
+    pub idle_timeout: Duration,
+    /// The most connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long in-flight requests get after shutdown starts.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// Why a service could not be served.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The listener failed.
+    #[error("the listener failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The TLS certificate or key could not be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+}
+
+/// Serves `app` on `listener` as `config` says (TLS when `RAMPART_TLS_CERT`/`_KEY` are set,
+/// the limits of `RAMPART_HEADER_TIMEOUT_SECS` and its neighbours), until Ctrl-C or SIGTERM;
+/// then lets in-flight requests finish within the grace period. Prints [`Config::warnings`]
+/// first, on stderr.
+///
+/// # Errors
+///
+/// [`ServeError`] when the TLS files cannot be used or the listener fails.
+pub async fn serve(listener: std::net::TcpListener, app: Router, config: &Config) -> Result<(), ServeError> {
+    for warning in config.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    let tls = match &config.tls {
+        Some(files) => Some(crate::tls::load_pem_files(&files.cert, &files.key).await?),
+        None => None,
+    };
+    Server::new(listener, app).limits(config.server).tls(tls).run(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// A server with its parts chosen one by one (see [`serve`] for the usual one).
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use rampart::serve::{Server, ServerLimits};
+///
+/// # async fn run(app: axum::Router) -> std::io::Result<()> {
+/// let listener = std::net::TcpListener::bind("127.0.0.1:3000")?;
+/// let limits = ServerLimits { idle_timeout: Duration::from_secs(20), ..ServerLimits::default() };
+/// Server::new(listener, app).limits(limits).run(rampart::serve::shutdown_signal()).await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    listener: std::net::TcpListener,
+    app: Router,
+    limits: ServerLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Server {
+    /// Serves `app` on `listener`, plain HTTP, with the default limits.
+    pub fn new(listener: std::net::TcpListener, app: Router) -> Self {
+        Self { listener, app, limits: ServerLimits::default(), tls: None }
+    }
+
+    /// Uses these limits.
+    pub fn limits(mut self, limits: ServerLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Serves HTTPS with this rustls configuration ([`crate::tls::load_pem_files`]), or plain
+    /// HTTP with `None`.
+    pub fn tls(mut self, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, asks every connection to finish
+    /// its in-flight requests, and closes what is left after the grace period. Handlers see the
+    /// peer address through `ConnectInfo<SocketAddr>`.
+    ///
+    /// # Errors
+    ///
+    /// When the listener cannot be used. A failed `accept` (out of file descriptors, say) is
+    /// logged and retried, never fatal.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let Server { listener, app, limits, tls } = self;
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let connections = Connections::start(Deadlines { header: limits.header_timeout, idle: limits.idle_timeout });
+        let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+        let graceful = GracefulShutdown::new();
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // The watch enforces the head deadline apart from the idle one (see `watch`).
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(None);
+        let builder = Arc::new(builder);
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        tokio::pin!(shutdown);
+        loop {
+            // A permit first: beyond the limit, connections wait in the kernel's backlog.
+            let permit = tokio::select! {
+                permit = Arc::clone(&permits).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                () = &mut shutdown => break,
+            };
+            let (tcp, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        tracing::warn!(target: "rampart::serve", error = %err, "accept failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = tcp.set_nodelay(true);
+            let state = connections.state();
+            let connection = Connection {
+                builder: Arc::clone(&builder),
+                app: app.clone(),
+                peer,
+                state: Arc::clone(&state),
+                watcher: graceful.watcher(),
+            };
+            let acceptor = acceptor.clone();
+            let (registered, registration) = tokio::sync::oneshot::channel();
+            let task = tokio::spawn(async move {
+                let _registration = registration.await;
+                let _permit = permit;
+                let io = WatchedIo::new(tcp, Arc::clone(&connection.state));
+                match acceptor {
+                    None => connection.serve(io).await,
+                    Some(acceptor) => match acceptor.accept(io).await {
+                        Ok(tls) => connection.serve(tls).await,
+                        Err(err) => tracing::debug!(target: "rampart::serve", error = %err, "TLS handshake failed"),
+                    },
+                }
+            });
+            let _ = registered.send(connections.register(state, task.abort_handle()));
+        }
+        drop(listener);
+        let open = connections.len();
+        if open > 0 {
+            tracing::info!(target: "rampart::serve", open, grace = ?limits.shutdown_grace, "shutting down: finishing in-flight requests");
+        }
+        if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+            tracing::warn!(
+                target: "rampart::serve",
+                open = connections.len(),
+                "shutdown grace period over: closing the connections still open"
+            );
+            connections.abort_all();
+        }
+        tracing::debug!(target: "rampart::serve", reaped = connections.reaped(), "server stopped");
+        Ok(())
+    }
+}
+
+/// One accepted connection, ready to be served.
+struct Connection {
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    app: Router,
+    peer: SocketAddr,
+    state: Arc<ConnectionState>,
+    watcher: hyper_util::server::graceful::Watcher,
+}
+
+/// Marks a request finished when its response future ends, whether it completes or is dropped.
+struct InFlight(Arc<ConnectionState>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.request_finished();
+    }
+}
+
+impl Connection {
+    async fn serve<IO>(self, io: IO)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection { builder, app, peer, state, watcher } = self;
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let mut request = request.map(axum::body::Body::new);
+            request.extensions_mut().insert(ConnectInfo(peer));
+            state.request_started();
+            let in_flight = InFlight(Arc::clone(&state));
+            let response = app.clone().call(request);
+            async move {
+                let response = response.await;
+                drop(in_flight);
+                response.map_err(|never: Infallible| match never {})
+            }
+        });
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        if let Err(err) = watcher.watch(connection).await {
+            tracing::debug!(target: "rampart::serve", error = %err, "connection ended with an error");
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

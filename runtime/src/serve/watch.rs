@@ -1,0 +1,322 @@
+//! The connection watch: what each open connection is doing, and a reaper that closes those
+//! past their deadline.
+//!
+//! A connection is in one of three phases. **Head**: it has sent bytes of a request that is not
+//! yet dispatched (or it was just accepted); it must finish the head within the header
+//! deadline. **Idle**: no request in flight and nothing received since the last response; it
+//! is closed after the idle timeout (a write while idle, a slow client still reading the last
+//! response, counts as activity). **Busy**: a request is in flight; the body and handler
+//! deadlines of [`crate::timeout`] apply, not these.
+//!
+//! Hyper's own `header_read_timeout` counts the idle time before a request as header time, so
+//! that an idle keep-alive connection and a dribbled head could not have different deadlines;
+//! this watch keeps them apart. The hot path is two relaxed atomic stores per request and a
+//! load per read: times come from a coarse clock that the reaper advances on each tick, and
+//! no timer is armed per request or per read.
+
+use std::collections::HashMap;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::task::AbortHandle;
+
+/// How often the reaper looks at every connection (and advances the coarse clock).
+const TICK: Duration = Duration::from_millis(250);
+
+const HEAD: u8 = 0;
+const IDLE: u8 = 1;
+const BUSY: u8 = 2;
+
+/// What one connection is doing (see the module docs).
+#[derive(Debug)]
+pub(crate) struct ConnectionState {
+    phase: AtomicU8,
+    /// Coarse milliseconds at which the current phase began (or, idle, the last write).
+    since_ms: AtomicU64,
+    in_flight: AtomicU32,
+    clock: Arc<Clock>,
+}
+
+impl ConnectionState {
+    /// A request was dispatched to the service.
+    pub(crate) fn request_started(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.phase.store(BUSY, Ordering::Relaxed);
+    }
+
+    /// The service answered a request.
+    pub(crate) fn request_finished(&self) {
+        if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.since_ms.store(self.clock.now_ms(), Ordering::Relaxed);
+            self.phase.store(IDLE, Ordering::Relaxed);
+        }
+    }
+
+    fn bytes_read(&self) {
+        if self.phase.load(Ordering::Relaxed) == IDLE {
+            self.since_ms.store(self.clock.now_ms(), Ordering::Relaxed);
+            self.phase.store(HEAD, Ordering::Relaxed);
+        }
+    }
+
+    fn bytes_written(&self) {
+        if self.phase.load(Ordering::Relaxed) == IDLE {
+            self.since_ms.store(self.clock.now_ms(), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the connection is past its deadline at `now_ms`.
+    fn overdue(&self, now_ms: u64, limits: &Deadlines) -> bool {
+        let elapsed = Duration::from_millis(now_ms.saturating_sub(self.since_ms.load(Ordering::Relaxed)));
+        match self.phase.load(Ordering::Relaxed) {
+            HEAD => elapsed > limits.header,
+            IDLE => elapsed > limits.idle,
+            _ => false,
+        }
+    }
+}
+
+/// The coarse clock: milliseconds since the server started, advanced by the reaper each tick.
+#[derive(Debug)]
+struct Clock {
+    start: Instant,
+    now_ms: AtomicU64,
+}
+
+impl Clock {
+    fn now_ms(&self) -> u64 {
+        self.now_ms.load(Ordering::Relaxed)
+    }
+
+    fn tick(&self) -> u64 {
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.now_ms.store(now, Ordering::Relaxed);
+        now
+    }
+}
+
+/// The deadlines the reaper enforces.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadlines {
+    pub(crate) header: Duration,
+    pub(crate) idle: Duration,
+}
+
+/// Every open connection, by id, with the handle that closes it.
+#[derive(Debug)]
+pub(crate) struct Connections {
+    open: Mutex<HashMap<u64, (Arc<ConnectionState>, AbortHandle)>>,
+    next_id: AtomicU64,
+    clock: Arc<Clock>,
+    deadlines: Deadlines,
+    /// Connections closed for a missed deadline (for tests and logs).
+    reaped: AtomicU64,
+}
+
+/// Removes a connection from the watch when its task ends, however it ends.
+#[derive(Debug)]
+pub(crate) struct Registration {
+    id: u64,
+    connections: Weak<Connections>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(connections) = self.connections.upgrade() {
+            connections.lock().remove(&self.id);
+        }
+    }
+}
+
+impl Connections {
+    /// A watch enforcing `deadlines`, and its reaper (which stops when the watch is dropped).
+    pub(crate) fn start(deadlines: Deadlines) -> Arc<Self> {
+        let clock = Arc::new(Clock { start: Instant::now(), now_ms: AtomicU64::new(0) });
+        let connections = Arc::new(Self {
+            open: Mutex::default(),
+            next_id: AtomicU64::new(0),
+            clock,
+            deadlines,
+            reaped: AtomicU64::new(0),
+        });
+        tokio::spawn(reap(Arc::downgrade(&connections)));
+        connections
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (Arc<ConnectionState>, AbortHandle)>> {
+        self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A new connection's state, in the head phase from now.
+    pub(crate) fn state(&self) -> Arc<ConnectionState> {
+        Arc::new(ConnectionState {
+            phase: AtomicU8::new(HEAD),
+            since_ms: AtomicU64::new(self.clock.tick()),
+            in_flight: AtomicU32::new(0),
+            clock: Arc::clone(&self.clock),
+        })
+    }
+
+    /// Watches the connection task `task` with `state`, until the returned registration drops.
+    pub(crate) fn register(self: &Arc<Self>, state: Arc<ConnectionState>, task: AbortHandle) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(id, (state, task));
+        Registration { id, connections: Arc::downgrade(self) }
+    }
+
+    /// How many connections are open.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// How many connections were closed for a missed deadline.
+    pub(crate) fn reaped(&self) -> u64 {
+        self.reaped.load(Ordering::Relaxed)
+    }
+
+    /// Closes every connection now (the end of a bounded shutdown).
+    pub(crate) fn abort_all(&self) {
+        for (_, task) in self.lock().values() {
+            task.abort();
+        }
+    }
+
+    fn reap_overdue(&self) {
+        let now = self.clock.tick();
+        let mut reaped = 0;
+        for (state, task) in self.lock().values() {
+            if state.overdue(now, &self.deadlines) {
+                task.abort();
+                reaped += 1;
+            }
+        }
+        if reaped > 0 {
+            self.reaped.fetch_add(reaped, Ordering::Relaxed);
+            tracing::debug!(target: "rampart::serve", reaped, "closed connections past their header or idle deadline");
+        }
+    }
+}
+
+async fn reap(connections: Weak<Connections>) {
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let Some(connections) = connections.upgrade() else { return };
+        connections.reap_overdue();
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A connection's I/O, telling its [`ConnectionState`] when bytes come and go.
+    pub(crate) struct WatchedIo<T> {
+        #[pin]
+        inner: T,
+        state: Arc<ConnectionState>,
+    }
+}
+
+impl<T> WatchedIo<T> {
+    pub(crate) fn new(inner: T, state: Arc<ConnectionState>) -> Self {
+        Self { inner, state }
+    }
+}
+
+impl<T: AsyncRead> AsyncRead for WatchedIo<T> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.project();
+        let before = buf.filled().len();
+        let polled = this.inner.poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.state.bytes_read();
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite> AsyncWrite for WatchedIo<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.project();
+        let polled = this.inner.poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            this.state.bytes_written();
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.project();
+        let polled = this.inner.poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            this.state.bytes_written();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state_at(clock_ms: u64) -> (Arc<Clock>, ConnectionState) {
+        let clock = Arc::new(Clock { start: Instant::now(), now_ms: AtomicU64::new(clock_ms) });
+        let state = ConnectionState {
+            phase: AtomicU8::new(HEAD),
+            since_ms: AtomicU64::new(clock_ms),
+            in_flight: AtomicU32::new(0),
+            clock: Arc::clone(&clock),
+        };
+        (clock, state)
+    }
+
+    #[test]
+    fn head_idle_and_busy_have_their_own_deadlines() {
+        let limits = Deadlines { header: Duration::from_secs(2), idle: Duration::from_secs(10) };
+        let (clock, state) = state_at(1_000);
+        assert!(!state.overdue(3_000, &limits), "a fresh connection has the header deadline");
+        assert!(state.overdue(3_001, &limits));
+        state.request_started();
+        assert!(!state.overdue(1_000_000, &limits), "busy: the body and handler deadlines apply instead");
+        clock.now_ms.store(5_000, Ordering::Relaxed);
+        state.request_finished();
+        assert!(!state.overdue(14_000, &limits), "idle: the idle timeout, not the header deadline");
+        assert!(state.overdue(15_001, &limits));
+        clock.now_ms.store(15_000, Ordering::Relaxed);
+        state.bytes_read();
+        assert!(!state.overdue(17_000, &limits), "the first byte of a request starts its header deadline");
+        assert!(state.overdue(17_001, &limits));
+    }
+
+    #[test]
+    fn two_requests_in_flight_stay_busy_until_both_end() {
+        let limits = Deadlines { header: Duration::from_secs(1), idle: Duration::from_secs(1) };
+        let (_clock, state) = state_at(0);
+        state.request_started();
+        state.request_started();
+        state.request_finished();
+        assert!(!state.overdue(60_000, &limits));
+        state.request_finished();
+        assert!(state.overdue(60_000, &limits));
+    }
+}
