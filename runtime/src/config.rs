@@ -21,6 +21,7 @@
 //! | `RAMPART_OAUTH_CLIENTS` | — | `id:secret:scope1 scope2,id2:...` |
 //! | `RAMPART_RATE_LIMIT` | `memory` | `memory` or a `redis://` URL |
 //! | `RAMPART_RATE_LIMIT_FAILURE` | `local` | `local`, `open` or `closed` |
+//! | `RAMPART_REVOCATION_FAILURE` | `closed` | when the revocation list (Redis) does not answer: `closed` refuses with 503 + `Retry-After`, `open` accepts the verified token unchecked (counted and logged); the store is then left alone for a second |
 //! | `RAMPART_RATE_LIMIT_TIMEOUT_MS` | `100` | bound on one Redis round trip |
 //! | `RAMPART_RATE_LIMIT_MAX_KEYS` | `1000000` | keys tracked per route in memory |
 //! | `RAMPART_RATE_LIMIT_PREFIX` | `rampart` | Redis key prefix (services sharing a Redis use their own) |
@@ -194,6 +195,9 @@ pub struct Config {
     pub rate_limit: RateLimitBackend,
     /// Rate-limit failure mode.
     pub rate_limit_failure: FailureMode,
+    /// What happens when the revocation list (in Redis) cannot answer
+    /// (`RAMPART_REVOCATION_FAILURE`).
+    pub revocation_failure: crate::auth::RevocationFailure,
     /// The bound on one round trip to the shared rate-limit store.
     pub rate_limit_timeout: Duration,
     /// The most keys tracked per route in memory.
@@ -353,6 +357,15 @@ impl Config {
             }
         };
 
+        let revocation_failure = match r.get("RAMPART_REVOCATION_FAILURE").as_deref() {
+            None | Some("closed") => crate::auth::RevocationFailure::Closed,
+            Some("open") => crate::auth::RevocationFailure::Open,
+            Some(other) => {
+                r.fail("RAMPART_REVOCATION_FAILURE", format!("`{other}` is not `closed` or `open`"));
+                crate::auth::RevocationFailure::Closed
+            }
+        };
+
         let rate_limit_timeout = match r.get("RAMPART_RATE_LIMIT_TIMEOUT_MS") {
             None => crate::rate::DEFAULT_REDIS_TIMEOUT,
             Some(v) => match v.parse::<u64>() {
@@ -486,6 +499,7 @@ impl Config {
             oauth_clients,
             rate_limit,
             rate_limit_failure,
+            revocation_failure,
             rate_limit_timeout,
             rate_limit_max_keys,
             rate_limit_prefix,

@@ -86,6 +86,7 @@ impl Security {
             .jwt(verifier)
             .api_keys(config.api_keys.clone())
             .revocations(revocations)
+            .revocation_failure(config.revocation_failure)
             .max_token_bytes(jwt.max_token_bytes)
             .build()?;
         Ok(Security::builder(authenticator)

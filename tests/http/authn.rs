@@ -9,6 +9,7 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use rampart::Security;
 use rampart_tests::*;
 use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 
 fn app_for(scheme: Scheme) -> (axum::Router, Calls) {
     let calls = Calls::default();
@@ -311,4 +312,86 @@ async fn several_issuers_each_with_their_own_keys_and_audience() {
     ] {
         assert_invalid_token(&send(&app, get_with_token("/me", &forged)).await, "");
     }
+}
+
+/// A token verifies until `exp + leeway`: its revocation must last as long, in memory and in
+/// Redis. Here the token expired a second ago (within the 30 s leeway) and was revoked.
+#[tokio::test]
+async fn a_revoked_token_stays_refused_after_its_exp_within_the_leeway() {
+    use rampart::auth::{MemoryRevocations, Revocations};
+    use std::sync::Arc;
+    let revocations = Arc::new(MemoryRevocations::default());
+    let app = test_app(&Security::new(authenticator_revoking(revocations.clone())), &Calls::default());
+    let mut c = claims("alice", "");
+    c["jti"] = json!("expired-but-in-leeway");
+    c["exp"] = json!(now() - 1);
+    let token = Scheme::Hs256.token(&c);
+    assert_eq!(send(&app, get_with_token("/me", &token)).await.status, StatusCode::OK, "within the leeway");
+    revocations.revoke("expired-but-in-leeway", now() - 1).await.unwrap();
+    let reply = send(&app, get_with_token("/me", &token)).await;
+    assert_invalid_token(&reply, "");
+
+    // Redis keeps it as long.
+    let redis = rampart::rate::RedisStore::connect("redis://127.0.0.1:6379", Duration::from_secs(1))
+        .unwrap()
+        .with_prefix(format!("revocation-test-{}", std::process::id()));
+    let shared = redis.revocations();
+    shared.revoke("expired-but-in-leeway", now() - 1).await.unwrap();
+    assert!(shared.is_revoked("expired-but-in-leeway").await.unwrap());
+}
+
+/// With the revocation store down: `closed` answers 503 + `Retry-After` (the token is not
+/// called invalid), `open` serves the verified token; either way the store is asked at most once
+/// a second, so requests do not each wait out its timeout.
+#[tokio::test]
+async fn an_unreachable_revocation_store_follows_its_failure_mode_and_is_backed_off() {
+    use rampart::auth::{Authenticator, Issuer, JwtVerifier, RevocationFailure};
+    use std::sync::Arc;
+    // A "Redis" that accepts connections and never answers: every round trip waits out the
+    // 200 ms timeout, unless the store is backed off.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("redis://{}", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let down = rampart::rate::RedisStore::connect(&url, Duration::from_millis(200)).unwrap();
+    let app_with = |mode| {
+        let issuer = Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).build().unwrap();
+        let authenticator = Authenticator::builder()
+            .jwt(JwtVerifier::new(vec![issuer]))
+            .revocations(Arc::new(down.revocations()))
+            .revocation_failure(mode)
+            .realm("test")
+            .build()
+            .unwrap();
+        test_app(&Security::new(authenticator), &Calls::default())
+    };
+    let mut c = claims("alice", "");
+    c["jti"] = json!("some-token");
+    let token = Scheme::Hs256.token(&c);
+
+    let closed = app_with(RevocationFailure::Closed);
+    let started = Instant::now();
+    let first = send(&closed, get_with_token("/me", &token)).await;
+    assert!(started.elapsed() >= Duration::from_millis(200), "the first request waited for the store");
+    assert_eq!(first.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(first.header("retry-after"), "1");
+    assert_eq!(first.header("content-type"), "application/problem+json");
+    assert!(first.headers.get("www-authenticate").is_none(), "the token is not called invalid");
+    let started = Instant::now();
+    for _ in 0..20 {
+        assert_eq!(send(&closed, get_with_token("/me", &token)).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "backed off (each would wait 200 ms otherwise, 4 s in all): 20 requests took {:?}",
+        started.elapsed()
+    );
+
+    let open = app_with(RevocationFailure::Open);
+    assert_eq!(send(&open, get_with_token("/me", &token)).await.status, StatusCode::OK);
+    assert_eq!(send(&open, get_with_token("/me", &token)).await.status, StatusCode::OK);
 }

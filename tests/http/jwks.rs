@@ -224,3 +224,56 @@ async fn keys_are_refreshed_periodically_without_traffic() {
     drop(app);
     server.stop().await;
 }
+
+/// The security hub and the JWKS cache of an issuer on `url`.
+fn hub(url: &reqwest::Url, min_refresh: Duration) -> (Security, Arc<rampart::auth::JwksCache>) {
+    let issuer = Issuer::builder(ISSUER, [AUDIENCE]).jwks(url.clone(), HOUR).jwks_min_refresh_interval(min_refresh);
+    let issuer = issuer.build().unwrap();
+    let jwks = Arc::clone(issuer.jwks().unwrap());
+    let authenticator = Authenticator::builder().jwt(JwtVerifier::new(vec![issuer])).realm("test").build().unwrap();
+    (Security::new(authenticator), jwks)
+}
+
+/// A token naming a random `kid` makes the service fetch the keys again; the same keys come
+/// back, and the verified-token cache survives (before, every such fetch retired it).
+#[tokio::test]
+async fn a_random_kid_does_not_retire_cached_tokens() {
+    let server = JwksServer::start().await;
+    server.publish(&[("k1", &ec1(), Algorithm::ES256)]);
+    let (security, jwks) = hub(&server.url, Duration::from_millis(200));
+    let app = test_app(&security, &Calls::default());
+    let cached = token("k1", &ec1());
+    assert_eq!(send(&app, get_with_token("/me", &cached)).await.status, StatusCode::OK);
+    let generation = jwks.generation();
+    let verifier = security.authenticator().jwt().unwrap();
+    assert_eq!(verifier.cached_tokens(), 1);
+    for round in 0..3 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let hits = server.hits();
+        let random = token(&format!("random-{round}"), &ec1());
+        assert_invalid_token(&send(&app, get_with_token("/me", &random)).await, "");
+        assert_eq!(server.hits(), hits + 1, "the unknown kid made the service fetch");
+        assert_eq!(jwks.generation(), generation, "the same keys: the generation did not move");
+        assert_eq!(verifier.cached_tokens(), 1, "the cached token is still remembered");
+        assert_eq!(send(&app, get_with_token("/me", &cached)).await.status, StatusCode::OK);
+    }
+    // A real rotation still moves it.
+    server.publish(&[("k1", &ec1(), Algorithm::ES256), ("k2", &ec2(), Algorithm::ES256)]);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(send(&app, get_with_token("/me", &token("k2", &ec2()))).await.status, StatusCode::OK);
+    assert_ne!(jwks.generation(), generation);
+    server.stop().await;
+}
+
+/// Keys are fetched at start-up: a token without `kid` verifies on the very first request.
+#[tokio::test]
+async fn a_token_without_kid_verifies_from_the_first_request() {
+    let server = JwksServer::start().await;
+    server.publish(&[("only", &ec1(), Algorithm::ES256)]);
+    let (security, _jwks) = hub(&server.url, Duration::from_secs(10));
+    let app = test_app(&security, &Calls::default());
+    let without_kid = sign(&json!({"alg": "ES256"}), &claims("alice", "notes:read"), &ec1(), Algorithm::ES256);
+    assert_eq!(send(&app, get_with_token("/me", &without_kid)).await.status, StatusCode::OK);
+    assert_eq!(server.hits(), 1, "one fetch, at start-up");
+    server.stop().await;
+}

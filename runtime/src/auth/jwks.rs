@@ -3,7 +3,11 @@
 //! An unknown `kid` triggers at most one fetch per [`MIN_REFRESH_INTERVAL`] (10 s), however many
 //! tokens with invented `kid`s arrive; concurrent misses wait for the one fetch in flight. A fetch
 //! that fails (server down, bad JSON, over 1 MiB) keeps the cached keys. Keys are only replaced by
-//! a successful fetch, so rotation (a new `kid`) is picked up without a restart.
+//! a successful fetch, so rotation (a new `kid`) is picked up without a restart. A fetch that
+//! returns the keys already held changes nothing: the key generation moves only when the key
+//! set does, so a token naming a random `kid` cannot retire the verified-token cache. Keys are
+//! fetched at start-up; a token without `kid` that arrives before the first fetch ended waits
+//! for it instead of failing.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,8 +53,12 @@ pub struct JwksCache {
     keys: RwLock<Arc<HashMap<String, Arc<KeyEntry>>>>,
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
     fetches: AtomicU64,
-    /// Moves on every successful fetch: verifications cached under older keys are not used.
+    /// Moves when a fetch changes the key set: verifications cached under older keys are not used.
     generation: AtomicU64,
+    /// The keys held, as their JWK JSON by `kid`: what a fetch is compared with.
+    fingerprint: std::sync::Mutex<Vec<(String, String)>>,
+    /// Whether a fetch has succeeded yet.
+    fetched_once: std::sync::atomic::AtomicBool,
     min_refresh_interval: Duration,
 }
 
@@ -71,16 +79,24 @@ impl JwksCache {
             last_fetch: tokio::sync::Mutex::new(None),
             fetches: AtomicU64::new(0),
             generation: AtomicU64::new(0),
+            fingerprint: std::sync::Mutex::default(),
+            fetched_once: std::sync::atomic::AtomicBool::new(false),
             min_refresh_interval: min_refresh,
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let first = Arc::clone(&cache);
+            runtime.spawn(async move {
+                if let Err(err) = first.refresh().await {
+                    tracing::warn!(target: "rampart::jwks", error = %err, "JWKS fetch at start-up failed; retrying on the first token");
+                }
+            });
             let weak = Arc::downgrade(&cache);
             runtime.spawn(periodic_refresh(weak, every.max(min_refresh).max(Duration::from_millis(100))));
         }
         cache
     }
 
-    /// The key set's generation: moves on every successful fetch.
+    /// The key set's generation: moves when a fetch changes the keys.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
@@ -108,7 +124,9 @@ impl JwksCache {
     ///
     /// A [`JwksError`]; the previous keys stay cached.
     pub async fn refresh(&self) -> Result<usize, JwksError> {
-        *self.last_fetch.lock().await = Some(Instant::now());
+        // Held during the fetch: a token that needs the keys waits for this fetch, not another.
+        let mut last = self.last_fetch.lock().await;
+        *last = Some(Instant::now());
         self.fetch().await
     }
 
@@ -133,16 +151,28 @@ impl JwksCache {
         }
         let set: JwkSet = serde_json::from_slice(&body)?;
         let mut keys = HashMap::new();
+        let mut fingerprint = Vec::new();
         for jwk in &set.keys {
             let Some(kid) = jwk.common.key_id.clone() else { continue };
             match VerificationKey::from_jwk(jwk) {
                 Ok(key) => {
+                    fingerprint.push((kid.clone(), serde_json::to_string(jwk).unwrap_or_default()));
                     keys.insert(kid, Arc::new(self.rules.entry(key)));
                 }
                 Err(err) => tracing::warn!(target: "rampart::jwks", kid, error = %err, "skipping JWK"),
             }
         }
+        fingerprint.sort();
         let count = keys.len();
+        self.fetched_once.store(true, Ordering::Release);
+        {
+            let mut held = self.fingerprint.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *held == fingerprint {
+                // The same keys: keep them, and every verification cached under them.
+                return Ok(count);
+            }
+            *held = fingerprint;
+        }
         match self.keys.write() {
             Ok(mut guard) => *guard = Arc::new(keys),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
@@ -157,11 +187,22 @@ impl JwksCache {
         if let Some(entry) = self.snapshot().get(kid) {
             return Ok(Arc::clone(entry));
         }
+        self.fetch_if_due(Some(kid)).await;
+        self.snapshot().get(kid).cloned().ok_or(TokenError::UnknownKey)
+    }
+
+    /// Fetches the document unless `kid` arrived meanwhile or the last fetch is more recent than
+    /// the minimum interval; concurrent callers wait for the one fetch.
+    async fn fetch_if_due(&self, kid: Option<&str>) {
         {
             let mut last = self.last_fetch.lock().await;
             // Another request may have fetched while this one waited for the lock.
-            if let Some(entry) = self.snapshot().get(kid) {
-                return Ok(Arc::clone(entry));
+            let arrived = match kid {
+                Some(kid) => self.snapshot().contains_key(kid),
+                None => self.fetched_once.load(Ordering::Acquire),
+            };
+            if arrived {
+                return;
             }
             if last.is_none_or(|at| at.elapsed() >= self.min_refresh_interval) {
                 *last = Some(Instant::now());
@@ -170,11 +211,15 @@ impl JwksCache {
                 }
             }
         }
-        self.snapshot().get(kid).cloned().ok_or(TokenError::UnknownKey)
     }
 
-    /// The single cached key of algorithm `alg`, for tokens without `kid`.
-    pub(crate) fn only_key_for(&self, alg: &str) -> Option<Arc<KeyEntry>> {
+    /// The single cached key of algorithm `alg`, for tokens without `kid`; before the first
+    /// successful fetch, waits for one (the start-up fetch, or a new one when it failed).
+    pub(crate) async fn only_key_for(&self, alg: &str) -> Option<Arc<KeyEntry>> {
+        if !self.fetched_once.load(Ordering::Acquire) {
+            // Waits for the start-up fetch if it is running (it holds the lock), else fetches.
+            self.fetch_if_due(None).await;
+        }
         let keys = self.snapshot();
         let mut matching = keys.values().filter(|e| algorithm_name_matches(e.key.algorithm, alg));
         match (matching.next(), matching.next()) {

@@ -219,7 +219,7 @@ impl Issuer {
                 _ => Err(TokenError::UnknownKey),
             },
             (KeySource::Jwks(cache), Some(kid)) => cache.key(kid).await,
-            (KeySource::Jwks(cache), None) => cache.only_key_for(alg).ok_or(TokenError::UnknownKey),
+            (KeySource::Jwks(cache), None) => cache.only_key_for(alg).await.ok_or(TokenError::UnknownKey),
         }
     }
 }

@@ -34,7 +34,7 @@ mod jwks;
 mod jwt;
 mod keys;
 mod principal;
-mod revocation;
+pub(crate) mod revocation;
 
 use std::sync::Arc;
 
@@ -48,7 +48,7 @@ pub use jwks::{JwksCache, JwksError, MAX_JWKS_BYTES, MIN_REFRESH_INTERVAL};
 pub use jwt::{DEFAULT_LEEWAY, Issuer, IssuerBuilder, IssuerError, JwtVerifier, MAX_LEEWAY};
 pub use keys::{KeyError, MIN_HMAC_SECRET_BYTES, VerificationKey};
 pub use principal::{AuthMethod, CLIENT_CREDENTIALS_GRANT, ClaimMapping, GRANT_TYPE_CLAIM, Principal, PrincipalKind};
-pub use revocation::{BoxFuture, MemoryRevocations, RevocationError, Revocations};
+pub use revocation::{BoxFuture, MemoryRevocations, RevocationError, RevocationFailure, Revocations};
 
 /// The default bound on a bearer token or API key, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -238,9 +238,16 @@ pub struct Authenticator {
     jwt: Option<JwtVerifier>,
     api_keys: ApiKeys,
     revocations: Option<Arc<dyn Revocations>>,
+    revocation_failure: RevocationFailure,
+    /// Until when (ms after `started`) the revocation store is not asked, after a failure.
+    revocation_down_until_ms: std::sync::atomic::AtomicU64,
+    started: std::time::Instant,
     realm: Arc<str>,
     max_token_bytes: usize,
 }
+
+/// How long the revocation store is left alone after it failed.
+const RETRY_REVOCATIONS_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -248,6 +255,7 @@ impl std::fmt::Debug for Authenticator {
             .field("jwt", &self.jwt)
             .field("api_keys", &self.api_keys)
             .field("revocations", &self.revocations.is_some())
+            .field("revocation_failure", &self.revocation_failure)
             .field("realm", &self.realm)
             .field("max_token_bytes", &self.max_token_bytes)
             .finish()
@@ -260,6 +268,7 @@ pub struct AuthenticatorBuilder {
     jwt: Option<JwtVerifier>,
     api_keys: ApiKeys,
     revocations: Option<Arc<dyn Revocations>>,
+    revocation_failure: RevocationFailure,
     realm: Option<String>,
     max_token_bytes: Option<usize>,
 }
@@ -280,6 +289,12 @@ impl AuthenticatorBuilder {
     /// Refuses tokens whose `jti` is on this list.
     pub fn revocations(mut self, list: Arc<dyn Revocations>) -> Self {
         self.revocations = Some(list);
+        self
+    }
+
+    /// What to do when the revocation list cannot answer (default [`RevocationFailure::Closed`]).
+    pub fn revocation_failure(mut self, mode: RevocationFailure) -> Self {
+        self.revocation_failure = mode;
         self
     }
 
@@ -313,6 +328,9 @@ impl AuthenticatorBuilder {
             jwt: self.jwt,
             api_keys: self.api_keys,
             revocations: self.revocations,
+            revocation_failure: self.revocation_failure,
+            revocation_down_until_ms: std::sync::atomic::AtomicU64::new(0),
+            started: std::time::Instant::now(),
             realm: realm.into(),
             max_token_bytes: self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES),
         })
@@ -397,15 +415,33 @@ impl Authenticator {
     }
 
     async fn check_revocation(&self, principal: &Principal) -> Result<(), AuthError> {
+        use std::sync::atomic::Ordering;
         let (Some(list), Some(jti)) = (&self.revocations, principal.token_id()) else {
             return Ok(());
         };
+        let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if now_ms < self.revocation_down_until_ms.load(Ordering::Relaxed) {
+            return self.revocations_unavailable();
+        }
         match list.is_revoked(jti).await {
             Ok(false) => Ok(()),
             Ok(true) => Err(AuthError::Revoked),
             Err(err) => {
-                tracing::warn!(target: "rampart::auth", error = %err, "revocation check failed");
-                Err(AuthError::RevocationUnavailable)
+                tracing::warn!(target: "rampart::auth", error = %err, mode = ?self.revocation_failure, "revocation check failed; not asking the store again for a second");
+                let retry_at = now_ms + u64::try_from(RETRY_REVOCATIONS_AFTER.as_millis()).unwrap_or(1000);
+                self.revocation_down_until_ms.store(retry_at, Ordering::Relaxed);
+                self.revocations_unavailable()
+            }
+        }
+    }
+
+    /// The answer while the revocation store is unavailable, per [`RevocationFailure`].
+    fn revocations_unavailable(&self) -> Result<(), AuthError> {
+        match self.revocation_failure {
+            RevocationFailure::Closed => Err(AuthError::RevocationUnavailable),
+            RevocationFailure::Open => {
+                crate::metrics::record_fallback("revocation_open");
+                Ok(())
             }
         }
     }

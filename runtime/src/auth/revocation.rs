@@ -3,6 +3,12 @@
 //! A verified token whose `jti` is on the list is refused. The list is a trait so that the Redis
 //! backend (shared across instances) and the in-memory one are interchangeable.
 //!
+//! An entry is kept until the token's `exp` plus [`crate::auth::MAX_LEEWAY`]: a token verifies
+//! until `exp + leeway`, so an entry that ended at `exp` would let a revoked token back in for
+//! the leeway. When the store cannot answer, [`RevocationFailure`] decides (default: refuse
+//! with 503), and the store is not asked again for a second, so that each request does not
+//! wait out the store's timeout.
+//!
 //! # Examples
 //!
 //! ```
@@ -33,11 +39,28 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[error("revocation store unavailable: {0}")]
 pub struct RevocationError(pub String);
 
+/// How long after a token's `exp` its revocation is kept: the largest leeway any issuer may have.
+pub(crate) const KEPT_AFTER_EXPIRY_SECS: u64 = super::jwt::MAX_LEEWAY.as_secs();
+
+/// What authentication does when the revocation store cannot answer
+/// (`RAMPART_REVOCATION_FAILURE`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RevocationFailure {
+    /// Refuse the request with 503 and `Retry-After` (the token may be fine: it is not called
+    /// invalid). The default: a revoked token is never let through.
+    #[default]
+    Closed,
+    /// Accept the verified token unchecked, and count it (`rampart_rate_limit_fallbacks_total`
+    /// with reason `revocation_open`) and log a warning.
+    Open,
+}
+
 /// A list of revoked token ids.
 pub trait Revocations: Send + Sync + 'static {
     /// Whether the token with this `jti` was revoked.
     fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, RevocationError>>;
-    /// Revokes `jti` until `expires_at` (Unix seconds: after it the token is dead anyway).
+    /// Revokes `jti`, whose token expires at `expires_at` (Unix seconds); the entry is kept
+    /// [`KEPT_AFTER_EXPIRY_SECS`] longer, for the leeway.
     fn revoke<'a>(&'a self, jti: &'a str, expires_at: u64) -> BoxFuture<'a, Result<(), RevocationError>>;
 
     /// [`Revocations::is_revoked`] answered without waiting, by a list held in memory; `None`
@@ -68,7 +91,7 @@ impl MemoryRevocations {
             return Ok(false);
         }
         let map = self.revoked.lock().map_err(|_| RevocationError("poisoned lock".into()))?;
-        Ok(map.get(jti).is_some_and(|until| *until >= now()))
+        Ok(map.get(jti).is_some_and(|exp| exp.saturating_add(KEPT_AFTER_EXPIRY_SECS) >= now()))
     }
 }
 
@@ -84,7 +107,7 @@ impl Revocations for MemoryRevocations {
     fn revoke<'a>(&'a self, jti: &'a str, expires_at: u64) -> BoxFuture<'a, Result<(), RevocationError>> {
         let result = self.revoked.lock().map_err(|_| RevocationError("poisoned lock".into())).map(|mut map| {
             let now = now();
-            map.retain(|_, until| *until >= now);
+            map.retain(|_, exp| exp.saturating_add(KEPT_AFTER_EXPIRY_SECS) >= now);
             map.insert(jti.to_owned(), expires_at);
             self.held.store(map.len(), Ordering::Release);
         });

@@ -189,7 +189,7 @@ impl Revocations for RedisRevocations {
                         .arg(&key)
                         .arg(1)
                         .arg("EXAT")
-                        .arg(expires_at.max(1))
+                        .arg(expires_at.saturating_add(crate::auth::revocation::KEPT_AFTER_EXPIRY_SECS).max(1))
                         .query_async::<()>(&mut connection),
                 )
                 .await
