@@ -5,9 +5,14 @@
 //! inconsistent setting (a short HS secret, a leeway over 5 minutes, `*` CORS with credentials,
 //! an unreadable PEM file, a bad URL...).
 //!
+//! Every secret setting (`RAMPART_JWT_SECRET`, `RAMPART_SEAL_KEY`, `RAMPART_OAUTH_CLIENTS`,
+//! `RAMPART_API_KEYS`, `RAMPART_RATE_LIMIT`, `DATABASE_URL`) may instead be read from a file named
+//! by its `_FILE` twin (`RAMPART_JWT_SECRET_FILE=/run/secrets/jwt`), trailing newline dropped;
+//! setting both is an error.
+//!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `RAMPART_ENV` | `development` | `production` refuses generated keys |
+//! | `RAMPART_ENV` | `development` | `production` refuses generated keys and a missing `DATABASE_URL` |
 //! | `RAMPART_ADDR` | `127.0.0.1:3000` | listen address |
 //! | `RAMPART_JWT_SECRET` | generated (dev) | HS256 secret, raw UTF-8 bytes, >= 32 bytes |
 //! | `RAMPART_JWT_PUBLIC_KEY` + `RAMPART_JWT_ALGORITHM` | — | PEM file of the issuer's public key |
@@ -18,7 +23,7 @@
 //! | `RAMPART_MAX_TOKEN_BYTES` | `8192` | largest bearer token |
 //! | `RAMPART_ROLES_CLAIM` | `/roles` | JSON pointer to the roles array |
 //! | `RAMPART_API_KEYS` | — | `id:sha256hex:scope scope;id2:...` |
-//! | `RAMPART_OAUTH_CLIENTS` | — | `id:secret:scope1 scope2,id2:...` |
+//! | `RAMPART_OAUTH_CLIENTS` | — | `id:secret:scope1 scope2,id2:...`; a secret may be given as `sha256-<64 hex digits>` of itself |
 //! | `RAMPART_RATE_LIMIT` | `memory` | `memory` or a `redis://` URL |
 //! | `RAMPART_RATE_LIMIT_FAILURE` | `local` | `local`, `open` or `closed` |
 //! | `RAMPART_REVOCATION_FAILURE` | `closed` | when the revocation list (Redis) does not answer: `closed` refuses with 503 + `Retry-After`, `open` accepts the verified token unchecked (counted and logged); the store is then left alone for a second |
@@ -26,7 +31,7 @@
 //! | `RAMPART_RATE_LIMIT_MAX_KEYS` | `1000000` | keys tracked per route in memory |
 //! | `RAMPART_RATE_LIMIT_PREFIX` | `rampart` | Redis key prefix (services sharing a Redis use their own) |
 //! | `RAMPART_TLS_CERT` / `RAMPART_TLS_KEY` | — | PEM files: serve HTTPS |
-//! | `DATABASE_URL` | — | the service's database |
+//! | `DATABASE_URL` | — (development: the service's default) | the service's database; required in production |
 //! | `RAMPART_SEAL_KEY` | generated (dev) | `kid:base64(32 bytes)[,older...]` |
 //! | `RAMPART_TRUSTED_PROXIES` | empty | CIDR list |
 //! | `RAMPART_FORWARDED_HEADER` | `x-forwarded-for` | the header those proxies write (or `forwarded`) |
@@ -119,13 +124,24 @@ pub struct JwtConfig {
     pub roles_pointer: String,
 }
 
+/// How an OAuth client's secret is configured.
+#[derive(Clone)]
+pub enum ClientSecret {
+    /// The secret itself (at least 16 characters).
+    Plain(SecretString),
+    /// Its SHA-256 digest (`sha256-<64 hex digits>` in `RAMPART_OAUTH_CLIENTS`), so that the
+    /// configuration never holds the secret. Meant for long random secrets: a digest of a short
+    /// one is as good as the secret to whoever can try candidates offline.
+    Sha256([u8; 32]),
+}
+
 /// An OAuth 2.0 client allowed to use the client-credentials grant.
 #[derive(Clone)]
 pub struct OAuthClient {
     /// The client id.
     pub id: String,
-    /// The client secret.
-    pub secret: SecretString,
+    /// The client secret, or its digest.
+    pub secret: ClientSecret,
     /// The scopes it may be granted.
     pub scopes: Vec<String>,
 }
@@ -297,7 +313,10 @@ impl Config {
     ///
     /// [`ConfigError`] listing every variable at fault.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut r = Reader { lookup, errors: Vec::new() };
+        let (files, errors) = read_secret_files(&lookup);
+        let lookup =
+            |name: &str| files.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()).or_else(|| lookup(name));
+        let mut r = Reader { lookup, errors };
 
         let environment = match r.get("RAMPART_ENV").as_deref() {
             None | Some("development" | "dev") => Environment::Development,
@@ -487,6 +506,13 @@ impl Config {
         }
 
         let database_url = r.get("DATABASE_URL");
+        if production && database_url.is_none() {
+            r.fail(
+                "DATABASE_URL",
+                "required in production (postgres://user@host/db, or sqlite:///var/lib/svc/data.db): without it \
+                 the data would go to a SQLite file in the working directory",
+            );
+        }
 
         if !r.errors.is_empty() {
             return Err(ConfigError(r.errors));
@@ -745,6 +771,48 @@ fn read_audit_settings<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>) -> crat
     AuditSettings { output, buffer_lines }
 }
 
+/// The settings that hold secrets; each may instead name a file holding it, in `NAME_FILE`
+/// (container and orchestrator secrets, `/run/secrets/...`).
+pub const SECRET_SETTINGS: [&str; 6] = [
+    "RAMPART_JWT_SECRET",
+    "RAMPART_SEAL_KEY",
+    "RAMPART_OAUTH_CLIENTS",
+    "RAMPART_API_KEYS",
+    "RAMPART_RATE_LIMIT",
+    "DATABASE_URL",
+];
+
+/// The values of the `NAME_FILE` twins that are set, read from their files (trailing newlines
+/// dropped), and the problems: both twins set, or a file that cannot be read.
+fn read_secret_files(lookup: &impl Fn(&str) -> Option<String>) -> (Vec<(&'static str, String)>, Vec<VarError>) {
+    let mut values = Vec::new();
+    let mut errors = Vec::new();
+    let mut fail = |variable: &'static str, message: String| errors.push(VarError { variable, message });
+    for (name, file_name) in SECRET_SETTINGS.iter().zip(SECRET_FILE_SETTINGS) {
+        let Some(path) = lookup(file_name).filter(|p| !p.trim().is_empty()) else { continue };
+        if lookup(name).is_some_and(|v| !v.trim().is_empty()) {
+            fail(file_name, format!("set either {name} or {file_name}, not both"));
+            continue;
+        }
+        match std::fs::read_to_string(path.trim()) {
+            Ok(text) => values.push((*name, text.trim_end_matches(['\n', '\r']).to_owned())),
+            // The path is not secret; the file's contents never appear in a message.
+            Err(e) => fail(file_name, format!("cannot read `{}`: {e}", path.trim())),
+        }
+    }
+    (values, errors)
+}
+
+/// `NAME_FILE` for each of [`SECRET_SETTINGS`].
+const SECRET_FILE_SETTINGS: [&str; 6] = [
+    "RAMPART_JWT_SECRET_FILE",
+    "RAMPART_SEAL_KEY_FILE",
+    "RAMPART_OAUTH_CLIENTS_FILE",
+    "RAMPART_API_KEYS_FILE",
+    "RAMPART_RATE_LIMIT_FILE",
+    "DATABASE_URL_FILE",
+];
+
 fn parse_oauth_clients(spec: &str) -> Result<Vec<OAuthClient>, String> {
     let mut clients: Vec<OAuthClient> = Vec::new();
     for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
@@ -755,13 +823,33 @@ fn parse_oauth_clients(spec: &str) -> Result<Vec<OAuthClient>, String> {
         if id.is_empty() || clients.iter().any(|c| c.id == id) {
             return Err(format!("client id `{id}` is empty or appears twice"));
         }
-        if secret.len() < 16 {
-            return Err(format!("the secret of client `{id}` is under 16 characters; use a long random secret"));
-        }
+        let secret = match secret.strip_prefix("sha256-") {
+            Some(hex) => ClientSecret::Sha256(parse_sha256_hex(hex).ok_or_else(|| {
+                format!(
+                    "the digest of client `{id}` is not 64 hex digits (`sha256-` then `printf %s SECRET | sha256sum`)"
+                )
+            })?),
+            None if secret.len() < 16 => {
+                return Err(format!("the secret of client `{id}` is under 16 characters; use a long random secret"));
+            }
+            None => ClientSecret::Plain(SecretString::from(secret.to_owned())),
+        };
         let scopes = parts.next().unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-        clients.push(OAuthClient { id: id.to_owned(), secret: SecretString::from(secret.to_owned()), scopes });
+        clients.push(OAuthClient { id: id.to_owned(), secret, scopes });
     }
     Ok(clients)
+}
+
+/// 32 bytes from 64 hex digits.
+fn parse_sha256_hex(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut digest = [0u8; 32];
+    for (byte, pair) in digest.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(digest)
 }
 
 impl JwtConfig {
@@ -824,7 +912,10 @@ mod tests {
 
     #[test]
     fn production_requires_real_keys() {
-        assert_eq!(errors_for(&[("RAMPART_ENV", "production")]), ["RAMPART_JWT_SECRET", "RAMPART_SEAL_KEY"]);
+        assert_eq!(
+            errors_for(&[("RAMPART_ENV", "production")]),
+            ["RAMPART_JWT_SECRET", "RAMPART_SEAL_KEY", "DATABASE_URL"]
+        );
     }
 
     #[test]
@@ -854,6 +945,36 @@ mod tests {
         ] {
             assert_eq!(errors_for(&[(name, value)]), [name], "{name}={value}");
         }
+    }
+
+    #[test]
+    fn secrets_come_from_files_named_by_their_file_twins() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("jwt");
+        std::fs::write(&secret, "0123456789abcdefghijklmnopqrstuvwxyz-file\n").unwrap();
+        let path = secret.display().to_string();
+        let c = config(&[("RAMPART_JWT_SECRET_FILE", path.as_str())]).unwrap();
+        assert_eq!(c.jwt.secret_bytes(), Some(&b"0123456789abcdefghijklmnopqrstuvwxyz-file"[..]));
+        assert!(matches!(c.jwt.keys, JwtKeys::Secret { generated: false, .. }));
+        // Both twins, a missing file: each names the variable, never the secret.
+        let both = [("RAMPART_JWT_SECRET", "0123456789abcdefghijklmnopqrstuvwxyz"), ("RAMPART_JWT_SECRET_FILE", &path)];
+        assert_eq!(errors_for(&both), ["RAMPART_JWT_SECRET_FILE"]);
+        let err = config(&[("RAMPART_SEAL_KEY_FILE", "/nonexistent/seal")]).unwrap_err();
+        assert_eq!(err.0[0].variable, "RAMPART_SEAL_KEY_FILE");
+        assert!(err.to_string().contains("/nonexistent/seal"));
+        // A file's contents are checked like the variable's.
+        std::fs::write(&secret, "short").unwrap();
+        assert_eq!(errors_for(&[("RAMPART_JWT_SECRET_FILE", path.as_str())]), ["RAMPART_JWT_SECRET"]);
+        assert!(!config(&[("RAMPART_JWT_SECRET_FILE", path.as_str())]).unwrap_err().to_string().contains("short"));
+    }
+
+    #[test]
+    fn oauth_client_secrets_may_be_digests() {
+        let digest = "sha256-".to_owned() + &"ab".repeat(32);
+        let spec = format!("app:{digest}:notes:read");
+        let c = config(&[("RAMPART_OAUTH_CLIENTS", spec.as_str())]).unwrap();
+        assert!(matches!(c.oauth_clients[0].secret, ClientSecret::Sha256(d) if d == [0xab; 32]));
+        assert_eq!(errors_for(&[("RAMPART_OAUTH_CLIENTS", "app:sha256-abc:notes:read")]), ["RAMPART_OAUTH_CLIENTS"]);
     }
 
     #[test]

@@ -80,11 +80,17 @@ impl fmt::Debug for ClientCredential {
 impl ClientCredential {
     /// A client `id` authenticating with `secret`, allowed `scopes`.
     pub fn new<S: Into<String>>(id: impl Into<String>, secret: &str, scopes: impl IntoIterator<Item = S>) -> Self {
-        Self {
-            id: id.into(),
-            secret_digest: Sha256::digest(secret.as_bytes()).into(),
-            scopes: scopes.into_iter().map(Into::into).collect(),
-        }
+        Self::from_sha256(id, Sha256::digest(secret.as_bytes()).into(), scopes)
+    }
+
+    /// A client whose secret is known only by its SHA-256 digest (the configuration never
+    /// holds the secret).
+    pub fn from_sha256<S: Into<String>>(
+        id: impl Into<String>,
+        secret_digest: [u8; 32],
+        scopes: impl IntoIterator<Item = S>,
+    ) -> Self {
+        Self { id: id.into(), secret_digest, scopes: scopes.into_iter().map(Into::into).collect() }
     }
 }
 
@@ -198,11 +204,15 @@ impl TokenEndpoint {
         let mut endpoint = Self::new(config.jwt.issuer.clone(), audience, secret.to_vec());
         for client in &config.oauth_clients {
             use secrecy::ExposeSecret as _;
-            endpoint = endpoint.client(ClientCredential::new(
-                client.id.clone(),
-                client.secret.expose_secret(),
-                client.scopes.iter().cloned(),
-            ));
+            let scopes = client.scopes.iter().cloned();
+            endpoint = endpoint.client(match &client.secret {
+                crate::config::ClientSecret::Plain(secret) => {
+                    ClientCredential::new(client.id.clone(), secret.expose_secret(), scopes)
+                }
+                crate::config::ClientSecret::Sha256(digest) => {
+                    ClientCredential::from_sha256(client.id.clone(), *digest, scopes)
+                }
+            });
         }
         Some(endpoint)
     }

@@ -114,3 +114,100 @@ fn starts_with_defaults_and_prints_a_working_dev_token() {
     child.wait().unwrap();
     assert_eq!(note["body"], "across restarts");
 }
+
+/// Production refuses what development forgives: without DATABASE_URL the binary exits 2 and
+/// names it (instead of writing a SQLite file into its working directory).
+#[test]
+fn production_without_a_database_url_refuses_to_start_naming_it() {
+    let workdir = tempfile::tempdir().unwrap();
+    let output = notes()
+        .env("RAMPART_ENV", "production")
+        .env("RAMPART_JWT_SECRET", "production-secret-0123456789abcdefghijkl")
+        .env("RAMPART_SEAL_KEY", "prod:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+        .env("RAMPART_ADDR", "127.0.0.1:0")
+        .current_dir(workdir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DATABASE_URL: required in production"), "{stderr}");
+    assert!(!stderr.contains("production-secret"), "the secret was echoed: {stderr}");
+    assert_eq!(std::fs::read_dir(workdir.path()).unwrap().count(), 0, "nothing was written");
+}
+
+/// Container secrets: every secret setting read from the file its `_FILE` twin names; the OAuth
+/// client configured by the digest of its secret.
+#[test]
+fn secrets_are_read_from_files_and_client_secrets_may_be_digests() {
+    use sha2::Digest as _;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let jwt_secret = "file-jwt-secret-0123456789abcdefghijklmno";
+    let client_secret = "file-client-secret-0123456789";
+    let digest: String = sha2::Sha256::digest(client_secret).iter().map(|b| format!("{b:02x}")).collect();
+    let jwt_file = write("jwt", &format!("{jwt_secret}\n"));
+    let clients_file = write("clients", &format!("reports:sha256-{digest}:notes:read\n"));
+    let seal_file = write("seal", "file:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n");
+    let database_file = write("database", "sqlite::memory:");
+    let mut child = notes()
+        .env("RAMPART_ENV", "production")
+        .env("RAMPART_JWT_SECRET_FILE", &jwt_file)
+        .env("RAMPART_OAUTH_CLIENTS_FILE", &clients_file)
+        .env("RAMPART_SEAL_KEY_FILE", &seal_file)
+        .env("DATABASE_URL_FILE", &database_file)
+        .env("RAMPART_ADDR", "127.0.0.1:0")
+        .env("RAMPART_METRICS_ADDR", "off")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            seen.push(line.clone());
+            line.strip_prefix("notes listening on http://").map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("not started: {seen:#?}"));
+    std::thread::spawn(move || lines.for_each(drop));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (granted, wrong, listed) = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let token_url = format!("http://{addr}/oauth/token");
+        let granted: serde_json::Value = client
+            .post(&token_url)
+            .basic_auth("reports", Some(client_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let wrong = client
+            .post(&token_url)
+            .basic_auth("reports", Some(&digest))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .status();
+        let access = granted["access_token"].as_str().unwrap_or_default().to_owned();
+        let listed = client.get(format!("http://{addr}/notes")).bearer_auth(&access).send().await.unwrap().status();
+        (granted, wrong, listed)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(granted["token_type"], "Bearer", "{granted}");
+    assert_eq!(wrong, 401, "the digest itself is not the secret");
+    assert_eq!(listed, 200, "the token signed with the file's secret verifies");
+    assert!(seen.iter().all(|line| !line.contains(jwt_secret) && !line.contains(client_secret)));
+}
