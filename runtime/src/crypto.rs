@@ -2,9 +2,21 @@
 //!
 //! A [`Keyring`] encrypts with its current (first) key and decrypts with any key it holds, so keys
 //! rotate by putting a new key first and keeping the old ones until every value was resealed
-//! ([`Sealed::reseal`]). The text form is `v1.<kid>.<base64url(nonce ‖ ciphertext ‖ tag)>`; the
-//! version and key id are authenticated as associated data, and a fresh random 96-bit nonce is used
-//! for every seal. Tampering with any part is an error, never garbage.
+//! ([`Sealed::reseal`]). The text form is `v2.<kid>.<base64url(nonce ‖ ciphertext ‖ tag)>`; the
+//! version, the key id and the value's [`SealContext`] are authenticated as associated data, and
+//! a fresh random 96-bit nonce is used for every seal. Tampering with any part is an error, never
+//! garbage.
+//!
+//! # Bound to their record
+//!
+//! A value sealed with [`Sealed::seal_bound`] opens only with the same [`SealContext`] (table,
+//! column, record: the row's owner or id): a ciphertext copied into another record, by anyone
+//! who can write the database (an injection elsewhere, a restored backup), fails with
+//! [`SealError::Tampered`] instead of being decrypted for the new record's owner.
+//! [`Sealed::open_bound`] refuses values sealed without a context (`v1.`) as
+//! [`SealError::Unbound`]; [`Sealed::bind`] re-seals one of those under a context, once, for a
+//! migration pass over old rows. [`Sealed::seal`] and [`Sealed::open`] remain for values that
+//! belong to no record.
 //!
 //! # Examples
 //!
@@ -28,7 +40,10 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-const VERSION: &str = "v1";
+/// Values sealed without a context.
+const UNBOUND: &str = "v1";
+/// Values sealed with a [`SealContext`].
+const BOUND: &str = "v2";
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 
@@ -42,9 +57,13 @@ pub enum SealError {
     /// No key with this id in the keyring.
     #[error("no key `{0}` in the keyring")]
     UnknownKey(String),
-    /// Authentication failed: wrong key, or the value was tampered with.
-    #[error("the sealed value failed authentication")]
+    /// Authentication failed: wrong key, the value was tampered with, or it was moved from
+    /// another record (another [`SealContext`]).
+    #[error("the sealed value failed authentication (tampered with, or moved from another record)")]
     Tampered,
+    /// A value sealed without a context, where a bound one is required.
+    #[error("the sealed value is not bound to a record; re-seal it with Sealed::bind")]
+    Unbound,
     /// The plaintext could not be (de)serialized.
     #[error("the sealed value could not be (de)serialized: {0}")]
     Serde(String),
@@ -166,12 +185,53 @@ impl Keyring {
     }
 }
 
-fn aad(kid: &str) -> Vec<u8> {
-    format!("rampart.sealed.{VERSION}.{kid}").into_bytes()
+/// Where a sealed value belongs: its table, its column and its record (the row's id, or its
+/// owner). Authenticated with the value, never stored in it.
+///
+/// # Examples
+///
+/// ```
+/// use rampart::crypto::{Keyring, SealContext, SealError, Sealed};
+///
+/// let keyring = Keyring::generate("k1");
+/// let alice = SealContext::new("notes", "body", "jwt:idp#alice");
+/// let sealed = Sealed::seal_bound(&keyring, &"alice's plans".to_string(), &alice).unwrap();
+/// assert_eq!(sealed.open_bound(&keyring, &alice).unwrap(), "alice's plans");
+/// // Copied into mallory's row, it does not open.
+/// let mallory = SealContext::new("notes", "body", "jwt:idp#mallory");
+/// assert_eq!(sealed.open_bound(&keyring, &mallory).unwrap_err(), SealError::Tampered);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealContext<'a> {
+    table: &'a str,
+    column: &'a str,
+    record: &'a str,
+}
+
+impl<'a> SealContext<'a> {
+    /// The value of `column` in `table`, for `record`.
+    pub fn new(table: &'a str, column: &'a str, record: &'a str) -> Self {
+        Self { table, column, record }
+    }
+}
+
+/// The associated data: the version and key id, then each context part length-prefixed, so
+/// that no two contexts share an encoding.
+fn aad(version: &str, kid: &str, context: Option<&SealContext<'_>>) -> Vec<u8> {
+    let mut aad = format!("rampart.sealed.{version}.{kid}").into_bytes();
+    if let Some(context) = context {
+        for part in [context.table, context.column, context.record] {
+            aad.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
+            aad.extend_from_slice(part.as_bytes());
+        }
+    }
+    aad
 }
 
 /// A `T` encrypted at rest. Serializes as its sealed text; opening needs the [`Keyring`].
 pub struct Sealed<T> {
+    /// [`BOUND`] or [`UNBOUND`].
+    version: &'static str,
     kid: String,
     blob: Vec<u8>,
     _value: PhantomData<fn() -> T>,
@@ -179,7 +239,7 @@ pub struct Sealed<T> {
 
 impl<T> Clone for Sealed<T> {
     fn clone(&self) -> Self {
-        Self { kid: self.kid.clone(), blob: self.blob.clone(), _value: PhantomData }
+        Self { version: self.version, kid: self.kid.clone(), blob: self.blob.clone(), _value: PhantomData }
     }
 }
 
@@ -191,7 +251,7 @@ impl<T> fmt::Debug for Sealed<T> {
 
 impl<T> PartialEq for Sealed<T> {
     fn eq(&self, other: &Self) -> bool {
-        self.kid == other.kid && self.blob == other.blob
+        self.version == other.version && self.kid == other.kid && self.blob == other.blob
     }
 }
 
@@ -202,31 +262,71 @@ impl<T: Serialize> Sealed<T> {
     ///
     /// [`SealError::Serde`] when `value` does not serialize.
     pub fn seal(keyring: &Keyring, value: &T) -> Result<Self, SealError> {
+        Self::encrypt(keyring, value, None)
+    }
+
+    /// Encrypts `value` with the keyring's current key, bound to `context`: it opens only with
+    /// [`Sealed::open_bound`] and the same context.
+    ///
+    /// # Errors
+    ///
+    /// [`SealError::Serde`] when `value` does not serialize.
+    pub fn seal_bound(keyring: &Keyring, value: &T, context: &SealContext<'_>) -> Result<Self, SealError> {
+        Self::encrypt(keyring, value, Some(context))
+    }
+
+    fn encrypt(keyring: &Keyring, value: &T, context: Option<&SealContext<'_>>) -> Result<Self, SealError> {
         let plaintext = serde_json::to_vec(value).map_err(|e| SealError::Serde(e.to_string()))?;
         let key = keyring.current();
+        let version = if context.is_some() { BOUND } else { UNBOUND };
         let nonce = Nonce::generate();
         let ciphertext = Aes256Gcm::new(&key.key)
-            .encrypt(&nonce, Payload { msg: &plaintext, aad: &aad(&key.kid) })
+            .encrypt(&nonce, Payload { msg: &plaintext, aad: &aad(version, &key.kid, context) })
             .map_err(|_| SealError::Tampered)?;
         let mut blob = Vec::with_capacity(NONCE_LEN + ciphertext.len());
         blob.extend_from_slice(nonce.as_slice());
         blob.extend_from_slice(&ciphertext);
-        Ok(Self { kid: key.kid.clone(), blob, _value: PhantomData })
+        Ok(Self { version, kid: key.kid.clone(), blob, _value: PhantomData })
     }
 }
 
 impl<T: DeserializeOwned> Sealed<T> {
-    /// Decrypts with the key named in the value.
+    /// Decrypts a value sealed without a context ([`Sealed::seal`]), with the key named in it.
     ///
     /// # Errors
     ///
-    /// [`SealError::UnknownKey`], [`SealError::Tampered`] or [`SealError::Serde`].
+    /// [`SealError::UnknownKey`], [`SealError::Tampered`] (a bound value fails here too) or
+    /// [`SealError::Serde`].
     pub fn open(&self, keyring: &Keyring) -> Result<T, SealError> {
+        self.decrypt(keyring, None)
+    }
+
+    /// Decrypts a value sealed with [`Sealed::seal_bound`] under the same `context`.
+    ///
+    /// # Errors
+    ///
+    /// [`SealError::Tampered`] when the value was moved from another context (or altered),
+    /// [`SealError::Unbound`] for a value sealed without a context, [`SealError::UnknownKey`],
+    /// [`SealError::Serde`].
+    pub fn open_bound(&self, keyring: &Keyring, context: &SealContext<'_>) -> Result<T, SealError> {
+        if self.version == UNBOUND {
+            return Err(SealError::Unbound);
+        }
+        self.decrypt(keyring, Some(context))
+    }
+
+    /// Whether the value is bound to a record (sealed with [`Sealed::seal_bound`]).
+    pub fn is_bound(&self) -> bool {
+        self.version == BOUND
+    }
+
+    fn decrypt(&self, keyring: &Keyring, context: Option<&SealContext<'_>>) -> Result<T, SealError> {
         let key = keyring.find(&self.kid).ok_or_else(|| SealError::UnknownKey(self.kid.clone()))?;
         let (nonce, ciphertext) = self.blob.split_at(NONCE_LEN);
         let nonce = Nonce::try_from(nonce).map_err(|_| SealError::Format)?;
+        let context = if self.version == BOUND { context } else { None };
         let plaintext = Aes256Gcm::new(&key.key)
-            .decrypt(&nonce, Payload { msg: ciphertext, aad: &aad(&self.kid) })
+            .decrypt(&nonce, Payload { msg: ciphertext, aad: &aad(self.version, &self.kid, context) })
             .map_err(|_| SealError::Tampered)?;
         serde_json::from_slice(&plaintext).map_err(|e| SealError::Serde(e.to_string()))
     }
@@ -244,6 +344,19 @@ impl<T: Serialize + DeserializeOwned> Sealed<T> {
         }
         Self::seal(keyring, &self.open(keyring)?)
     }
+
+    /// Re-seals a value sealed without a context (`v1.`, before values were bound) under
+    /// `context`, with the current key: the migration of an old row, done once by whoever can
+    /// tell which record the value belongs to (the row it was read from). A value bound already
+    /// is re-sealed under the current key if it opens under `context`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::open`] / [`Self::open_bound`].
+    pub fn bind(&self, keyring: &Keyring, context: &SealContext<'_>) -> Result<Self, SealError> {
+        let value = if self.is_bound() { self.open_bound(keyring, context)? } else { self.open(keyring)? };
+        Self::seal_bound(keyring, &value, context)
+    }
 }
 
 impl<T> Sealed<T> {
@@ -255,7 +368,7 @@ impl<T> Sealed<T> {
 
 impl<T> fmt::Display for Sealed<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{VERSION}.{}.{}", self.kid, URL_SAFE_NO_PAD.encode(&self.blob))
+        write!(f, "{}.{}.{}", self.version, self.kid, URL_SAFE_NO_PAD.encode(&self.blob))
     }
 }
 
@@ -264,15 +377,20 @@ impl<T> FromStr for Sealed<T> {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let mut parts = text.splitn(3, '.');
-        let (Some(VERSION), Some(kid), Some(blob)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(version), Some(kid), Some(blob)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(SealError::Format);
+        };
+        let version = match version {
+            UNBOUND => UNBOUND,
+            BOUND => BOUND,
+            _ => return Err(SealError::Format),
         };
         check_kid(kid).map_err(|_| SealError::Format)?;
         let blob = URL_SAFE_NO_PAD.decode(blob).map_err(|_| SealError::Format)?;
         if blob.len() < NONCE_LEN + TAG_LEN {
             return Err(SealError::Format);
         }
-        Ok(Self { kid: kid.to_owned(), blob, _value: PhantomData })
+        Ok(Self { version, kid: kid.to_owned(), blob, _value: PhantomData })
     }
 }
 
@@ -349,6 +467,35 @@ mod tests {
         assert_eq!(Keyring::from_spec(&format!("k2:{key}, k1:{key}")).unwrap().current_kid(), "k2");
         assert!(Keyring::from_spec("k1:c2hvcnQ=").unwrap_err().to_string().contains("needs 32"));
         assert!(Keyring::from_spec(&format!("k1:{key},k1:{key}")).unwrap_err().to_string().contains("twice"));
-        assert!("v2.k.AAAA".parse::<Sealed<String>>().is_err());
+        assert!("v3.k.AAAA".parse::<Sealed<String>>().is_err());
+    }
+
+    #[test]
+    fn a_bound_value_opens_only_in_its_own_record_and_old_values_migrate_once() {
+        let ring = Keyring::generate("k1");
+        let alice = SealContext::new("notes", "body", "jwt:i#alice");
+        let sealed = Sealed::seal_bound(&ring, &"plans".to_string(), &alice).unwrap();
+        assert!(sealed.to_string().starts_with("v2.k1."));
+        assert_eq!(sealed.open_bound(&ring, &alice).unwrap(), "plans");
+        for other in [
+            SealContext::new("notes", "body", "jwt:i#mallory"),
+            SealContext::new("notes", "title", "jwt:i#alice"),
+            SealContext::new("drafts", "body", "jwt:i#alice"),
+            // Shifting bytes between parts changes the encoding too.
+            SealContext::new("notes", "bodyjwt:i#", "alice"),
+        ] {
+            assert_eq!(sealed.open_bound(&ring, &other).unwrap_err(), SealError::Tampered, "{other:?}");
+        }
+        assert_eq!(sealed.open(&ring).unwrap_err(), SealError::Tampered, "a bound value needs its context");
+        // Relabelled as unbound, it fails authentication.
+        let relabelled: Sealed<String> = sealed.to_string().replacen("v2.", "v1.", 1).parse().unwrap();
+        assert_eq!(relabelled.open(&ring).unwrap_err(), SealError::Tampered);
+
+        // An old, unbound value: refused where a bound one is required, bound once by migration.
+        let old = Sealed::seal(&ring, &"old plans".to_string()).unwrap();
+        assert_eq!(old.open_bound(&ring, &alice).unwrap_err(), SealError::Unbound);
+        let migrated = old.bind(&ring, &alice).unwrap();
+        assert!(migrated.is_bound());
+        assert_eq!(migrated.open_bound(&ring, &alice).unwrap(), "old plans");
     }
 }

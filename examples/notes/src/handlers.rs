@@ -5,9 +5,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use rampart::audit::RequestContext;
+use rampart::audit::{AuditEvent, Decision, RequestContext};
 use rampart::authz::OwnerCheck;
-use rampart::crypto::Sealed;
+use rampart::crypto::{SealContext, Sealed};
 use rampart::extract::{Json, Path, Query, Valid};
 use rampart::oauth::TokenResponse;
 use rampart::prelude::*;
@@ -27,9 +27,21 @@ fn owner_or_admin(principal: &Principal, note: &StoredNote) -> bool {
     principal.qualified_subject() == note.owner_key || principal.has_role("admin")
 }
 
+/// Where a note's body is sealed: bound to its owner, so that a body copied into another
+/// owner's row (by anyone who can write the database) does not open there.
+pub(crate) fn body_context(owner_key: &str) -> SealContext<'_> {
+    SealContext::new("notes", "body", owner_key)
+}
+
 impl AppState {
-    fn open(&self, note: StoredNote) -> Result<Note, Error> {
-        let body = note.body.open(&self.keyring).map_err(internal)?;
+    /// The note as the API shows it, its body opened. A body that does not open in this row is
+    /// audited (`sealed_value_rejected`) and answered 500: its plaintext is never shown.
+    fn open(&self, ctx: &RequestContext, note: StoredNote) -> Result<Note, Error> {
+        let body = note.body.open_bound(&self.keyring, &body_context(&note.owner_key)).map_err(|err| {
+            AuditEvent::new(ctx, Decision::Deny, "sealed_value_rejected", 500).emit();
+            tracing::error!(target: "notes", note = note.id, error = %err, "a sealed note body did not open in its row");
+            internal(err)
+        })?;
         Ok(Note {
             id: note.id,
             title: note.title,
@@ -52,6 +64,7 @@ pub(crate) async fn health() -> Json<serde_json::Value> {
 /// Only the caller's own notes are listed, oldest id first; follow `next_cursor` for more.
 #[secure(get, path = "/notes", scope = "notes:read", rate = "100/min", tags = ["notes"])]
 pub(crate) async fn list_notes(
+    ctx: RequestContext,
     user: Principal,
     State(state): State<AppState>,
     Valid(Query(params)): Valid<Query<ListParams>>,
@@ -71,7 +84,7 @@ pub(crate) async fn list_notes(
     } else {
         None
     };
-    let items = page.into_iter().map(|n| state.open(n)).collect::<Result<Vec<_>, _>>()?;
+    let items = page.into_iter().map(|n| state.open(&ctx, n)).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(NoteList { items, next_cursor }))
 }
 
@@ -80,11 +93,13 @@ pub(crate) async fn list_notes(
 /// The body is encrypted before it is stored.
 #[secure(post, path = "/notes", scope = "notes:write", rate = "10/min", body_limit = "1MiB", status = 201, tags = ["notes"])]
 pub(crate) async fn create_note(
+    ctx: RequestContext,
     user: Principal,
     State(state): State<AppState>,
     Json(input): Json<CreateNote>,
 ) -> Result<(StatusCode, Json<Note>), Error> {
-    let body = Sealed::seal(&state.keyring, &input.body).map_err(internal)?;
+    let body =
+        Sealed::seal_bound(&state.keyring, &input.body, &body_context(user.qualified_subject())).map_err(internal)?;
     let created_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let note = StoredNote {
         id: 0,
@@ -96,7 +111,7 @@ pub(crate) async fn create_note(
         created_at: i64::try_from(created_at).unwrap_or(i64::MAX),
     };
     let stored = state.store.insert(note).await.map_err(internal)?;
-    Ok((StatusCode::CREATED, Json(state.open(stored)?)))
+    Ok((StatusCode::CREATED, Json(state.open(&ctx, stored)?)))
 }
 
 /// Read one of your notes.
@@ -104,13 +119,14 @@ pub(crate) async fn create_note(
 /// Someone else's note answers 404, as a missing one does (admins may read any).
 #[secure(get, path = "/notes/{id}", scope = "notes:read", owner = owner_or_admin, tags = ["notes"])]
 pub(crate) async fn get_note(
+    ctx: RequestContext,
     check: OwnerCheck<StoredNote>,
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Note>, Error> {
     let note = state.store.get(id).await.map_err(internal)?.ok_or(Error::NotFound)?;
     check.allow(&note)?;
-    Ok(Json(state.open(note)?))
+    Ok(Json(state.open(&ctx, note)?))
 }
 
 /// Delete one of your notes (admins may delete any).

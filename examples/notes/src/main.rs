@@ -48,6 +48,12 @@ async fn run(mut config: Config) -> anyhow::Result<()> {
         format!("opening the database {} (set DATABASE_URL)", notes::NoteStore::describe(&database_url))
     })?;
     eprintln!("database: {}", notes::NoteStore::describe(&database_url));
+    // Bodies sealed before they were bound to their row are bound now, once, before serving.
+    let bound =
+        store.bind_unbound_bodies(&config.seal.keyring).await.context("binding old note bodies to their rows")?;
+    if bound > 0 {
+        eprintln!("bound {bound} note bodies sealed the old way to their rows");
+    }
     let app = notes::app(&config, store.clone())?;
     if let (JwtKeys::Secret { generated: true, .. }, Some(secret)) = (&config.jwt.keys, config.jwt.secret_bytes()) {
         let token = TokenRequest::new("dev-user", &config.jwt.issuer, &config.jwt.audiences[0])

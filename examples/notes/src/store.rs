@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rampart::crypto::Sealed;
+use rampart::crypto::{Keyring, Sealed};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row as _};
 
@@ -131,6 +131,38 @@ impl NoteStore {
     pub async fn delete(&self, id: i64) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM notes WHERE id = $1").bind(id).execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Binds every body sealed before bodies were bound to their row (`v1.` values) to its row's
+    /// owner, re-sealed with the current key; returns how many. Run at start-up, before serving:
+    /// afterwards an unbound body is refused as an injection, not opened.
+    ///
+    /// # Errors
+    ///
+    /// When the database fails or an old body does not open with the keyring.
+    pub async fn bind_unbound_bodies(&self, keyring: &Keyring) -> Result<u64, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, owner_key, body FROM notes WHERE body LIKE '\"v1.%'").fetch_all(&self.pool).await?;
+        let mut bound = 0;
+        for row in &rows {
+            let (id, owner_key, text): (i64, String, String) =
+                (row.try_get("id")?, row.try_get("owner_key")?, row.try_get("body")?);
+            // Stored as a JSON string: `"v1.<kid>.<blob>"`.
+            let old: Sealed<String> = serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            let new = old
+                .bind(keyring, &crate::handlers::body_context(&owner_key))
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            let sealed = serde_json::to_string(&new).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            // Only if the row still holds what was read (a concurrent writer wins).
+            let done = sqlx::query("UPDATE notes SET body = $1 WHERE id = $2 AND body = $3")
+                .bind(&sealed)
+                .bind(id)
+                .bind(&text)
+                .execute(&self.pool)
+                .await?;
+            bound += done.rows_affected();
+        }
+        Ok(bound)
     }
 
     /// Waits for the connections to finish their work and closes them.

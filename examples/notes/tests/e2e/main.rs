@@ -4,6 +4,7 @@
 
 mod contract;
 mod deployment;
+mod sealing;
 mod service;
 mod shutdown;
 mod tls;
