@@ -4,8 +4,9 @@
 //! `axum::serve` as well as under [`crate::serve()`] (which adds the connection-level deadlines:
 //! request head, idle keep-alive, connection limit, bounded shutdown).
 //!
-//! - **Body**: the whole body must arrive within [`Timeouts::body`] of the request's start
-//!   (default 30 s), however it trickles in. Past it, reading fails and the extractor answers
+//! - **Body**: the whole body must arrive within [`Timeouts::body`] (default 30 s) of the first
+//!   time reading it waits (right after the security checks, so in effect of the request's
+//!   start), however it trickles in. Past it, reading fails and the extractor answers
 //!   `408` problem+json with `Connection: close`, audited with reason `body_timeout`. A body
 //!   that is ready at once costs no timer.
 //! - **Handler**: the handler must answer within [`Timeouts::handler`] (default 30 s; a route
@@ -31,7 +32,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 /// The default deadline for a whole request body.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,7 +76,6 @@ pin_project_lite::pin_project! {
     pub(crate) struct DeadlineBody<B> {
         #[pin]
         inner: B,
-        deadline: Instant,
         limit: Duration,
         // Made the first time the body is not ready: a body that is, costs no timer.
         sleep: Option<Pin<Box<Sleep>>>,
@@ -83,9 +83,9 @@ pin_project_lite::pin_project! {
 }
 
 impl<B> DeadlineBody<B> {
-    /// `inner`, to be read whole within `limit` from now.
+    /// `inner`, to be read whole within `limit` of the first time it is not ready.
     pub(crate) fn new(inner: B, limit: Duration) -> Self {
-        Self { inner, deadline: Instant::now() + limit, limit, sleep: None }
+        Self { inner, limit, sleep: None }
     }
 }
 
@@ -102,8 +102,8 @@ where
         match this.inner.poll_frame(cx) {
             Poll::Ready(frame) => Poll::Ready(frame.map(|frame| frame.map_err(Into::into))),
             Poll::Pending => {
-                let deadline = *this.deadline;
-                let sleep = this.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                let limit = *this.limit;
+                let sleep = this.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
                 match sleep.as_mut().poll(cx) {
                     Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimedOut(*this.limit))))),
                     Poll::Pending => Poll::Pending,

@@ -211,3 +211,48 @@ fn secrets_are_read_from_files_and_client_secrets_may_be_digests() {
     assert_eq!(listed, 200, "the token signed with the file's secret verifies");
     assert!(seen.iter().all(|line| !line.contains(jwt_secret) && !line.contains(client_secret)));
 }
+
+/// Listening beyond loopback with the lockout on and no trusted proxy: a warning at start-up
+/// names RAMPART_TRUSTED_PROXIES (behind a proxy every client would share its address).
+#[test]
+fn listening_beyond_loopback_without_trusted_proxies_warns() {
+    let started = |extra: &[(&str, &str)]| {
+        let mut command = notes();
+        command
+            .env("RAMPART_ADDR", "0.0.0.0:0")
+            .env("DATABASE_URL", "sqlite::memory:")
+            .env("RAMPART_METRICS_ADDR", "off")
+            .envs(extra.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        // Everything printed until a second after the service listens.
+        let mut lines = Vec::new();
+        let mut deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while let Ok(line) = receiver.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+            if line.starts_with("notes listening on") {
+                deadline = std::time::Instant::now() + Duration::from_secs(1);
+            }
+            lines.push(line);
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(lines.iter().any(|l| l.starts_with("notes listening on")), "{lines:#?}");
+        lines
+    };
+    let lines = started(&[]);
+    assert!(
+        lines.iter().any(|l| l.starts_with("warning: ") && l.contains("RAMPART_TRUSTED_PROXIES")),
+        "{lines:#?}"
+    );
+    let lines = started(&[("RAMPART_TRUSTED_PROXIES", "10.0.0.0/8")]);
+    assert!(!lines.iter().any(|l| l.contains("RAMPART_TRUSTED_PROXIES")), "{lines:#?}");
+}
