@@ -249,10 +249,7 @@ fn listening_beyond_loopback_without_trusted_proxies_warns() {
         lines
     };
     let lines = started(&[]);
-    assert!(
-        lines.iter().any(|l| l.starts_with("warning: ") && l.contains("RAMPART_TRUSTED_PROXIES")),
-        "{lines:#?}"
-    );
+    assert!(lines.iter().any(|l| l.starts_with("warning: ") && l.contains("RAMPART_TRUSTED_PROXIES")), "{lines:#?}");
     let lines = started(&[("RAMPART_TRUSTED_PROXIES", "10.0.0.0/8")]);
     assert!(!lines.iter().any(|l| l.contains("RAMPART_TRUSTED_PROXIES")), "{lines:#?}");
 }
