@@ -815,10 +815,11 @@ const SECRET_FILE_SETTINGS: [&str; 6] = [
 
 fn parse_oauth_clients(spec: &str) -> Result<Vec<OAuthClient>, String> {
     let mut clients: Vec<OAuthClient> = Vec::new();
-    for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+    // Separated by `,` or by line breaks (one client per line in RAMPART_OAUTH_CLIENTS_FILE).
+    for entry in spec.split([',', '\n']).map(str::trim).filter(|e| !e.is_empty()) {
         let mut parts = entry.splitn(3, ':');
         let (Some(id), Some(secret)) = (parts.next(), parts.next()) else {
-            return Err("each client is `id:secret:scope1 scope2`, separated by `,`".into());
+            return Err("each client is `id:secret:scope1 scope2`, separated by `,` or a line break".into());
         };
         if id.is_empty() || clients.iter().any(|c| c.id == id) {
             return Err(format!("client id `{id}` is empty or appears twice"));
@@ -975,6 +976,14 @@ mod tests {
         let c = config(&[("RAMPART_OAUTH_CLIENTS", spec.as_str())]).unwrap();
         assert!(matches!(c.oauth_clients[0].secret, ClientSecret::Sha256(d) if d == [0xab; 32]));
         assert_eq!(errors_for(&[("RAMPART_OAUTH_CLIENTS", "app:sha256-abc:notes:read")]), ["RAMPART_OAUTH_CLIENTS"]);
+    }
+
+    #[test]
+    fn a_clients_file_may_hold_one_client_per_line() {
+        let spec = "app:0123456789abcdef:notes:read\nother:fedcba9876543210:notes:write\n";
+        let c = config(&[("RAMPART_OAUTH_CLIENTS", spec)]).unwrap();
+        let ids: Vec<_> = c.oauth_clients.iter().map(|c| (c.id.as_str(), c.scopes.clone())).collect();
+        assert_eq!(ids, [("app", vec!["notes:read".to_owned()]), ("other", vec!["notes:write".to_owned()])]);
     }
 
     #[test]

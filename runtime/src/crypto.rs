@@ -61,6 +61,10 @@ pub enum SealError {
     /// another record (another [`SealContext`]).
     #[error("the sealed value failed authentication (tampered with, or moved from another record)")]
     Tampered,
+    /// A bound value given to an operation that needs its context ([`Sealed::reseal`]: use
+    /// [`Sealed::bind`]).
+    #[error("the sealed value is bound to a record: re-seal it with Sealed::bind and its context")]
+    NeedsContext,
     /// A value sealed without a context, where a bound one is required.
     #[error("the sealed value is not bound to a record; re-seal it with Sealed::bind")]
     Unbound,
@@ -333,12 +337,16 @@ impl<T: DeserializeOwned> Sealed<T> {
 }
 
 impl<T: Serialize + DeserializeOwned> Sealed<T> {
-    /// Re-encrypts with the current key (key rotation); a no-op copy if already current.
+    /// Re-encrypts an unbound value with the current key (key rotation); a no-op copy if
+    /// already current. A bound value is re-sealed by [`Sealed::bind`] with its context.
     ///
     /// # Errors
     ///
-    /// As [`Self::open`].
+    /// As [`Self::open`]; [`SealError::NeedsContext`] for a bound value.
     pub fn reseal(&self, keyring: &Keyring) -> Result<Self, SealError> {
+        if self.is_bound() {
+            return Err(SealError::NeedsContext);
+        }
         if self.kid == keyring.current_kid() {
             return Ok(self.clone());
         }
@@ -347,8 +355,9 @@ impl<T: Serialize + DeserializeOwned> Sealed<T> {
 
     /// Re-seals a value sealed without a context (`v1.`, before values were bound) under
     /// `context`, with the current key: the migration of an old row, done once by whoever can
-    /// tell which record the value belongs to (the row it was read from). A value bound already
-    /// is re-sealed under the current key if it opens under `context`.
+    /// tell which record the value belongs to (the row it was read from), and never again
+    /// (afterwards a `v1.` value in a row is an injection). A value bound already is re-sealed
+    /// under the current key (rotation) if it opens under `context`.
     ///
     /// # Errors
     ///

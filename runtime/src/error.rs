@@ -155,7 +155,7 @@ impl From<garde::Report> for Error {
     fn from(report: garde::Report) -> Self {
         let errors = report
             .iter()
-            .map(|(path, error)| FieldError::new(json_pointer(&path.to_string()), error.message()))
+            .map(|(path, error)| FieldError::new(safe_pointer(&path.to_string()), error.message()))
             .collect();
         Error::Validation(errors)
     }
@@ -367,7 +367,8 @@ fn data_error(body_text: &str) -> FieldError {
         "duplicate field",
         "data did not match",
     ];
-    let start = MESSAGES.iter().filter_map(|m| text.find(m)).min();
+    // The last one: a client-chosen key in the path may itself read like a message.
+    let start = MESSAGES.iter().filter_map(|m| text.rfind(m)).max();
     let (path, message) = match start {
         Some(0) => ("", text),
         Some(at) if text[..at].ends_with(": ") => (&text[..at - 2], &text[at..]),

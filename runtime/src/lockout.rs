@@ -199,6 +199,8 @@ enum Store {
         /// while no key is locked, a check is one atomic load, without a clock read or a lookup.
         horizon_ms: AtomicU64,
         epoch: Instant,
+        /// When the map was last swept (ms after `epoch`): at most once a second.
+        swept_ms: AtomicU64,
     },
     Redis(RedisStore),
 }
@@ -227,6 +229,7 @@ impl Lockout {
             hasher: Default::default(),
             horizon_ms: AtomicU64::new(0),
             epoch: Instant::now(),
+            swept_ms: AtomicU64::new(0),
         };
         Self { policy, store }
     }
@@ -272,7 +275,7 @@ impl Lockout {
         if !self.enabled(key) {
             return Some(None);
         }
-        let Store::Memory { entries, hasher, horizon_ms, epoch } = &self.store else { return None };
+        let Store::Memory { entries, hasher, horizon_ms, epoch, .. } = &self.store else { return None };
         // Nothing locked since every lock so far ended: no clock read, no lookup.
         let horizon = horizon_ms.load(Ordering::Relaxed);
         if horizon == 0 {
@@ -298,10 +301,14 @@ impl Lockout {
         }
         let cooldown = self.policy.cooldown;
         match &self.store {
-            Store::Memory { entries, hasher, horizon_ms, epoch } => {
+            Store::Memory { entries, hasher, horizon_ms, epoch, swept_ms } => {
                 let now = Instant::now();
                 let mut entries = entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if entries.len() >= MAX_MEMORY_KEYS {
+                let slot = Self::slot(hasher, key);
+                let now_ms = millis_since(*epoch, now);
+                let sweep_due = now_ms >= swept_ms.load(Ordering::Relaxed).saturating_add(1000);
+                if entries.len() >= MAX_MEMORY_KEYS && sweep_due && !entries.contains_key(&slot) {
+                    swept_ms.store(now_ms, Ordering::Relaxed);
                     let window = self.policy.window;
                     entries.retain(|_, e| {
                         e.locked_until.is_some_and(|until| until > now) || now.duration_since(e.window_start) < window
@@ -310,11 +317,11 @@ impl Lockout {
                         entries.retain(|_, e| e.locked_until.is_some_and(|until| until > now));
                     }
                 }
-                let entry = entries.entry(Self::slot(hasher, key)).or_insert(Entry {
-                    failures: 0,
-                    window_start: now,
-                    locked_until: None,
-                });
+                if entries.len() >= MAX_MEMORY_KEYS && !entries.contains_key(&slot) {
+                    // Full of live locks and counts: a new key is not tracked until a sweep frees room.
+                    return Failure::Counted;
+                }
+                let entry = entries.entry(slot).or_insert(Entry { failures: 0, window_start: now, locked_until: None });
                 if let Some(left) = entry.locked_until.and_then(|until| until.checked_duration_since(now))
                     && !left.is_zero()
                 {

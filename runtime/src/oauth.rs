@@ -238,7 +238,9 @@ impl TokenEndpoint {
     async fn locked_after_guess(&self, ctx: &RequestContext, guess: &Guess) -> Option<Duration> {
         let lockout = self.lockout.as_ref()?;
         let mut keys = vec![LockoutKey::ip(ctx.client_ip)];
-        keys.extend(guess.id.as_deref().map(LockoutKey::Client));
+        // Only ids of registered clients: counting invented ones would let anyone grow the map.
+        let registered = guess.id.as_deref().filter(|id| self.clients.iter().any(|c| c.id == *id));
+        keys.extend(registered.map(LockoutKey::Client));
         let mut locked = None;
         for key in &keys {
             match lockout.failure(key).await {

@@ -179,8 +179,7 @@ impl Security {
         // A locked IP may still present good credentials, but what it can make the server spend
         // on asymmetric signature checks of new tokens is bounded.
         if let Some((lockout, ip)) = &lockout
-            && self.0.authenticator.verification_is_costly()
-            && !self.0.authenticator.has_cached(&parts.headers)
+            && self.0.authenticator.would_verify_signature(&parts.headers)
             && lockout.locked(ip).await.is_some()
             && let LockoutKey::Ip(addr) = ip
             && !self.0.budget.take(*addr)

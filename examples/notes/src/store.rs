@@ -134,13 +134,20 @@ impl NoteStore {
     }
 
     /// Binds every body sealed before bodies were bound to their row (`v1.` values) to its row's
-    /// owner, re-sealed with the current key; returns how many. Run at start-up, before serving:
-    /// afterwards an unbound body is refused as an injection, not opened.
+    /// owner, re-sealed with the current key; returns how many. Runs once per database (it
+    /// records `bodies_bound` in `notes_meta`), at start-up before serving: afterwards an
+    /// unbound body is refused as an injection, never bound to the row it was copied into.
     ///
     /// # Errors
     ///
     /// When the database fails or an old body does not open with the keyring.
     pub async fn bind_unbound_bodies(&self, keyring: &Keyring) -> Result<u64, StoreError> {
+        let done: Option<String> = sqlx::query_scalar("SELECT value FROM notes_meta WHERE name = 'bodies_bound'")
+            .fetch_optional(&self.pool)
+            .await?;
+        if done.is_some() {
+            return Ok(0);
+        }
         let rows =
             sqlx::query("SELECT id, owner_key, body FROM notes WHERE body LIKE '\"v1.%'").fetch_all(&self.pool).await?;
         let mut bound = 0;
@@ -162,6 +169,7 @@ impl NoteStore {
                 .await?;
             bound += done.rows_affected();
         }
+        sqlx::query("INSERT INTO notes_meta (name, value) VALUES ('bodies_bound', '1')").execute(&self.pool).await?;
         Ok(bound)
     }
 

@@ -96,6 +96,10 @@ pub enum TokenError {
     /// A required claim is missing.
     #[error("missing claim `{0}`")]
     MissingClaim(&'static str),
+    /// A claim of a verified token has the wrong shape (`scope` not a string, say): the issuer
+    /// wrote it, so it is not a guess.
+    #[error("invalid claim: {0}")]
+    InvalidClaim(&'static str),
 }
 
 /// Why a request is not authenticated. Rendered by [`crate::Error::Unauthenticated`] as 401.
@@ -216,6 +220,7 @@ impl AuthError {
                 TokenError::WrongIssuer => "wrong_issuer",
                 TokenError::WrongAudience => "wrong_audience",
                 TokenError::MissingClaim(_) => "missing_claim",
+                TokenError::InvalidClaim(_) => "invalid_claim",
             },
         }
     }
@@ -358,6 +363,20 @@ impl Authenticator {
     /// bounds for locked IPs. HMAC keys cost about what parsing the token does.
     pub fn verification_is_costly(&self) -> bool {
         self.jwt.as_ref().is_some_and(JwtVerifier::has_asymmetric_keys)
+    }
+
+    /// Whether authenticating these headers would cost an asymmetric signature check: a bearer
+    /// token of valid syntax whose JOSE header passes the checks and names an asymmetric
+    /// algorithm, not cached, with asymmetric keys configured. Requests without credentials,
+    /// with API keys or with malformed or HMAC tokens cost nothing of the kind.
+    pub(crate) fn would_verify_signature(&self, headers: &HeaderMap) -> bool {
+        let Ok(Credentials::Bearer(token)) = bearer::extract_unchecked(headers, self.max_token_bytes) else {
+            return false;
+        };
+        self.verification_is_costly()
+            && bearer::check_bearer_syntax(token, self.max_token_bytes).is_ok()
+            && jose::inspect_header(token).is_ok_and(|header| !header.alg.starts_with("HS") && header.alg != "none")
+            && !self.has_cached(headers)
     }
 
     /// Whether the request's bearer token was verified before and is still cached.

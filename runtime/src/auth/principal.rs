@@ -120,18 +120,18 @@ impl Principal {
         let mut scopes = match claims.get("scope") {
             None => Vec::new(),
             Some(Value::String(s)) => s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-            Some(_) => return Err(TokenError::Malformed("`scope` is not a string")),
+            Some(_) => return Err(TokenError::InvalidClaim("`scope` is not a string")),
         };
         match claims.get("scp") {
             None => {}
             Some(Value::String(s)) => scopes.extend(s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned)),
-            Some(value) => scopes.extend(string_array(value).ok_or(TokenError::Malformed("`scp` is not an array"))?),
+            Some(value) => scopes.extend(string_array(value).ok_or(TokenError::InvalidClaim("`scp` is not an array"))?),
         }
         scopes.sort_unstable();
         scopes.dedup();
         let roles = match claims.pointer(&mapping.roles_pointer) {
             None => Vec::new(),
-            Some(value) => string_array(value).ok_or(TokenError::Malformed("the roles claim is not an array"))?,
+            Some(value) => string_array(value).ok_or(TokenError::InvalidClaim("the roles claim is not an array"))?,
         };
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
         let kind = match claims.get(GRANT_TYPE_CLAIM) {
@@ -139,7 +139,7 @@ impl Principal {
             Some(Value::String(grant)) if grant == CLIENT_CREDENTIALS_GRANT => PrincipalKind::Client,
             // Another grant's tokens (password, authorization code...) are users'.
             Some(Value::String(_)) => PrincipalKind::User,
-            Some(_) => return Err(TokenError::Malformed("`gty` is not a string")),
+            Some(_) => return Err(TokenError::InvalidClaim("`gty` is not a string")),
         };
         let namespace = if kind == PrincipalKind::Client { "client" } else { "jwt" };
         let qualified_subject = format!("{namespace}:{}#{subject}", text("iss").unwrap_or_default());

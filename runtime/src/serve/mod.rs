@@ -12,6 +12,10 @@
 //! | open connections | 4096 | `RAMPART_MAX_CONNECTIONS` | new ones wait in the listen backlog |
 //! | graceful shutdown | 30 s | `RAMPART_SHUTDOWN_GRACE_SECS` (0 to 300) | remaining connections closed |
 //!
+//! HTTP/2 connections carry at most [`MAX_STREAMS_PER_CONNECTION`] requests at once. Upgrades
+//! (WebSocket) are not served: an upgraded connection would escape the connection limit and
+//! the deadlines.
+//!
 //! With plain `axum::serve`, a service keeps the body (408) and handler (503) deadlines, which
 //! the guard applies, but not these four: axum's server has no head or idle deadline, accepts
 //! every connection and waits for in-flight requests without bound on shutdown.
@@ -54,6 +58,8 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The default bound on open connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// The most HTTP/2 streams (requests in flight) on one connection.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 64;
 /// The default time in-flight requests get after shutdown starts.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -172,6 +178,8 @@ impl Server {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // The watch enforces the head deadline apart from the idle one (see `watch`).
         builder.http1().timer(TokioTimer::new()).header_read_timeout(None);
+        // Each HTTP/2 stream runs a handler: bound them per connection as connections are bounded.
+        builder.http2().timer(TokioTimer::new()).max_concurrent_streams(MAX_STREAMS_PER_CONNECTION);
         let builder = Arc::new(builder);
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         tokio::pin!(shutdown);
@@ -247,8 +255,38 @@ struct Connection {
     watcher: hyper_util::server::graceful::Watcher,
 }
 
-/// Marks a request finished when its response future ends, whether it completes or is dropped.
+/// Marks a request finished when its response body has been sent (or dropped): a download
+/// streaming out is a request in flight, not an idle connection.
 struct InFlight(Arc<ConnectionState>);
+
+pin_project_lite::pin_project! {
+    /// A response body holding its request's [`InFlight`] mark until it is dropped.
+    struct TrackedBody {
+        #[pin]
+        inner: axum::body::Body,
+        _in_flight: InFlight,
+    }
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -269,12 +307,13 @@ impl Connection {
             let in_flight = InFlight(Arc::clone(&state));
             let response = app.clone().call(request);
             async move {
-                let response = response.await;
-                drop(in_flight);
-                response.map_err(|never: Infallible| match never {})
+                let response = response.await.map_err(|never: Infallible| match never {})?;
+                Ok::<_, Infallible>(response.map(|inner| TrackedBody { inner, _in_flight: in_flight }))
             }
         });
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        // No upgrades (WebSocket): an upgraded connection would leave this task, its permit and
+        // its deadlines behind.
+        let connection = builder.serve_connection(TokioIo::new(io), service);
         if let Err(err) = watcher.watch(connection).await {
             tracing::debug!(target: "rampart::serve", error = %err, "connection ended with an error");
         }

@@ -49,7 +49,7 @@ impl ConnectionState {
         self.phase.store(BUSY, Ordering::Relaxed);
     }
 
-    /// The service answered a request.
+    /// A request is done: its response was sent whole (or dropped).
     pub(crate) fn request_finished(&self) {
         if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
             self.since_ms.store(self.clock.now_ms(), Ordering::Relaxed);
@@ -70,8 +70,13 @@ impl ConnectionState {
         }
     }
 
-    /// Whether the connection is past its deadline at `now_ms`.
+    /// Whether the connection is past its deadline at `now_ms`. The in-flight count decides
+    /// over the phase: two HTTP/2 streams starting and ending on two threads may leave the
+    /// phase stale for a moment, never a request in flight unseen.
     fn overdue(&self, now_ms: u64, limits: &Deadlines) -> bool {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return false;
+        }
         let elapsed = Duration::from_millis(now_ms.saturating_sub(self.since_ms.load(Ordering::Relaxed)));
         match self.phase.load(Ordering::Relaxed) {
             HEAD => elapsed > limits.header,
@@ -318,5 +323,12 @@ mod tests {
         assert!(!state.overdue(60_000, &limits));
         state.request_finished();
         assert!(state.overdue(60_000, &limits));
+        // Two streams ending and starting on two threads may leave the phase stale: a request
+        // in flight is never reaped whatever the phase says.
+        state.in_flight.store(1, Ordering::Relaxed);
+        for phase in [HEAD, IDLE] {
+            state.phase.store(phase, Ordering::Relaxed);
+            assert!(!state.overdue(60_000, &limits));
+        }
     }
 }

@@ -123,6 +123,8 @@ fn bodies_sealed_the_old_way_are_bound_to_their_row_at_start_up() {
         "UPDATE notes SET body = $1 WHERE id = CAST($2 AS INTEGER)",
         &[&old, &id.to_string()],
     ));
+    // As in a database of the previous version, where the binding never ran.
+    rt.block_on(execute(&deployment, "DELETE FROM notes_meta", &[]));
 
     let service = service.restart();
     assert!(service.log().contains("bound 1 note bodies sealed the old way"), "{}", service.log());
@@ -135,5 +137,18 @@ fn bodies_sealed_the_old_way_are_bound_to_their_row_at_start_up() {
         let raw: String =
             sqlx::query_scalar("SELECT body FROM notes WHERE id = ?").bind(id).fetch_one(&pool).await.unwrap();
         assert!(raw.starts_with("\"v2."), "{raw}");
+    });
+
+    // The binding ran once: an old body injected later (from a backup, say) is not bound to
+    // the row it was copied into at the next start, and does not open there.
+    let old = serde_json::to_string(&Sealed::seal(&keyring, &"from a backup".to_string()).unwrap()).unwrap();
+    let update = "UPDATE notes SET body = $1 WHERE id = CAST($2 AS INTEGER)";
+    rt.block_on(execute(&deployment, update, &[&old, &id.to_string()]));
+    let service = service.restart();
+    assert!(!service.log().contains("bound 1 note bodies"), "{}", service.log());
+    rt.block_on(async {
+        let reply = client().get(service.url(&format!("/notes/{id}"))).bearer_auth(&alice).send().await.unwrap();
+        assert_eq!(reply.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!reply.text().await.unwrap().contains("from a backup"));
     });
 }
