@@ -9,7 +9,8 @@
 //! |---|---|---|---|
 //! | request head (and TLS handshake) | 10 s from the connection's start or the request's first byte | `RAMPART_HEADER_TIMEOUT_SECS` (1 to 30) | connection closed |
 //! | idle keep-alive | 60 s from the last response | `RAMPART_IDLE_TIMEOUT_SECS` (1 to 60) | connection closed |
-//! | open connections | 4096 | `RAMPART_MAX_CONNECTIONS` | new ones wait in the listen backlog |
+//! | open connections | 4096 | `RAMPART_MAX_CONNECTIONS` | new ones wait in the listen backlog; connections idle for a second are closed to make room |
+//! | open connections from one address (IPv6: /64) | 256 | `RAMPART_MAX_CONNECTIONS_PER_IP` | closed at once (trusted proxies are not limited) |
 //! | graceful shutdown | 30 s | `RAMPART_SHUTDOWN_GRACE_SECS` (0 to 300) | remaining connections closed |
 //!
 //! HTTP/2 connections carry at most [`MAX_STREAMS_PER_CONNECTION`] requests at once. Upgrades
@@ -35,7 +36,7 @@ mod watch;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +50,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 use tower::Service as _;
 
+use crate::client_ip::TrustedProxies;
 use crate::config::Config;
 use watch::{ConnectionState, Connections, Deadlines, WatchedIo};
 
@@ -58,6 +60,8 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The default bound on open connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// The default bound on connections from one client address.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
 /// The most HTTP/2 streams (requests in flight) on one connection.
 pub const MAX_STREAMS_PER_CONNECTION: u32 = 64;
 /// The default time in-flight requests get after shutdown starts.
@@ -70,8 +74,12 @@ pub struct ServerLimits {
     pub header_timeout: Duration,
     /// How long a keep-alive connection may stay idle.
     pub idle_timeout: Duration,
-    /// The most connections served at once; more wait in the listen backlog.
+    /// The most connections served at once; more wait in the listen backlog. When none is
+    /// left, connections idle for a second are closed to make room.
     pub max_connections: usize,
+    /// The most connections from one client address (IPv6: one /64) at once; more are closed
+    /// at once. Trusted proxies ([`Server::trusted_proxies`]) are not limited.
+    pub max_connections_per_ip: usize,
     /// How long in-flight requests get after shutdown starts.
     pub shutdown_grace: Duration,
 }
@@ -82,6 +90,7 @@ impl Default for ServerLimits {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
@@ -115,7 +124,12 @@ pub async fn serve(listener: std::net::TcpListener, app: Router, config: &Config
         Some(files) => Some(crate::tls::load_pem_files(&files.cert, &files.key).await?),
         None => None,
     };
-    Server::new(listener, app).limits(config.server).tls(tls).run(shutdown_signal()).await?;
+    Server::new(listener, app)
+        .limits(config.server)
+        .tls(tls)
+        .trusted_proxies(config.trusted_proxies.clone())
+        .run(shutdown_signal())
+        .await?;
     Ok(())
 }
 
@@ -139,12 +153,20 @@ pub struct Server {
     app: Router,
     limits: ServerLimits,
     tls: Option<Arc<rustls::ServerConfig>>,
+    trusted_proxies: TrustedProxies,
 }
 
 impl Server {
     /// Serves `app` on `listener`, plain HTTP, with the default limits.
     pub fn new(listener: std::net::TcpListener, app: Router) -> Self {
-        Self { listener, app, limits: ServerLimits::default(), tls: None }
+        Self { listener, app, limits: ServerLimits::default(), tls: None, trusted_proxies: TrustedProxies::none() }
+    }
+
+    /// Does not limit connections per address from these proxies (all clients behind a load
+    /// balancer arrive from its few addresses).
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = proxies;
+        self
     }
 
     /// Uses these limits.
@@ -169,11 +191,13 @@ impl Server {
     /// When the listener cannot be used. A failed `accept` (out of file descriptors, say) is
     /// logged and retried, never fatal.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        let Server { listener, app, limits, tls } = self;
+        let Server { listener, app, limits, tls, trusted_proxies } = self;
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let connections = Connections::start(Deadlines { header: limits.header_timeout, idle: limits.idle_timeout });
         let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+        let deadlines = Deadlines { header: limits.header_timeout, idle: limits.idle_timeout };
+        let connections = Connections::start(deadlines, Arc::clone(&permits));
+        let per_ip = Arc::new(PerIp::default());
         let graceful = GracefulShutdown::new();
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // The watch enforces the head deadline apart from the idle one (see `watch`).
@@ -204,6 +228,18 @@ impl Server {
                 () = &mut shutdown => break,
             };
             let _ = tcp.set_nodelay(true);
+            let address = peer.ip();
+            let slot = if trusted_proxies.contains(address) {
+                None
+            } else {
+                match per_ip.take(crate::client_ip::subscriber(address), limits.max_connections_per_ip) {
+                    Some(slot) => Some(slot),
+                    None => {
+                        tracing::debug!(target: "rampart::serve", "closed a connection over the per-address limit");
+                        continue;
+                    }
+                }
+            };
             let state = connections.state();
             let connection = Connection {
                 builder: Arc::clone(&builder),
@@ -217,6 +253,7 @@ impl Server {
             let task = tokio::spawn(async move {
                 let _registration = registration.await;
                 let _permit = permit;
+                let _slot = slot;
                 let io = WatchedIo::new(tcp, Arc::clone(&connection.state));
                 match acceptor {
                     None => connection.serve(io).await,
@@ -243,6 +280,41 @@ impl Server {
         }
         tracing::debug!(target: "rampart::serve", reaped = connections.reaped(), "server stopped");
         Ok(())
+    }
+}
+
+/// Open connections per client address.
+#[derive(Debug, Default)]
+struct PerIp(std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>);
+
+/// One connection's place in [`PerIp`], given back on drop.
+struct IpSlot {
+    address: IpAddr,
+    counts: Arc<PerIp>,
+}
+
+impl PerIp {
+    /// A place for one more connection from `address`, unless it has `limit` already.
+    fn take(self: &Arc<Self>, address: IpAddr, limit: usize) -> Option<IpSlot> {
+        let mut counts = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let open = counts.entry(address).or_insert(0);
+        if *open >= limit {
+            return None;
+        }
+        *open += 1;
+        Some(IpSlot { address, counts: Arc::clone(self) })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(open) = counts.get_mut(&self.address) {
+            *open -= 1;
+            if *open == 0 {
+                counts.remove(&self.address);
+            }
+        }
     }
 }
 

@@ -121,7 +121,12 @@ pub(crate) struct Connections {
     deadlines: Deadlines,
     /// Connections closed for a missed deadline (for tests and logs).
     reaped: AtomicU64,
+    /// The connection permits: when none is left, idle connections are shed to make room.
+    permits: Arc<tokio::sync::Semaphore>,
 }
+
+/// How long a connection must have been idle to be shed when the server is full.
+const SHED_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// Removes a connection from the watch when its task ends, however it ends.
 #[derive(Debug)]
@@ -139,8 +144,9 @@ impl Drop for Registration {
 }
 
 impl Connections {
-    /// A watch enforcing `deadlines`, and its reaper (which stops when the watch is dropped).
-    pub(crate) fn start(deadlines: Deadlines) -> Arc<Self> {
+    /// A watch enforcing `deadlines`, and its reaper (which stops when the watch is dropped);
+    /// when none of `permits` is left, it also sheds connections idle for a second.
+    pub(crate) fn start(deadlines: Deadlines, permits: Arc<tokio::sync::Semaphore>) -> Arc<Self> {
         let clock = Arc::new(Clock { start: Instant::now(), now_ms: AtomicU64::new(0) });
         let connections = Arc::new(Self {
             open: Mutex::default(),
@@ -148,6 +154,7 @@ impl Connections {
             clock,
             deadlines,
             reaped: AtomicU64::new(0),
+            permits,
         });
         tokio::spawn(reap(Arc::downgrade(&connections)));
         connections
@@ -194,8 +201,11 @@ impl Connections {
     fn reap_overdue(&self) {
         let now = self.clock.tick();
         let mut reaped = 0;
+        // Full: a keep-alive connection idle for a second gives its place to one that waits.
+        let full = self.permits.available_permits() == 0;
+        let shed = Deadlines { idle: SHED_IDLE_AFTER, ..self.deadlines };
         for (state, task) in self.lock().values() {
-            if state.overdue(now, &self.deadlines) {
+            if state.overdue(now, &self.deadlines) || (full && state.overdue(now, &shed)) {
                 task.abort();
                 reaped += 1;
             }
