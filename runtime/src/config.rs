@@ -158,7 +158,7 @@ impl fmt::Debug for OAuthClient {
 }
 
 /// The rate-limit store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum RateLimitBackend {
     /// In this process.
     Memory,
@@ -196,7 +196,7 @@ pub struct SealConfig {
 }
 
 /// The validated configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// Development or production.
     pub environment: Environment,
@@ -242,6 +242,64 @@ pub struct Config {
     /// The connection limits of [`crate::serve()`] (`RAMPART_HEADER_TIMEOUT_SECS`,
     /// `RAMPART_IDLE_TIMEOUT_SECS`, `RAMPART_MAX_CONNECTIONS`, `RAMPART_SHUTDOWN_GRACE_SECS`).
     pub server: crate::serve::ServerLimits,
+}
+
+/// A URL as it may be shown: a password in it replaced by `[redacted]`.
+///
+/// # Examples
+///
+/// ```
+/// use rampart::config::redact_url;
+///
+/// assert_eq!(redact_url("postgres://app:hunter2@db/notes"), "postgres://app:[redacted]@db/notes");
+/// assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:[redacted]@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Shows every setting, with the passwords of `DATABASE_URL` and the Redis URL redacted (the
+/// secrets themselves are `SecretString`s, which never show).
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("environment", &self.environment)
+            .field("addr", &self.addr)
+            .field("jwt", &self.jwt)
+            .field("api_keys", &self.api_keys)
+            .field("oauth_clients", &self.oauth_clients)
+            .field("rate_limit", &self.rate_limit)
+            .field("rate_limit_failure", &self.rate_limit_failure)
+            .field("revocation_failure", &self.revocation_failure)
+            .field("rate_limit_timeout", &self.rate_limit_timeout)
+            .field("rate_limit_max_keys", &self.rate_limit_max_keys)
+            .field("rate_limit_prefix", &self.rate_limit_prefix)
+            .field("tls", &self.tls)
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("seal", &self.seal)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("cors", &self.cors)
+            .field("audit", &self.audit)
+            .field("metrics_addr", &self.metrics_addr)
+            .field("lockout", &self.lockout)
+            .field("timeouts", &self.timeouts)
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+impl fmt::Debug for RateLimitBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RateLimitBackend::Memory => f.write_str("Memory"),
+            RateLimitBackend::Redis(url) => f.debug_tuple("Redis").field(&redact_url(url)).finish(),
+        }
+    }
 }
 
 /// One problem with one variable.
@@ -987,6 +1045,23 @@ mod tests {
         let c = config(&[("RAMPART_OAUTH_CLIENTS", spec)]).unwrap();
         let ids: Vec<_> = c.oauth_clients.iter().map(|c| (c.id.as_str(), c.scopes.clone())).collect();
         assert_eq!(ids, [("app", vec!["notes:read".to_owned()]), ("other", vec!["notes:write".to_owned()])]);
+    }
+
+    #[test]
+    fn debug_output_shows_no_password_of_any_url() {
+        let c = config(&[
+            ("DATABASE_URL", "postgres://app:db-password-1@db/notes"),
+            ("RAMPART_RATE_LIMIT", "redis://:redis-password-2@cache:6379"),
+            ("RAMPART_JWT_SECRET", "0123456789abcdefghijklmnopqrstuvwxyz-jwt"),
+            ("RAMPART_OAUTH_CLIENTS", "app:client-secret-0123456789:notes:read"),
+        ])
+        .unwrap();
+        let text = format!("{c:?}");
+        for secret in ["db-password-1", "redis-password-2", "0123456789abcdefghijklmnopqrstuvwxyz-jwt", "client-secret"]
+        {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(text.contains("postgres://app:[redacted]@db/notes"), "{text}");
     }
 
     #[test]
