@@ -143,11 +143,16 @@ pub const LOCKED_VERIFICATIONS_BURST: u32 = 4;
 /// assert!(!budget.take(ip), "the burst is spent");
 /// assert!(budget.take("192.0.2.2".parse().unwrap()), "each IP has its own");
 /// ```
-pub struct VerificationBudget(governor::DefaultKeyedRateLimiter<IpAddr>);
+pub struct VerificationBudget {
+    buckets: governor::DefaultKeyedRateLimiter<IpAddr>,
+    /// When the buckets were last swept (ms after `epoch`): at most once a second.
+    swept_ms: AtomicU64,
+    epoch: Instant,
+}
 
 impl std::fmt::Debug for VerificationBudget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerificationBudget").field("keys", &self.0.len()).finish()
+        f.debug_struct("VerificationBudget").field("keys", &self.buckets.len()).finish()
     }
 }
 
@@ -155,7 +160,11 @@ impl Default for VerificationBudget {
     fn default() -> Self {
         let per_sec = std::num::NonZeroU32::new(LOCKED_VERIFICATIONS_PER_SEC).unwrap_or(std::num::NonZeroU32::MIN);
         let burst = std::num::NonZeroU32::new(LOCKED_VERIFICATIONS_BURST).unwrap_or(std::num::NonZeroU32::MIN);
-        Self(governor::RateLimiter::keyed(governor::Quota::per_second(per_sec).allow_burst(burst)))
+        Self {
+            buckets: governor::RateLimiter::keyed(governor::Quota::per_second(per_sec).allow_burst(burst)),
+            swept_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
     }
 }
 
@@ -163,12 +172,21 @@ impl VerificationBudget {
     /// The most IPs tracked; beyond, recovered buckets are dropped.
     const MAX_KEYS: usize = 100_000;
 
-    /// Takes one verification from `ip`'s budget; `false` when it is spent.
+    /// Takes one verification from `ip`'s budget; `false` when it is spent, or when so many
+    /// IPs hold a budget that a new one cannot be tracked (then the locked IP verifies nothing
+    /// new until buckets recover).
     pub fn take(&self, ip: IpAddr) -> bool {
-        if self.0.len() >= Self::MAX_KEYS {
-            self.0.retain_recent();
+        if self.buckets.len() >= Self::MAX_KEYS {
+            let now_ms = millis_since(self.epoch, Instant::now());
+            if now_ms >= self.swept_ms.load(Ordering::Relaxed).saturating_add(1000) {
+                self.swept_ms.store(now_ms, Ordering::Relaxed);
+                self.buckets.retain_recent();
+            }
+            if self.buckets.len() >= Self::MAX_KEYS {
+                return false;
+            }
         }
-        self.0.check_key(&crate::client_ip::subscriber(ip)).is_ok()
+        self.buckets.check_key(&crate::client_ip::subscriber(ip)).is_ok()
     }
 }
 
