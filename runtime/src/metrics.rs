@@ -7,6 +7,7 @@
 //! | `rampart_request_duration_seconds` | histogram | `route`, `method` |
 //! | `rampart_security_decisions_total` | counter | `route`, `decision` (`allow`, `deny`, `degraded`), `reason` (`missing_token`, `invalid_token`, `expired`, `insufficient_scope`, `rate_limited`, `invalid_input`, ...) |
 //! | `rampart_token_cache_total` | counter | `result` (`hit`, `miss`) |
+//! | `rampart_token_cache_evictions_total` | counter | — (verified tokens evicted to stay within the cache's byte budget) |
 //! | `rampart_token_verifications_total` | counter | — (tokens parsed and verified: the cache misses of plausible syntax) |
 //! | `rampart_rate_limit_redis_seconds` | histogram | `outcome` (`ok`, `error`, `timeout`) |
 //! | `rampart_rate_limit_fallbacks_total` | counter | `reason` (`rate_store_fallback_local`, `rate_store_fail_open`, `rate_store_fail_closed`) |
@@ -259,6 +260,13 @@ pub fn record_token_cache(hit: bool) {
 
 /// A token about to be verified (parsed, its signature and claims checked): a cache miss whose
 /// syntax is plausible.
+/// One verified token evicted from the verification cache to make room.
+pub(crate) fn record_token_cache_eviction() {
+    if enabled() {
+        metrics::counter!("rampart_token_cache_evictions_total").increment(1);
+    }
+}
+
 pub(crate) fn record_verification() {
     if enabled() {
         metrics::counter!("rampart_token_verifications_total").increment(1);

@@ -66,3 +66,30 @@ async fn a_remembered_token_still_expires_at_its_exp() {
     assert_invalid_token(&reply, "");
     assert!(reply.header("www-authenticate").contains("expired"), "{}", reply.header("www-authenticate"));
 }
+
+/// More live tokens than the cache holds: it stays within its byte budget, evicts one entry at
+/// a time (it never empties itself), and keeps a token that is used again and again.
+#[tokio::test]
+async fn more_live_tokens_than_it_holds_keep_the_hot_one_within_the_budget() {
+    let budget = 256 * 1024;
+    let verifier = verifier(Duration::from_secs(30)).with_cache_bytes(budget);
+    let hot = Scheme::Hs256.token(&claims("hot-user", "notes:read"));
+    verifier.verify(&hot).await.unwrap();
+    let mut lowest_after_full = usize::MAX;
+    for i in 0..3_000 {
+        let cold = Scheme::Hs256.token(&claims(&format!("cold-user-{i}"), "notes:read"));
+        verifier.verify(&cold).await.unwrap();
+        assert!(verifier.cached_bytes() <= budget, "{} bytes held", verifier.cached_bytes());
+        if i % 10 == 0 {
+            verifier.verify(&hot).await.unwrap();
+        }
+        if i >= 1_000 {
+            lowest_after_full = lowest_after_full.min(verifier.cached_tokens());
+        }
+    }
+    assert!(lowest_after_full > 100, "the cache emptied itself: {lowest_after_full} tokens at its lowest");
+    // The hot token is still a hit: verifying it again adds nothing and finds it remembered.
+    let before = verifier.cached_tokens();
+    verifier.verify(&hot).await.unwrap();
+    assert_eq!(verifier.cached_tokens(), before);
+}

@@ -1,5 +1,5 @@
-//! Verified tokens, remembered: a bounded map from a token's exact bytes to the [`Principal`] its
-//! verification produced.
+//! Verified tokens, remembered: a bounded, sharded map from a token's exact bytes to the
+//! [`Principal`] its verification produced.
 //!
 //! The key is the token itself, compared byte for byte on every hit, so no other token can
 //! forge a hit. It is hashed over its length and its last [`HASHED_TAIL`] bytes only, with
@@ -7,29 +7,39 @@
 //! without the signing key can aim, only verified tokens are ever stored, and the seed is
 //! secret, so an attacker cannot flood one bucket either. Hashing 32 bytes instead of a whole
 //! token saved about 1,000 instructions per request, and foldhash instead of SipHash about 240
-//! more (a collision would only cost a byte comparison, never a false hit). An entry lives until the token's `exp` (without the leeway, so never longer than
-//! the token would verify) and only while the key set it was verified with is unchanged: every
-//! JWKS refresh moves the key generation and so retires every entry. Only successful
+//! more (a collision would only cost a byte comparison, never a false hit).
+//!
+//! An entry lives until the token's `exp` (without the leeway, so never longer than the token
+//! would verify) and only while the key set it was verified with is unchanged (a JWKS refresh
+//! that changes the keys moves the key generation and so retires every entry). Only successful
 //! verifications are stored; the revocation check runs on every request, cached or not (see
-//! [`super::Authenticator::authenticate`]). Memory is bounded twice: by entries and by the
-//! bytes of the tokens held.
+//! [`super::Authenticator::authenticate`]).
+//!
+//! Memory is bounded by bytes ([`DEFAULT_CACHE_BYTES`]): each entry weighs its token's length
+//! twice (the token, and the claims parsed from it) plus [`ENTRY_OVERHEAD`]. When the budget is
+//! reached, entries are evicted one by one by quick_cache's policy (a Clock-PRO variant close to S3-FIFO), which keeps the
+//! tokens used again and again over those seen once: there is no cliff where a full cache
+//! empties itself. The map is sharded, so worker threads do not serialize on one lock; each
+//! eviction is counted (`rampart_token_cache_evictions_total`).
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::RwLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::principal::Principal;
 
-/// The default number of tokens remembered.
-pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
-/// The most token bytes held (4 MiB): with the entry bound, what the cache can cost in memory.
-const MAX_TOKEN_BYTES_HELD: usize = 4 * 1024 * 1024;
+/// The default byte budget of the verification cache (32 MiB: about 30,000 tokens of 500 bytes).
+pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+/// The default number of tokens [`DEFAULT_CACHE_BYTES`] holds, for sizing.
+pub const DEFAULT_CACHE_CAPACITY: usize = 30_000;
+/// What an entry weighs beyond twice its token's length: the principal's own allocations.
+pub const ENTRY_OVERHEAD: u64 = 256;
 
+#[derive(Clone)]
 struct Entry {
     principal: Principal,
     expires_at: u64,
     generation: u64,
+    weight: u64,
 }
 
 /// How many trailing bytes of a token are hashed.
@@ -68,21 +78,42 @@ impl Hasher for TailHasher {
     }
 }
 
-#[derive(Default)]
-struct Entries {
-    map: HashMap<Box<[u8]>, Entry, TailHashing>,
-    token_bytes: usize,
+/// The weight of an entry: what it holds in memory, as estimated at insert.
+#[derive(Clone)]
+struct ByBytes;
+
+impl quick_cache::Weighter<Box<[u8]>, Entry> for ByBytes {
+    fn weight(&self, _token: &Box<[u8]>, entry: &Entry) -> u64 {
+        entry.weight
+    }
 }
+
+/// Counts evictions.
+#[derive(Clone, Default)]
+struct CountEvictions;
+
+impl quick_cache::Lifecycle<Box<[u8]>, Entry> for CountEvictions {
+    type RequestState = ();
+
+    fn begin_request(&self) -> Self::RequestState {}
+
+    fn on_evict(&self, _state: &mut (), _token: Box<[u8]>, _entry: Entry) {
+        crate::metrics::record_token_cache_eviction();
+    }
+}
+
+/// The sharded map under the cache.
+type Entries = quick_cache::sync::Cache<Box<[u8]>, Entry, ByBytes, TailHashing, CountEvictions>;
 
 /// See the [module docs](self).
 pub(crate) struct VerificationCache {
-    entries: RwLock<Entries>,
-    capacity: usize,
+    entries: Option<Entries>,
+    budget: u64,
 }
 
 impl std::fmt::Debug for VerificationCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerificationCache").field("capacity", &self.capacity).field("len", &self.len()).finish()
+        f.debug_struct("VerificationCache").field("budget", &self.budget).field("len", &self.len()).finish()
     }
 }
 
@@ -91,47 +122,50 @@ pub(crate) fn now_secs() -> u64 {
 }
 
 impl VerificationCache {
-    /// A cache of at most `capacity` tokens (0 remembers nothing).
-    pub(crate) fn new(capacity: usize) -> Self {
-        Self { entries: RwLock::new(Entries::default()), capacity }
+    /// A cache holding at most `budget` bytes of entries (0 remembers nothing).
+    pub(crate) fn with_budget(budget: u64) -> Self {
+        let estimated = usize::try_from(budget / 1024).unwrap_or(usize::MAX).max(16);
+        // A shard per 256 KiB, up to 64: the budget is split evenly between shards, so a small
+        // cache in many shards would hold less than its budget.
+        let shards = usize::try_from(budget / (256 * 1024)).unwrap_or(64).clamp(1, 64);
+        // Options that do not build (none here: both capacities are set) leave the cache off.
+        let options = quick_cache::OptionsBuilder::new()
+            .estimated_items_capacity(estimated)
+            .weight_capacity(budget)
+            .shards(shards)
+            .build()
+            .ok()
+            .filter(|_| budget > 0);
+        let entries = options.map(|options| {
+            quick_cache::sync::Cache::with_options(options, ByBytes, TailHashing::default(), CountEvictions)
+        });
+        Self { entries, budget }
     }
 
     /// The principal of `token` verified before, if it has not expired and its keys are current.
     pub(crate) fn get(&self, token: &[u8], now: u64, generation: u64) -> Option<Principal> {
-        if self.capacity == 0 {
-            return None;
-        }
-        let entries = self.entries.read().ok()?;
-        let entry = entries.map.get(token)?;
-        (entry.generation == generation && now < entry.expires_at).then(|| entry.principal.clone())
+        let entry = self.entries.as_ref()?.get(token)?;
+        (entry.generation == generation && now < entry.expires_at).then_some(entry.principal)
     }
 
     /// Remembers a successful verification (tokens without `exp` are not remembered).
     pub(crate) fn insert(&self, token: &[u8], principal: &Principal, now: u64, generation: u64) {
-        let Some(expires_at) = principal.expires_at() else { return };
-        if self.capacity == 0 || expires_at <= now {
+        let (Some(entries), Some(expires_at)) = (&self.entries, principal.expires_at()) else { return };
+        if expires_at <= now {
             return;
         }
-        let Ok(mut entries) = self.entries.write() else { return };
-        let full = |e: &Entries| e.map.len() >= self.capacity || e.token_bytes + token.len() > MAX_TOKEN_BYTES_HELD;
-        if full(&entries) {
-            entries.map.retain(|_, e| e.generation == generation && now < e.expires_at);
-            entries.token_bytes = entries.map.keys().map(|k| k.len()).sum();
-            if full(&entries) {
-                // Full of live tokens: start over rather than scan on every insert.
-                entries.map.clear();
-                entries.token_bytes = 0;
-            }
-        }
-        let entry = Entry { principal: principal.clone(), expires_at, generation };
-        if entries.map.insert(Box::from(token), entry).is_none() {
-            entries.token_bytes += token.len();
-        }
+        let weight = 2 * token.len() as u64 + ENTRY_OVERHEAD;
+        entries.insert(Box::from(token), Entry { principal: principal.clone(), expires_at, generation, weight });
     }
 
     /// How many tokens are remembered.
     pub(crate) fn len(&self) -> usize {
-        self.entries.read().map_or(0, |e| e.map.len())
+        self.entries.as_ref().map_or(0, quick_cache::sync::Cache::len)
+    }
+
+    /// The bytes the entries weigh now (at most the budget).
+    pub(crate) fn weight(&self) -> u64 {
+        self.entries.as_ref().map_or(0, quick_cache::sync::Cache::weight)
     }
 }
 
@@ -146,7 +180,7 @@ mod tests {
 
     #[test]
     fn tokens_sharing_a_tail_are_told_apart_byte_for_byte() {
-        let cache = VerificationCache::new(16);
+        let cache = VerificationCache::with_budget(64 * 1024);
         let tail = "x".repeat(HASHED_TAIL + 8);
         let (alice, mallory) = (format!("alice.{tail}"), format!("mallo.{tail}"));
         let (alice, mallory) = (alice.as_bytes(), mallory.as_bytes());
@@ -161,10 +195,39 @@ mod tests {
 
     #[test]
     fn an_entry_ends_with_its_token_and_its_key_generation() {
-        let cache = VerificationCache::new(16);
+        let cache = VerificationCache::with_budget(64 * 1024);
         cache.insert(b"short", &principal("alice", 2_000), 1_000, 7);
         assert!(cache.get(b"short", 1_999, 7).is_some());
         assert!(cache.get(b"short", 2_000, 7).is_none(), "expired");
         assert!(cache.get(b"short", 1_000, 8).is_none(), "keys rotated");
+    }
+
+    #[test]
+    fn more_tokens_than_it_holds_evict_one_by_one_and_keep_the_hot_ones() {
+        let budget = 64 * 1024;
+        let cache = VerificationCache::with_budget(budget);
+        let hot = format!("hot.{}", "h".repeat(400));
+        cache.insert(hot.as_bytes(), &principal("hot", 2_000), 1_000, 0);
+        let mut held_before = Vec::new();
+        for i in 0..5_000 {
+            let cold = format!("cold-{i:05}.{}", "c".repeat(400));
+            cache.insert(cold.as_bytes(), &principal("cold", 2_000), 1_000, 0);
+            // The hot token is used between every new one, as a busy client's is.
+            assert!(cache.get(hot.as_bytes(), 1_000, 0).is_some(), "the hot token was evicted after {i} inserts");
+            held_before.push(cache.len());
+            assert!(cache.weight() <= budget, "over the budget: {}", cache.weight());
+        }
+        // Full, and staying full: entries leave one by one, never all at once.
+        let full = held_before[1_000];
+        assert!(full > 50, "{full} entries in 64 KiB");
+        assert!(held_before[1_000..].iter().all(|&n| n + 2 >= full), "the cache emptied itself: {held_before:?}");
+    }
+
+    #[test]
+    fn a_zero_budget_remembers_nothing() {
+        let cache = VerificationCache::with_budget(0);
+        cache.insert(b"token", &principal("alice", 2_000), 1_000, 0);
+        assert!(cache.get(b"token", 1_000, 0).is_none());
+        assert_eq!(cache.len(), 0);
     }
 }

@@ -24,7 +24,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 
 use super::TokenError;
-use super::cache::{self, DEFAULT_CACHE_CAPACITY, VerificationCache};
+use super::cache::{self, DEFAULT_CACHE_BYTES, VerificationCache};
 use super::jose::{StrictObject, inspect_header};
 use super::jwks::JwksCache;
 use super::keys::{KeyError, VerificationKey};
@@ -226,7 +226,7 @@ impl Issuer {
 
 /// Verifies bearer JWTs against one or more issuers.
 ///
-/// Successful verifications are remembered (see [`JwtVerifier::with_cache_capacity`]): a token
+/// Successful verifications are remembered (see [`JwtVerifier::with_cache_bytes`]): a token
 /// seen before costs a map lookup and a byte comparison instead of a signature check and a JSON
 /// parse, until its `exp` or the next change of keys.
 #[derive(Debug)]
@@ -237,15 +237,31 @@ pub struct JwtVerifier {
 }
 
 impl JwtVerifier {
-    /// A verifier trusting these issuers, remembering up to [`DEFAULT_CACHE_CAPACITY`] tokens.
+    /// A verifier trusting these issuers, remembering verified tokens within
+    /// [`DEFAULT_CACHE_BYTES`](super::DEFAULT_CACHE_BYTES).
     pub fn new(issuers: Vec<Issuer>) -> Self {
-        Self { issuers, mapping: ClaimMapping::default(), cache: VerificationCache::new(DEFAULT_CACHE_CAPACITY) }
+        Self { issuers, mapping: ClaimMapping::default(), cache: VerificationCache::with_budget(DEFAULT_CACHE_BYTES) }
     }
 
-    /// How many verified tokens to remember (0 verifies every request from scratch).
-    pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
-        self.cache = VerificationCache::new(capacity);
+    /// How many bytes of verified tokens to remember (0 verifies every request from scratch);
+    /// beyond, the least useful entries are evicted one by one.
+    pub fn with_cache_bytes(mut self, bytes: u64) -> Self {
+        self.cache = VerificationCache::with_budget(bytes);
         self
+    }
+
+    /// Remembers about `capacity` tokens of 500 bytes (0 verifies every request from scratch): a
+    /// byte budget of `capacity` times the weight of such an entry ([`Self::with_cache_bytes`]).
+    pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
+        let entry = 2 * 500 + super::cache::ENTRY_OVERHEAD;
+        self.cache = VerificationCache::with_budget((capacity as u64).saturating_mul(entry));
+        self
+    }
+
+    /// How many bytes the remembered tokens weigh now, by the cache's estimate (at most its
+    /// budget, [`Self::with_cache_bytes`]).
+    pub fn cached_bytes(&self) -> u64 {
+        self.cache.weight()
     }
 
     /// How many verified tokens are remembered now.
