@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 n=${1:-2000}
 shift || true
 variants=("$@")
-[ ${#variants[@]} -gt 0 ] || variants=(plain-get public-get secure-get hand-get plain-post secure-post)
+[ ${#variants[@]} -gt 0 ] || variants=(plain-get public-get secure-get hand-get plain-post secure-post secure-get-cold hand-get-cold)
 cargo build --release -p bench --bin profile >/dev/null
 count() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='profile::measured' \

@@ -7,7 +7,9 @@
 //!
 //! Variants: plain-get, plain-layered (plain axum behind one pass-through router layer: what a
 //! layer costs), public-get, secure-get, hand-get, plain-post, secure-post. `bench/instructions.sh`
-//! runs them all.
+//! runs them all. Each with `-cold` appended (`secure-get-cold`, `hand-get-cold`) sends every
+//! request with a token never seen before: every verification is a cache miss, as with more
+//! live tokens than a cache holds.
 
 use axum::body::Body;
 use axum::http::Request;
@@ -21,7 +23,8 @@ fn main() {
         eprintln!("usage: profile VARIANT N");
         std::process::exit(2);
     };
-    let (app, path, post) = match variant.as_str() {
+    let cold = variant.ends_with("-cold");
+    let (app, path, post) = match variant.trim_end_matches("-cold") {
         "plain-get" => (plain(), "/item", false),
         "plain-post" => (plain(), "/item", true),
         "plain-layered" => (plain().layer(tower::layer::util::Identity::new()), "/item", false),
@@ -34,8 +37,10 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // Hot: 16 subjects, reused. Cold: a new token (and subject) for every request.
+    let subjects = if cold { WARM_UP + n } else { 16 };
     let tokens: Vec<String> =
-        (0..16).map(|i| token(&format!("user-{i}"), &["bench:read", "bench:write"], SECRET)).collect();
+        (0..subjects).map(|i| token(&format!("user-{i}"), &["bench:read", "bench:write"], SECRET)).collect();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let load = Load { app, path, post, tokens, payload: body(), variant };
     // Every subject's first request (the token verified and cached, the rate buckets and any
