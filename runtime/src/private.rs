@@ -276,25 +276,28 @@ where
             };
             let response = match decision {
                 Ok(decision) => {
-                    let seed = crate::context::ContextSeed::capture(&parts);
                     let request = with_body_limit(info.body_limit, timeouts.body, Request::from_parts(parts, body));
-                    match tokio::time::timeout(handler_limit, handler.call(request, state)).await {
-                        Ok(response) => finish(decision.as_ref(), endpoint.policy.as_ref(), response),
-                        Err(_) => handler_timed_out(&seed.context()),
-                    }
+                    let response = handler.call(request, state).await;
+                    finish(decision.as_ref(), endpoint.policy.as_ref(), response)
                 }
                 Err(denied) => denied,
             };
             labelled(response, info)
         });
-        GuardedFuture { state: GuardedState::Waiting { inner, passage } }
+        let deadline = HandlerDeadline::new(handler_limit);
+        GuardedFuture { state: GuardedState::Waiting { inner, passage, deadline, info } }
     }
 }
 
-/// The answer to a handler that missed its deadline (its future is dropped), audited.
-fn handler_timed_out(ctx: &RequestContext) -> Response {
-    AuditEvent::new(ctx, Decision::Deny, "handler_timeout", 503).emit();
-    Error::HandlerTimeout.into_response()
+/// The answer to a handler that missed its deadline (its future is dropped), audited, and
+/// finished like an error: the allowed response's template does not apply.
+fn handler_timed_out(passage: Option<&Passage>, info: &'static EndpointInfo) -> Response {
+    let ctx = passage.map_or_else(
+        || RequestContext { route: Arc::from(info.path), ..RequestContext::default() },
+        |p| p.context(info),
+    );
+    AuditEvent::new(&ctx, Decision::Deny, "handler_timeout", 503).emit();
+    labelled(Error::HandlerTimeout.into_response(), info)
 }
 
 /// The guard's decision when every check allows the request without waiting: the rate
@@ -351,10 +354,13 @@ pin_project_lite::pin_project! {
             passage: Option<Passage>,
             deadline: HandlerDeadline,
         },
-        /// The async path: checks, then the handler.
+        /// The async path: checks, then the handler, under the same deadline from its first
+        /// wait (the checks' own waits are bounded: Redis by its timeout, JWKS by its fetch's).
         Waiting {
             inner: Pin<Box<dyn Future<Output = Response> + Send>>,
             passage: Option<Passage>,
+            deadline: HandlerDeadline,
+            info: &'static EndpointInfo,
         },
     }
 }
@@ -368,12 +374,7 @@ impl<F: Future<Output = Response>> Future for GuardedFuture<F> {
                 let polled = match poll_catching(inner, cx) {
                     Poll::Ready(caught) => caught,
                     Poll::Pending if deadline.passed(cx) => {
-                        let ctx = passage.as_ref().map_or_else(
-                            || RequestContext { route: Arc::from(endpoint.info.path), ..RequestContext::default() },
-                            |p| p.context(endpoint.info),
-                        );
-                        // Finished like an error: the allowed response's template does not apply.
-                        Caught::Panicked(handler_timed_out(&ctx))
+                        return Poll::Ready(leave(handler_timed_out(passage.as_ref(), endpoint.info), passage.take()));
                     }
                     Poll::Pending => return Poll::Pending,
                 };
@@ -395,15 +396,20 @@ impl<F: Future<Output = Response>> Future for GuardedFuture<F> {
                     }
                 }
             }
-            GuardedProjection::Waiting { inner, passage } => {
-                let (Caught::Answered(response) | Caught::Panicked(response)) =
-                    std::task::ready!(poll_catching(inner.as_mut(), cx));
-                (response, passage.take())
-            }
+            GuardedProjection::Waiting { inner, passage, deadline, info } => match poll_catching(inner.as_mut(), cx) {
+                Poll::Ready(Caught::Answered(response) | Caught::Panicked(response)) => (response, passage.take()),
+                Poll::Pending if deadline.passed(cx) => (handler_timed_out(passage.as_ref(), info), passage.take()),
+                Poll::Pending => return Poll::Pending,
+            },
         };
-        Poll::Ready(match passage {
-            Some(passage) => passage.leave(response),
-            None => response,
-        })
+        Poll::Ready(leave(response, passage))
+    }
+}
+
+/// Finishes `response` through the passage, if this handler made one (else an outer layer does).
+fn leave(response: Response, passage: Option<Passage>) -> Response {
+    match passage {
+        Some(passage) => passage.leave(response),
+        None => response,
     }
 }

@@ -23,6 +23,14 @@ async fn slow() -> &'static str {
     "too late"
 }
 
+/// Takes 5 s behind a token check, with a 200 ms deadline (a first verification takes the
+/// guard's async path).
+#[rampart::secure(get, path = "/slow-secure", scope = "notes:read", timeout = "200ms")]
+async fn slow_secure() -> &'static str {
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    "too late"
+}
+
 /// Takes 2 s, under the hub's deadline.
 #[public(get, path = "/sluggish", reason = "test endpoint")]
 async fn sluggish() -> &'static str {
@@ -47,7 +55,7 @@ fn app(handler_timeout: Duration) -> axum::Router {
     let security = Security::builder(authenticator(&[Scheme::Hs256]))
         .timeouts(Timeouts { handler: handler_timeout, ..Timeouts::default() })
         .build();
-    Router::new().mount(slow).mount(sluggish).mount(quick).mount(stuck).secured(&security)
+    Router::new().mount(slow).mount(slow_secure).mount(sluggish).mount(quick).mount(stuck).secured(&security)
 }
 
 async fn assert_timed_out(reply: Reply, within: Duration, started: Instant) {
@@ -75,6 +83,11 @@ async fn a_handler_past_its_deadline_is_cancelled_and_answered_503() {
     let reply = send(&app, Request::get("/sluggish").body(Body::empty()).unwrap()).await;
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert_timed_out(reply, Duration::from_millis(1_500), started).await;
+    // The async path (a token verified for the first time) has the same deadline.
+    let token = Scheme::Hs256.token(&claims("alice", "notes:read"));
+    let started = Instant::now();
+    let reply = send(&app, get_with_token("/slow-secure", &token)).await;
+    assert_timed_out(reply, Duration::from_secs(2), started).await;
     // A quick handler is not affected.
     assert_eq!(send(&app, Request::get("/quick").body(Body::empty()).unwrap()).await.status, StatusCode::OK);
     // The slow handler's work was dropped at its await, not finished in the background.
@@ -83,10 +96,11 @@ async fn a_handler_past_its_deadline_is_cancelled_and_answered_503() {
     let events: Vec<serde_json::Value> =
         log.text().lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
     let timeouts: Vec<_> = events.iter().filter(|e| e["reason"] == "handler_timeout").collect();
-    assert_eq!(timeouts.len(), 2, "{events:#?}");
+    assert_eq!(timeouts.len(), 3, "{events:#?}");
     assert_eq!(timeouts[0]["route"], "/slow");
     assert_eq!(timeouts[0]["status"], 503);
     assert_eq!(timeouts[1]["route"], "/sluggish");
+    assert_eq!(timeouts[2]["route"], "/slow-secure");
 }
 
 #[tokio::test]

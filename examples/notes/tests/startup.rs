@@ -46,37 +46,75 @@ fn weak_settings_refuse_to_start_naming_the_variable() {
     }
 }
 
-/// Starts the binary with its defaults in `workdir`: its address and the printed dev token.
-fn start_with_defaults(workdir: &std::path::Path) -> (std::process::Child, String, String) {
-    let mut child = notes()
-        .env("RAMPART_ADDR", "127.0.0.1:0")
-        .current_dir(workdir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut token = None;
-    let mut addr = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if line.starts_with("eyJ") {
-            token = Some(line);
-        } else if let Some(rest) = line.strip_prefix("notes listening on http://") {
-            addr = Some(rest.to_owned());
-            break;
+/// A running binary, killed on drop, and what it wrote to stderr until it listened (and for
+/// `linger` after).
+struct Started {
+    child: std::process::Child,
+    lines: Vec<String>,
+}
+
+impl Started {
+    fn new(command: &mut Command, linger: Duration) -> Self {
+        let mut child = command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        // Keeps reading after the receiver is gone, so that the child never blocks on stderr.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        let mut lines = Vec::new();
+        let mut deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while let Ok(line) = receiver.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+            let listening = line.starts_with("notes listening on");
+            lines.push(line);
+            if listening {
+                if linger.is_zero() {
+                    break;
+                }
+                deadline = std::time::Instant::now() + linger;
+            }
         }
+        Self { child, lines }
     }
-    let (token, addr) = (token.expect("a dev token"), addr.expect("a listening line"));
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addr, token)
+
+    /// Stops the binary; what it wrote.
+    fn stop(mut self) -> Vec<String> {
+        std::mem::take(&mut self.lines)
+    }
+
+    /// `host:port` from the listening line.
+    fn addr(&self) -> String {
+        let lines = &self.lines;
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix("notes listening on http://"))
+            .unwrap_or_else(|| panic!("not started: {lines:#?}"))
+            .to_owned()
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary with its defaults in `workdir`: the process, its address and the printed
+/// dev token.
+fn start_with_defaults(workdir: &std::path::Path) -> (Started, String, String) {
+    let started = Started::new(notes().env("RAMPART_ADDR", "127.0.0.1:0").current_dir(workdir), Duration::ZERO);
+    let token = started.lines.iter().find(|l| l.starts_with("eyJ")).expect("a dev token").clone();
+    let addr = started.addr();
+    (started, addr, token)
 }
 
 #[test]
 fn starts_with_defaults_and_prints_a_working_dev_token() {
     let workdir = tempfile::tempdir().unwrap();
-    let (mut child, addr, token) = start_with_defaults(workdir.path());
+    let (child, addr, token) = start_with_defaults(workdir.path());
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let (with_token, without, created) = runtime.block_on(async {
@@ -95,23 +133,21 @@ fn starts_with_defaults_and_prints_a_working_dev_token() {
             .unwrap();
         (with_token, without, created)
     });
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     assert_eq!(with_token, 200);
     assert_eq!(without, 401);
     assert!(workdir.path().join("notes.db").is_file(), "the default SQLite database is created on start");
     assert!(workdir.path().join("notes.db.seal-key").is_file(), "the dev seal key is kept next to it");
 
     // A second run (new dev token, same dev user) still reads what the first one sealed.
-    let (mut child, addr, token) = start_with_defaults(workdir.path());
+    let (child, addr, token) = start_with_defaults(workdir.path());
     let id = created["id"].as_i64().unwrap();
     let note: serde_json::Value = runtime.block_on(async {
         let reply = client.get(format!("http://{addr}/notes/{id}")).bearer_auth(&token).send().await.unwrap();
         assert_eq!(reply.status(), 200);
         reply.json().await.unwrap()
     });
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     assert_eq!(note["body"], "across restarts");
 }
 
@@ -154,30 +190,18 @@ fn secrets_are_read_from_files_and_client_secrets_may_be_digests() {
     let clients_file = write("clients", &format!("reports:sha256-{digest}:notes:read\n"));
     let seal_file = write("seal", "file:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n");
     let database_file = write("database", "sqlite::memory:");
-    let mut child = notes()
-        .env("RAMPART_ENV", "production")
-        .env("RAMPART_JWT_SECRET_FILE", &jwt_file)
-        .env("RAMPART_OAUTH_CLIENTS_FILE", &clients_file)
-        .env("RAMPART_SEAL_KEY_FILE", &seal_file)
-        .env("DATABASE_URL_FILE", &database_file)
-        .env("RAMPART_ADDR", "127.0.0.1:0")
-        .env("RAMPART_METRICS_ADDR", "off")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            seen.push(line.clone());
-            line.strip_prefix("notes listening on http://").map(str::to_owned)
-        })
-        .unwrap_or_else(|| panic!("not started: {seen:#?}"));
-    std::thread::spawn(move || lines.for_each(drop));
+    let started = Started::new(
+        notes()
+            .env("RAMPART_ENV", "production")
+            .env("RAMPART_JWT_SECRET_FILE", &jwt_file)
+            .env("RAMPART_OAUTH_CLIENTS_FILE", &clients_file)
+            .env("RAMPART_SEAL_KEY_FILE", &seal_file)
+            .env("DATABASE_URL_FILE", &database_file)
+            .env("RAMPART_ADDR", "127.0.0.1:0")
+            .env("RAMPART_METRICS_ADDR", "off"),
+        Duration::ZERO,
+    );
+    let addr = started.addr();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let (granted, wrong, listed) = runtime.block_on(async {
         let client = reqwest::Client::new();
@@ -204,8 +228,7 @@ fn secrets_are_read_from_files_and_client_secrets_may_be_digests() {
         let listed = client.get(format!("http://{addr}/notes")).bearer_auth(&access).send().await.unwrap().status();
         (granted, wrong, listed)
     });
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let seen = started.stop();
     assert_eq!(granted["token_type"], "Bearer", "{granted}");
     assert_eq!(wrong, 401, "the digest itself is not the secret");
     assert_eq!(listed, 200, "the token signed with the file's secret verifies");
@@ -222,31 +245,11 @@ fn listening_beyond_loopback_without_trusted_proxies_warns() {
             .env("RAMPART_ADDR", "0.0.0.0:0")
             .env("DATABASE_URL", "sqlite::memory:")
             .env("RAMPART_METRICS_ADDR", "off")
-            .envs(extra.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().unwrap();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = sender.send(line);
-            }
-        });
+            .envs(extra.iter().copied());
         // Everything printed until a second after the service listens.
-        let mut lines = Vec::new();
-        let mut deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while let Ok(line) = receiver.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
-            if line.starts_with("notes listening on") {
-                deadline = std::time::Instant::now() + Duration::from_secs(1);
-            }
-            lines.push(line);
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        assert!(lines.iter().any(|l| l.starts_with("notes listening on")), "{lines:#?}");
-        lines
+        let started = Started::new(&mut command, Duration::from_secs(1));
+        started.addr();
+        started.stop()
     };
     let lines = started(&[]);
     assert!(lines.iter().any(|l| l.starts_with("warning: ") && l.contains("RAMPART_TRUSTED_PROXIES")), "{lines:#?}");

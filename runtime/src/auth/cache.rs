@@ -29,8 +29,6 @@ use super::principal::Principal;
 
 /// The default byte budget of the verification cache (32 MiB: about 30,000 tokens of 500 bytes).
 pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
-/// The default number of tokens [`DEFAULT_CACHE_BYTES`] holds, for sizing.
-pub const DEFAULT_CACHE_CAPACITY: usize = 30_000;
 /// What an entry weighs beyond twice its token's length: the principal's own allocations.
 pub const ENTRY_OVERHEAD: u64 = 256;
 
