@@ -1,116 +1,266 @@
-//! What jsonwebtoken does not check in a JWS: the raw protected header and duplicate members.
+//! The compact JWS, split once, and its protected header, read once: what jsonwebtoken does not
+//! check in a JWS.
 //!
 //! jsonwebtoken decodes the header into a struct, so a `crit` member is silently ignored, `jku`,
 //! `x5u`, `x5c` and an embedded `jwk` are accepted as data, and a duplicated member keeps its last
 //! value. This module reads the header itself and refuses all of those (RFC 7515 §4.1.11, §5.2).
+//! It borrows the members it keeps from the decoded header instead of building a map of them:
+//! the header is read on every verification, before the signature is checked.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
-use serde_json::Value;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::TokenError;
 
-/// Header members that would make the token choose its own key: never honoured, always refused.
 /// `typ` values of access tokens (RFC 7519 §5.1, RFC 9068 §2.1).
 const ACCEPTED_TYPES: [&str; 3] = ["JWT", "at+jwt", "application/at+jwt"];
 
+/// Header members that would make the token choose its own key: never honoured, always refused.
 const KEY_SELECTING_MEMBERS: [&str; 4] = ["jku", "x5u", "jwk", "x5c"];
 
-/// The members of the protected header the verifier needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RawHeader {
-    pub(crate) alg: String,
-    pub(crate) kid: Option<String>,
+/// The most members a header may have (real ones have at most six): bounds the duplicate check
+/// on a header nobody has verified yet.
+const MAX_HEADER_MEMBERS: usize = 16;
+
+/// The three segments of a compact JWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Compact<'t> {
+    /// The protected header, base64url.
+    pub(crate) header: &'t str,
+    /// The payload (the claims), base64url.
+    pub(crate) payload: &'t str,
+    /// The signature, base64url.
+    pub(crate) signature: &'t str,
+    /// What the signature covers: header, dot, payload.
+    pub(crate) signing_input: &'t str,
 }
 
-/// Splits a compact JWS and inspects its header.
+impl<'t> Compact<'t> {
+    /// Splits a compact JWS into its three segments.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError::Malformed`] unless there are exactly three non-empty segments.
+    pub(crate) fn split(token: &'t str) -> Result<Self, TokenError> {
+        let three = || TokenError::Malformed("a JWS has exactly three segments");
+        let (signing_input, signature) = token.rsplit_once('.').ok_or_else(three)?;
+        let (header, payload) = signing_input.split_once('.').ok_or_else(three)?;
+        if payload.contains('.') {
+            return Err(three());
+        }
+        if header.is_empty() || payload.is_empty() || signature.is_empty() {
+            return Err(TokenError::Malformed("empty JWS segment"));
+        }
+        Ok(Self { header, payload, signature, signing_input })
+    }
+}
+
+/// The members of the protected header the verifier needs, borrowed from the decoded header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JoseHeader<'h> {
+    pub(crate) alg: Cow<'h, str>,
+    pub(crate) kid: Option<Cow<'h, str>>,
+}
+
+/// Decodes the header segment into `buffer` and inspects it.
 ///
 /// # Errors
 ///
-/// [`TokenError::Malformed`] when the token is not three base64url segments or the header is not a
-/// JSON object, [`TokenError::DuplicateMember`], [`TokenError::ForbiddenHeader`] for `crit`, `jku`,
-/// `x5u`, `x5c` or `jwk`, [`TokenError::AlgorithmNotAllowed`] for `none` in any casing.
-pub(crate) fn inspect_header(token: &str) -> Result<RawHeader, TokenError> {
-    let mut segments = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (segments.next(), segments.next(), segments.next(), segments.next())
-    else {
-        return Err(TokenError::Malformed("a JWS has exactly three segments"));
-    };
-    if header.is_empty() || payload.is_empty() || signature.is_empty() {
-        return Err(TokenError::Malformed("empty JWS segment"));
-    }
-    let bytes = URL_SAFE_NO_PAD.decode(header).map_err(|_| TokenError::Malformed("the header is not base64url"))?;
-    let StrictObject(mut members) = serde_json::from_slice::<StrictObject>(&bytes).map_err(|e| {
+/// [`TokenError::Malformed`] when the header is not base64url or not a JSON object (or has over
+/// [`MAX_HEADER_MEMBERS`] members), [`TokenError::DuplicateMember`], [`TokenError::ForbiddenHeader`]
+/// for `crit`, `jku`, `x5u`, `x5c` or `jwk`, [`TokenError::WrongType`] for a `typ` that is not an
+/// access token's, [`TokenError::AlgorithmNotAllowed`] for `none` in any casing.
+pub(crate) fn read_header<'h>(segment: &str, buffer: &'h mut Vec<u8>) -> Result<JoseHeader<'h>, TokenError> {
+    buffer.clear();
+    URL_SAFE_NO_PAD.decode_vec(segment, buffer).map_err(|_| TokenError::Malformed("the header is not base64url"))?;
+    let members = serde_json::from_slice::<HeaderMembers<'h>>(buffer).map_err(|e| {
         if e.to_string().starts_with(DUPLICATE) {
             TokenError::DuplicateMember
+        } else if e.to_string().starts_with(TOO_MANY) {
+            TokenError::Malformed("the header has too many members")
         } else {
             TokenError::Malformed("the header is not a JSON object")
         }
     })?;
-    if members.contains_key("crit") {
+    if members.present & CRIT != 0 {
         return Err(TokenError::ForbiddenHeader("crit"));
     }
-    if let Some(name) = KEY_SELECTING_MEMBERS.iter().find(|name| members.contains_key(**name)) {
-        return Err(TokenError::ForbiddenHeader(name));
+    if let Some(name) = KEY_SELECTING_MEMBERS.iter().zip(KEY_SELECTING_BITS).find(|(_, bit)| members.present & bit != 0)
+    {
+        return Err(TokenError::ForbiddenHeader(name.0));
     }
     // RFC 8725 §3.11: a token typed for something else (a DPoP proof, a logout token...) is not
     // an access token, even when signed by the same key.
-    match members.get("typ") {
+    match &members.typ {
         None => {}
-        Some(Value::String(typ)) if ACCEPTED_TYPES.iter().any(|t| t.eq_ignore_ascii_case(typ)) => {}
+        Some(Member::Text(typ)) if ACCEPTED_TYPES.iter().any(|t| t.eq_ignore_ascii_case(typ)) => {}
         Some(_) => return Err(TokenError::WrongType),
     }
-    let alg = match members.remove("alg") {
-        Some(Value::String(alg)) => alg,
+    let alg = match members.alg {
+        Some(Member::Text(alg)) => alg,
         _ => return Err(TokenError::Malformed("the header has no `alg`")),
     };
     if alg.eq_ignore_ascii_case("none") {
         return Err(TokenError::AlgorithmNotAllowed);
     }
-    let kid = match members.remove("kid") {
+    let kid = match members.kid {
         None => None,
-        Some(Value::String(kid)) => Some(kid),
-        Some(_) => return Err(TokenError::Malformed("`kid` is not a string")),
+        Some(Member::Text(kid)) => Some(kid),
+        Some(Member::Other) => return Err(TokenError::Malformed("`kid` is not a string")),
     };
-    Ok(RawHeader { alg, kid })
+    Ok(JoseHeader { alg, kid })
 }
 
-const DUPLICATE: &str = "duplicate member";
+/// Splits `token` and inspects its header: whether it passes, and its `alg`.
+pub(crate) fn header_alg_passes(token: &str, accept: impl FnOnce(&str) -> bool) -> bool {
+    let mut buffer = Vec::new();
+    Compact::split(token).and_then(|jws| read_header(jws.header, &mut buffer)).is_ok_and(|header| accept(&header.alg))
+}
 
-/// A JSON object that refuses duplicate member names instead of keeping the last one.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub(crate) struct StrictObject(pub(crate) HashMap<String, Value>);
+pub(crate) const DUPLICATE: &str = "duplicate member";
+const TOO_MANY: &str = "too many members";
 
-impl<'de> Deserialize<'de> for StrictObject {
+const ALG: u16 = 1;
+const KID: u16 = 1 << 1;
+const TYP: u16 = 1 << 2;
+const CRIT: u16 = 1 << 3;
+const KEY_SELECTING_BITS: [u16; 4] = [1 << 4, 1 << 5, 1 << 6, 1 << 7];
+
+/// A header member's value: a string (borrowed when it has no escapes), or anything else.
+#[derive(Debug)]
+enum Member<'h> {
+    Text(Cow<'h, str>),
+    Other,
+}
+
+/// What one pass over the header finds.
+#[derive(Debug, Default)]
+struct HeaderMembers<'h> {
+    alg: Option<Member<'h>>,
+    kid: Option<Member<'h>>,
+    typ: Option<Member<'h>>,
+    /// The bits of the members seen (see the constants above).
+    present: u16,
+}
+
+impl<'de> Deserialize<'de> for HeaderMembers<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct StrictVisitor;
-        impl<'de> Visitor<'de> for StrictVisitor {
-            type Value = StrictObject;
+        struct HeaderVisitor;
+        impl<'de> Visitor<'de> for HeaderVisitor {
+            type Value = HeaderMembers<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrictObject, A::Error> {
-                let mut members = HashMap::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some(name) = map.next_key::<String>()? {
-                    match members.entry(name) {
-                        Entry::Occupied(entry) => {
-                            return Err(de::Error::custom(format_args!("{DUPLICATE} `{}`", entry.key())));
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<HeaderMembers<'de>, A::Error> {
+                let mut members = HeaderMembers::default();
+                // Members the verifier ignores, kept only to refuse their duplicates.
+                let mut others: Vec<Cow<'de, str>> = Vec::new();
+                let mut count = 0;
+                while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
+                    count += 1;
+                    if count > MAX_HEADER_MEMBERS {
+                        return Err(de::Error::custom(TOO_MANY));
+                    }
+                    let bit = match &*name {
+                        "alg" => ALG,
+                        "kid" => KID,
+                        "typ" => TYP,
+                        "crit" => CRIT,
+                        other => {
+                            KEY_SELECTING_MEMBERS.iter().position(|m| *m == other).map_or(0, |i| KEY_SELECTING_BITS[i])
                         }
-                        Entry::Vacant(entry) => {
-                            entry.insert(map.next_value::<Value>()?);
+                    };
+                    let repeated = if bit == 0 { others.contains(&name) } else { members.present & bit != 0 };
+                    if repeated {
+                        return Err(de::Error::custom(format_args!("{DUPLICATE} `{name}`")));
+                    }
+                    members.present |= bit;
+                    match bit {
+                        ALG => members.alg = Some(map.next_value()?),
+                        KID => members.kid = Some(map.next_value()?),
+                        TYP => members.typ = Some(map.next_value()?),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                            if bit == 0 {
+                                others.push(name);
+                            }
                         }
                     }
                 }
-                Ok(StrictObject(members))
+                Ok(members)
             }
         }
-        deserializer.deserialize_map(StrictVisitor)
+        deserializer.deserialize_map(HeaderVisitor)
+    }
+}
+
+/// A member name, borrowed when it has no escapes.
+struct Name<'h>(Cow<'h, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(TextVisitor).map(Name)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Member<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MemberVisitor;
+        impl<'de> Visitor<'de> for MemberVisitor {
+            type Value = Member<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Member::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Member::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Member::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Member::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Member::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Member::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Member::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Member::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Member::Other)
+            }
+        }
+        deserializer.deserialize_any(MemberVisitor)
     }
 }
 
@@ -120,6 +270,13 @@ mod tests {
 
     fn token_with_header(header: &str) -> String {
         format!("{}.e30.c2ln", URL_SAFE_NO_PAD.encode(header))
+    }
+
+    /// Splits `token` and reads its header into owned values.
+    fn inspect_header(token: &str) -> Result<(String, Option<String>), TokenError> {
+        let mut buffer = Vec::new();
+        let header = read_header(Compact::split(token)?.header, &mut buffer)?;
+        Ok((header.alg.into_owned(), header.kid.map(Cow::into_owned)))
     }
 
     #[test]
@@ -133,7 +290,7 @@ mod tests {
     #[test]
     fn plain_header_is_read() {
         let h = inspect_header(&token_with_header(r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#)).unwrap();
-        assert_eq!(h, RawHeader { alg: "HS256".into(), kid: Some("k1".into()) });
+        assert_eq!(h, ("HS256".to_owned(), Some("k1".to_owned())));
     }
 
     #[test]
@@ -150,8 +307,46 @@ mod tests {
             (r#"{"typ":"JWT"}"#, TokenError::Malformed("the header has no `alg`")),
             (r#"{"alg":"HS256","typ":"dpop+jwt"}"#, TokenError::WrongType),
             (r#"{"alg":"HS256","typ":"logout+jwt"}"#, TokenError::WrongType),
+            (r#"{"alg":"HS256","typ":7}"#, TokenError::WrongType),
+            (r#"{"alg":"HS256","kid":7}"#, TokenError::Malformed("`kid` is not a string")),
+            (r#"{"alg":["HS256"]}"#, TokenError::Malformed("the header has no `alg`")),
+            (r#"{"alg":"HS256","zip":"DEF","zip":"DEF"}"#, TokenError::DuplicateMember),
+            (r#"{"alg":"HS256","x5c":["MIIB"],"x5c":[]}"#, TokenError::DuplicateMember),
+            (r#"{"alg":"HS256","kid":"a","x5c":["MIIB"]}"#, TokenError::ForbiddenHeader("x5c")),
         ] {
             assert_eq!(inspect_header(&token_with_header(header)).unwrap_err(), expected, "{header}");
+        }
+    }
+
+    #[test]
+    fn escaped_members_are_read_like_plain_ones() {
+        let h = inspect_header(&token_with_header(r#"{"\u0061lg":"HS\u0032\u00356","kid":"k\"1"}"#)).unwrap();
+        assert_eq!(h, ("HS256".to_owned(), Some("k\"1".to_owned())));
+        let dup = token_with_header(r#"{"alg":"HS256","\u0061lg":"none"}"#);
+        assert_eq!(inspect_header(&dup).unwrap_err(), TokenError::DuplicateMember);
+    }
+
+    #[test]
+    fn a_header_of_many_members_is_refused_before_its_duplicates_are_sought() {
+        let members: Vec<String> = (0..MAX_HEADER_MEMBERS).map(|i| format!(r#""m{i}":0"#)).collect();
+        let fits = format!(r#"{{{}}}"#, members[..MAX_HEADER_MEMBERS - 1].join(",") + r#","alg":"HS256""#);
+        assert!(inspect_header(&token_with_header(&fits)).is_ok());
+        let over = format!(r#"{{{},"alg":"HS256"}}"#, members.join(","));
+        assert_eq!(
+            inspect_header(&token_with_header(&over)).unwrap_err(),
+            TokenError::Malformed("the header has too many members")
+        );
+    }
+
+    #[test]
+    fn segments_are_split_once() {
+        let jws = Compact::split("aGVhZA.cGF5.c2ln").unwrap();
+        assert_eq!(
+            (jws.header, jws.payload, jws.signature, jws.signing_input),
+            ("aGVhZA", "cGF5", "c2ln", "aGVhZA.cGF5")
+        );
+        for bad in ["a.b", "a.b.c.d", ".b.c", "a..c", "a.b.", "abc"] {
+            assert!(Compact::split(bad).is_err(), "{bad}");
         }
     }
 

@@ -23,10 +23,9 @@
 //! assert!(principal.has_role("admin"));
 //! ```
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::TokenError;
 
@@ -62,11 +61,14 @@ pub enum PrincipalKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimMapping {
     roles_pointer: String,
+    /// The pointer's reference tokens, unescaped once (`None`: the pointer is not `""` and does
+    /// not start with `/`, so it points nowhere).
+    roles_path: Option<Vec<String>>,
 }
 
 impl Default for ClaimMapping {
     fn default() -> Self {
-        Self { roles_pointer: "/roles".to_owned() }
+        Self { roles_pointer: String::new(), roles_path: None }.with_roles_pointer("/roles")
     }
 }
 
@@ -74,7 +76,25 @@ impl ClaimMapping {
     /// Reads roles from the array at this JSON pointer (RFC 6901), for example `/realm_access/roles`.
     pub fn with_roles_pointer(mut self, pointer: impl Into<String>) -> Self {
         self.roles_pointer = pointer.into();
+        self.roles_path = match self.roles_pointer.as_str() {
+            "" => Some(Vec::new()),
+            pointer => pointer
+                .strip_prefix('/')
+                .map(|tokens| tokens.split('/').map(|token| token.replace("~1", "/").replace("~0", "~")).collect()),
+        };
         self
+    }
+
+    /// The roles claim of `claims`, by the pointer (what `Value::pointer` finds, without parsing
+    /// the pointer again for every token).
+    fn roles<'c>(&self, claims: &'c Map<String, Value>) -> Option<&'c Value> {
+        let path = self.roles_path.as_ref()?;
+        let (first, rest) = path.split_first()?;
+        rest.iter().try_fold(claims.get(first)?, |value, token| match value {
+            Value::Object(map) => map.get(token),
+            Value::Array(items) => token_index(token).and_then(|i| items.get(i)),
+            _ => None,
+        })
     }
 
     /// The JSON pointer roles are read from.
@@ -113,6 +133,14 @@ impl Principal {
     /// when `scope`, `scp` or the roles claim has the wrong shape (a wrong shape is refused, not
     /// read as "no scopes").
     pub fn from_claims(claims: Value, mapping: &ClaimMapping) -> Result<Self, TokenError> {
+        match claims {
+            Value::Object(claims) => Self::from_verified_claims(claims, mapping),
+            _ => Err(TokenError::MissingClaim("sub")),
+        }
+    }
+
+    /// [`Self::from_claims`] of a claims object.
+    pub(crate) fn from_verified_claims(claims: Map<String, Value>, mapping: &ClaimMapping) -> Result<Self, TokenError> {
         let subject = match claims.get("sub") {
             Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
             _ => return Err(TokenError::MissingClaim("sub")),
@@ -129,7 +157,7 @@ impl Principal {
         }
         scopes.sort_unstable();
         scopes.dedup();
-        let roles = match claims.pointer(&mapping.roles_pointer) {
+        let roles = match mapping.roles(&claims) {
             None => Vec::new(),
             Some(value) => string_array(value).ok_or(TokenError::InvalidClaim("the roles claim is not an array"))?,
         };
@@ -141,20 +169,21 @@ impl Principal {
             Some(Value::String(_)) => PrincipalKind::User,
             Some(_) => return Err(TokenError::InvalidClaim("`gty` is not a string")),
         };
+        let issuer = text("iss");
         let namespace = if kind == PrincipalKind::Client { "client" } else { "jwt" };
-        let qualified_subject = format!("{namespace}:{}#{subject}", text("iss").unwrap_or_default());
+        let qualified_subject = [namespace, ":", issuer.as_deref().unwrap_or_default(), "#", &subject].concat();
         Ok(Self(Arc::new(Inner {
-            subject,
             qualified_subject,
+            subject,
             scopes,
             roles,
             client_id: text("client_id").or_else(|| text("azp")),
-            issuer: text("iss"),
+            issuer,
             token_id: text("jti"),
             expires_at: claims.get("exp").and_then(Value::as_u64),
             method: AuthMethod::Jwt,
             kind,
-            claims,
+            claims: Value::Object(claims),
         })))
     }
 
@@ -271,8 +300,12 @@ fn string_array(value: &Value) -> Option<Vec<String>> {
     value.as_array()?.iter().map(|v| v.as_str().map(str::to_owned)).collect()
 }
 
-pub(crate) fn into_value(map: HashMap<String, Value>) -> Value {
-    Value::Object(map.into_iter().collect())
+/// An array index of a JSON pointer (RFC 6901: digits, no leading zero).
+fn token_index(token: &str) -> Option<usize> {
+    if token.starts_with('+') || (token.len() > 1 && token.starts_with('0')) {
+        return None;
+    }
+    token.parse().ok()
 }
 
 #[cfg(test)]
@@ -285,6 +318,26 @@ mod tests {
         let p =
             Principal::from_claims(json!({"sub":"s","scope":"a b","scp":["c","a"]}), &ClaimMapping::default()).unwrap();
         assert_eq!(p.scopes(), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn roles_are_found_where_a_json_pointer_finds_them() {
+        let claims = json!({
+            "sub": "s",
+            "roles": ["a"],
+            "realm_access": {"roles": ["b"]},
+            "a/b": {"m~n": ["c"]},
+            "groups": [["d"], ["e"]],
+            "": ["f"],
+        });
+        for pointer in
+            ["/roles", "/realm_access/roles", "/a~1b/m~0n", "/groups/1", "/groups/01", "/missing/x", "/", "roles"]
+        {
+            let mapping = ClaimMapping::default().with_roles_pointer(pointer);
+            let principal = Principal::from_claims(claims.clone(), &mapping).unwrap();
+            let expected = claims.pointer(pointer).map(|v| string_array(v).unwrap()).unwrap_or_default();
+            assert_eq!(principal.roles(), expected, "{pointer}");
+        }
     }
 
     #[test]
