@@ -321,7 +321,7 @@ impl JwtVerifier {
     /// looked up a second time.
     pub(crate) async fn verify_and_remember(&self, token: &str) -> Result<Principal, TokenError> {
         let (now, generation) = (cache::now_secs(), self.key_generation());
-        let principal = self.verify_uncached(token).await?;
+        let principal = self.verify_at(token, now).await?;
         self.cache.insert(token.as_bytes(), &principal, now, generation);
         Ok(principal)
     }
@@ -337,6 +337,11 @@ impl JwtVerifier {
     ///
     /// A [`TokenError`] naming the first check that failed.
     pub async fn verify_uncached(&self, token: &str) -> Result<Principal, TokenError> {
+        self.verify_at(token, cache::now_secs()).await
+    }
+
+    /// [`Self::verify_uncached`] at `now` (Unix seconds), read once by the caller.
+    async fn verify_at(&self, token: &str, now: u64) -> Result<Principal, TokenError> {
         let jws = Compact::split(token)?;
         let mut header_bytes = Vec::new();
         let header = read_header(jws.header, &mut header_bytes)?;
@@ -350,7 +355,7 @@ impl JwtVerifier {
             Some(claims) => claims,
             None => claims::parse(jws.payload)?,
         };
-        claims::check_registered(&claims, &issuer.rules, cache::now_secs())?;
+        claims::check_registered(&claims, &issuer.rules, now)?;
         Principal::from_verified_claims(claims, &self.mapping)
     }
 
