@@ -21,6 +21,7 @@
 //! | `RAMPART_JWT_AUDIENCE` | `notes` | accepted `aud` values, comma-separated |
 //! | `RAMPART_JWT_LEEWAY` | `30` | seconds, at most 300 |
 //! | `RAMPART_MAX_TOKEN_BYTES` | `8192` | largest bearer token |
+//! | `RAMPART_TOKEN_CACHE_BYTES` | `33554432` | memory for verified tokens (32 MiB: about 16,000 tokens of 500 bytes); beyond, the least used are evicted one by one; `0` = verify every request |
 //! | `RAMPART_ROLES_CLAIM` | `/roles` | JSON pointer to the roles array |
 //! | `RAMPART_API_KEYS` | — | `id:sha256hex:scope scope;id2:...` |
 //! | `RAMPART_OAUTH_CLIENTS` | — | `id:secret:scope1 scope2,id2:...`; a secret may be given as `sha256-<64 hex digits>` of itself |
@@ -68,8 +69,8 @@ use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::{
-    Algorithm, ApiKey, ApiKeys, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, MAX_LEEWAY, MIN_HMAC_SECRET_BYTES,
-    VerificationKey,
+    Algorithm, ApiKey, ApiKeys, DEFAULT_CACHE_BYTES, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, MAX_LEEWAY,
+    MIN_HMAC_SECRET_BYTES, VerificationKey,
 };
 use crate::client_ip::{ForwardedHeader, TrustedProxies};
 use crate::cors::CorsPolicy;
@@ -121,6 +122,8 @@ pub struct JwtConfig {
     pub leeway: Duration,
     /// Largest token accepted.
     pub max_token_bytes: usize,
+    /// The verification cache's byte budget (0: no cache).
+    pub token_cache_bytes: u64,
     /// JSON pointer to the roles array.
     pub roles_pointer: String,
 }
@@ -722,11 +725,13 @@ fn read_jwt<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>, production: bool) 
             }
         },
     };
+    // Up to 64 GiB: more is a typo, not a cache.
+    let token_cache_bytes = r.number("RAMPART_TOKEN_CACHE_BYTES", DEFAULT_CACHE_BYTES, 0..=1 << 36);
     let roles_pointer = r.get("RAMPART_ROLES_CLAIM").unwrap_or_else(|| "/roles".into());
     if !roles_pointer.starts_with('/') {
         r.fail("RAMPART_ROLES_CLAIM", "expected a JSON pointer such as `/roles` or `/realm_access/roles`");
     }
-    JwtConfig { keys, issuer, audiences, leeway, max_token_bytes, roles_pointer }
+    JwtConfig { keys, issuer, audiences, leeway, max_token_bytes, token_cache_bytes, roles_pointer }
 }
 
 fn is_loopback_host(host: &str) -> bool {
@@ -948,6 +953,18 @@ mod tests {
         assert_eq!(c.jwt.issuer, "rampart-dev");
         assert_eq!(c.jwt.audiences, ["notes"]);
         assert_eq!(c.jwt.leeway, Duration::from_secs(30));
+        assert_eq!(c.jwt.token_cache_bytes, DEFAULT_CACHE_BYTES);
+    }
+
+    #[test]
+    fn the_token_cache_budget_is_bytes_zero_for_none() {
+        assert_eq!(config(&[("RAMPART_TOKEN_CACHE_BYTES", "0")]).unwrap().jwt.token_cache_bytes, 0);
+        assert_eq!(config(&[("RAMPART_TOKEN_CACHE_BYTES", "1048576")]).unwrap().jwt.token_cache_bytes, 1 << 20);
+        let err = config(&[("RAMPART_TOKEN_CACHE_BYTES", "32MiB")]).unwrap_err().to_string();
+        assert!(
+            err.contains("RAMPART_TOKEN_CACHE_BYTES: expected a number from 0 to 68719476736 (default 33554432)"),
+            "{err}"
+        );
     }
 
     #[test]

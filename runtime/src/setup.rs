@@ -67,6 +67,7 @@ impl Security {
         }
         .build()?;
         let verifier = JwtVerifier::new(vec![issuer])
+            .with_cache_bytes(jwt.token_cache_bytes)
             .with_claim_mapping(ClaimMapping::default().with_roles_pointer(&jwt.roles_pointer));
 
         let memory = MemoryStore::with_max_keys(config.rate_limit_max_keys);

@@ -256,10 +256,10 @@ impl JwtVerifier {
     }
 
     /// Remembers about `capacity` tokens of 500 bytes (0 verifies every request from scratch): a
-    /// byte budget of `capacity` times the weight of such an entry ([`Self::with_cache_bytes`]).
+    /// byte budget of `capacity` times [`ENTRY_BYTES`](super::ENTRY_BYTES) ([`Self::with_cache_bytes`]).
     pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
-        let entry = 2 * 500 + super::cache::ENTRY_OVERHEAD;
-        self.cache = VerificationCache::with_budget((capacity as u64).saturating_mul(entry));
+        let budget = (capacity as u64).saturating_mul(super::ENTRY_BYTES);
+        self.cache = VerificationCache::with_budget(budget);
         self
     }
 

@@ -30,6 +30,7 @@ mod api_key;
 mod bearer;
 mod cache;
 mod claims;
+mod footprint;
 mod jose;
 mod jwks;
 mod jwt;
@@ -44,7 +45,7 @@ use axum::http::HeaderMap;
 
 pub use api_key::{ApiKey, ApiKeys};
 pub use bearer::{API_KEY_HEADER, Credentials, extract_credentials};
-pub use cache::{DEFAULT_CACHE_BYTES, ENTRY_OVERHEAD};
+pub use cache::{DEFAULT_CACHE_BYTES, ENTRY_BYTES};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{JwksCache, JwksError, MAX_JWKS_BYTES, MIN_REFRESH_INTERVAL};
 pub use jwt::{DEFAULT_LEEWAY, Issuer, IssuerBuilder, IssuerError, JwtVerifier, MAX_LEEWAY};

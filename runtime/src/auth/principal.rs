@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::TokenError;
+use super::{TokenError, footprint};
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,12 +111,16 @@ pub struct Principal(Arc<Inner>);
 
 #[derive(Debug)]
 struct Inner {
-    subject: String,
+    /// `<namespace>:<iss>#<sub>` or `apikey:<id>`: the subject and the issuer are slices of it
+    /// (one allocation for the three).
     qualified_subject: String,
+    /// Where the subject starts in `qualified_subject` (it runs to the end).
+    subject_start: usize,
+    /// Where the issuer is in `qualified_subject`, when there is one.
+    issuer: Option<std::ops::Range<usize>>,
     scopes: Vec<String>,
     roles: Vec<String>,
     client_id: Option<String>,
-    issuer: Option<String>,
     token_id: Option<String>,
     expires_at: Option<u64>,
     method: AuthMethod,
@@ -142,7 +146,7 @@ impl Principal {
     /// [`Self::from_claims`] of a claims object.
     pub(crate) fn from_verified_claims(claims: Map<String, Value>, mapping: &ClaimMapping) -> Result<Self, TokenError> {
         let subject = match claims.get("sub") {
-            Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
+            Some(Value::String(sub)) if !sub.is_empty() => sub.as_str(),
             _ => return Err(TokenError::MissingClaim("sub")),
         };
         let mut scopes = match claims.get("scope") {
@@ -169,16 +173,18 @@ impl Principal {
             Some(Value::String(_)) => PrincipalKind::User,
             Some(_) => return Err(TokenError::InvalidClaim("`gty` is not a string")),
         };
-        let issuer = text("iss");
+        let issuer = claims.get("iss").and_then(Value::as_str);
         let namespace = if kind == PrincipalKind::Client { "client" } else { "jwt" };
-        let qualified_subject = [namespace, ":", issuer.as_deref().unwrap_or_default(), "#", &subject].concat();
+        let issuer_start = namespace.len() + 1;
+        let issuer_range = issuer.map(|iss| issuer_start..issuer_start + iss.len());
+        let qualified_subject = [namespace, ":", issuer.unwrap_or_default(), "#", subject].concat();
         Ok(Self(Arc::new(Inner {
+            subject_start: qualified_subject.len() - subject.len(),
+            issuer: issuer_range,
             qualified_subject,
-            subject,
             scopes,
             roles,
             client_id: text("client_id").or_else(|| text("azp")),
-            issuer,
             token_id: text("jti"),
             expires_at: claims.get("exp").and_then(Value::as_u64),
             method: AuthMethod::Jwt,
@@ -190,7 +196,7 @@ impl Principal {
     /// Builds a principal for an API key (its id is the subject).
     pub fn for_api_key(key_id: &str, scopes: &[String], roles: &[String]) -> Self {
         Self(Arc::new(Inner {
-            subject: key_id.to_owned(),
+            subject_start: "apikey:".len(),
             qualified_subject: format!("apikey:{key_id}"),
             scopes: scopes.to_vec(),
             roles: roles.to_vec(),
@@ -227,7 +233,7 @@ impl Principal {
 
     /// The `sub` claim (or the API key id).
     pub fn subject(&self) -> &str {
-        &self.0.subject
+        &self.0.qualified_subject[self.0.subject_start..]
     }
 
     /// The caller's identity across schemes and issuers: `jwt:<iss>#<sub>` or `apikey:<id>`.
@@ -267,7 +273,7 @@ impl Principal {
 
     /// The issuer (`iss`).
     pub fn issuer(&self) -> Option<&str> {
-        self.0.issuer.as_deref()
+        self.0.issuer.clone().map(|range| &self.0.qualified_subject[range])
     }
 
     /// The token id (`jti`).
@@ -293,6 +299,21 @@ impl Principal {
     /// All claims, as verified.
     pub fn claims(&self) -> &Value {
         &self.0.claims
+    }
+
+    /// What this principal holds on the heap, by the allocator's measure (see
+    /// [`footprint`](super::footprint)): what the verification cache charges for it.
+    pub(crate) fn heap_bytes(&self) -> u64 {
+        let inner = &*self.0;
+        let optional = |text: &Option<String>| text.as_ref().map_or(0, footprint::string);
+        // The reference counts and the fields, in one allocation.
+        footprint::chunk(2 * std::mem::size_of::<usize>() + std::mem::size_of::<Inner>())
+            + footprint::string(&inner.qualified_subject)
+            + footprint::strings(&inner.scopes)
+            + footprint::strings(&inner.roles)
+            + optional(&inner.client_id)
+            + optional(&inner.token_id)
+            + footprint::json(&inner.claims)
     }
 }
 
