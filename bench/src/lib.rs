@@ -95,6 +95,8 @@ pub struct WrkRun {
     pub p99: Duration,
     /// Responses outside 2xx/3xx.
     pub non_2xx: u64,
+    /// Requests completed.
+    pub requests: u64,
 }
 
 /// Runs `wrk` against `url` (loopback only) with a Lua `script`, and reads its figures.
@@ -128,6 +130,10 @@ pub fn wrk(url: &str, script: &std::path::Path, connections: u32, seconds: u32) 
         requests_per_sec: field("Requests/sec:").parse().expect("a rate"),
         p50: wrk_duration(&field("50%")),
         p99: wrk_duration(&field("99%")),
+        requests: text
+            .lines()
+            .find_map(|line| line.trim().split_once(" requests in ").and_then(|(n, _)| n.trim().parse().ok()))
+            .unwrap_or(0),
         non_2xx: text
             .lines()
             .find_map(|line| line.trim().strip_prefix("Non-2xx or 3xx responses:"))

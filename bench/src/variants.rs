@@ -102,18 +102,87 @@ async fn handwritten_guard(State(hw): State<Arc<Handwritten>>, request: Request,
     next.run(request).await
 }
 
+/// The hand-written stack verifying HS256 tokens signed with [`SECRET`].
 pub fn handwritten() -> axum::Router {
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    handwritten_with(Signing::Hs256)
+}
+
+/// How the benchmark's tokens are signed: an HMAC secret, or the ES256 key pair of the test
+/// fixtures (`tests/fixtures/keys/ec.{key,pub}.pem`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signing {
+    Hs256,
+    Es256,
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keys").join(name)
+}
+
+impl Signing {
+    /// The PEM file of the ES256 public key.
+    pub fn public_key_file() -> std::path::PathBuf {
+        fixture("ec.pub.pem")
+    }
+
+    fn algorithm(self) -> jsonwebtoken::Algorithm {
+        match self {
+            Self::Hs256 => jsonwebtoken::Algorithm::HS256,
+            Self::Es256 => jsonwebtoken::Algorithm::ES256,
+        }
+    }
+
+    fn decoding_key(self) -> jsonwebtoken::DecodingKey {
+        match self {
+            Self::Hs256 => jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes()).expect("a key"),
+            Self::Es256 => {
+                let pem = std::fs::read(Self::public_key_file()).expect("the ES256 fixture");
+                jsonwebtoken::DecodingKey::from_ec_pem(&pem).expect("an EC public key")
+            }
+        }
+    }
+
+    /// A key to sign this kind of token with.
+    pub fn encoding_key(self) -> jsonwebtoken::EncodingKey {
+        match self {
+            Self::Hs256 => jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).expect("a key"),
+            Self::Es256 => {
+                let pem = std::fs::read(fixture("ec.key.pem")).expect("the ES256 fixture");
+                jsonwebtoken::EncodingKey::from_ec_pem(&pem).expect("an EC private key")
+            }
+        }
+    }
+
+    /// A token for `sub` with `scopes`, valid for an hour.
+    pub fn token(self, sub: &str, scopes: &[&str], key: &jsonwebtoken::EncodingKey) -> String {
+        TokenRequest::new(sub, ISSUER, AUDIENCE)
+            .scopes(scopes)
+            .ttl(Duration::from_secs(3600))
+            .sign(self.algorithm(), key)
+            .expect("a token")
+    }
+
+    /// The settings that make Rampart verify this kind of token.
+    pub fn settings(self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::Hs256 => vec![("RAMPART_JWT_SECRET", SECRET.to_owned())],
+            Self::Es256 => vec![
+                ("RAMPART_JWT_PUBLIC_KEY", Self::public_key_file().display().to_string()),
+                ("RAMPART_JWT_ALGORITHM", "ES256".to_owned()),
+            ],
+        }
+    }
+}
+
+/// The hand-written stack verifying tokens of `signing`.
+pub fn handwritten_with(signing: Signing) -> axum::Router {
+    let mut validation = jsonwebtoken::Validation::new(signing.algorithm());
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[AUDIENCE]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.leeway = 30;
     let quota = Quota::per_second(NonZeroU32::new(1_000_000).unwrap_or(NonZeroU32::MIN));
-    let state = Arc::new(Handwritten {
-        key: jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes()).expect("a key"),
-        validation,
-        limiter: RateLimiter::keyed(quota),
-    });
+    let state = Arc::new(Handwritten { key: signing.decoding_key(), validation, limiter: RateLimiter::keyed(quota) });
     let header = |name, value: &'static str| SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value));
     axum::Router::new()
         .route(
@@ -163,9 +232,20 @@ async fn secure_post(
     created(input)
 }
 
+/// Rampart verifying HS256 tokens signed with [`SECRET`], every other setting at its default.
 pub fn rampart_app() -> axum::Router {
-    let config = Config::from_lookup(|name| (name == "RAMPART_JWT_SECRET").then(|| SECRET.to_owned())).expect("config");
-    let security = Security::from_config(&config).expect("security");
+    rampart_app_with(&Signing::Hs256.settings())
+}
+
+/// The settings of `settings` (`RAMPART_*` name, value), every other at its default.
+pub fn rampart_config(settings: &[(&str, String)]) -> Config {
+    let lookup = |name: &str| settings.iter().find(|(n, _)| *n == name).map(|(_, value)| value.clone());
+    Config::from_lookup(lookup).expect("config")
+}
+
+/// Rampart with `settings` (`RAMPART_*` name, value), every other at its default.
+pub fn rampart_app_with(settings: &[(&str, String)]) -> axum::Router {
+    let security = Security::from_config(&rampart_config(settings)).expect("security");
     Router::new().mount(public_get).mount(public_post).mount(secure_get).mount(secure_post).secured(&security)
 }
 

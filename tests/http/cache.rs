@@ -67,17 +67,20 @@ async fn a_remembered_token_still_expires_at_its_exp() {
     assert!(reply.header("www-authenticate").contains("expired"), "{}", reply.header("www-authenticate"));
 }
 
-/// More live tokens than the cache holds: it stays within its byte budget, evicts one entry at
-/// a time (it never empties itself), and keeps a token that is used again and again.
+/// More live tokens than the cache holds, each used twice: it stays within its byte budget,
+/// evicts one entry at a time (it never empties itself), and keeps a token that is used again
+/// and again.
 #[tokio::test]
 async fn more_live_tokens_than_it_holds_keep_the_hot_one_within_the_budget() {
     let budget = 256 * 1024;
     let verifier = verifier(Duration::from_secs(30)).with_cache_bytes(budget);
     let hot = Scheme::Hs256.token(&claims("hot-user", "notes:read"));
     verifier.verify(&hot).await.unwrap();
+    verifier.verify(&hot).await.unwrap();
     let mut lowest_after_full = usize::MAX;
     for i in 0..3_000 {
         let cold = Scheme::Hs256.token(&claims(&format!("cold-user-{i}"), "notes:read"));
+        verifier.verify(&cold).await.unwrap();
         verifier.verify(&cold).await.unwrap();
         assert!(verifier.cached_bytes() <= budget, "{} bytes held", verifier.cached_bytes());
         if i % 10 == 0 {
@@ -92,4 +95,24 @@ async fn more_live_tokens_than_it_holds_keep_the_hot_one_within_the_budget() {
     let before = verifier.cached_tokens();
     verifier.verify(&hot).await.unwrap();
     assert_eq!(verifier.cached_tokens(), before);
+}
+
+/// An attacker holding a signing oracle's output (or a flood of users each making one request)
+/// sends valid tokens used once: they are verified, served, and never remembered, so the
+/// regulars' entries stay and the cache's memory does not move.
+#[tokio::test]
+async fn valid_tokens_used_once_push_out_nothing() {
+    let verifier = verifier(Duration::from_secs(30)).with_cache_bytes(256 * 1024);
+    let regulars: Vec<String> =
+        (0..10).map(|i| Scheme::Hs256.token(&claims(&format!("regular-{i}"), "notes:read"))).collect();
+    for token in regulars.iter().chain(&regulars) {
+        verifier.verify(token).await.unwrap();
+    }
+    let (held, bytes) = (verifier.cached_tokens(), verifier.cached_bytes());
+    assert_eq!(held, regulars.len());
+    for i in 0..2_000 {
+        let once = Scheme::Hs256.token(&claims(&format!("once-{i}"), "notes:read"));
+        assert_eq!(verifier.verify(&once).await.unwrap().subject(), format!("once-{i}"));
+    }
+    assert_eq!((verifier.cached_tokens(), verifier.cached_bytes()), (held, bytes));
 }

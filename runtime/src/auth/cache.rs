@@ -15,6 +15,11 @@
 //! verifications are stored; the revocation check runs on every request, cached or not (see
 //! [`super::Authenticator::authenticate`]).
 //!
+//! A token is remembered from its second successful verification on: the first only leaves its
+//! hash in a small table (see `SeenOnce`), so that tokens used once (most of the misses when
+//! there are more live tokens than the cache holds) cost no insert and no eviction, and cannot
+//! push out the tokens used again and again.
+//!
 //! Memory is bounded by bytes ([`DEFAULT_CACHE_BYTES`]): each entry weighs what it holds on the
 //! heap by the allocator's measure (its token, the principal with its claims, and the map's own
 //! slot: see [`super::footprint`]), so that the budget bounds resident memory. When the budget
@@ -24,6 +29,7 @@
 //! eviction is counted (`rampart_token_cache_evictions_total`).
 
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::principal::Principal;
@@ -119,7 +125,44 @@ type Entries = quick_cache::sync::Cache<Box<[u8]>, Entry, ByBytes, TailHashing, 
 /// See the [module docs](self).
 pub(crate) struct VerificationCache {
     entries: Option<Entries>,
+    seen_once: SeenOnce,
     budget: u64,
+}
+
+/// Tokens verified once and not remembered yet: a table of tail hashes, one per slot, last
+/// writer wins. A token is remembered on its second verification, if its hash is still in its
+/// slot (a TinyLFU-style doorkeeper). Tokens used once, which with more live tokens than the
+/// cache holds are most misses, then cost no insert, no eviction and no memory, and cannot
+/// push out the tokens used again and again; a token used twice costs one more verification.
+/// Lock-free: a slot is one relaxed atomic load and store.
+struct SeenOnce {
+    slots: Box<[AtomicU64]>,
+    hashing: TailHashing,
+}
+
+impl SeenOnce {
+    /// Slots for twice `entries` tokens (a power of two, at least 64).
+    fn for_entries(entries: usize) -> Self {
+        let slots = entries.saturating_mul(2).next_power_of_two().max(64);
+        Self { slots: (0..slots).map(|_| AtomicU64::new(0)).collect(), hashing: TailHashing::default() }
+    }
+
+    /// The memory it holds.
+    fn bytes(&self) -> u64 {
+        (self.slots.len() * std::mem::size_of::<AtomicU64>()) as u64
+    }
+
+    /// Whether `token` was verified before (its hash in its slot); records it when not.
+    fn seen_before(&self, token: &[u8]) -> bool {
+        // 0 marks an empty slot: no hash is 0.
+        let hash = self.hashing.hash_one(token) | 1;
+        let slot = &self.slots[(hash >> 32) as usize & (self.slots.len() - 1)];
+        if slot.load(Ordering::Relaxed) == hash {
+            return true;
+        }
+        slot.store(hash, Ordering::Relaxed);
+        false
+    }
 }
 
 impl std::fmt::Debug for VerificationCache {
@@ -133,24 +176,27 @@ pub(crate) fn now_secs() -> u64 {
 }
 
 impl VerificationCache {
-    /// A cache holding at most `budget` bytes of entries (0 remembers nothing).
+    /// A cache holding at most `budget` bytes, its entries and its table of tokens seen once
+    /// (0 remembers nothing).
     pub(crate) fn with_budget(budget: u64) -> Self {
         let estimated = usize::try_from(budget / ENTRY_BYTES).unwrap_or(usize::MAX).max(16);
+        let seen_once = SeenOnce::for_entries(estimated);
+        let capacity = budget.saturating_sub(seen_once.bytes());
         // A shard per 256 KiB, up to 64: the budget is split evenly between shards, so a small
         // cache in many shards would hold less than its budget.
         let shards = usize::try_from(budget / (256 * 1024)).unwrap_or(64).clamp(1, 64);
         // Options that do not build (none here: both capacities are set) leave the cache off.
         let options = quick_cache::OptionsBuilder::new()
             .estimated_items_capacity(estimated)
-            .weight_capacity(budget)
+            .weight_capacity(capacity)
             .shards(shards)
             .build()
             .ok()
-            .filter(|_| budget > 0);
+            .filter(|_| capacity > 0);
         let entries = options.map(|options| {
             quick_cache::sync::Cache::with_options(options, ByBytes, TailHashing::default(), CountEvictions)
         });
-        Self { entries, budget }
+        Self { entries, seen_once, budget }
     }
 
     /// The principal of `token` verified before, if it has not expired and its keys are current.
@@ -159,10 +205,11 @@ impl VerificationCache {
         (entry.generation == generation && now < entry.expires_at).then_some(entry.principal)
     }
 
-    /// Remembers a successful verification (tokens without `exp` are not remembered).
+    /// Remembers a successful verification, from the token's second one on (see [`SeenOnce`]);
+    /// tokens without `exp` are never remembered.
     pub(crate) fn insert(&self, token: &[u8], principal: &Principal, now: u64, generation: u64) {
         let (Some(entries), Some(expires_at)) = (&self.entries, principal.expires_at()) else { return };
-        if expires_at <= now {
+        if expires_at <= now || !self.seen_once.seen_before(token) {
             return;
         }
         let held = super::footprint::chunk(token.len()) + principal.heap_bytes() + SLOT_BYTES;
@@ -190,16 +237,22 @@ mod tests {
         Principal::from_claims(serde_json::json!({"sub": sub, "exp": exp}), &ClaimMapping::default()).unwrap()
     }
 
+    /// Two verifications of `token`: what makes the cache remember it.
+    fn verified_twice(cache: &VerificationCache, token: &[u8], principal: &Principal, now: u64, generation: u64) {
+        cache.insert(token, principal, now, generation);
+        cache.insert(token, principal, now, generation);
+    }
+
     #[test]
     fn tokens_sharing_a_tail_are_told_apart_byte_for_byte() {
         let cache = VerificationCache::with_budget(64 * 1024);
         let tail = "x".repeat(HASHED_TAIL + 8);
         let (alice, mallory) = (format!("alice.{tail}"), format!("mallo.{tail}"));
         let (alice, mallory) = (alice.as_bytes(), mallory.as_bytes());
-        cache.insert(alice, &principal("alice", 2_000), 1_000, 0);
+        verified_twice(&cache, alice, &principal("alice", 2_000), 1_000, 0);
         assert_eq!(cache.get(alice, 1_000, 0).map(|p| p.subject().to_owned()).as_deref(), Some("alice"));
         assert!(cache.get(mallory, 1_000, 0).is_none(), "same length and tail, other bytes: a miss");
-        cache.insert(mallory, &principal("mallory", 2_000), 1_000, 0);
+        verified_twice(&cache, mallory, &principal("mallory", 2_000), 1_000, 0);
         assert_eq!(cache.get(alice, 1_000, 0).map(|p| p.subject().to_owned()).as_deref(), Some("alice"));
         assert_eq!(cache.get(mallory, 1_000, 0).map(|p| p.subject().to_owned()).as_deref(), Some("mallory"));
         assert_eq!(cache.len(), 2);
@@ -208,7 +261,7 @@ mod tests {
     #[test]
     fn an_entry_ends_with_its_token_and_its_key_generation() {
         let cache = VerificationCache::with_budget(64 * 1024);
-        cache.insert(b"short", &principal("alice", 2_000), 1_000, 7);
+        verified_twice(&cache, b"short", &principal("alice", 2_000), 1_000, 7);
         assert!(cache.get(b"short", 1_999, 7).is_some());
         assert!(cache.get(b"short", 2_000, 7).is_none(), "expired");
         assert!(cache.get(b"short", 1_000, 8).is_none(), "keys rotated");
@@ -219,11 +272,11 @@ mod tests {
         let budget = 256 * 1024;
         let cache = VerificationCache::with_budget(budget);
         let hot = format!("hot.{}", "h".repeat(400));
-        cache.insert(hot.as_bytes(), &principal("hot", 2_000), 1_000, 0);
+        verified_twice(&cache, hot.as_bytes(), &principal("hot", 2_000), 1_000, 0);
         let mut held_before = Vec::new();
         for i in 0..5_000 {
             let cold = format!("cold-{i:05}.{}", "c".repeat(400));
-            cache.insert(cold.as_bytes(), &principal("cold", 2_000), 1_000, 0);
+            verified_twice(&cache, cold.as_bytes(), &principal("cold", 2_000), 1_000, 0);
             // The hot token is used between every new one, as a busy client's is.
             assert!(cache.get(hot.as_bytes(), 1_000, 0).is_some(), "the hot token was evicted after {i} inserts");
             held_before.push(cache.len());
@@ -236,9 +289,34 @@ mod tests {
     }
 
     #[test]
+    fn a_token_is_remembered_from_its_second_verification() {
+        let cache = VerificationCache::with_budget(256 * 1024);
+        cache.insert(b"once", &principal("alice", 2_000), 1_000, 0);
+        assert!(cache.get(b"once", 1_000, 0).is_none(), "one verification: not remembered");
+        cache.insert(b"once", &principal("alice", 2_000), 1_000, 0);
+        assert!(cache.get(b"once", 1_000, 0).is_some(), "the second: remembered");
+    }
+
+    #[test]
+    fn a_flood_of_tokens_used_once_evicts_nothing() {
+        let cache = VerificationCache::with_budget(256 * 1024);
+        let regulars: Vec<String> = (0..20).map(|i| format!("{}.regular-{i:02}", "r".repeat(400))).collect();
+        for token in &regulars {
+            verified_twice(&cache, token.as_bytes(), &principal("regular", 2_000), 1_000, 0);
+        }
+        for i in 0..10_000 {
+            // A JWS ends with its signature: every valid token's tail differs.
+            let once = format!("{}.once-{i:05}", "o".repeat(400));
+            cache.insert(once.as_bytes(), &principal("once", 2_000), 1_000, 0);
+        }
+        assert_eq!(cache.len(), regulars.len(), "only the tokens used twice are held");
+        assert!(regulars.iter().all(|t| cache.get(t.as_bytes(), 1_000, 0).is_some()));
+    }
+
+    #[test]
     fn a_zero_budget_remembers_nothing() {
         let cache = VerificationCache::with_budget(0);
-        cache.insert(b"token", &principal("alice", 2_000), 1_000, 0);
+        verified_twice(&cache, b"token", &principal("alice", 2_000), 1_000, 0);
         assert!(cache.get(b"token", 1_000, 0).is_none());
         assert_eq!(cache.len(), 0);
     }
