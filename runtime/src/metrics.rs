@@ -31,6 +31,7 @@
 //! assert!(rampart::metrics::render().unwrap().contains("rampart_token_cache_total{result=\"miss\"} 1"));
 //! ```
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -202,13 +203,33 @@ pub(crate) fn labels_routes() -> bool {
     enabled()
 }
 
+/// The handles of one route, method and status's request metrics.
+type RequestHandles = (metrics::Counter, metrics::Histogram);
+
+thread_local! {
+    /// This thread's handles of the request metrics, by route (its label's address: labels are
+    /// `&'static str` the macros declare), method and status: a request records into them
+    /// without building a key, hashing its labels and looking it up in the registry (~10% of a
+    /// cached-token GET's time). Bounded by the routes, methods and statuses that exist.
+    static REQUEST_HANDLES: std::cell::RefCell<
+        HashMap<(usize, &'static str, u16), RequestHandles, rustc_hash::FxBuildHasher>,
+    > = std::cell::RefCell::default();
+}
+
 /// One finished request.
 fn record_request(route: Option<RouteLabel>, method: &'static str, status: u16, elapsed: Duration) {
     let route = route.map_or("unmatched", |r| r.0);
-    metrics::counter!("rampart_requests_total", "route" => route, "method" => method, "status" => status_label(status))
-        .increment(1);
-    metrics::histogram!("rampart_request_duration_seconds", "route" => route, "method" => method)
-        .record(elapsed.as_secs_f64());
+    let register = || -> RequestHandles {
+        let status = status_label(status);
+        let counter =
+            metrics::counter!("rampart_requests_total", "route" => route, "method" => method, "status" => status);
+        (counter, metrics::histogram!("rampart_request_duration_seconds", "route" => route, "method" => method))
+    };
+    REQUEST_HANDLES.with_borrow_mut(|handles| {
+        let (counter, histogram) = handles.entry((route.as_ptr() as usize, method, status)).or_insert_with(register);
+        counter.increment(1);
+        histogram.record(elapsed.as_secs_f64());
+    });
 }
 
 /// The status as a label, without allocating for the common ones.
@@ -253,8 +274,13 @@ pub(crate) fn record_decision(route: &std::sync::Arc<str>, decision: &'static st
 
 /// A bearer token found in (or missing from) the verification cache.
 pub fn record_token_cache(hit: bool) {
+    /// The two counters, registered once (with the recorder: this runs only once it is installed).
+    static COUNTERS: OnceLock<[metrics::Counter; 2]> = OnceLock::new();
     if enabled() {
-        metrics::counter!("rampart_token_cache_total", "result" => if hit { "hit" } else { "miss" }).increment(1);
+        let [hits, misses] = COUNTERS.get_or_init(|| {
+            ["hit", "miss"].map(|result| metrics::counter!("rampart_token_cache_total", "result" => result))
+        });
+        if hit { hits } else { misses }.increment(1);
     }
 }
 

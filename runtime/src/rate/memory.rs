@@ -7,13 +7,16 @@
 //! full quota and shrinks the tables, and a ceiling on tracked keys per route refuses new keys
 //! (429) rather than grow without bound.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
+use crossbeam_utils::CachePadded;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::nanos::Nanos;
@@ -25,6 +28,7 @@ use super::{Checked, QuotaKey, RateDecision};
 use crate::endpoint::RateSpec;
 
 type KeyedLimiter = RateLimiter<u64, BoundedStore, DefaultClock, StateInformationMiddleware>;
+type Routes = HashMap<(&'static str, &'static str), Arc<KeyedLimiter>, rustc_hash::FxBuildHasher>;
 
 /// A TAT so far ahead that the GCRA refuses: what a key beyond the ceiling is given, untracked.
 const REFUSED_TAT: u64 = u64::MAX / 4;
@@ -40,21 +44,38 @@ struct BoundedStore {
     /// The number of keys when last counted: counting takes a lock on every shard of the map,
     /// so it is done once every [`RECOUNT_EVERY`] checks, and exactly only near the ceiling.
     counted: AtomicUsize,
-    checks: AtomicUsize,
+    /// Checks counted in stripes, each on its own cache line, a thread to a stripe: worker
+    /// threads checking at once do not write one shared counter.
+    checks: [CachePadded<AtomicUsize>; STRIPES],
 }
 
-/// How many checks may pass between two counts of the keys (so as many new keys at most).
+/// How many checks may pass between two counts of the keys (so as many new keys at most): each
+/// stripe recounts every `RECOUNT_EVERY / STRIPES` of its checks, so after any count, fewer
+/// than `RECOUNT_EVERY` checks happen in all before the next.
 const RECOUNT_EVERY: usize = 1024;
+const STRIPES: usize = 16;
+
+thread_local! {
+    /// This thread's stripe of the check counters.
+    static STRIPE: Cell<usize> = Cell::new(next_stripe());
+}
+
+fn next_stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES
+}
 
 impl BoundedStore {
     fn new(max: usize) -> Self {
-        Self { keys: DashMapStateStore::default(), max, counted: AtomicUsize::new(0), checks: AtomicUsize::new(0) }
+        let checks = std::array::from_fn(|_| CachePadded::new(AtomicUsize::new(0)));
+        Self { keys: DashMapStateStore::default(), max, counted: AtomicUsize::new(0), checks }
     }
 
     /// Whether `key` must be refused: new, and the ceiling reached.
     fn refuses(&self, key: &u64) -> bool {
         let mut counted = self.counted.load(Ordering::Relaxed);
-        if self.checks.fetch_add(1, Ordering::Relaxed).is_multiple_of(RECOUNT_EVERY) {
+        let stripe = &self.checks[STRIPE.with(Cell::get)];
+        if stripe.fetch_add(1, Ordering::Relaxed).is_multiple_of(RECOUNT_EVERY / STRIPES) {
             counted = self.keys.len();
             self.counted.store(counted, Ordering::Relaxed);
         }
@@ -106,8 +127,9 @@ pub const DEFAULT_MAX_KEYS: usize = 1_000_000;
 /// Per-route in-memory limiters.
 pub struct MemoryStore {
     /// Keyed by the route's method and template, which the code declares (no client chooses
-    /// them): a fast unkeyed hash is enough.
-    routes: RwLock<HashMap<(&'static str, &'static str), Arc<KeyedLimiter>, rustc_hash::FxBuildHasher>>,
+    /// them): a fast unkeyed hash is enough. Read without a lock (a route's limiter is added
+    /// once, by copying the map), so that worker threads share no lock word.
+    routes: ArcSwap<Routes>,
     hasher: RandomState,
     clock: DefaultClock,
     max_keys: usize,
@@ -138,7 +160,7 @@ impl MemoryStore {
     /// A store tracking at most `max_keys` keys per route.
     pub fn with_max_keys(max_keys: usize) -> Self {
         Self {
-            routes: RwLock::new(HashMap::default()),
+            routes: ArcSwap::from_pointee(HashMap::default()),
             hasher: RandomState::new(),
             clock: DefaultClock::default(),
             max_keys: max_keys.max(1),
@@ -154,19 +176,22 @@ impl MemoryStore {
         spec: &RateSpec,
         check: impl FnOnce(&KeyedLimiter) -> T,
     ) -> T {
-        if let Ok(routes) = self.routes.read()
-            && let Some(limiter) = routes.get(&route)
-        {
+        if let Some(limiter) = self.routes.load().get(&route) {
             return check(limiter);
         }
-        let limiter = {
-            let mut routes = self.routes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-            Arc::clone(routes.entry(route).or_insert_with(|| {
-                let store = BoundedStore::new(self.max_keys);
-                let limiter: KeyedLimiter = RateLimiter::new(quota(spec), store, DefaultClock::default());
-                Arc::new(limiter)
-            }))
+        let new_limiter = || {
+            let store = BoundedStore::new(self.max_keys);
+            Arc::new(RateLimiter::new(quota(spec), store, DefaultClock::default()))
         };
+        // Copy-on-write; a route added by another thread meanwhile is kept, not replaced.
+        let routes = self.routes.rcu(|routes| {
+            let mut routes = Routes::clone(routes);
+            routes.entry(route).or_insert_with(new_limiter);
+            routes
+        });
+        // `rcu` returns the map it replaced; the route's limiter is in the current one.
+        drop(routes);
+        let limiter = self.routes.load().get(&route).cloned().unwrap_or_else(new_limiter);
         check(&limiter)
     }
 
@@ -220,7 +245,7 @@ impl MemoryStore {
 
     /// Drops keys that have recovered their full quota and releases the freed table space.
     pub fn cleanup(&self) {
-        let routes: Vec<_> = self.routes.read().map(|r| r.values().cloned().collect()).unwrap_or_default();
+        let routes: Vec<_> = self.routes.load().values().cloned().collect();
         for limiter in routes {
             limiter.retain_recent();
             limiter.shrink_to_fit();
@@ -229,7 +254,7 @@ impl MemoryStore {
 
     /// How many keys are tracked, over all routes.
     pub fn len(&self) -> usize {
-        self.routes.read().map(|r| r.values().map(|l| l.len()).sum()).unwrap_or(0)
+        self.routes.load().values().map(|l| l.len()).sum()
     }
 
     /// Whether no key is tracked.
