@@ -191,9 +191,10 @@ pub(crate) fn timing(method: &Method) -> Option<Timing> {
 }
 
 impl Timing {
-    /// Records the finished request, with the route its endpoint's guard named.
-    pub(crate) fn finish(self, response: &Response) {
-        let route = response.extensions().get::<RouteLabel>().copied();
+    /// Records the finished request, with the route its endpoint's guard named (`route`, or
+    /// the response's [`RouteLabel`]).
+    pub(crate) fn finish(self, response: &Response, route: Option<&'static str>) {
+        let route = route.map(RouteLabel).or_else(|| response.extensions().get::<RouteLabel>().copied());
         record_request(route, self.method, response.status().as_u16(), self.started.elapsed());
     }
 }

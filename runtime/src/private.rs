@@ -381,9 +381,11 @@ impl<F: Future<Output = Response>> Future for GuardedFuture<F> {
                 match polled {
                     Caught::Panicked(response) => (labelled(response, endpoint.info), passage.take()),
                     Caught::Answered(response) => {
-                        let response = labelled(response, endpoint.info);
                         return Poll::Ready(match passage.take() {
-                            Some(passage) => {
+                            Some(mut passage) => {
+                                // The passage names the route to the metrics itself: no
+                                // extension map allocated on the response for it.
+                                passage.set_route(endpoint.info.path);
                                 let template = endpoint
                                     .template
                                     .get_or_init(|| ResponseTemplate::new(passage.hsts(), endpoint.policy.as_ref()));
@@ -391,7 +393,10 @@ impl<F: Future<Output = Response>> Future for GuardedFuture<F> {
                                 passage.leave_allowed(response, Some(template), endpoint.policy.as_ref().zip(state))
                             }
                             // An outer security layer finishes the response.
-                            None => finish(decision.as_ref(), endpoint.policy.as_ref(), response),
+                            None => {
+                                let response = labelled(response, endpoint.info);
+                                finish(decision.as_ref(), endpoint.policy.as_ref(), response)
+                            }
                         });
                     }
                 }

@@ -180,6 +180,9 @@ pub(crate) struct Passage {
     client_ip: std::net::IpAddr,
     hsts: bool,
     timed: Option<crate::metrics::Timing>,
+    /// The route of the endpoint that answered, when its guard named it here (else the
+    /// response's [`crate::metrics::RouteLabel`] names it).
+    route: Option<&'static str>,
 }
 
 impl Passage {
@@ -196,6 +199,7 @@ impl Passage {
             client_ip: meta.client_ip,
             hsts: installed.security.hsts(),
             timed: crate::metrics::timing(&parts.method),
+            route: None,
         };
         parts.extensions.insert(RequestScope { meta, installed: Arc::clone(installed), verified: None });
         Some(passage)
@@ -209,6 +213,11 @@ impl Passage {
             route: std::sync::Arc::from(info.path),
             client_ip: self.client_ip,
         }
+    }
+
+    /// Names the route of the endpoint that answers, for the request metrics.
+    pub(crate) fn set_route(&mut self, route: &'static str) {
+        self.route = Some(route);
     }
 
     /// Whether the response gets `Strict-Transport-Security`.
@@ -232,7 +241,7 @@ impl Passage {
         rate: Option<(&HeaderValue, HeaderValue)>,
     ) -> Response {
         let mut response = crate::error::problem_for_plain_response(response);
-        let Passage { request_id, hsts, timed, .. } = self;
+        let Passage { request_id, hsts, timed, route, .. } = self;
         let (policy, state) = rate.unzip();
         let left = match template {
             Some(template) => template.fill(response.headers_mut(), request_id, state),
@@ -248,7 +257,7 @@ impl Passage {
             headers.insert(REQUEST_ID.clone(), request_id);
         }
         if let Some(timing) = timed {
-            timing.finish(&response);
+            timing.finish(&response, route);
         }
         response
     }

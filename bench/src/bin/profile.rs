@@ -6,7 +6,8 @@
 //! `valgrind --tool=callgrind target/release/profile secure-get 20000`
 //!
 //! Variants: plain-get, plain-layered (plain axum behind one pass-through router layer: what a
-//! layer costs), public-get, secure-get, hand-get, plain-post, secure-post. `bench/instructions.sh`
+//! layer costs), public-get, secure-get, secure-get-deployed (the notes service's defaults: the
+//! metrics recorder and audit sink installed, lockout on), hand-get, plain-post, secure-post. `bench/instructions.sh`
 //! runs them all. Each with `-cold` appended (`secure-get-cold`, `hand-get-cold`) sends every
 //! request with a token never seen before: every verification is a cache miss, as with more
 //! live tokens than a cache holds.
@@ -31,6 +32,7 @@ fn main() {
         "hand-get" => (handwritten(), "/item", false),
         "public-get" => (rampart_app(), "/public", false),
         "secure-get" => (rampart_app(), "/secure", false),
+        "secure-get-deployed" => (deployed(), "/secure", false),
         "secure-post" => (rampart_app(), "/secure", true),
         other => {
             eprintln!("unknown variant {other}");
@@ -47,6 +49,19 @@ fn main() {
     // lazily initialized clock created) happens before the measured loop.
     runtime.block_on(load.send(0..WARM_UP));
     measured(&runtime, &load, n);
+}
+
+/// Rampart with the notes service's defaults: the metrics recorder and the audit sink (to a
+/// file) installed, lockout on.
+fn deployed() -> axum::Router {
+    let audit_log = std::env::temp_dir().join("rampart-profile-audit.log");
+    let mut settings = bench::variants::Signing::Hs256.settings();
+    settings.push(("RAMPART_AUDIT_LOG", audit_log.display().to_string()));
+    let config = bench::variants::rampart_config(&settings);
+    // Kept for the process's life: dropping the sink would stop its writer.
+    std::mem::forget(rampart::audit::install(&config.audit).expect("the audit sink"));
+    rampart::metrics::install().expect("the recorder");
+    bench::variants::rampart_app_with(&settings)
 }
 
 /// Requests sent before the measured loop: each of the 16 subjects twice.
