@@ -289,14 +289,16 @@ pub fn record_token_cache(hit: bool) {
 /// syntax is plausible.
 /// One verified token evicted from the verification cache to make room.
 pub(crate) fn record_token_cache_eviction() {
+    static COUNTER: OnceLock<metrics::Counter> = OnceLock::new();
     if enabled() {
-        metrics::counter!("rampart_token_cache_evictions_total").increment(1);
+        COUNTER.get_or_init(|| metrics::counter!("rampart_token_cache_evictions_total")).increment(1);
     }
 }
 
 pub(crate) fn record_verification() {
+    static COUNTER: OnceLock<metrics::Counter> = OnceLock::new();
     if enabled() {
-        metrics::counter!("rampart_token_verifications_total").increment(1);
+        COUNTER.get_or_init(|| metrics::counter!("rampart_token_verifications_total")).increment(1);
     }
 }
 

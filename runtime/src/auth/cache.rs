@@ -124,6 +124,8 @@ type Entries = quick_cache::sync::Cache<Box<[u8]>, Entry, ByBytes, TailHashing, 
 
 /// See the [module docs](self).
 pub(crate) struct VerificationCache {
+    /// Tells this cache's entries in the threads' [`super::recent`] tables from another's.
+    id: u64,
     entries: Option<Entries>,
     seen_once: SeenOnce,
     budget: u64,
@@ -196,13 +198,23 @@ impl VerificationCache {
         let entries = options.map(|options| {
             quick_cache::sync::Cache::with_options(options, ByBytes, TailHashing::default(), CountEvictions)
         });
-        Self { entries, seen_once, budget }
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        Self { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), entries, seen_once, budget }
     }
 
     /// The principal of `token` verified before, if it has not expired and its keys are current.
+    /// This thread's recent hits answer first ([`super::recent`]); a hit of the shared map is
+    /// kept there.
     pub(crate) fn get(&self, token: &[u8], now: u64, generation: u64) -> Option<Principal> {
+        if let Some(principal) = super::recent::get(self.id, token, now, generation) {
+            return Some(principal);
+        }
         let entry = self.entries.as_ref()?.get(token)?;
-        (entry.generation == generation && now < entry.expires_at).then_some(entry.principal)
+        if entry.generation != generation || now >= entry.expires_at {
+            return None;
+        }
+        super::recent::keep(self.id, token, &entry.principal, entry.expires_at, generation);
+        Some(entry.principal)
     }
 
     /// Remembers a successful verification, from the token's second one on (see [`SeenOnce`]);

@@ -36,6 +36,7 @@ mod jwks;
 mod jwt;
 mod keys;
 mod principal;
+mod recent;
 pub(crate) mod revocation;
 mod signature;
 
