@@ -7,14 +7,15 @@
 //!
 //! Variants: plain-get, plain-layered (plain axum behind one pass-through router layer: what a
 //! layer costs), public-get, secure-get, secure-get-deployed (the notes service's defaults: the
-//! metrics recorder and audit sink installed, lockout on), hand-get, plain-post, secure-post. `bench/instructions.sh`
+//! metrics recorder and audit sink installed, lockout on), hand-get, plain-post, secure-post, and
+//! ES256 tokens with hand-get-es256 and secure-get-es256. `bench/instructions.sh`
 //! runs them all. Each with `-cold` appended (`secure-get-cold`, `hand-get-cold`) sends every
 //! request with a token never seen before: every verification is a cache miss, as with more
 //! live tokens than a cache holds.
 
 use axum::body::Body;
 use axum::http::Request;
-use bench::variants::{SECRET, body, handwritten, plain, rampart_app, token};
+use bench::variants::{Signing, body, handwritten, handwritten_with, plain, rampart_app, rampart_app_with};
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 
@@ -25,11 +26,14 @@ fn main() {
         std::process::exit(2);
     };
     let cold = variant.ends_with("-cold");
+    let signing = if variant.contains("es256") { Signing::Es256 } else { Signing::Hs256 };
     let (app, path, post) = match variant.trim_end_matches("-cold") {
         "plain-get" => (plain(), "/item", false),
         "plain-post" => (plain(), "/item", true),
         "plain-layered" => (plain().layer(tower::layer::util::Identity::new()), "/item", false),
         "hand-get" => (handwritten(), "/item", false),
+        "hand-get-es256" => (handwritten_with(Signing::Es256), "/item", false),
+        "secure-get-es256" => (rampart_app_with(&Signing::Es256.settings()), "/secure", false),
         "public-get" => (rampart_app(), "/public", false),
         "secure-get" => (rampart_app(), "/secure", false),
         "secure-get-deployed" => (deployed(), "/secure", false),
@@ -41,8 +45,9 @@ fn main() {
     };
     // Hot: 16 subjects, reused. Cold: a new token (and subject) for every request.
     let subjects = if cold { WARM_UP + n } else { 16 };
+    let key = signing.encoding_key();
     let tokens: Vec<String> =
-        (0..subjects).map(|i| token(&format!("user-{i}"), &["bench:read", "bench:write"], SECRET)).collect();
+        (0..subjects).map(|i| signing.token(&format!("user-{i}"), &["bench:read", "bench:write"], &key)).collect();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let load = Load { app, path, post, tokens, payload: body(), variant };
     // Every subject's first request (the token verified and cached, the rate buckets and any
