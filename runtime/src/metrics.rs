@@ -285,8 +285,6 @@ pub fn record_token_cache(hit: bool) {
     }
 }
 
-/// A token about to be verified (parsed, its signature and claims checked): a cache miss whose
-/// syntax is plausible.
 /// One verified token evicted from the verification cache to make room.
 pub(crate) fn record_token_cache_eviction() {
     static COUNTER: OnceLock<metrics::Counter> = OnceLock::new();
@@ -295,6 +293,8 @@ pub(crate) fn record_token_cache_eviction() {
     }
 }
 
+/// A token about to be verified (parsed, its signature and claims checked): a cache miss whose
+/// syntax is plausible.
 pub(crate) fn record_verification() {
     static COUNTER: OnceLock<metrics::Counter> = OnceLock::new();
     if enabled() {

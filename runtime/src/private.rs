@@ -274,15 +274,14 @@ where
                 Access::Secured(_) => guard_secure(&mut parts, info).await.map(|(_, decision)| decision),
                 Access::Public { .. } => guard_public(&mut parts, info).await,
             };
-            let response = match decision {
+            match decision {
                 Ok(decision) => {
                     let request = with_body_limit(info.body_limit, timeouts.body, Request::from_parts(parts, body));
                     let response = handler.call(request, state).await;
                     finish(decision.as_ref(), endpoint.policy.as_ref(), response)
                 }
                 Err(denied) => denied,
-            };
-            labelled(response, info)
+            }
         });
         let deadline = HandlerDeadline::new(handler_limit);
         GuardedFuture { state: GuardedState::Waiting { inner, passage, deadline, info } }
@@ -297,7 +296,7 @@ fn handler_timed_out(passage: Option<&Passage>, info: &'static EndpointInfo) -> 
         |p| p.context(info),
     );
     AuditEvent::new(&ctx, Decision::Deny, "handler_timeout", 503).emit();
-    labelled(Error::HandlerTimeout.into_response(), info)
+    Error::HandlerTimeout.into_response()
 }
 
 /// The guard's decision when every check allows the request without waiting: the rate
@@ -326,7 +325,7 @@ fn guard_now(parts: &mut Parts, info: &'static EndpointInfo) -> Option<Option<Ra
     Some(decision)
 }
 
-/// The metrics' route label, when metrics are on.
+/// The metrics' route label, when metrics are on, for an outer layer's passage.
 fn labelled(mut response: Response, info: &'static EndpointInfo) -> Response {
     if crate::metrics::labels_routes() {
         response.extensions_mut().insert(crate::metrics::RouteLabel(info.path));
@@ -369,22 +368,21 @@ impl<F: Future<Output = Response>> Future for GuardedFuture<F> {
     type Output = Response;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
-        let (response, passage) = match self.project().state.project() {
+        let (response, passage, info) = match self.project().state.project() {
             GuardedProjection::Run { inner, decision, endpoint, passage, deadline } => {
                 let polled = match poll_catching(inner, cx) {
                     Poll::Ready(caught) => caught,
                     Poll::Pending if deadline.passed(cx) => {
-                        return Poll::Ready(leave(handler_timed_out(passage.as_ref(), endpoint.info), passage.take()));
+                        let response = handler_timed_out(passage.as_ref(), endpoint.info);
+                        return Poll::Ready(leave(response, passage.take(), endpoint.info));
                     }
                     Poll::Pending => return Poll::Pending,
                 };
                 match polled {
-                    Caught::Panicked(response) => (labelled(response, endpoint.info), passage.take()),
+                    Caught::Panicked(response) => (response, passage.take(), endpoint.info),
                     Caught::Answered(response) => {
                         return Poll::Ready(match passage.take() {
                             Some(mut passage) => {
-                                // The passage names the route to the metrics itself: no
-                                // extension map allocated on the response for it.
                                 passage.set_route(endpoint.info.path);
                                 let template = endpoint
                                     .template
@@ -402,19 +400,28 @@ impl<F: Future<Output = Response>> Future for GuardedFuture<F> {
                 }
             }
             GuardedProjection::Waiting { inner, passage, deadline, info } => match poll_catching(inner.as_mut(), cx) {
-                Poll::Ready(Caught::Answered(response) | Caught::Panicked(response)) => (response, passage.take()),
-                Poll::Pending if deadline.passed(cx) => (handler_timed_out(passage.as_ref(), info), passage.take()),
+                Poll::Ready(Caught::Answered(response) | Caught::Panicked(response)) => {
+                    (response, passage.take(), *info)
+                }
+                Poll::Pending if deadline.passed(cx) => {
+                    (handler_timed_out(passage.as_ref(), info), passage.take(), *info)
+                }
                 Poll::Pending => return Poll::Pending,
             },
         };
-        Poll::Ready(leave(response, passage))
+        Poll::Ready(leave(response, passage, info))
     }
 }
 
-/// Finishes `response` through the passage, if this handler made one (else an outer layer does).
-fn leave(response: Response, passage: Option<Passage>) -> Response {
+/// Finishes `response` of `info`'s route through the passage, if this handler made one (else an
+/// outer layer does). Whichever passage finishes it names the route to the metrics: this one
+/// directly, an outer one through the response's label.
+fn leave(response: Response, passage: Option<Passage>, info: &'static EndpointInfo) -> Response {
     match passage {
-        Some(passage) => passage.leave(response),
-        None => response,
+        Some(mut passage) => {
+            passage.set_route(info.path);
+            passage.leave(response)
+        }
+        None => labelled(response, info),
     }
 }
