@@ -10,9 +10,9 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -21,7 +21,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::nanos::Nanos;
 use governor::state::StateStore;
-use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
+use governor::state::keyed::ShrinkableKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 use super::{Checked, QuotaKey, RateDecision};
@@ -33,30 +33,28 @@ type Routes = HashMap<(&'static str, &'static str), Arc<KeyedLimiter>, rustc_has
 /// A TAT so far ahead that the GCRA refuses: what a key beyond the ceiling is given, untracked.
 const REFUSED_TAT: u64 = u64::MAX / 4;
 
-/// governor's DashMap store with a ceiling: at `max` keys, a key it does not already track is
-/// refused without being inserted, while tracked keys keep their quotas.
+/// The keys' GCRA states in a map whose reads take no lock, with a ceiling: at `max` keys, a key
+/// it does not already track is refused without being inserted, while tracked keys keep their
+/// quotas.
 ///
-/// The keys are already SipHash values under a secret seed, which no client can aim: the map
-/// spreads them with one multiplication (FxHash) instead of hashing them again.
+/// A check of a tracked key writes only that key's state (one compare-and-swap): worker threads
+/// checking different keys at once write no shared word (governor's own store is a `DashMap`,
+/// whose shard read locks every reader writes). Entries are stored inline, so the table's memory
+/// goes back to the system when keys are dropped. The keys are already SipHash values under a
+/// secret seed, which no client can aim: the map spreads them with one multiplication (FxHash)
+/// instead of hashing them again.
 struct BoundedStore {
-    keys: DashMapStateStore<u64, rustc_hash::FxBuildHasher>,
+    keys: scc::HashIndex<u64, KeyState, rustc_hash::FxBuildHasher>,
     max: usize,
-    /// The number of keys when last counted: counting takes a lock on every shard of the map,
-    /// so it is done once every [`RECOUNT_EVERY`] checks, and exactly only near the ceiling.
-    counted: AtomicUsize,
-    /// Checks counted in stripes, each on its own cache line, a thread to a stripe: worker
-    /// threads checking at once do not write one shared counter.
-    checks: [CachePadded<AtomicUsize>; STRIPES],
+    /// The number of keys, counted in stripes (a thread to a stripe, each on its own cache line)
+    /// as keys are added, and set again from the table after each sweep.
+    count: [CachePadded<AtomicIsize>; STRIPES],
 }
 
-/// How many checks may pass between two counts of the keys (so as many new keys at most): each
-/// stripe recounts every `RECOUNT_EVERY / STRIPES` of its checks, so after any count, fewer
-/// than `RECOUNT_EVERY` checks happen in all before the next.
-const RECOUNT_EVERY: usize = 1024;
 const STRIPES: usize = 16;
 
 thread_local! {
-    /// This thread's stripe of the check counters.
+    /// This thread's stripe of the key counters.
     static STRIPE: Cell<usize> = Cell::new(next_stripe());
 }
 
@@ -67,20 +65,12 @@ fn next_stripe() -> usize {
 
 impl BoundedStore {
     fn new(max: usize) -> Self {
-        let checks = std::array::from_fn(|_| CachePadded::new(AtomicUsize::new(0)));
-        Self { keys: DashMapStateStore::default(), max, counted: AtomicUsize::new(0), checks }
+        let count = std::array::from_fn(|_| CachePadded::new(AtomicIsize::new(0)));
+        Self { keys: scc::HashIndex::with_hasher(rustc_hash::FxBuildHasher), max, count }
     }
 
-    /// Whether `key` must be refused: new, and the ceiling reached.
-    fn refuses(&self, key: &u64) -> bool {
-        let mut counted = self.counted.load(Ordering::Relaxed);
-        let stripe = &self.checks[STRIPE.with(Cell::get)];
-        if stripe.fetch_add(1, Ordering::Relaxed).is_multiple_of(RECOUNT_EVERY / STRIPES) {
-            counted = self.keys.len();
-            self.counted.store(counted, Ordering::Relaxed);
-        }
-        // Far from the ceiling, even the keys added since the last count cannot reach it.
-        counted + RECOUNT_EVERY >= self.max && !self.keys.contains_key(key) && self.keys.len() >= self.max
+    fn count(&self) -> usize {
+        usize::try_from(self.count.iter().map(|stripe| stripe.load(Ordering::Relaxed)).sum::<isize>()).unwrap_or(0)
     }
 }
 
@@ -91,21 +81,38 @@ impl StateStore for BoundedStore {
     where
         F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
-        if self.refuses(key) {
+        if let Some(state) = self.keys.peek(key, &scc::ebr::Guard::new()) {
+            return state.measure_and_replace(f);
+        }
+        // Threads adding keys at the same moment can each pass this count: the ceiling is
+        // exceeded by at most one key per worker thread.
+        if self.count() >= self.max {
             return f(Some(Nanos::from(REFUSED_TAT))).map(|(outcome, _)| outcome);
         }
-        self.keys.measure_and_replace(key, f)
+        let entry = match self.keys.entry(*key) {
+            scc::hash_index::Entry::Occupied(entry) => entry,
+            scc::hash_index::Entry::Vacant(entry) => {
+                self.count[STRIPE.with(Cell::get)].fetch_add(1, Ordering::Relaxed);
+                entry.insert_entry(KeyState::default())
+            }
+        };
+        entry.get().measure_and_replace(f)
     }
 }
 
 impl ShrinkableKeyedStateStore<u64> for BoundedStore {
     fn retain_recent(&self, drop_below: Nanos) {
-        self.keys.retain_recent(drop_below);
-        self.counted.store(self.keys.len(), Ordering::Relaxed);
+        self.keys.retain(|_, state| !state.is_older_than(drop_below));
+        // Counted again from the table (keys added meanwhile may be counted twice: the count
+        // errs on the side of the ceiling, and the next sweep sets it right).
+        let counted = isize::try_from(self.keys.len()).unwrap_or(isize::MAX);
+        for (n, stripe) in self.count.iter().enumerate() {
+            stripe.store(if n == 0 { counted } else { 0 }, Ordering::Relaxed);
+        }
     }
 
     fn shrink_to_fit(&self) {
-        ShrinkableKeyedStateStore::shrink_to_fit(&self.keys);
+        // The table shrinks itself as it empties.
     }
 
     fn len(&self) -> usize {
@@ -114,6 +121,36 @@ impl ShrinkableKeyedStateStore<u64> for BoundedStore {
 
     fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+}
+
+/// One key's GCRA state: its theoretical arrival time in nanoseconds since the limiter was made
+/// (0: none yet), replaced by compare-and-swap, as governor's `InMemoryState` does (whose
+/// methods other stores cannot call).
+#[derive(Default)]
+struct KeyState(AtomicU64);
+
+impl Clone for KeyState {
+    fn clone(&self) -> Self {
+        Self(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+impl KeyState {
+    fn measure_and_replace<T, E>(&self, f: impl Fn(Option<Nanos>) -> Result<(T, Nanos), E>) -> Result<T, E> {
+        let mut previous = self.0.load(Ordering::Acquire);
+        loop {
+            let (outcome, next) = f(NonZeroU64::new(previous).map(|tat| Nanos::from(tat.get())))?;
+            match self.0.compare_exchange_weak(previous, next.into(), Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return Ok(outcome),
+                Err(current) => previous = current,
+            }
+        }
+    }
+
+    /// Whether the key has its whole quota back at `instant`.
+    fn is_older_than(&self, instant: Nanos) -> bool {
+        self.0.load(Ordering::Relaxed) <= u64::from(instant)
     }
 }
 
@@ -250,6 +287,12 @@ impl MemoryStore {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+        // The dropped entries and tables are freed once every thread has moved past the epoch
+        // they were dropped in: move it on now, so that the memory goes back before the next
+        // checks come.
+        for _ in 0..4 {
+            scc::ebr::Guard::new().accelerate();
+        }
     }
 
     /// How many keys are tracked, over all routes.
@@ -260,5 +303,62 @@ impl MemoryStore {
     /// Whether no key is tracked.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::RateKey;
+
+    const ROUTE: (&str, &str) = ("GET", "/notes");
+
+    #[test]
+    fn at_the_ceiling_new_keys_are_refused_and_tracked_keys_keep_their_quota() {
+        let store = MemoryStore::with_max_keys(3);
+        let spec = RateSpec { count: 100, period_secs: 60, burst: 100, key: RateKey::Subject };
+        for key in ["a", "b", "c"] {
+            assert!(matches!(store.check(ROUTE, &spec, key), Checked::Allowed(_)), "{key}");
+        }
+        assert_eq!(store.check(ROUTE, &spec, "d"), Checked::Full);
+        assert!(matches!(store.check(ROUTE, &spec, "a"), Checked::Allowed(_)));
+        assert_eq!(store.len(), 3);
+    }
+
+    #[test]
+    fn cleanup_drops_recovered_keys_and_makes_room_for_new_ones() {
+        let store = MemoryStore::with_max_keys(2);
+        // One request per millisecond: a key has its whole quota back 2 ms after its request.
+        let spec = RateSpec { count: 1000, period_secs: 1, burst: 1, key: RateKey::Subject };
+        for key in ["a", "b"] {
+            assert!(matches!(store.check(ROUTE, &spec, key), Checked::Allowed(_)));
+        }
+        assert!(matches!(store.check(ROUTE, &spec, "a"), Checked::Limited(..)), "the burst of 1 is used");
+        std::thread::sleep(Duration::from_millis(20));
+        store.cleanup();
+        assert_eq!(store.len(), 0);
+        for key in ["c", "d"] {
+            assert!(matches!(store.check(ROUTE, &spec, key), Checked::Allowed(_)), "{key}");
+        }
+        assert_eq!(store.check(ROUTE, &spec, "e"), Checked::Full);
+    }
+
+    #[test]
+    fn threads_checking_one_key_share_its_quota_exactly() {
+        let store = MemoryStore::default();
+        let spec = RateSpec { count: 1000, period_secs: 3600, burst: 1000, key: RateKey::Subject };
+        let allowed = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..500 {
+                        if matches!(store.check(ROUTE, &spec, "shared"), Checked::Allowed(_)) {
+                            allowed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(allowed.into_inner(), 1000, "2,000 requests against a burst of 1,000");
     }
 }
