@@ -46,6 +46,12 @@ async fn denials_are_audited_as_json_lines_without_the_token() {
     let limited = Router::new().mount(once_a_minute).secured(&Security::new(authenticator(&[Scheme::Hs256])));
     send(&limited, get_with_token("/once", &reader)).await;
     send(&limited, get_with_token("/once", &reader)).await;
+    // Nested: the event names the full path.
+    let nested = Router::new()
+        .nest("/api/v1", Router::new().mount(once_a_minute))
+        .secured(&Security::new(authenticator(&[Scheme::Hs256])));
+    assert_eq!(send(&nested, get_with_token("/api/v1/once", &reader)).await.status, 200);
+    assert_eq!(send(&nested, get_with_token("/api/v1/once", &reader)).await.status, 429);
     let dead_redis = RedisStore::connect("redis://127.0.0.1:1", Duration::from_millis(100)).unwrap();
     let degraded = Router::new().mount(once_a_minute).secured(
         &Security::builder(authenticator(&[Scheme::Hs256]))
@@ -92,6 +98,7 @@ async fn denials_are_audited_as_json_lines_without_the_token() {
         ("/admin", "deny", "insufficient_scope", 403),
         ("/owned/{owner}", "deny", "not_owner", 404),
         ("/once", "deny", "rate_limited", 429),
+        ("/api/v1/once", "deny", "rate_limited", 429),
         ("/once", "degraded", "rate_store_fallback_local", 200),
         ("/typed", "deny", "invalid_input", 422),
     ];
@@ -110,6 +117,7 @@ async fn denials_are_audited_as_json_lines_without_the_token() {
     assert_eq!(events[3]["subject"], "alice");
     assert_eq!(events[4]["subject"], "alice");
     assert_eq!(events[5]["subject"], "alice");
-    assert_eq!(events[6]["level"], "WARN");
-    assert_eq!(events[7]["subject"], "alice");
+    assert_eq!(events[6]["subject"], "alice");
+    assert_eq!(events[7]["level"], "WARN");
+    assert_eq!(events[8]["subject"], "alice");
 }

@@ -222,21 +222,49 @@ pub trait Endpoint: Copy + Send + Sync + 'static {
     note = "if it is annotated, one of its extractors does not accept the router's state `{S}`"
 )]
 pub trait EndpointHandler<S, M>: Endpoint {
-    /// The axum method router that enforces the contract, then calls the handler; `installation`
-    /// is where [`Router::secured`] leaves what it installs.
-    fn method_router(self, installation: &crate::__private::Installation) -> MethodRouter<S>;
+    /// The axum method router that enforces `info` (the endpoint's contract, at its full path
+    /// when nested), then calls the handler; `installation` is where [`Router::secured`] leaves
+    /// what it installs.
+    fn method_router(self, info: &'static EndpointInfo, installation: &Installation) -> MethodRouter<S>;
 }
 
 /// A router that mounts only declared endpoints and keeps their inventory.
-#[derive(Debug)]
+///
+/// Routers compose as axum's do: [`Router::merge`] joins two, [`Router::nest`] mounts one under a
+/// path prefix. A nested endpoint has its full path everywhere: in the route, the inventory, the
+/// OpenAPI document, its rate-limit keys, metric labels and audit events.
+///
+/// # Examples
+///
+/// ```
+/// use rampart::{Router, secure};
+///
+/// /// Lists the orders.
+/// #[secure(get, path = "/orders", scope = "orders:read", rate = "100/min")]
+/// async fn list_orders() -> &'static str {
+///     "[]"
+/// }
+///
+/// let api: Router = Router::new().nest("/api/v1", Router::new().mount(list_orders));
+/// assert_eq!(api.inventory()[0].path, "/api/v1/orders");
+/// ```
 pub struct Router<S = ()> {
-    inner: axum::Router<S>,
+    /// The mounted endpoints' contracts, in mounting order.
     inventory: Vec<&'static EndpointInfo>,
+    /// Each endpoint's axum route, made when the router is finished (so that nesting can still
+    /// change its path): in the same order as `inventory`.
+    routes: Vec<MakeRoute<S>>,
     docs: Option<ApiDocs>,
-    /// Where the endpoints mounted here find what [`Router::secured`] installs.
-    installation: Installation,
-    /// The same, for the endpoints of routers merged into this one.
-    merged: Vec<Installation>,
+}
+
+/// Makes an endpoint's method router for its (possibly nested) contract; the installation is
+/// where [`Router::secured`] leaves what it installs.
+type MakeRoute<S> = Box<dyn FnOnce(&'static EndpointInfo, &Installation) -> MethodRouter<S> + Send + Sync>;
+
+impl<S> fmt::Debug for Router<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Router").field("inventory", &self.inventory).field("docs", &self.docs).finish_non_exhaustive()
+    }
 }
 
 impl<S: Clone + Send + Sync + 'static> Default for Router<S> {
@@ -248,28 +276,34 @@ impl<S: Clone + Send + Sync + 'static> Default for Router<S> {
 impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// An empty router.
     pub fn new() -> Self {
-        Self {
-            inner: axum::Router::new(),
-            inventory: Vec::new(),
-            docs: None,
-            installation: Installation::default(),
-            merged: Vec::new(),
-        }
+        Self { inventory: Vec::new(), routes: Vec::new(), docs: None }
     }
 
     /// Mounts an endpoint at its declared method and path.
     ///
     /// # Panics
     ///
-    /// When two endpoints declare the same method and path (axum refuses overlapping routes).
+    /// When another endpoint of this router declares the same method and path.
     pub fn mount<E, M>(mut self, endpoint: E) -> Self
     where
         E: Endpoint + EndpointHandler<S, M>,
     {
-        let info = endpoint.info();
-        self.inner = self.inner.route(info.path, endpoint.method_router(&self.installation));
-        self.inventory.push(info);
+        self.push(endpoint.info(), Box::new(move |info, installation| endpoint.method_router(info, installation)));
         self
+    }
+
+    fn push(&mut self, info: &'static EndpointInfo, route: MakeRoute<S>) {
+        if let Some(twin) = self.inventory.iter().find(|other| other.method == info.method && other.path == info.path) {
+            panic!(
+                "two endpoints answer {} {}: `{}` and `{}`; give one of them another path or method",
+                info.method.as_str(),
+                info.path,
+                twin.handler,
+                info.handler
+            );
+        }
+        self.inventory.push(info);
+        self.routes.push(route);
     }
 
     /// Every mounted endpoint's contract, in mounting order.
@@ -278,11 +312,36 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     }
 
     /// Adds the endpoints of `other` (and its documentation settings, when it has some).
+    ///
+    /// # Panics
+    ///
+    /// When an endpoint of `other` answers the same method and path as one of this router.
     pub fn merge(mut self, other: Router<S>) -> Self {
-        self.inner = self.inner.merge(other.inner);
-        self.inventory.extend(other.inventory);
-        self.merged.push(other.installation);
-        self.merged.extend(other.merged);
+        for (info, route) in other.inventory.into_iter().zip(other.routes) {
+            self.push(info, route);
+        }
+        self.docs = self.docs.or(other.docs);
+        self
+    }
+
+    /// Mounts the endpoints of `other` under `prefix`: `other`'s `GET /orders` becomes
+    /// `GET {prefix}/orders` (and its `/`, `{prefix}`), in the route and in everything that
+    /// names the route (inventory, OpenAPI, rate-limit keys, metrics, audit). `other`'s
+    /// documentation settings are kept when this router has none.
+    ///
+    /// # Panics
+    ///
+    /// When `prefix` does not start with `/`, ends with `/` or holds a wildcard (`{*...}`), or
+    /// when a nested endpoint answers the same method and path as one of this router.
+    pub fn nest(mut self, prefix: &str, other: Router<S>) -> Self {
+        assert!(
+            prefix.starts_with('/') && prefix.len() > 1 && !prefix.ends_with('/'),
+            "nest prefix `{prefix}`: give a path such as \"/api/v1\" (starting with `/`, not ending with it; to add a router at the root, use merge)"
+        );
+        assert!(!prefix.contains("{*"), "nest prefix `{prefix}`: a wildcard cannot be followed by the nested routes");
+        for (info, route) in other.inventory.into_iter().zip(other.routes) {
+            self.push(nested(prefix, info), route);
+        }
         self.docs = self.docs.or(other.docs);
         self
     }
@@ -311,19 +370,50 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
 
     /// Provides the state, as `axum::Router::with_state`.
     pub fn with_state<S2>(self, state: S) -> Router<S2> {
-        Router {
-            inner: self.inner.with_state(state),
-            inventory: self.inventory,
-            docs: self.docs,
-            installation: self.installation,
-            merged: self.merged,
+        let routes = self
+            .routes
+            .into_iter()
+            .map(|route| {
+                let state = state.clone();
+                Box::new(move |info, installation: &Installation| route(info, installation).with_state(state))
+                    as MakeRoute<S2>
+            })
+            .collect();
+        Router { inventory: self.inventory, routes, docs: self.docs }
+    }
+
+    /// The axum router of the endpoints mounted here, routed at their full paths, `installation`
+    /// giving them what [`Router::secured`] installs.
+    fn build(self, installation: &Installation) -> (axum::Router<S>, Vec<&'static EndpointInfo>, Option<ApiDocs>) {
+        let mut router = axum::Router::new();
+        for (info, route) in self.inventory.iter().zip(self.routes) {
+            router = router.route(info.path, route(info, installation));
         }
+        (router, self.inventory, self.docs)
     }
 
     /// The axum router, without the security layers (see [`crate::Security::apply`]).
     pub fn into_axum(self) -> axum::Router<S> {
-        self.inner
+        self.build(&Installation::default()).0
     }
+}
+
+/// `info` nested under `prefix`: the same contract at `{prefix}{path}`. Made once per endpoint
+/// and prefix in the life of the process (the contracts are `'static`, as the attributes make
+/// them), however many routers nest it.
+fn nested(prefix: &str, info: &'static EndpointInfo) -> &'static EndpointInfo {
+    type Nested = std::collections::HashMap<(usize, String), &'static EndpointInfo>;
+    static NESTED: std::sync::Mutex<Option<Nested>> = std::sync::Mutex::new(None);
+    let path = if info.path == "/" { prefix.to_owned() } else { format!("{prefix}{}", info.path) };
+    let mut nested = NESTED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let key = (std::ptr::from_ref(info) as usize, path);
+    if let Some(found) = nested.get_or_insert_default().get(&key) {
+        return found;
+    }
+    let path: &'static str = Box::leak(key.1.clone().into_boxed_str());
+    let info: &'static EndpointInfo = Box::leak(Box::new(EndpointInfo { path, ..*info }));
+    nested.get_or_insert_default().insert(key, info);
+    info
 }
 
 impl Router<()> {
@@ -337,21 +427,21 @@ impl Router<()> {
     /// With [`Router::with_docs`], the OpenAPI document is assembled here, once, from the whole
     /// inventory.
     pub fn secured(self, security: &crate::Security) -> axum::Router {
-        let document = self.docs.as_ref().map(|docs| {
-            let document = crate::openapi::document(&self.inventory, docs);
+        let installation = Installation::default();
+        let (router, inventory, docs) = self.build(&installation);
+        let document = docs.as_ref().map(|docs| {
+            let document = crate::openapi::document(&inventory, docs);
             Arc::<[u8]>::from(crate::openapi::to_json(&document).into_bytes())
         });
         let installed = Arc::new(crate::stack::Installed {
             security: security.clone(),
-            inventory: Some(Inventory(self.inventory.into())),
+            inventory: Some(Inventory(inventory.into())),
             document,
         });
-        for installation in std::iter::once(&self.installation).chain(&self.merged) {
-            // A router is secured once (`secured` consumes it).
-            let _ = installation.0.set(Arc::clone(&installed));
-        }
+        // A router is secured once (`secured` consumes it).
+        let _ = installation.0.set(Arc::clone(&installed));
         // `with_state(())` turns every handler into its route once, instead of on every request.
-        crate::stack::with_fallbacks(self.inner.with_state(()), installed)
+        crate::stack::with_fallbacks(router.with_state(()), installed)
     }
 }
 

@@ -133,6 +133,7 @@ pub use endpoint::{Access, Endpoint, EndpointHandler, EndpointInfo, Inventory, M
 pub use error::Error;
 pub use security::{Security, SecurityBuilder};
 pub use serve::serve;
+pub use stack::{SecurityFuture, SecurityLayer, SecurityService};
 
 /// The names most services need.
 pub mod prelude {

@@ -69,6 +69,9 @@ pub struct MetricsError(String);
 ///
 /// When another `metrics` recorder is already installed.
 pub fn install() -> Result<&'static PrometheusHandle, MetricsError> {
+    // Two threads installing at once: the second waits and finds the first one's recorder.
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _installing = INSTALLING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(handle) = HANDLE.get() {
         return Ok(handle);
     }

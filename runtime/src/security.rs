@@ -32,7 +32,7 @@ use crate::context::{RequestContext, RequestMeta};
 use crate::error::{Error, Unauthenticated};
 use crate::lockout::{Failure, Lockout, LockoutKey, VerificationBudget};
 use crate::rate::RateLimiter;
-use crate::stack::{Installed, RequestScope, StackLayer};
+use crate::stack::{Installed, RequestScope, SecurityLayer};
 use crate::timeout::Timeouts;
 
 /// How often recovered rate-limit keys are dropped from memory.
@@ -142,7 +142,33 @@ impl Security {
     /// All of it is one layer ([`crate::stack`]): axum boxes each layer per route and clones the
     /// box on every request.
     pub fn apply<S: Clone + Send + Sync + 'static>(&self, router: Router<S>) -> Router<S> {
-        router.layer(StackLayer::new(Installed { security: self.clone(), inventory: None, document: None }))
+        router.layer(self.layer())
+    }
+
+    /// The same stack as [`Security::apply`], as a layer for `tower::ServiceBuilder` or any
+    /// service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rampart::{Router, Security, public};
+    /// use tower::ServiceBuilder;
+    ///
+    /// #[public(get, path = "/health", reason = "probes")]
+    /// async fn health() -> &'static str {
+    ///     "ok"
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let config = rampart::config::Config::from_lookup(|_| None).unwrap(); // development defaults
+    /// let security = Security::from_config(&config).unwrap();
+    /// let app: axum::Router = Router::new().mount(health).into_axum();
+    /// let service = ServiceBuilder::new().layer(security.layer()).service(app);
+    /// # let _ = service;
+    /// # });
+    /// ```
+    pub fn layer(&self) -> SecurityLayer {
+        SecurityLayer::new(Installed { security: self.clone(), inventory: None, document: None })
     }
 
     pub(crate) fn trusted_proxies(&self) -> &TrustedProxies {

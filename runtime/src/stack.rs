@@ -10,7 +10,7 @@
 //!
 //! [`crate::Router::secured`] does not layer the router: axum boxes every layer of a router per
 //! route and clones the box on every request. Each endpoint's guarded handler makes the passage
-//! itself ([`crate::__private`]); only the 404 and 405 fallbacks go through [`StackLayer`].
+//! itself ([`crate::__private`]); only the 404 and 405 fallbacks go through [`SecurityLayer`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -52,30 +52,32 @@ pub(crate) struct Installed {
     pub(crate) document: Option<Arc<[u8]>>,
 }
 
-/// See the [module docs](self).
+/// The security stack as a tower layer, from [`crate::Security::layer`]: request id, client IP,
+/// the hub for the extractors, problem+json for plain error responses, secure headers, and a
+/// panicking handler answered 500 — for a router or service assembled with `ServiceBuilder`.
 #[derive(Debug, Clone)]
-pub(crate) struct StackLayer {
+pub struct SecurityLayer {
     installed: Arc<Installed>,
 }
 
-impl StackLayer {
+impl SecurityLayer {
     pub(crate) fn new(installed: Installed) -> Self {
         Self { installed: Arc::new(installed) }
     }
 }
 
-impl<S> Layer<S> for StackLayer {
-    type Service = Stack<S>;
+impl<S> Layer<S> for SecurityLayer {
+    type Service = SecurityService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Stack { inner, installed: Arc::clone(&self.installed) }
+        SecurityService { inner, installed: Arc::clone(&self.installed) }
     }
 }
 
 /// `router` with its 404 and 405 answers going through the security layer (its endpoints make
 /// the passage themselves: see [`crate::Router::secured`]).
 pub(crate) fn with_fallbacks(router: axum::Router, installed: Arc<Installed>) -> axum::Router {
-    let layer = StackLayer { installed };
+    let layer = SecurityLayer { installed };
     let answer = |status: StatusCode| {
         layer.layer(tower::service_fn(move |_: Request<axum::body::Body>| {
             std::future::ready(Ok::<_, Infallible>(status.into_response()))
@@ -93,20 +95,20 @@ pub(crate) fn with_fallbacks(router: axum::Router, installed: Arc<Installed>) ->
     )
 }
 
-/// The service of [`StackLayer`].
+/// The service of [`SecurityLayer`].
 #[derive(Debug, Clone)]
-pub(crate) struct Stack<S> {
+pub struct SecurityService<S> {
     inner: S,
     installed: Arc<Installed>,
 }
 
-impl<S, B> Service<Request<B>> for Stack<S>
+impl<S, B> Service<Request<B>> for SecurityService<S>
 where
     S: Service<Request<B>, Response = Response>,
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = StackFuture<S::Future>;
+    type Future = SecurityFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -115,20 +117,20 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
         let passage = Passage::enter(&self.installed, &mut parts);
-        StackFuture { inner: self.inner.call(Request::from_parts(parts, body)), passage }
+        SecurityFuture { inner: self.inner.call(Request::from_parts(parts, body)), passage }
     }
 }
 
 pin_project! {
-    /// The response future of [`Stack`].
-    pub(crate) struct StackFuture<F> {
+    /// The response future of [`SecurityService`].
+    pub struct SecurityFuture<F> {
         #[pin]
         inner: F,
         passage: Option<Passage>,
     }
 }
 
-impl<F, E> Future for StackFuture<F>
+impl<F, E> Future for SecurityFuture<F>
 where
     F: Future<Output = Result<Response, E>>,
 {

@@ -4,6 +4,7 @@
 mod authn;
 mod authz;
 mod cache;
+mod compose;
 mod endpoints;
 mod headers;
 mod jwks;

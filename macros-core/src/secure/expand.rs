@@ -193,9 +193,10 @@ pub(crate) fn endpoint(spec: &Spec, func: ItemFn) -> TokenStream {
         {
             fn method_router(
                 self,
+                info: &'static ::rampart::EndpointInfo,
                 installation: &::rampart::__private::Installation,
             ) -> ::rampart::__private::MethodRouter<__S> {
-                ::rampart::__private::endpoint_route(&Self::INFO, Self::__rampart_handler, installation) #owner_layer
+                ::rampart::__private::endpoint_route(info, Self::__rampart_handler, installation) #owner_layer
             }
         }
     }
