@@ -2,7 +2,9 @@
 //! tokens and keys, print the OpenAPI document.
 //!
 //! Data goes to stdout, diagnostics to stderr. Exit codes, the same in every output format:
-//! 0 ok, 1 findings (or drift), 2 usage, configuration or I/O error. `NO_COLOR` is honoured.
+//! 0 ok, 1 findings (or drift), 2 usage, configuration or I/O error. A reader that closes the
+//! pipe early (`rampart audit | head`) changes nothing: the code is the command's own, 0 when it
+//! succeeded (as ripgrep does). `NO_COLOR` is honoured.
 
 use rampart_cli::audit;
 mod keygen;
@@ -170,10 +172,15 @@ fn main() -> ExitCode {
     match dispatch(&cli.command) {
         Ok(done) => {
             let mut out = std::io::stdout().lock();
-            if out.write_all(done.stdout.as_bytes()).and_then(|()| out.flush()).is_err() {
-                return ExitCode::from(2);
+            match out.write_all(done.stdout.as_bytes()).and_then(|()| out.flush()) {
+                // The reader had enough (`rampart ... | head`): not an error of this command.
+                Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(done.code),
+                Err(err) => {
+                    eprintln!("error: writing to stdout: {err}");
+                    ExitCode::from(2)
+                }
+                Ok(()) => ExitCode::from(done.code),
             }
-            ExitCode::from(done.code)
         }
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -27,7 +27,8 @@ pub(crate) struct TokenArgs {
     /// Issuer (`iss`); default: $RAMPART_JWT_ISSUER, else `rampart-dev`, as the service.
     #[arg(long)]
     iss: Option<String>,
-    /// Audience (`aud`); default: the first of $RAMPART_JWT_AUDIENCE, else `notes`, as the service.
+    /// Audience (`aud`); default: the first of $RAMPART_JWT_AUDIENCE, else `rampart-dev` (what a
+    /// service accepts in development when the setting is unset).
     #[arg(long)]
     aud: Option<String>,
     /// Another claim, `name=value` (repeatable); a value that parses as JSON is used as JSON.
@@ -74,7 +75,7 @@ pub(crate) fn run(args: &TokenArgs) -> anyhow::Result<String> {
         .or_else(|| {
             std::env::var("RAMPART_JWT_AUDIENCE").ok().and_then(|v| v.split(',').next().map(|a| a.trim().to_owned()))
         })
-        .unwrap_or_else(|| "notes".into());
+        .unwrap_or_else(|| rampart::config::DEVELOPMENT_AUDIENCE.into());
     let mut request = rampart::token::TokenRequest::new(&args.sub, &iss, &aud)
         .scopes(args.scope.split(' ').filter(|s| !s.is_empty()))
         .ttl(ttl);

@@ -211,3 +211,16 @@ fn colors_only_on_a_terminal_and_never_with_no_color() {
     assert!(on_tty(None).contains("\x1b[1;31merror\x1b[0m"), "colored on a terminal");
     assert!(!on_tty(Some("1")).contains('\x1b'), "NO_COLOR turns color off");
 }
+
+/// `rampart ... | head`: the reader closes the pipe before the command writes.
+#[test]
+fn a_closed_pipe_on_stdout_is_not_an_error() {
+    // The command's own code: 0 for a listing, 1 for findings.
+    for (args, code) in [(["audit", "--list-rules"], 0), (["audit", "tests/fixtures/violations"], 1)] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = Command::new(env!("CARGO_BIN_EXE_rampart")).args(args).stdout(writer).output().unwrap();
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {}", stderr(&output));
+        assert!(!stderr(&output).contains("error"), "{args:?}: {}", stderr(&output));
+    }
+}

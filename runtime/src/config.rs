@@ -18,7 +18,7 @@
 //! | `RAMPART_JWT_PUBLIC_KEY` + `RAMPART_JWT_ALGORITHM` | — | PEM file of the issuer's public key |
 //! | `RAMPART_JWKS_URL` | — | the issuer's JWKS |
 //! | `RAMPART_JWT_ISSUER` | `rampart-dev` | required `iss` |
-//! | `RAMPART_JWT_AUDIENCE` | `notes` | accepted `aud` values, comma-separated |
+//! | `RAMPART_JWT_AUDIENCE` | `rampart-dev` (dev); required in production | accepted `aud` values, comma-separated |
 //! | `RAMPART_JWT_LEEWAY` | `30` | seconds, at most 300 |
 //! | `RAMPART_MAX_TOKEN_BYTES` | `8192` | largest bearer token |
 //! | `RAMPART_TOKEN_CACHE_BYTES` | `33554432` | memory for verified tokens (32 MiB: about 16,000 tokens of 500 bytes); beyond, the least used are evicted one by one; `0` = verify every request |
@@ -633,6 +633,10 @@ impl Config {
     }
 }
 
+/// The audience accepted in development when `RAMPART_JWT_AUDIENCE` is unset: the development
+/// issuer's own name, which no real token carries (production requires the setting).
+pub const DEVELOPMENT_AUDIENCE: &str = "rampart-dev";
+
 fn read_jwt<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>, production: bool) -> JwtConfig {
     let secret = r.get("RAMPART_JWT_SECRET");
     let pem = r.get("RAMPART_JWT_PUBLIC_KEY");
@@ -688,16 +692,24 @@ fn read_jwt<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>, production: bool) 
     };
 
     let issuer = r.get("RAMPART_JWT_ISSUER").unwrap_or_else(|| "rampart-dev".into());
-    let audiences: Vec<String> = r
-        .get("RAMPART_JWT_AUDIENCE")
-        .unwrap_or_else(|| "notes".into())
-        .split(',')
-        .map(|a| a.trim().to_owned())
-        .filter(|a| !a.is_empty())
-        .collect();
-    if audiences.is_empty() {
-        r.fail("RAMPART_JWT_AUDIENCE", "name at least one audience");
-    }
+    let audiences: Vec<String> = match r.get("RAMPART_JWT_AUDIENCE") {
+        Some(list) => {
+            let audiences: Vec<String> =
+                list.split(',').map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect();
+            if audiences.is_empty() {
+                r.fail("RAMPART_JWT_AUDIENCE", "name at least one audience");
+            }
+            audiences
+        }
+        None if production => {
+            r.fail(
+                "RAMPART_JWT_AUDIENCE",
+                "required in production: the `aud` value your identity provider puts in this API's tokens (comma-separated for several)",
+            );
+            Vec::new()
+        }
+        None => vec![DEVELOPMENT_AUDIENCE.to_owned()],
+    };
     let leeway = match r.get("RAMPART_JWT_LEEWAY") {
         None => DEFAULT_LEEWAY,
         Some(v) => match v.trim_end_matches('s').parse::<u64>() {
@@ -951,7 +963,7 @@ mod tests {
         assert!(matches!(c.jwt.keys, JwtKeys::Secret { generated: true, .. }));
         assert!(c.seal.generated);
         assert_eq!(c.jwt.issuer, "rampart-dev");
-        assert_eq!(c.jwt.audiences, ["notes"]);
+        assert_eq!(c.jwt.audiences, ["rampart-dev"]);
         assert_eq!(c.jwt.leeway, Duration::from_secs(30));
         assert_eq!(c.jwt.token_cache_bytes, DEFAULT_CACHE_BYTES);
     }
@@ -993,8 +1005,22 @@ mod tests {
     fn production_requires_real_keys() {
         assert_eq!(
             errors_for(&[("RAMPART_ENV", "production")]),
-            ["RAMPART_JWT_SECRET", "RAMPART_SEAL_KEY", "DATABASE_URL"]
+            ["RAMPART_JWT_SECRET", "RAMPART_JWT_AUDIENCE", "RAMPART_SEAL_KEY", "DATABASE_URL"]
         );
+    }
+
+    #[test]
+    fn the_audience_has_no_example_default_and_production_names_it() {
+        let err = config(&[("RAMPART_ENV", "production")]).unwrap_err().to_string();
+        assert!(
+            err.contains("RAMPART_JWT_AUDIENCE: required in production: the `aud` value your identity provider"),
+            "{err}"
+        );
+        assert_eq!(
+            config(&[("RAMPART_JWT_AUDIENCE", "orders, billing")]).unwrap().jwt.audiences,
+            ["orders", "billing"]
+        );
+        assert_eq!(errors_for(&[("RAMPART_JWT_AUDIENCE", " , ")]), ["RAMPART_JWT_AUDIENCE"]);
     }
 
     #[test]

@@ -47,6 +47,17 @@ fn api_docs() -> ApiDocs {
         .scope("notes:write", "Create and delete your notes")
 }
 
+/// The notes contract's defaults for settings the framework leaves to each service: the tokens'
+/// audience is `notes` unless `RAMPART_JWT_AUDIENCE` says otherwise.
+///
+/// ```
+/// assert_eq!(notes::contract_default("RAMPART_JWT_AUDIENCE").as_deref(), Some("notes"));
+/// assert_eq!(notes::contract_default("RAMPART_ADDR"), None);
+/// ```
+pub fn contract_default(name: &str) -> Option<String> {
+    (name == "RAMPART_JWT_AUDIENCE").then(|| "notes".to_owned())
+}
+
 /// The contracts of every endpoint (for documentation and tests).
 pub fn inventory() -> Vec<&'static rampart::EndpointInfo> {
     router().inventory().to_vec()

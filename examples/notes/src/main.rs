@@ -11,7 +11,8 @@ mod dev_seal;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match Config::from_env() {
+    // The notes contract's own default audience (the framework has none in production).
+    let config = match Config::from_lookup(|name| std::env::var(name).ok().or_else(|| notes::contract_default(name))) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("{err}");
