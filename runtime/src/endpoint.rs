@@ -41,6 +41,7 @@ use axum::routing::MethodRouter;
 use crate::__private::Installation;
 use crate::authz::Policy;
 use crate::openapi::ApiDocs;
+use crate::stack::Fallback;
 
 /// An HTTP method an endpoint answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -255,6 +256,8 @@ pub struct Router<S = ()> {
     /// change its path): in the same order as `inventory`.
     routes: Vec<MakeRoute<S>>,
     docs: Option<ApiDocs>,
+    /// What answers the requests no endpoint matches (404 problem+json when `None`).
+    fallback: Option<Fallback>,
 }
 
 /// Makes an endpoint's method router for its (possibly nested) contract; the installation is
@@ -276,7 +279,7 @@ impl<S: Clone + Send + Sync + 'static> Default for Router<S> {
 impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// An empty router.
     pub fn new() -> Self {
-        Self { inventory: Vec::new(), routes: Vec::new(), docs: None }
+        Self { inventory: Vec::new(), routes: Vec::new(), docs: None, fallback: None }
     }
 
     /// Mounts an endpoint at its declared method and path.
@@ -311,16 +314,64 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         &self.inventory
     }
 
-    /// Adds the endpoints of `other` (and its documentation settings, when it has some).
+    /// Adds the endpoints of `other` (and its documentation settings and fallback, when it has
+    /// some).
     ///
     /// # Panics
     ///
-    /// When an endpoint of `other` answers the same method and path as one of this router.
+    /// When an endpoint of `other` answers the same method and path as one of this router, or
+    /// when both routers have a fallback.
     pub fn merge(mut self, other: Router<S>) -> Self {
         for (info, route) in other.inventory.into_iter().zip(other.routes) {
             self.push(info, route);
         }
         self.docs = self.docs.or(other.docs);
+        assert!(
+            self.fallback.is_none() || other.fallback.is_none(),
+            "both merged routers have a fallback: keep one (Router::fallback_service)"
+        );
+        self.fallback = self.fallback.or(other.fallback);
+        self
+    }
+
+    /// Answers the requests no endpoint matches with `service` instead of 404 problem+json: a
+    /// static file server, a single-page app's index, or a whole axum router with routes and a
+    /// fallback of its own (an axum router is a service). Its answers go through the security
+    /// stack as every other (request id, client IP, secure headers, problem+json for plain error
+    /// responses); no endpoint contract applies to it, so it is what serves what needs none.
+    ///
+    /// (axum refuses to merge two routers that both have a fallback, and [`Router::secured`]'s
+    /// router has one: this is how an axum router with a fallback joins a Rampart one.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rampart::{Router, public};
+    ///
+    /// #[public(get, path = "/health", reason = "probes")]
+    /// async fn health() -> &'static str {
+    ///     "ok"
+    /// }
+    ///
+    /// let site = axum::Router::new()
+    ///     .route("/robots.txt", axum::routing::get(|| async { "User-agent: *\nDisallow:\n" }))
+    ///     .fallback(|| async { "the single-page app's index" });
+    /// let router: Router = Router::new().mount(health).fallback_service(site);
+    /// # let _ = router;
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When the router has a fallback already.
+    pub fn fallback_service<T>(mut self, service: T) -> Self
+    where
+        T: tower::Service<axum::extract::Request, Error = std::convert::Infallible> + Clone + Send + Sync + 'static,
+        T::Response: axum::response::IntoResponse,
+        T::Future: Send + 'static,
+    {
+        assert!(self.fallback.is_none(), "fallback_service called twice");
+        let service = tower::ServiceExt::map_response(service, axum::response::IntoResponse::into_response);
+        self.fallback = Some(Fallback::new(service));
         self
     }
 
@@ -339,6 +390,10 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             "nest prefix `{prefix}`: give a path such as \"/api/v1\" (starting with `/`, not ending with it; to add a router at the root, use merge)"
         );
         assert!(!prefix.contains("{*"), "nest prefix `{prefix}`: a wildcard cannot be followed by the nested routes");
+        assert!(
+            other.fallback.is_none(),
+            "nest `{prefix}`: the nested router has a fallback, which would answer outside the prefix; give it to the outer router"
+        );
         for (info, route) in other.inventory.into_iter().zip(other.routes) {
             self.push(nested(prefix, info), route);
         }
@@ -379,23 +434,35 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
                     as MakeRoute<S2>
             })
             .collect();
-        Router { inventory: self.inventory, routes, docs: self.docs }
+        Router { inventory: self.inventory, routes, docs: self.docs, fallback: self.fallback }
     }
 
     /// The axum router of the endpoints mounted here, routed at their full paths, `installation`
     /// giving them what [`Router::secured`] installs.
-    fn build(self, installation: &Installation) -> (axum::Router<S>, Vec<&'static EndpointInfo>, Option<ApiDocs>) {
+    fn build(self, installation: &Installation) -> Built<S> {
         let mut router = axum::Router::new();
         for (info, route) in self.inventory.iter().zip(self.routes) {
             router = router.route(info.path, route(info, installation));
         }
-        (router, self.inventory, self.docs)
+        Built { router, inventory: self.inventory, docs: self.docs, fallback: self.fallback }
     }
 
     /// The axum router, without the security layers (see [`crate::Security::apply`]).
     pub fn into_axum(self) -> axum::Router<S> {
-        self.build(&Installation::default()).0
+        let built = self.build(&Installation::default());
+        match built.fallback {
+            Some(fallback) => built.router.fallback_service(fallback),
+            None => built.router,
+        }
     }
+}
+
+/// A finished router's parts.
+struct Built<S> {
+    router: axum::Router<S>,
+    inventory: Vec<&'static EndpointInfo>,
+    docs: Option<ApiDocs>,
+    fallback: Option<Fallback>,
 }
 
 /// `info` nested under `prefix`: the same contract at `{prefix}{path}`. Made once per endpoint
@@ -428,7 +495,7 @@ impl Router<()> {
     /// inventory.
     pub fn secured(self, security: &crate::Security) -> axum::Router {
         let installation = Installation::default();
-        let (router, inventory, docs) = self.build(&installation);
+        let Built { router, inventory, docs, fallback } = self.build(&installation);
         let document = docs.as_ref().map(|docs| {
             let document = crate::openapi::document(&inventory, docs);
             Arc::<[u8]>::from(crate::openapi::to_json(&document).into_bytes())
@@ -441,7 +508,7 @@ impl Router<()> {
         // A router is secured once (`secured` consumes it).
         let _ = installation.0.set(Arc::clone(&installed));
         // `with_state(())` turns every handler into its route once, instead of on every request.
-        crate::stack::with_fallbacks(router.with_state(()), installed)
+        crate::stack::with_fallbacks(router.with_state(()), installed, fallback)
     }
 }
 

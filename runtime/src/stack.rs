@@ -76,7 +76,12 @@ impl<S> Layer<S> for SecurityLayer {
 
 /// `router` with its 404 and 405 answers going through the security layer (its endpoints make
 /// the passage themselves: see [`crate::Router::secured`]).
-pub(crate) fn with_fallbacks(router: axum::Router, installed: Arc<Installed>) -> axum::Router {
+/// `fallback` answers what no route matches, instead of 404.
+pub(crate) fn with_fallbacks(
+    router: axum::Router,
+    installed: Arc<Installed>,
+    fallback: Option<Fallback>,
+) -> axum::Router {
     let layer = SecurityLayer { installed };
     let answer = |status: StatusCode| {
         layer.layer(tower::service_fn(move |_: Request<axum::body::Body>| {
@@ -84,16 +89,21 @@ pub(crate) fn with_fallbacks(router: axum::Router, installed: Arc<Installed>) ->
         }))
     };
     let not_allowed = answer(StatusCode::METHOD_NOT_ALLOWED);
-    router.fallback_service(answer(StatusCode::NOT_FOUND)).method_not_allowed_fallback(
-        move |request: Request<axum::body::Body>| {
-            let service = not_allowed.clone();
-            async move {
-                let Ok(response) = tower::ServiceExt::oneshot(service, request).await;
-                response
-            }
-        },
-    )
+    let router = match fallback {
+        Some(fallback) => router.fallback_service(layer.layer(fallback)),
+        None => router.fallback_service(answer(StatusCode::NOT_FOUND)),
+    };
+    router.method_not_allowed_fallback(move |request: Request<axum::body::Body>| {
+        let service = not_allowed.clone();
+        async move {
+            let Ok(response) = tower::ServiceExt::oneshot(service, request).await;
+            response
+        }
+    })
 }
+
+/// A service that answers the requests no endpoint matches ([`crate::Router::fallback_service`]).
+pub(crate) type Fallback = tower::util::BoxCloneSyncService<Request<axum::body::Body>, Response, Infallible>;
 
 /// The service of [`SecurityLayer`].
 #[derive(Debug, Clone)]

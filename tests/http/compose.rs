@@ -159,7 +159,6 @@ async fn metric_labels_name_the_full_path() {
         "{text}"
     );
     assert!(text.contains("rampart_requests_total{route=\"/api/v1/me\",method=\"GET\",status=\"200\"}"), "{text}");
-    assert!(!text.contains("route=\"/me\""), "{text}");
 }
 
 #[tokio::test]
@@ -200,4 +199,36 @@ async fn the_security_stack_is_a_layer_for_service_builder() {
     let missing = get(address, "/nowhere", None).await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert_eq!(missing.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
+async fn an_axum_router_with_a_fallback_answers_what_no_endpoint_matches_behind_the_stack() {
+    let site = axum::Router::new()
+        .route("/robots.txt", axum::routing::get(|| async { "User-agent: *\nDisallow:\n" }))
+        .fallback(|| async { (StatusCode::OK, "index.html") });
+    let router = Router::new().nest("/api/v1", Router::new().mount(me)).fallback_service(site);
+    let address = serve(router.secured(&security())).await;
+
+    let endpoint = get(address, "/api/v1/me", Some(&reader("grace"))).await;
+    assert_eq!(endpoint.status(), StatusCode::OK);
+    let robots = get(address, "/robots.txt", None).await;
+    assert_eq!(robots.status(), StatusCode::OK);
+    assert_eq!(robots.headers()["x-content-type-options"], "nosniff");
+    assert!(robots.headers().contains_key("x-request-id"));
+    assert_eq!(robots.text().await.unwrap(), "User-agent: *\nDisallow:\n");
+    let page = get(address, "/some/client/route", None).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(page.text().await.unwrap(), "index.html");
+    // An endpoint's path with another method is still 405, not the fallback.
+    let wrong_method = reqwest::Client::new().delete(format!("http://{address}/api/v1/me")).send().await.unwrap();
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    let twice = std::panic::catch_unwind(|| {
+        Router::<()>::new()
+            .fallback_service(axum::Router::new())
+            .merge(Router::new().fallback_service(axum::Router::new()))
+    });
+    let message = *twice.unwrap_err().downcast::<&str>().unwrap();
+    assert_eq!(message, "both merged routers have a fallback: keep one (Router::fallback_service)");
 }
