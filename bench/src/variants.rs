@@ -25,7 +25,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 pub const SECRET: &str = "bench-secret-0123456789abcdef-0123456789";
 pub const ISSUER: &str = "rampart-dev";
-pub const AUDIENCE: &str = "notes";
+/// What a service accepts in development when `RAMPART_JWT_AUDIENCE` is unset.
+pub const AUDIENCE: &str = rampart::config::DEVELOPMENT_AUDIENCE;
 pub const SUBJECTS: usize = 16;
 
 /// The response of every variant.
