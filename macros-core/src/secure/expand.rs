@@ -59,22 +59,14 @@ fn opt_str(value: Option<&String>) -> TokenStream {
 }
 
 fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
-    let method = format_ident!("{}", spec.method.to_string().to_uppercase(), span = spec.method.span());
+    let method = spec.method.0.variant(spec.method.1);
     let path = &spec.path;
     let access = access(spec);
     let rate = match &spec.rate {
         None => quote!(::core::option::Option::None),
         Some(rate) => {
             let (count, period, burst) = (rate.count, rate.period_secs, rate.burst);
-            let key = format_ident!(
-                "{}",
-                match rate.key {
-                    "ip" => "Ip",
-                    "client" => "Client",
-                    "api_key" => "ApiKey",
-                    _ => "Subject",
-                }
-            );
+            let key = rate.key.variant();
             quote!(::core::option::Option::Some(::rampart::RateSpec {
                 count: #count, period_secs: #period, burst: #burst, key: ::rampart::RateKey::#key,
             }))

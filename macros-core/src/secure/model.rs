@@ -3,6 +3,7 @@
 use proc_macro2::Span;
 use syn::{FnArg, GenericArgument, Ident, ItemFn, LitStr, PathArguments, Type};
 
+use super::choices::{HttpMethod, RateKey};
 use super::parse::{Args, Kind, METHODS, PolicyExpr};
 use crate::errors::{Errors, closest};
 use crate::rate::parse_rate;
@@ -14,13 +15,14 @@ pub(crate) struct RateSpec {
     pub(crate) count: u32,
     pub(crate) period_secs: u64,
     pub(crate) burst: u32,
-    pub(crate) key: &'static str,
+    pub(crate) key: RateKey,
 }
 
 /// Everything the expansion needs, checked.
 pub(crate) struct Spec {
     pub(crate) kind: Kind,
-    pub(crate) method: Ident,
+    /// The method and where the attribute names it.
+    pub(crate) method: (HttpMethod, Span),
     pub(crate) path: LitStr,
     pub(crate) policy: Vec<PolicyExpr>,
     pub(crate) reason: Option<LitStr>,
@@ -49,8 +51,6 @@ pub(crate) struct Spec {
     /// document its own responses (`rampart::openapi::DescribeResponse`).
     pub(crate) return_type: Option<Type>,
 }
-
-const RATE_KEYS: [&str; 4] = ["sub", "ip", "client", "api_key"];
 
 /// The framework's default body limit: 64 KiB.
 const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -149,7 +149,7 @@ impl Spec {
         }
 
         let method = match args.methods.as_slice() {
-            [one] => Some(one.clone()),
+            [one] => HttpMethod::from_key(&one.to_string()).map(|method| (method, one.span())),
             [] => {
                 errors.push(syn::Error::new(
                     Span::call_site(),
@@ -287,23 +287,17 @@ impl Spec {
 
 fn rate_spec(kind: Kind, args: &Args, errors: &mut Errors) -> Option<RateSpec> {
     let key = match &args.rate_key {
-        None => {
-            if kind == Kind::Public {
-                "ip"
-            } else {
-                "sub"
-            }
-        }
-        Some(lit) => match RATE_KEYS.iter().find(|k| **k == lit.value()) {
-            Some(key) => key,
-            None => {
-                errors.spanned(
-                    lit,
-                    format!("unknown rate key `{}`; expected `sub`, `ip`, `client` or `api_key`", lit.value()),
-                );
-                "sub"
-            }
-        },
+        None if kind == Kind::Public => RateKey::Ip,
+        None => RateKey::Subject,
+        Some(lit) => RateKey::from_attr(&lit.value()).unwrap_or_else(|| {
+            let hint = closest(&lit.value(), RateKey::ALL.map(|(spelling, _)| spelling))
+                .map_or_else(String::new, |candidate| format!("; did you mean `{candidate}`?"));
+            errors.spanned(
+                lit,
+                format!("unknown rate key `{}`; expected `sub`, `ip`, `client` or `api_key`{hint}", lit.value()),
+            );
+            RateKey::Subject
+        }),
     };
     let burst = match &args.burst {
         None => None,

@@ -4,7 +4,7 @@ use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::{Expr, ExprArray, ExprLit, Ident, Lit, LitBool, LitInt, LitStr, Token};
 
-use crate::errors::closest;
+use crate::errors::{Errors, closest};
 
 /// Which attribute is being parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,12 +85,23 @@ pub(crate) struct Args {
 }
 
 impl Args {
-    /// Parses `tokens`; the first syntax error stops.
+    /// Parses `tokens`, reporting every argument at fault at once: after a bad argument, parsing
+    /// goes on from the next comma (as serde's derive collects its errors in a context).
     pub(crate) fn parse(kind: Kind, tokens: TokenStream) -> syn::Result<Self> {
         let mut args = Args::default();
         let mut seen: Vec<String> = Vec::new();
-        let parser = syn::meta::parser(|meta| args.parse_one(kind, &meta, &mut seen));
-        syn::parse::Parser::parse2(parser, tokens)?;
+        let mut errors = Errors::default();
+        let parser = syn::meta::parser(|meta| {
+            if let Err(error) = args.parse_one(kind, &meta, &mut seen) {
+                errors.push(error);
+                skip_to_next_argument(&meta)?;
+            }
+            Ok(())
+        });
+        if let Err(error) = syn::parse::Parser::parse2(parser, tokens) {
+            errors.push(error);
+        }
+        errors.finish()?;
         Ok(args)
     }
 
@@ -132,8 +143,8 @@ impl Args {
                 });
             }
             "rate" => self.rate = Some(string(meta, "rate = \"10/min\"")?),
-            "burst" => self.burst = Some(meta.value()?.parse::<LitInt>()?),
-            "status" => self.status = Some(meta.value()?.parse::<LitInt>()?),
+            "burst" => self.burst = Some(integer(meta, "burst = 20")?),
+            "status" => self.status = Some(integer(meta, "status = 201")?),
             "rate_key" => self.rate_key = Some(string(meta, "rate_key = \"sub\"")?),
             "owner" => self.owner = Some(meta.value()?.parse::<syn::Path>()?),
             "tags" => self.tags = strings(meta, "tags")?,
@@ -151,6 +162,15 @@ impl Args {
         }
         Ok(())
     }
+}
+
+/// Passes over what is left of a bad argument, up to the comma before the next one (a bracketed
+/// or parenthesized value is one token tree).
+fn skip_to_next_argument(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    while !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+        meta.input.parse::<proc_macro2::TokenTree>()?;
+    }
+    Ok(())
 }
 
 fn key_list(kind: Kind) -> String {
@@ -179,6 +199,15 @@ fn string(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<LitStr> {
     match expr {
         Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Ok(lit),
         other => Err(syn::Error::new_spanned(other, format!("expected a string literal, as in `{example}`"))),
+    }
+}
+
+fn integer(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<LitInt> {
+    let value = meta.value()?;
+    let expr: Expr = value.parse()?;
+    match expr {
+        Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => Ok(lit),
+        other => Err(syn::Error::new_spanned(other, format!("expected a whole number, as in `{example}`"))),
     }
 }
 
@@ -298,6 +327,28 @@ mod tests {
         ] {
             let err = Args::parse(Kind::Secure, tokens).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
+        }
+        let err = Args::parse(Kind::Public, quote!(get, scope = "a")).unwrap_err().to_string();
+        assert!(err.contains("a public endpoint has no `scope`"), "{err}");
+    }
+
+    #[test]
+    fn every_bad_argument_is_reported_at_once() {
+        let err = Args::parse(
+            Kind::Secure,
+            quote!(get, scpoe = "a", path = 3, any(scop = "b"), rate = "10/min", tags = [1], burst = "x"),
+        )
+        .unwrap_err();
+        let messages: Vec<String> = err.into_iter().map(|e| e.to_string()).collect();
+        assert_eq!(messages.len(), 5, "{messages:#?}");
+        for (message, needle) in messages.iter().zip([
+            "did you mean `scope`?",
+            "expected a string literal",
+            "did you mean `scope`?",
+            "expected a string or a list of strings",
+            "expected a whole number, as in `burst = 20`",
+        ]) {
+            assert!(message.contains(needle), "{message}");
         }
         let err = Args::parse(Kind::Public, quote!(get, scope = "a")).unwrap_err().to_string();
         assert!(err.contains("a public endpoint has no `scope`"), "{err}");

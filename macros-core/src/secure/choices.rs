@@ -1,0 +1,99 @@
+//! The attribute's closed choices, as enums from the model to the expansion: a new variant is a
+//! compile error in every `match` that must handle it, never a string that silently falls through.
+
+use proc_macro2::{Ident, Span};
+use quote::format_ident;
+
+/// An HTTP method, as `#[secure(get, ...)]` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Head,
+    Options,
+}
+
+impl HttpMethod {
+    /// Every method with its spelling in the attribute.
+    pub(crate) const ALL: [(&'static str, HttpMethod); 7] = [
+        ("get", HttpMethod::Get),
+        ("post", HttpMethod::Post),
+        ("put", HttpMethod::Put),
+        ("patch", HttpMethod::Patch),
+        ("delete", HttpMethod::Delete),
+        ("head", HttpMethod::Head),
+        ("options", HttpMethod::Options),
+    ];
+
+    /// The method an attribute key names.
+    pub(crate) fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(spelling, _)| *spelling == key).map(|(_, method)| *method)
+    }
+
+    /// Its `rampart::Method` variant.
+    pub(crate) fn variant(self, span: Span) -> Ident {
+        let name = match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+            HttpMethod::Head => "HEAD",
+            HttpMethod::Options => "OPTIONS",
+        };
+        format_ident!("{name}", span = span)
+    }
+}
+
+/// What a rate limit is counted per (`rate_key = "..."`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RateKey {
+    Subject,
+    Ip,
+    Client,
+    ApiKey,
+}
+
+impl RateKey {
+    /// Every key with its spelling in the attribute.
+    pub(crate) const ALL: [(&'static str, RateKey); 4] =
+        [("sub", RateKey::Subject), ("ip", RateKey::Ip), ("client", RateKey::Client), ("api_key", RateKey::ApiKey)];
+
+    /// The key `rate_key = "..."` names.
+    pub(crate) fn from_attr(spelling: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(name, _)| *name == spelling).map(|(_, key)| *key)
+    }
+
+    /// Its `rampart::RateKey` variant.
+    pub(crate) fn variant(self) -> Ident {
+        let name = match self {
+            RateKey::Subject => "Subject",
+            RateKey::Ip => "Ip",
+            RateKey::Client => "Client",
+            RateKey::ApiKey => "ApiKey",
+        };
+        format_ident!("{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spelling_names_its_variant() {
+        for (spelling, key) in RateKey::ALL {
+            assert_eq!(RateKey::from_attr(spelling), Some(key));
+        }
+        assert_eq!(RateKey::from_attr("subject"), None);
+        assert_eq!(RateKey::ApiKey.variant().to_string(), "ApiKey");
+        assert_eq!(HttpMethod::ALL.map(|(spelling, _)| spelling), crate::secure::parse::METHODS);
+        for (spelling, method) in HttpMethod::ALL {
+            assert_eq!(HttpMethod::from_key(spelling), Some(method));
+            assert_eq!(method.variant(Span::call_site()).to_string(), spelling.to_uppercase());
+        }
+    }
+}
