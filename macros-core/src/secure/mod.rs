@@ -27,15 +27,15 @@ pub fn expand(
                 format!("#[{}] applies to an `async fn` handler, not to this item", kind.name()),
             )
         })
-        .and_then(|func| {
+        .map(|func| {
             let spec = parse::Args::parse(kind, args).and_then(|args| {
                 let registry = registry::find(source_file)
                     .map_err(|message| syn::Error::new(proc_macro2::Span::call_site(), message))?;
                 model::Spec::new(kind, args, &func, registry.as_ref())
             });
             match spec {
-                Ok(spec) => Ok(expand::endpoint(&spec, func)),
-                Err(err) => Ok(fallback(&err, func)),
+                Ok(spec) => expand::endpoint(&spec, func),
+                Err(err) => fallback(&err, func),
             }
         });
     result.unwrap_or_else(|err| {
