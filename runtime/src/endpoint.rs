@@ -38,8 +38,8 @@ use std::sync::Arc;
 
 use axum::routing::MethodRouter;
 
-use crate::__private::Installation;
 use crate::authz::Policy;
+use crate::guard::Installation;
 use crate::openapi::ApiDocs;
 use crate::stack::Fallback;
 

@@ -46,6 +46,7 @@ pub mod docs;
 pub mod endpoint;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod headers;
 pub mod lockout;
 pub mod metrics;

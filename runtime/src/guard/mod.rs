@@ -1,0 +1,247 @@
+//! The guard: what runs between a request and an endpoint's handler.
+//!
+//! An endpoint's checks are one ordered list ([`checks`]), declared once:
+//!
+//! | secured endpoint | public endpoint |
+//! |---|---|
+//! | 1. [`Check::Authenticate`]: the credential (bearer token or API key) is verified | |
+//! | 2. [`Check::SubjectLock`]: the subject is not locked out for failed authorizations | |
+//! | 3. [`Check::Authorize`]: the policy (scopes, roles) allows the principal | |
+//! | 4. [`Check::RateLimit`]: the route's quota, per subject (or client, API key, IP) | 1. [`Check::RateLimit`], per client IP |
+//!
+//! then the body limit and deadline are put on the request, and the handler runs: its own
+//! extractors (body, path and query parameters, validation) come last, so nothing reads the
+//! body of a request the guard refuses.
+//!
+//! Both ways of running the list walk this same list, so the order cannot differ between them:
+//!
+//! - **without waiting** ([`check_now`]): each check is asked whether it can allow the request
+//!   now (a token in the verification cache, stores in memory). When all can, the handler is
+//!   called at once and its future is wrapped, not boxed;
+//! - **waiting** ([`Waiting::resume`]): from the first check that cannot answer now, each check
+//!   runs in full, awaiting what it needs (a first verification, a JWKS fetch, Redis) and
+//!   answering and auditing its denials (401, 403, 429, 503). The checks passed without waiting
+//!   are not run again.
+//!
+//! `route` makes the axum handler (one per endpoint) that runs the guard, then the endpoint's
+//! handler, and finishes its response.
+
+#![allow(clippy::result_large_err, reason = "a denial is a finished `Response`, returned as is")]
+
+mod limit;
+mod route;
+
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::Principal;
+use crate::authz::Policy;
+use crate::endpoint::{Access, EndpointInfo};
+use crate::error::Error;
+use crate::rate::RateDecision;
+use crate::security::{self, Security};
+
+#[doc(hidden)]
+pub use route::{Guarded, GuardedFuture, Installation, endpoint_route};
+
+/// The marker of handlers without arguments (nothing to infer).
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum NoArguments {}
+
+/// One check of the guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// The credential is verified; its principal is the caller.
+    Authenticate,
+    /// The caller is not locked out (repeated failed authorizations).
+    SubjectLock,
+    /// The endpoint's policy allows the caller.
+    Authorize,
+    /// The endpoint's rate limit has room for the request.
+    RateLimit,
+}
+
+const SECURED: [Check; 4] = [Check::Authenticate, Check::SubjectLock, Check::Authorize, Check::RateLimit];
+const PUBLIC: [Check; 1] = [Check::RateLimit];
+
+/// The checks of an endpoint with `access`, in the order they run.
+///
+/// ```
+/// use rampart::Access;
+/// use rampart::authz::Policy;
+/// use rampart::guard::{Check, checks};
+///
+/// let secured = Access::Secured(Policy::Scope("notes:read"));
+/// assert_eq!(checks(&secured), [Check::Authenticate, Check::SubjectLock, Check::Authorize, Check::RateLimit]);
+/// assert_eq!(checks(&Access::Public { reason: "probes" }), [Check::RateLimit]);
+/// ```
+pub fn checks(access: &Access) -> &'static [Check] {
+    match access {
+        Access::Secured(_) => &SECURED,
+        Access::Public { .. } => &PUBLIC,
+    }
+}
+
+/// What the checks passed so far have found.
+#[derive(Debug, Default)]
+struct Found {
+    /// The caller, once authenticated.
+    principal: Option<Principal>,
+    /// The rate limit's state, once checked (`None` for endpoints without one).
+    decision: Option<RateDecision>,
+}
+
+/// The guard, where it must wait: the checks from `next` on are still to run.
+#[derive(Debug)]
+pub(crate) struct Waiting {
+    next: usize,
+    found: Found,
+}
+
+/// Runs `info`'s checks without waiting. `Ok`: every check allowed the request (with the rate
+/// decision, when the endpoint has a limit); `Err`: a check cannot allow it now, and the guard
+/// goes on from there with [`Waiting::resume`].
+pub(crate) fn check_now(parts: &mut Parts, info: &'static EndpointInfo) -> Result<Option<RateDecision>, Waiting> {
+    let mut found = Found::default();
+    let Ok(installed) = security::installed(parts) else {
+        return Err(Waiting { next: 0, found });
+    };
+    let security = &installed.security;
+    // The same lists as `checks`, each a constant the compiler unrolls.
+    let passed = match &info.access {
+        Access::Secured(_) => passes_now(&SECURED, security, parts, info, &mut found),
+        Access::Public { .. } => passes_now(&PUBLIC, security, parts, info, &mut found),
+    };
+    match passed {
+        Ok(()) => Ok(admit(parts, found)),
+        Err(next) => Err(Waiting { next, found }),
+    }
+}
+
+/// Asks each of `list` in turn; `Err`: the index of the first that cannot allow the request now.
+#[inline(always)]
+fn passes_now<const N: usize>(
+    list: &[Check; N],
+    security: &Security,
+    parts: &Parts,
+    info: &'static EndpointInfo,
+    found: &mut Found,
+) -> Result<(), usize> {
+    for (index, check) in list.iter().enumerate() {
+        if !check.passes_now(security, parts, info, found) {
+            return Err(index);
+        }
+    }
+    Ok(())
+}
+
+impl Waiting {
+    /// Runs the remaining checks in full, in order.
+    ///
+    /// # Errors
+    ///
+    /// The first denial's response (401, 403, 429, 503; 500 when the security layer is missing),
+    /// audited.
+    pub(crate) async fn resume(
+        mut self,
+        parts: &mut Parts,
+        info: &'static EndpointInfo,
+    ) -> Result<Option<RateDecision>, Response> {
+        let security = security::from_parts(parts).map_err(IntoResponse::into_response)?;
+        for check in &checks(&info.access)[self.next..] {
+            check.run(&security, parts, info, &mut self.found).await?;
+        }
+        Ok(admit(parts, self.found))
+    }
+}
+
+/// The request passed every check: the principal goes where the extractors find it.
+fn admit(parts: &mut Parts, found: Found) -> Option<RateDecision> {
+    if let Some(principal) = found.principal
+        && let Some(scope) = parts.extensions.get_mut::<crate::stack::RequestScope>()
+    {
+        scope.verified = Some(principal);
+    }
+    found.decision
+}
+
+impl Check {
+    /// Whether the check allows the request without waiting; `false` also when it cannot tell
+    /// now, or would deny (then [`Check::run`] decides, answers and audits).
+    #[inline(always)]
+    fn passes_now(self, security: &Security, parts: &Parts, info: &'static EndpointInfo, found: &mut Found) -> bool {
+        match self {
+            Check::Authenticate => match security.authenticate_now(parts) {
+                Some(principal) => {
+                    crate::metrics::record_token_cache(true);
+                    found.principal = Some(principal);
+                    true
+                }
+                None => false,
+            },
+            Check::SubjectLock => {
+                found.principal.as_ref().and_then(|principal| security.subject_unlocked_now(principal)) == Some(true)
+            }
+            Check::Authorize => match (found.principal.as_ref(), policy(info)) {
+                (Some(principal), Some(policy)) => policy.check(principal).is_ok(),
+                _ => false,
+            },
+            Check::RateLimit => match limit::limit_now(security, parts, info, found.principal.as_ref()) {
+                Some(decision) => {
+                    found.decision = decision;
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+
+    /// Runs the check in full.
+    async fn run(
+        self,
+        security: &Security,
+        parts: &mut Parts,
+        info: &'static EndpointInfo,
+        found: &mut Found,
+    ) -> Result<(), Response> {
+        match self {
+            Check::Authenticate => {
+                found.principal = Some(security.authenticate(parts).await.map_err(IntoResponse::into_response)?);
+            }
+            Check::SubjectLock => {
+                let principal = principal_for(self, found)?;
+                security.check_subject_lock(parts, &principal).await.map_err(IntoResponse::into_response)?;
+            }
+            Check::Authorize => {
+                let principal = principal_for(self, found)?;
+                let Some(policy) = policy(info) else {
+                    return Err(Error::Internal("a public endpoint reached authorization".into()).into_response());
+                };
+                if let Err(denied) = security.authorize(parts, &principal, policy) {
+                    security.authorization_failed(parts, &principal).await;
+                    return Err(denied.into_response());
+                }
+            }
+            Check::RateLimit => {
+                found.decision = limit::limit(security, parts, info, found.principal.as_ref()).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The principal the checks before `check` found.
+fn principal_for(check: Check, found: &Found) -> Result<Principal, Response> {
+    found.principal.clone().ok_or_else(|| {
+        Error::Internal(format!("the guard reached {check:?} without a principal").into()).into_response()
+    })
+}
+
+/// The policy of a secured endpoint.
+fn policy(info: &EndpointInfo) -> Option<&Policy> {
+    match &info.access {
+        Access::Secured(policy) => Some(policy),
+        Access::Public { .. } => None,
+    }
+}
