@@ -118,9 +118,11 @@ async fn the_fast_path_sees_a_revocation_and_a_missing_scope_at_once() {
         r#"Bearer realm="test", error="invalid_token", error_description="the access token is invalid""#
     );
 
-    // A cached token without the scope: 403 with the challenge, from the full path.
+    // A token without the scope: 403 with the challenge. The first two requests verify it (it is
+    // remembered from its second verification); the third authenticates without waiting and the
+    // guard resumes at authorization, which answers and audits the denial.
     let writer = Scheme::Hs256.token(&claims("bob", "notes:write"));
-    for _ in 0..2 {
+    for _ in 0..3 {
         let reply = send(&app, get_with_token("/me", &writer)).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN);
         assert_eq!(reply.header("www-authenticate"), r#"Bearer error="insufficient_scope", scope="notes:read""#);
