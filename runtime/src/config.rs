@@ -59,6 +59,7 @@
 //! assert!(err.to_string().contains("RAMPART_JWT_SECRET"));
 //! ```
 
+pub use crate::rate::FailureMode;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -167,17 +168,6 @@ pub enum RateLimitBackend {
     Memory,
     /// Shared through Redis.
     Redis(String),
-}
-
-/// What happens when the shared rate-limit store is unreachable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureMode {
-    /// Fall back to this instance's in-memory limiter.
-    Local,
-    /// Allow the request.
-    Open,
-    /// Refuse with 503.
-    Closed,
 }
 
 /// The TLS certificate and key files.

@@ -281,3 +281,16 @@ where
         }
     }
 }
+// What Rampart's extractors contribute to their operation's OpenAPI description.
+crate::openapi::describe::bodies! {
+    Json<T> => crate::openapi::describe::JSON,
+    Form<T> => crate::openapi::describe::FORM,
+}
+crate::openapi::describe::params! {
+    Query<T> => ::utoipa::openapi::path::ParameterIn::Query,
+    Valid<Query<T>> => ::utoipa::openapi::path::ParameterIn::Query,
+}
+crate::openapi::describe::path_params! {
+    Path<T>,
+    Valid<Path<T>>,
+}

@@ -40,6 +40,7 @@ pub mod authz;
 pub mod client_ip;
 pub mod config;
 pub mod context;
+pub mod contract;
 pub mod cors;
 pub mod crypto;
 pub mod docs;

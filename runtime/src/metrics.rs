@@ -97,10 +97,16 @@ pub fn install() -> Result<&'static PrometheusHandle, MetricsError> {
     Ok(handle)
 }
 
+/// What counts the lines an audit sink dropped ([`crate::audit::AuditSink`]): metrics read it
+/// without knowing the sink (telemetry sits below audit, which reports its decisions to it).
+pub trait DroppedLines {
+    /// A reader of the count, called at each scrape.
+    fn dropped_lines_counter(&self) -> Box<dyn Fn() -> u64 + Send + Sync>;
+}
+
 /// Reports the lines `sink` drops as `rampart_audit_dropped_lines` (read at each scrape).
-pub fn watch_audit_sink(sink: &crate::audit::AuditSink) {
-    let counter = sink.drop_counter();
-    let _ = AUDIT_DROPS.set(Box::new(counter));
+pub fn watch_audit_sink(sink: &impl DroppedLines) {
+    let _ = AUDIT_DROPS.set(sink.dropped_lines_counter());
 }
 
 /// The Prometheus text exposition of every metric, or `None` before [`install`].

@@ -139,7 +139,7 @@ impl Security {
     /// Wraps `router` with, from the outside in: request context (request id, client IP), secure
     /// headers, problem+json for plain error responses, and this hub for the extractors.
     ///
-    /// All of it is one layer ([`crate::stack`]): axum boxes each layer per route and clones the
+    /// All of it is one layer ([`crate::SecurityLayer`]): axum boxes each layer per route and clones the
     /// box on every request.
     pub fn apply<S: Clone + Send + Sync + 'static>(&self, router: Router<S>) -> Router<S> {
         router.layer(self.layer())

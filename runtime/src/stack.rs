@@ -29,7 +29,7 @@ use tower::{Layer, Service};
 use crate::Security;
 use crate::auth::Principal;
 use crate::context::{REQUEST_ID, RequestMeta};
-use crate::endpoint::Inventory;
+use crate::contract::EndpointInfo;
 use crate::headers::ResponseTemplate;
 
 /// What the layer puts in each request's extensions, as one value (each extension costs an
@@ -272,5 +272,22 @@ impl Passage {
             timing.finish(&response, route);
         }
         response
+    }
+}
+
+/// The endpoints of a finished router: an extractor for handlers of a [`crate::Router::secured`] router
+/// (documentation endpoints, tests).
+#[derive(Debug, Clone)]
+pub struct Inventory(pub Arc<[&'static EndpointInfo]>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Inventory {
+    type Rejection = crate::Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let installed = crate::security::installed(parts)?;
+        installed
+            .inventory
+            .clone()
+            .ok_or_else(|| crate::Error::Internal("no inventory: the router was not built with Router::secured".into()))
     }
 }

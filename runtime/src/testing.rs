@@ -41,7 +41,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tower::ServiceExt as _;
 
-use crate::endpoint::{Access, EndpointInfo};
+use crate::contract::{Access, EndpointInfo};
 
 /// The scopes and roles a test token must carry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! TLS with rustls (TLS 1.2 and 1.3 only, ALPN h2 and http/1.1), for [`crate::serve`].
+//! TLS with rustls (TLS 1.2 and 1.3 only, ALPN h2 and http/1.1), for [`crate::serve`](mod@crate::serve).
 //!
 //! HSTS belongs with TLS: [`crate::Security::apply`] adds it only when the security hub was told
 //! the service is served over TLS.

@@ -1,6 +1,6 @@
 //! The notes service: Rampart's reference application.
 //!
-//! Every endpoint declares its contract with `#[secure]` or `#[public]` ([`handlers`]); the OpenAPI
+//! Every endpoint declares its contract with `#[secure]` or `#[public]` (`handlers.rs`); the OpenAPI
 //! document at `/openapi.json` and Swagger UI at `/docs` come from the same declarations. Notes
 //! live in SQLite (default) or PostgreSQL ([`NoteStore`]), their bodies sealed with AES-256-GCM;
 //! `/oauth/token` issues tokens to the clients of `RAMPART_OAUTH_CLIENTS`.

@@ -13,7 +13,7 @@ use crate::registry;
 pub use parse::Kind;
 
 /// Expands one attribute. On error, the errors come with a stand-in endpoint of the same name
-/// (see [`fallback`]), so that the build fails with the attribute's own messages only.
+/// (see `fallback`), so that the build fails with the attribute's own messages only.
 pub fn expand(
     kind: Kind,
     args: TokenStream,

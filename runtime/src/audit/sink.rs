@@ -162,3 +162,9 @@ pub enum InstallError {
     #[error("a global tracing subscriber is already set")]
     AlreadySet,
 }
+
+impl crate::metrics::DroppedLines for AuditSink {
+    fn dropped_lines_counter(&self) -> Box<dyn Fn() -> u64 + Send + Sync> {
+        Box::new(self.drop_counter())
+    }
+}

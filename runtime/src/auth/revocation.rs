@@ -60,7 +60,7 @@ pub trait Revocations: Send + Sync + 'static {
     /// Whether the token with this `jti` was revoked.
     fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, RevocationError>>;
     /// Revokes `jti`, whose token expires at `expires_at` (Unix seconds); the entry is kept
-    /// [`KEPT_AFTER_EXPIRY_SECS`] longer, for the leeway.
+    /// `KEPT_AFTER_EXPIRY_SECS` (five minutes) longer, for the leeway.
     fn revoke<'a>(&'a self, jti: &'a str, expires_at: u64) -> BoxFuture<'a, Result<(), RevocationError>>;
 
     /// [`Revocations::is_revoked`] answered without waiting, by a list held in memory; `None`

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use crate::audit::{AuditEvent, Decision};
 use crate::auth::{AuthMethod, Principal};
 use crate::context::RequestContext;
-use crate::endpoint::{EndpointInfo, RateKey, RateSpec};
+use crate::contract::{EndpointInfo, RateKey, RateSpec};
 use crate::error::Error;
 use crate::rate::{Checked, Degraded, QuotaKey, RateDecision};
 

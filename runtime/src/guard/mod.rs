@@ -15,10 +15,10 @@
 //!
 //! Both ways of running the list walk this same list, so the order cannot differ between them:
 //!
-//! - **without waiting** ([`check_now`]): each check is asked whether it can allow the request
+//! - **without waiting** (`check_now`): each check is asked whether it can allow the request
 //!   now (a token in the verification cache, stores in memory). When all can, the handler is
 //!   called at once and its future is wrapped, not boxed;
-//! - **waiting** ([`Waiting::resume`]): from the first check that cannot answer now, each check
+//! - **waiting** (`Waiting::resume`): from the first check that cannot answer now, each check
 //!   runs in full, awaiting what it needs (a first verification, a JWKS fetch, Redis) and
 //!   answering and auditing its denials (401, 403, 429, 503). The checks passed without waiting
 //!   are not run again.
@@ -36,7 +36,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::Principal;
 use crate::authz::Policy;
-use crate::endpoint::{Access, EndpointInfo};
+use crate::contract::{Access, EndpointInfo};
 use crate::error::Error;
 use crate::rate::RateDecision;
 use crate::security::{self, Security};

@@ -17,7 +17,7 @@ use tower::{Layer as _, Service as _};
 use super::limit::finish;
 use crate::audit::{AuditEvent, Decision};
 use crate::context::RequestContext;
-use crate::endpoint::{EndpointInfo, Method};
+use crate::contract::{EndpointInfo, Method};
 use crate::error::Error;
 use crate::headers::ResponseTemplate;
 use crate::rate::RateDecision;

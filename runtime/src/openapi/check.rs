@@ -7,7 +7,7 @@ use std::fmt;
 use serde_json::Value;
 
 use super::requirements::{OAUTH2_SCHEME, Requirement, requirements, scopes};
-use crate::endpoint::EndpointInfo;
+use crate::contract::EndpointInfo;
 
 /// One way a document disagrees with what the router enforces.
 #[derive(Debug, Clone, PartialEq, Eq)]

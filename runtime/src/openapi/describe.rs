@@ -13,12 +13,12 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::schema::{Object, Schema, SchemaType, Type};
 use utoipa::openapi::{Content, Ref, RefOr, Required};
-use utoipa::{IntoParams, PartialSchema, ToSchema};
+use utoipa::{IntoParams, ToSchema};
 
 /// The media type of JSON bodies.
-const JSON: &str = "application/json";
+pub(crate) const JSON: &str = "application/json";
 /// The media type of form bodies.
-const FORM: &str = "application/x-www-form-urlencoded";
+pub(crate) const FORM: &str = "application/x-www-form-urlencoded";
 
 /// The parts of an operation that come from the handler's types.
 #[derive(Default)]
@@ -72,7 +72,7 @@ impl OperationDoc {
         self.body(media_type, schema);
     }
 
-    fn body(&mut self, media_type: &'static str, schema: RefOr<Schema>) {
+    pub(crate) fn body(&mut self, media_type: &'static str, schema: RefOr<Schema>) {
         self.body_media_type = Some(media_type);
         self.request_body = Some(
             RequestBody::builder()
@@ -82,11 +82,11 @@ impl OperationDoc {
         );
     }
 
-    fn open_body(&mut self, media_type: &'static str) {
+    pub(crate) fn open_body(&mut self, media_type: &'static str) {
         self.body(media_type, any_value());
     }
 
-    fn path_schema(&mut self, schema: RefOr<Schema>) {
+    pub(crate) fn path_schema(&mut self, schema: RefOr<Schema>) {
         if let [name] = self.path_names.as_slice() {
             let param = Parameter::builder()
                 .name(name.clone())
@@ -98,12 +98,13 @@ impl OperationDoc {
         }
     }
 
-    fn params<T: IntoParams>(&mut self, location: ParameterIn) {
+    pub(crate) fn params<T: IntoParams>(&mut self, location: ParameterIn) {
         self.parameters.extend(T::into_params(|| Some(location.clone())));
     }
 }
 
-/// The probe the expansion calls methods on; see the [module docs](self).
+/// The probe the expansion calls methods on (autoref specialization: the most specific of
+/// `DescribeTyped`, `DescribeUntyped` and `DescribeNothing` applies).
 pub struct Probe<T: ?Sized>(PhantomData<T>);
 
 impl<T: ?Sized> Probe<T> {
@@ -136,63 +137,75 @@ impl<T: ?Sized> DescribeNothing for Probe<T> {
     fn describe(&self, _: &mut OperationDoc) {}
 }
 
+/// Describes request bodies of the given extractors (`Extractor<T> => media type`): with `T`'s
+/// schema when it has one, as an open body when not. Invoked here for axum's extractors and in
+/// [`crate::extract`] for Rampart's, which know their description rather than this model them.
 macro_rules! bodies {
     ($($extractor:ty => $media:expr),* $(,)?) => {$(
-        impl<T: ToSchema> DescribeTyped for &&Probe<$extractor> {
-            fn describe(&self, doc: &mut OperationDoc) {
+        impl<T: ::utoipa::ToSchema> $crate::openapi::describe::DescribeTyped
+            for &&$crate::openapi::describe::Probe<$extractor>
+        {
+            fn describe(&self, doc: &mut $crate::openapi::describe::OperationDoc) {
                 let schema = doc.schema_of::<T>();
                 doc.body($media, schema);
             }
         }
-        impl<T> DescribeUntyped for &Probe<$extractor> {
-            fn describe(&self, doc: &mut OperationDoc) {
+        impl<T> $crate::openapi::describe::DescribeUntyped for &$crate::openapi::describe::Probe<$extractor> {
+            fn describe(&self, doc: &mut $crate::openapi::describe::OperationDoc) {
                 doc.open_body($media);
             }
         }
     )*};
 }
+pub(crate) use bodies;
 
 bodies! {
-    crate::extract::Json<T> => JSON,
     axum::Json<T> => JSON,
-    crate::extract::Form<T> => FORM,
     axum::Form<T> => FORM,
 }
 
+/// Describes the parameters of the given extractors (`Extractor<T> => location`), from `T`'s
+/// `IntoParams`.
 macro_rules! params {
     ($($extractor:ty => $location:expr),* $(,)?) => {$(
-        impl<T: IntoParams> DescribeTyped for &&Probe<$extractor> {
-            fn describe(&self, doc: &mut OperationDoc) {
+        impl<T: ::utoipa::IntoParams> $crate::openapi::describe::DescribeTyped
+            for &&$crate::openapi::describe::Probe<$extractor>
+        {
+            fn describe(&self, doc: &mut $crate::openapi::describe::OperationDoc) {
                 doc.params::<T>($location);
             }
         }
     )*};
 }
+pub(crate) use params;
 
 params! {
-    crate::extract::Query<T> => ParameterIn::Query,
-    crate::extract::Valid<crate::extract::Query<T>> => ParameterIn::Query,
     axum::extract::Query<T> => ParameterIn::Query,
 }
 
+/// Describes path parameters of the given extractors: from `T`'s `IntoParams`, or as one
+/// parameter of `T`'s schema.
 macro_rules! path_params {
     ($($extractor:ty),* $(,)?) => {$(
-        impl<T: IntoParams> DescribeTyped for &&Probe<$extractor> {
-            fn describe(&self, doc: &mut OperationDoc) {
-                doc.params::<T>(ParameterIn::Path);
+        impl<T: ::utoipa::IntoParams> $crate::openapi::describe::DescribeTyped
+            for &&$crate::openapi::describe::Probe<$extractor>
+        {
+            fn describe(&self, doc: &mut $crate::openapi::describe::OperationDoc) {
+                doc.params::<T>(::utoipa::openapi::path::ParameterIn::Path);
             }
         }
-        impl<T: PartialSchema> DescribeUntyped for &Probe<$extractor> {
-            fn describe(&self, doc: &mut OperationDoc) {
+        impl<T: ::utoipa::PartialSchema> $crate::openapi::describe::DescribeUntyped
+            for &$crate::openapi::describe::Probe<$extractor>
+        {
+            fn describe(&self, doc: &mut $crate::openapi::describe::OperationDoc) {
                 doc.path_schema(T::schema());
             }
         }
     )*};
 }
+pub(crate) use path_params;
 
 path_params! {
-    crate::extract::Path<T>,
-    crate::extract::Valid<crate::extract::Path<T>>,
     axum::extract::Path<T>,
 }
 

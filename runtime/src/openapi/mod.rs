@@ -32,7 +32,7 @@
 //! ```
 
 mod check;
-mod describe;
+pub(crate) mod describe;
 mod requirements;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,7 +48,7 @@ use utoipa::openapi::tag::Tag;
 use utoipa::openapi::{Content, Deprecated, Info, OpenApi, Paths, Ref, RefOr, Required, SecurityRequirement};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::endpoint::{EndpointInfo, Method};
+use crate::contract::{EndpointInfo, Method};
 
 pub use check::{Mismatch, check};
 pub use describe::{DescribeResponse, OperationDoc};
@@ -183,7 +183,7 @@ fn http_method(method: Method) -> HttpMethod {
 }
 
 fn operation(info: &EndpointInfo) -> (Operation, Vec<(String, RefOr<Schema>)>) {
-    let mut doc = OperationDoc::new(crate::endpoint::path_params(info.path));
+    let mut doc = OperationDoc::new(crate::contract::path_params(info.path));
     (info.openapi)(&mut doc);
     // Every template parameter is documented, as a string when its type did not say otherwise.
     for name in &doc.path_names {

@@ -25,7 +25,7 @@ use governor::state::keyed::ShrinkableKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 use super::{Checked, QuotaKey, RateDecision};
-use crate::endpoint::RateSpec;
+use crate::contract::RateSpec;
 
 type KeyedLimiter = RateLimiter<u64, BoundedStore, DefaultClock, StateInformationMiddleware>;
 type Routes = HashMap<(&'static str, &'static str), Arc<KeyedLimiter>, rustc_hash::FxBuildHasher>;
@@ -309,7 +309,7 @@ impl MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoint::RateKey;
+    use crate::contract::RateKey;
 
     const ROUTE: (&str, &str) = ("GET", "/notes");
 

@@ -38,8 +38,18 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 pub use self::memory::{DEFAULT_MAX_KEYS, MemoryStore};
 pub use self::redis::{DEFAULT_REDIS_TIMEOUT, RedisRevocations, RedisStore, RedisStoreError};
-pub use crate::config::FailureMode;
-use crate::endpoint::RateSpec;
+use crate::contract::RateSpec;
+
+/// What happens when the shared rate-limit store is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureMode {
+    /// Fall back to this instance's in-memory limiter.
+    Local,
+    /// Allow the request.
+    Open,
+    /// Refuse with 503.
+    Closed,
+}
 
 /// The state of a key's quota after a check, for the response headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -338,7 +348,7 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoint::RateKey;
+    use crate::contract::RateKey;
 
     #[test]
     fn decision_headers() {

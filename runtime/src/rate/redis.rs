@@ -14,7 +14,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::RateDecision;
 use crate::auth::{BoxFuture, RevocationError, Revocations};
-use crate::endpoint::RateSpec;
+use crate::contract::RateSpec;
 
 /// GCRA: KEYS[1] = bucket, ARGV[1] = emission interval (µs), ARGV[2] = burst.
 /// Returns {allowed (0/1), remaining, retry_after_us, reset_us}.
