@@ -35,6 +35,18 @@ use crate::client_ip::TrustedProxies;
 /// The request id header.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// What the security layer puts in each request's extensions, as one value (each extension costs
+/// an allocation): the request's id and client, what is installed (the hub's
+/// [`crate::security`] installation, opaque to this layer), and the principal once verified.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestScope {
+    pub(crate) meta: RequestMeta,
+    pub(crate) installed: Arc<dyn std::any::Any + Send + Sync>,
+    /// Set by [`crate::Security::authenticate`] only: nothing else can pass for a verified
+    /// caller (the type is private to the crate).
+    pub(crate) verified: Option<crate::auth::Principal>,
+}
+
 /// What [`RequestContextLayer`] stores in the request's extensions.
 #[derive(Debug, Clone)]
 pub struct RequestMeta {
@@ -58,7 +70,7 @@ impl RequestMeta {
 
     /// The request's meta: from the security layer, else from [`RequestContextLayer`].
     pub(crate) fn of(extensions: &axum::http::Extensions) -> Option<&RequestMeta> {
-        match extensions.get::<crate::stack::RequestScope>() {
+        match extensions.get::<RequestScope>() {
             Some(scope) => Some(&scope.meta),
             None => extensions.get::<RequestMeta>(),
         }

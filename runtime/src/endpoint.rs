@@ -41,8 +41,8 @@ use axum::routing::MethodRouter;
 pub use crate::contract::{Access, EndpointInfo, Method, RateKey, RateSpec};
 use crate::guard::Installation;
 use crate::openapi::ApiDocs;
+pub use crate::security::Inventory;
 use crate::stack::Fallback;
-pub use crate::stack::Inventory;
 
 /// A handler whose security contract was declared with `#[rampart::secure]` or
 /// `#[rampart::public]`. Implemented by the attributes; a hand-written impl is a visible bypass
@@ -343,7 +343,7 @@ impl Router<()> {
             let document = crate::openapi::document(&inventory, docs);
             Arc::<[u8]>::from(crate::openapi::to_json(&document).into_bytes())
         });
-        let installed = Arc::new(crate::stack::Installed {
+        let installed = Arc::new(crate::security::Installed {
             security: security.clone(),
             inventory: Some(Inventory(inventory.into())),
             document,

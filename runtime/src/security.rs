@@ -21,18 +21,18 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::http::request::Parts;
 
 use crate::audit::{AuditEvent, Decision};
 use crate::auth::{AuthError, Authenticator, Principal};
 use crate::authz::Policy;
 use crate::client_ip::TrustedProxies;
+use crate::context::RequestScope;
 use crate::context::{RequestContext, RequestMeta};
+use crate::contract::EndpointInfo;
 use crate::error::{Error, Unauthenticated};
 use crate::lockout::{Failure, Lockout, LockoutKey, VerificationBudget};
 use crate::rate::RateLimiter;
-use crate::stack::{Installed, RequestScope, SecurityLayer};
 use crate::timeout::Timeouts;
 
 /// How often recovered rate-limit keys are dropped from memory.
@@ -134,41 +134,6 @@ impl Security {
     /// wrong client secrets in it too).
     pub fn lockout(&self) -> Option<&Arc<Lockout>> {
         self.0.lockout.as_ref()
-    }
-
-    /// Wraps `router` with, from the outside in: request context (request id, client IP), secure
-    /// headers, problem+json for plain error responses, and this hub for the extractors.
-    ///
-    /// All of it is one layer ([`crate::SecurityLayer`]): axum boxes each layer per route and clones the
-    /// box on every request.
-    pub fn apply<S: Clone + Send + Sync + 'static>(&self, router: Router<S>) -> Router<S> {
-        router.layer(self.layer())
-    }
-
-    /// The same stack as [`Security::apply`], as a layer for `tower::ServiceBuilder` or any
-    /// service.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use rampart::{Router, Security, public};
-    /// use tower::ServiceBuilder;
-    ///
-    /// #[public(get, path = "/health", reason = "probes")]
-    /// async fn health() -> &'static str {
-    ///     "ok"
-    /// }
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let config = rampart::config::Config::from_lookup(|_| None).unwrap(); // development defaults
-    /// let security = Security::from_config(&config).unwrap();
-    /// let app: axum::Router = Router::new().mount(health).into_axum();
-    /// let service = ServiceBuilder::new().layer(security.layer()).service(app);
-    /// # let _ = service;
-    /// # });
-    /// ```
-    pub fn layer(&self) -> SecurityLayer {
-        SecurityLayer::new(Installed { security: self.clone(), inventory: None, document: None })
     }
 
     pub(crate) fn trusted_proxies(&self) -> &TrustedProxies {
@@ -311,6 +276,31 @@ impl Security {
     }
 }
 
+/// What the layer makes available to every request: the hub, and for a [`crate::Router`] its
+/// inventory and serialized OpenAPI document.
+#[derive(Debug)]
+pub(crate) struct Installed {
+    pub(crate) security: Security,
+    pub(crate) inventory: Option<Inventory>,
+    pub(crate) document: Option<Arc<[u8]>>,
+}
+
+/// The endpoints of a finished router: an extractor for handlers of a [`crate::Router::secured`] router
+/// (documentation endpoints, tests).
+#[derive(Debug, Clone)]
+pub struct Inventory(pub Arc<[&'static EndpointInfo]>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Inventory {
+    type Rejection = crate::Error;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let installed = installed(parts)?;
+        installed
+            .inventory
+            .clone()
+            .ok_or_else(|| crate::Error::Internal("no inventory: the router was not built with Router::secured".into()))
+    }
+}
 /// Finds the hub installed by [`Security::apply`].
 ///
 /// # Errors
@@ -325,8 +315,9 @@ pub(crate) fn from_parts(parts: &Parts) -> Result<Security, Error> {
 /// # Errors
 ///
 /// [`Error::Internal`] when the router was not wrapped.
-pub(crate) fn installed(parts: &Parts) -> Result<&Arc<Installed>, Error> {
-    parts.extensions.get::<RequestScope>().map(|scope| &scope.installed).ok_or_else(|| {
+pub(crate) fn installed(parts: &Parts) -> Result<&Installed, Error> {
+    let scope = parts.extensions.get::<RequestScope>();
+    scope.and_then(|scope| scope.installed.downcast_ref::<Installed>()).ok_or_else(|| {
         Error::Internal("rampart::Security is not installed: wrap the router with Security::apply".into())
     })
 }

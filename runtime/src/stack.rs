@@ -27,29 +27,48 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use crate::Security;
-use crate::auth::Principal;
+use crate::context::RequestScope;
 use crate::context::{REQUEST_ID, RequestMeta};
-use crate::contract::EndpointInfo;
 use crate::headers::ResponseTemplate;
+use crate::security::Installed;
 
-/// What the layer puts in each request's extensions, as one value (each extension costs an
-/// allocation): the request's id and client, what is installed, and the principal once verified.
-#[derive(Debug, Clone)]
-pub(crate) struct RequestScope {
-    pub(crate) meta: RequestMeta,
-    pub(crate) installed: Arc<Installed>,
-    /// Set by [`crate::Security::authenticate`] only: nothing else can pass for a verified
-    /// caller (the type is private to the crate).
-    pub(crate) verified: Option<Principal>,
-}
+/// The security stack around a router or service: [`crate::Security`]'s own methods, written
+/// here with the layer they return.
+impl Security {
+    /// Wraps `router` with, from the outside in: request context (request id, client IP), secure
+    /// headers, problem+json for plain error responses, and this hub for the extractors.
+    ///
+    /// All of it is one layer ([`crate::SecurityLayer`]): axum boxes each layer per route and clones the
+    /// box on every request.
+    pub fn apply<S: Clone + Send + Sync + 'static>(&self, router: axum::Router<S>) -> axum::Router<S> {
+        router.layer(self.layer())
+    }
 
-/// What the layer makes available to every request: the hub, and for a [`crate::Router`] its
-/// inventory and serialized OpenAPI document.
-#[derive(Debug)]
-pub(crate) struct Installed {
-    pub(crate) security: Security,
-    pub(crate) inventory: Option<Inventory>,
-    pub(crate) document: Option<Arc<[u8]>>,
+    /// The same stack as [`Security::apply`], as a layer for `tower::ServiceBuilder` or any
+    /// service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rampart::{Router, Security, public};
+    /// use tower::ServiceBuilder;
+    ///
+    /// #[public(get, path = "/health", reason = "probes")]
+    /// async fn health() -> &'static str {
+    ///     "ok"
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let config = rampart::config::Config::from_lookup(|_| None).unwrap(); // development defaults
+    /// let security = Security::from_config(&config).unwrap();
+    /// let app: axum::Router = Router::new().mount(health).into_axum();
+    /// let service = ServiceBuilder::new().layer(security.layer()).service(app);
+    /// # let _ = service;
+    /// # });
+    /// ```
+    pub fn layer(&self) -> SecurityLayer {
+        SecurityLayer::new(Installed { security: self.clone(), inventory: None, document: None })
+    }
 }
 
 /// The security stack as a tower layer, from [`crate::Security::layer`]: request id, client IP,
@@ -213,7 +232,7 @@ impl Passage {
             timed: crate::metrics::timing(&parts.method),
             route: None,
         };
-        parts.extensions.insert(RequestScope { meta, installed: Arc::clone(installed), verified: None });
+        parts.extensions.insert(RequestScope { meta, installed: Arc::clone(installed) as _, verified: None });
         Some(passage)
     }
 
@@ -272,22 +291,5 @@ impl Passage {
             timing.finish(&response, route);
         }
         response
-    }
-}
-
-/// The endpoints of a finished router: an extractor for handlers of a [`crate::Router::secured`] router
-/// (documentation endpoints, tests).
-#[derive(Debug, Clone)]
-pub struct Inventory(pub Arc<[&'static EndpointInfo]>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Inventory {
-    type Rejection = crate::Error;
-
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let installed = crate::security::installed(parts)?;
-        installed
-            .inventory
-            .clone()
-            .ok_or_else(|| crate::Error::Internal("no inventory: the router was not built with Router::secured".into()))
     }
 }

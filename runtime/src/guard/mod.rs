@@ -159,7 +159,7 @@ impl Waiting {
 /// The request passed every check: the principal goes where the extractors find it.
 fn admit(parts: &mut Parts, found: Found) -> Option<RateDecision> {
     if let Some(principal) = found.principal
-        && let Some(scope) = parts.extensions.get_mut::<crate::stack::RequestScope>()
+        && let Some(scope) = parts.extensions.get_mut::<crate::context::RequestScope>()
     {
         scope.verified = Some(principal);
     }

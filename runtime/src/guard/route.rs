@@ -22,7 +22,8 @@ use crate::error::Error;
 use crate::headers::ResponseTemplate;
 use crate::rate::RateDecision;
 use crate::security;
-use crate::stack::{Caught, Installed, Passage, poll_catching};
+use crate::security::Installed;
+use crate::stack::{Caught, Passage, poll_catching};
 use crate::timeout::{DeadlineBody, HandlerDeadline, Timeouts};
 
 fn method_filter(method: Method) -> MethodFilter {
