@@ -234,7 +234,7 @@ pub struct Config {
     pub timeouts: crate::timeout::Timeouts,
     /// The connection limits of [`crate::serve()`] (`RAMPART_HEADER_TIMEOUT_SECS`,
     /// `RAMPART_IDLE_TIMEOUT_SECS`, `RAMPART_MAX_CONNECTIONS`, `RAMPART_SHUTDOWN_GRACE_SECS`).
-    pub server: crate::serve::ServerLimits,
+    pub server: crate::timeout::ServerLimits,
 }
 
 /// A URL as it may be shown: a password in it replaced by `[redacted]`.
@@ -802,8 +802,8 @@ fn read_lockout_policy<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>) -> crat
 /// The request and connection deadlines, and the connection limit.
 fn read_timeouts<F: Fn(&str) -> Option<String>>(
     r: &mut Reader<F>,
-) -> (crate::timeout::Timeouts, crate::serve::ServerLimits) {
-    use crate::serve::ServerLimits;
+) -> (crate::timeout::Timeouts, crate::timeout::ServerLimits) {
+    use crate::timeout::ServerLimits;
     use crate::timeout::Timeouts;
     let (t, s) = (Timeouts::default(), ServerLimits::default());
     let secs = |r: &mut Reader<F>, name, default: Duration, range| {

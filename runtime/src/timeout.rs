@@ -141,6 +141,49 @@ impl HandlerDeadline {
     }
 }
 
+// The connection-level limits of `crate::serve` live here, below the configuration that reads
+// them from the environment (`rampart::serve` re-exports them).
+
+/// The default deadline for a request head.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default idle keep-alive timeout.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default bound on open connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// The default bound on connections from one client address.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
+/// The default time in-flight requests get after shutdown starts.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// The connection-level limits of a [`crate::serve::Server`] (see [`crate::serve`](mod@crate::serve)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// How long a request head (and, over TLS, the handshake) may take.
+    pub header_timeout: Duration,
+    /// How long a keep-alive connection may stay idle.
+    pub idle_timeout: Duration,
+    /// The most connections served at once; more wait in the listen backlog. When none is
+    /// left, connections idle for a second are closed to make room.
+    pub max_connections: usize,
+    /// The most connections from one client address (IPv6: one /64) at once; more are closed
+    /// at once. Trusted proxies ([`crate::serve::Server::trusted_proxies`]) are not limited.
+    pub max_connections_per_ip: usize,
+    /// How long in-flight requests get after shutdown starts.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
