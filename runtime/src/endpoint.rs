@@ -313,16 +313,16 @@ struct Built<S> {
 /// them), however many routers nest it.
 fn nested(prefix: &str, info: &'static EndpointInfo) -> &'static EndpointInfo {
     type Nested = std::collections::HashMap<(usize, String), &'static EndpointInfo>;
-    static NESTED: std::sync::Mutex<Option<Nested>> = std::sync::Mutex::new(None);
+    static NESTED: std::sync::LazyLock<std::sync::Mutex<Nested>> = std::sync::LazyLock::new(Default::default);
     let path = if info.path == "/" { prefix.to_owned() } else { format!("{prefix}{}", info.path) };
     let mut nested = NESTED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let key = (std::ptr::from_ref(info) as usize, path);
-    if let Some(found) = nested.get_or_insert_default().get(&key) {
+    if let Some(found) = nested.get(&key) {
         return found;
     }
     let path: &'static str = Box::leak(key.1.clone().into_boxed_str());
     let info: &'static EndpointInfo = Box::leak(Box::new(EndpointInfo { path, ..*info }));
-    nested.get_or_insert_default().insert(key, info);
+    nested.insert(key, info);
     info
 }
 

@@ -21,6 +21,12 @@ async fn me(user: Principal) -> String {
     user.subject().to_owned()
 }
 
+/// Per client IP, once a minute.
+#[public(get, path = "/ping", reason = "anyone may ping", rate = "1/min")]
+async fn ping() -> &'static str {
+    "pong"
+}
+
 /// The root of a nested router.
 #[public(get, path = "/", reason = "an index anyone may read")]
 async fn index() -> &'static str {
@@ -231,4 +237,23 @@ async fn an_axum_router_with_a_fallback_answers_what_no_endpoint_matches_behind_
     });
     let message = *twice.unwrap_err().downcast::<&str>().unwrap();
     assert_eq!(message, "both merged routers have a fallback: keep one (Router::fallback_service)");
+}
+
+#[tokio::test]
+async fn a_nested_public_endpoint_limits_each_client_address_on_its_own() {
+    let app = Router::new().nest("/api/v1", Router::new().mount(ping)).secured(&security());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
+    let from =
+        |source: [u8; 4]| reqwest::Client::builder().local_address(std::net::IpAddr::from(source)).build().unwrap();
+    let url = format!("http://{address}/api/v1/ping");
+    let (first, second) = (from([127, 0, 0, 2]), from([127, 0, 0, 3]));
+    assert_eq!(first.get(&url).send().await.unwrap().status(), StatusCode::OK);
+    let limited = first.get(&url).send().await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.headers()["ratelimit-policy"], "\"default\";q=1;w=60");
+    // Another client address has its own quota on the same nested route.
+    assert_eq!(second.get(&url).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(second.get(&url).send().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
 }

@@ -194,20 +194,21 @@ fn unknown_key(kind: Kind, ident: &Ident) -> syn::Error {
 }
 
 fn string(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<LitStr> {
-    let value = meta.value()?;
-    let expr: Expr = value.parse()?;
-    match expr {
-        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Ok(lit),
-        other => Err(syn::Error::new_spanned(other, format!("expected a string literal, as in `{example}`"))),
-    }
+    literal(meta, |lit| if let Lit::Str(lit) = lit { Some(lit) } else { None }, "a string literal", example)
 }
 
 fn integer(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<LitInt> {
-    let value = meta.value()?;
-    let expr: Expr = value.parse()?;
-    match expr {
-        Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => Ok(lit),
-        other => Err(syn::Error::new_spanned(other, format!("expected a whole number, as in `{example}`"))),
+    literal(meta, |lit| if let Lit::Int(lit) = lit { Some(lit) } else { None }, "a whole number", example)
+}
+
+/// `key = <literal>`, the literal of the kind `pick` accepts; anything else is an error saying
+/// what to write (`expected {what}, as in {example}`).
+fn literal<T>(meta: &ParseNestedMeta<'_>, pick: fn(Lit) -> Option<T>, what: &str, example: &str) -> syn::Result<T> {
+    let expr: Expr = meta.value()?.parse()?;
+    let error = || syn::Error::new_spanned(&expr, format!("expected {what}, as in `{example}`"));
+    match &expr {
+        Expr::Lit(ExprLit { lit, .. }) => pick(lit.clone()).ok_or_else(error),
+        _ => Err(error()),
     }
 }
 
