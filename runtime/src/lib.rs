@@ -34,39 +34,48 @@
 // The attributes expand to `::rampart::...` paths; this lets the runtime use them itself.
 extern crate self as rampart;
 
-pub mod audit;
-pub mod auth;
-pub mod authz;
-pub mod client_ip;
-pub mod config;
-pub mod context;
-pub mod contract;
-pub mod cors;
-pub mod crypto;
-pub mod docs;
-pub mod endpoint;
-pub mod error;
-pub mod extract;
+// The folders are the layers; each imports only from its own layer or below (checked by
+// `tests/layers.rs`). The public modules are re-exported here, where users find them.
+mod assembly;
+mod edge;
 pub mod guard;
-pub mod headers;
-pub mod lockout;
-pub mod metrics;
-pub mod oauth;
-pub mod openapi;
-pub mod rate;
-mod security;
-pub mod serve;
-pub mod setup;
-mod stack;
-pub mod testing;
-pub mod timeout;
-pub mod tls;
-pub mod token;
-pub mod validate;
+mod hub;
+mod mechanisms;
+mod vocabulary;
+
+pub use assembly::{docs, endpoint, metrics, oauth, serve, testing};
+pub use edge::{context, headers};
+pub use guard::{extract, validate};
+pub use hub::setup;
+pub(crate) use hub::{security, stack};
+pub(crate) use mechanisms::telemetry;
+pub use mechanisms::{audit, auth, client_ip, config, cors, crypto, lockout, openapi, rate, timeout, tls, token};
+pub use vocabulary::{contract, error};
+
+pub mod authz {
+    //! Authorization: what the caller may do.
+    //!
+    //! A [`Policy`] is a constant tree of scope and role requirements, evaluated against a
+    //! [`Principal`](crate::auth::Principal). Deny by default: a policy that cannot be evaluated
+    //! (an empty `all`/`any`) denies. Resource ownership is a separate hook ([`check_owner`]),
+    //! evaluated once the resource is loaded; its denial is a 404 so that the resource's
+    //! existence is not revealed.
+    //!
+    //! # Examples
+    //!
+    //! ```
+    //! use rampart::authz::Policy;
+    //!
+    //! const DELETE: Policy = Policy::Any(&[Policy::Role("admin"), Policy::Scope("notes:write")]);
+    //! assert_eq!(DELETE.to_string(), "any(role = \"admin\", scope = \"notes:write\")");
+    //! ```
+
+    pub use crate::guard::owner::{Owned, OwnerCheck, OwnerFn, check_owner};
+    pub use crate::vocabulary::contract::{Denied, Policy};
+}
 
 #[doc(hidden)]
-#[path = "private.rs"]
-pub mod __private;
+pub use assembly::private as __private;
 
 /// Declares a secured endpoint: its route, who may call it, and how often.
 ///

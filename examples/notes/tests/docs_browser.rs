@@ -34,7 +34,7 @@ fn chromium(profile: &Path, args: &[String]) -> std::process::Output {
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("{binary} does not run ({e}): install Debian's chromium (.ci/run does)"))
+        .unwrap_or_else(|e| panic!("{binary} does not run ({e}): install Debian's chromium (./scripts/test does)"))
 }
 
 /// `(method, path, has a lock icon)` of every operation block Swagger UI rendered.

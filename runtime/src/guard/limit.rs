@@ -66,7 +66,7 @@ pub(super) async fn limit(
         event.emit();
     };
     if let Some(degraded) = degraded {
-        crate::metrics::record_fallback(degraded.reason());
+        crate::telemetry::record_fallback(degraded.reason());
     }
     if let Some(degraded) = degraded
         && limiter.should_audit_degraded()

@@ -126,7 +126,7 @@ where
             None => security::installed(&parts).map_or_else(|_| Timeouts::default(), |i| i.security.timeouts()),
         };
         let handler_limit = info.timeout.unwrap_or(timeouts.handler);
-        let waiting = match super::check_now(&mut parts, info) {
+        let waiting = match super::checks::check_now(&mut parts, info) {
             Ok(decision) => {
                 let request = with_body_limit(info.body_limit, timeouts.body, Request::from_parts(parts, body));
                 let state = GuardedState::Run {
@@ -168,8 +168,8 @@ fn handler_timed_out(passage: Option<&Passage>, info: &'static EndpointInfo) -> 
 
 /// The metrics' route label, when metrics are on, for an outer layer's passage.
 fn labelled(mut response: Response, info: &'static EndpointInfo) -> Response {
-    if crate::metrics::labels_routes() {
-        response.extensions_mut().insert(crate::metrics::RouteLabel(info.path));
+    if crate::telemetry::labels_routes() {
+        response.extensions_mut().insert(crate::telemetry::RouteLabel(info.path));
     }
     response
 }

@@ -1,0 +1,302 @@
+//! Authentication: who is calling.
+//!
+//! [`Authenticator`] reads the one credential of a request ([`extract_credentials`]), verifies a
+//! bearer JWT ([`JwtVerifier`]: HS*, RS*, PS*, ES256/384, EdDSA; keys from secrets, PEM or JWKS) or
+//! an API key ([`ApiKeys`]), checks revocation by `jti` ([`Revocations`]), and yields a
+//! [`Principal`].
+//!
+//! # Security
+//!
+//! The algorithm is pinned by the key, never taken from the token. `alg: none`, key confusion,
+//! `crit`, `jku`, `x5u`, `x5c` and embedded `jwk` headers, duplicate members, tokens over the size
+//! bound, and expired, premature, foreign-issuer or foreign-audience tokens are all refused.
+//!
+//! # Examples
+//!
+//! ```
+//! use axum::http::HeaderMap;
+//! use rampart::auth::{Algorithm, Authenticator, Issuer, JwtVerifier, VerificationKey};
+//!
+//! let key = VerificationKey::from_secret(Algorithm::HS256, b"0123456789abcdef0123456789abcdef").unwrap();
+//! let issuer = Issuer::builder("rampart-dev", ["notes"]).key(key).build().unwrap();
+//! let authenticator = Authenticator::builder().jwt(JwtVerifier::new(vec![issuer])).build().unwrap();
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let error = authenticator.authenticate(&HeaderMap::new()).await.unwrap_err();
+//! assert_eq!(error.audit_reason(), "missing_token");
+//! # });
+//! ```
+
+mod api_key;
+mod bearer;
+mod cache;
+mod claims;
+mod jose;
+mod jwks;
+mod jwt;
+mod keys;
+mod recent;
+pub(crate) mod revocation;
+mod signature;
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+
+use crate::vocabulary::footprint;
+
+pub use crate::vocabulary::auth_error::{AuthError, TokenError};
+pub use crate::vocabulary::principal::{
+    AuthMethod, CLIENT_CREDENTIALS_GRANT, ClaimMapping, GRANT_TYPE_CLAIM, Principal, PrincipalKind,
+};
+pub use api_key::{ApiKey, ApiKeys};
+pub use bearer::{API_KEY_HEADER, Credentials, extract_credentials};
+pub use cache::{DEFAULT_CACHE_BYTES, ENTRY_BYTES};
+pub use claims::{DEFAULT_LEEWAY, MAX_LEEWAY};
+pub use jsonwebtoken::Algorithm;
+pub use jwks::{JwksCache, JwksError, MAX_JWKS_BYTES, MIN_REFRESH_INTERVAL};
+pub use jwt::{Issuer, IssuerBuilder, IssuerError, JwtVerifier};
+pub use keys::{KeyError, MIN_HMAC_SECRET_BYTES, VerificationKey};
+pub use revocation::{BoxFuture, MemoryRevocations, RevocationError, RevocationFailure, Revocations};
+
+/// The default bound on a bearer token or API key, in bytes.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Why an [`Authenticator`] could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthenticatorError {
+    /// Neither JWT issuers nor API keys: every request would be refused.
+    #[error("no authentication scheme configured: add JWT issuers or API keys")]
+    NothingConfigured,
+    /// jsonwebtoken has no crypto provider (its features enable none or both backends).
+    #[error("jsonwebtoken has no crypto provider: enable exactly one of its `aws_lc_rs` or `rust_crypto` features")]
+    NoCryptoProvider,
+}
+
+/// Verifies the credentials of a request.
+pub struct Authenticator {
+    jwt: Option<JwtVerifier>,
+    api_keys: ApiKeys,
+    revocations: Option<Arc<dyn Revocations>>,
+    revocation_failure: RevocationFailure,
+    /// Until when (ms after `started`) the revocation store is not asked, after a failure.
+    revocation_down_until_ms: std::sync::atomic::AtomicU64,
+    started: std::time::Instant,
+    realm: Arc<str>,
+    max_token_bytes: usize,
+}
+
+/// How long the revocation store is left alone after it failed.
+const RETRY_REVOCATIONS_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("jwt", &self.jwt)
+            .field("api_keys", &self.api_keys)
+            .field("revocations", &self.revocations.is_some())
+            .field("revocation_failure", &self.revocation_failure)
+            .field("realm", &self.realm)
+            .field("max_token_bytes", &self.max_token_bytes)
+            .finish()
+    }
+}
+
+/// Builds an [`Authenticator`].
+#[derive(Default)]
+pub struct AuthenticatorBuilder {
+    jwt: Option<JwtVerifier>,
+    api_keys: ApiKeys,
+    revocations: Option<Arc<dyn Revocations>>,
+    revocation_failure: RevocationFailure,
+    realm: Option<String>,
+    max_token_bytes: Option<usize>,
+}
+
+impl AuthenticatorBuilder {
+    /// Accepts bearer JWTs verified by `verifier`.
+    pub fn jwt(mut self, verifier: JwtVerifier) -> Self {
+        self.jwt = Some(verifier);
+        self
+    }
+
+    /// Accepts these API keys in `X-API-Key`.
+    pub fn api_keys(mut self, keys: ApiKeys) -> Self {
+        self.api_keys = keys;
+        self
+    }
+
+    /// Refuses tokens whose `jti` is on this list.
+    pub fn revocations(mut self, list: Arc<dyn Revocations>) -> Self {
+        self.revocations = Some(list);
+        self
+    }
+
+    /// What to do when the revocation list cannot answer (default [`RevocationFailure::Closed`]).
+    pub fn revocation_failure(mut self, mode: RevocationFailure) -> Self {
+        self.revocation_failure = mode;
+        self
+    }
+
+    /// The realm announced in `WWW-Authenticate` (default `api`).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// The largest token or key accepted (default [`DEFAULT_MAX_TOKEN_BYTES`]).
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = Some(bytes);
+        self
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthenticatorError`] when nothing is configured or the JWT crypto backend is missing.
+    pub fn build(self) -> Result<Authenticator, AuthenticatorError> {
+        if self.jwt.is_none() && self.api_keys.is_empty() {
+            return Err(AuthenticatorError::NothingConfigured);
+        }
+        if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
+            return Err(AuthenticatorError::NoCryptoProvider);
+        }
+        let realm: String =
+            self.realm.unwrap_or_else(|| "api".to_owned()).chars().filter(|c| *c != '"' && *c != '\\').collect();
+        Ok(Authenticator {
+            jwt: self.jwt,
+            api_keys: self.api_keys,
+            revocations: self.revocations,
+            revocation_failure: self.revocation_failure,
+            revocation_down_until_ms: std::sync::atomic::AtomicU64::new(0),
+            started: std::time::Instant::now(),
+            realm: realm.into(),
+            max_token_bytes: self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES),
+        })
+    }
+}
+
+impl Authenticator {
+    /// Starts a builder.
+    pub fn builder() -> AuthenticatorBuilder {
+        AuthenticatorBuilder::default()
+    }
+
+    /// The realm of the `WWW-Authenticate` challenge.
+    pub fn realm(&self) -> &Arc<str> {
+        &self.realm
+    }
+
+    /// The JWT verifier, if bearer tokens are accepted.
+    pub fn jwt(&self) -> Option<&JwtVerifier> {
+        self.jwt.as_ref()
+    }
+
+    /// Whether verifying a new bearer token costs an asymmetric signature check (RSA, ECDSA,
+    /// EdDSA: keys from PEM or JWKS), which the lockout's [`crate::lockout::VerificationBudget`]
+    /// bounds for locked IPs. HMAC keys cost about what parsing the token does.
+    pub fn verification_is_costly(&self) -> bool {
+        self.jwt.as_ref().is_some_and(JwtVerifier::has_asymmetric_keys)
+    }
+
+    /// Whether authenticating these headers would cost an asymmetric signature check: a bearer
+    /// token of valid syntax whose JOSE header passes the checks and names an asymmetric
+    /// algorithm, not cached, with asymmetric keys configured. Requests without credentials,
+    /// with API keys or with malformed or HMAC tokens cost nothing of the kind.
+    pub(crate) fn would_verify_signature(&self, headers: &HeaderMap) -> bool {
+        let Ok(Credentials::Bearer(token)) = bearer::extract_unchecked(headers, self.max_token_bytes) else {
+            return false;
+        };
+        self.verification_is_costly()
+            && bearer::check_bearer_syntax(token, self.max_token_bytes).is_ok()
+            && jose::header_alg_passes(token, |alg| !alg.starts_with("HS"))
+            && !self.has_cached(headers)
+    }
+
+    /// Whether the request's bearer token was verified before and is still cached.
+    pub(crate) fn has_cached(&self, headers: &HeaderMap) -> bool {
+        match (bearer::extract_unchecked(headers, self.max_token_bytes), &self.jwt) {
+            (Ok(Credentials::Bearer(token)), Some(verifier)) => verifier.cached(token.as_bytes()).is_some(),
+            _ => false,
+        }
+    }
+
+    /// The principal of a request whose bearer token was verified before and is still cached,
+    /// when that and the revocation check can be answered without waiting (the revocation list
+    /// is in memory). `None` means: take [`Authenticator::authenticate`], which decides every
+    /// other case, failures included.
+    pub(crate) fn authenticate_cached(&self, headers: &HeaderMap) -> Option<Principal> {
+        let principal = self.jwt.as_ref()?.cached(bearer::plain_bearer(headers)?)?;
+        let revoked = match (&self.revocations, principal.token_id()) {
+            (Some(list), Some(jti)) => list.is_revoked_now(jti)?.ok()?,
+            _ => false,
+        };
+        (!revoked).then_some(principal)
+    }
+
+    /// Authenticates a request from its headers.
+    ///
+    /// # Errors
+    ///
+    /// An [`AuthError`] saying which check failed.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
+        match bearer::extract_unchecked(headers, self.max_token_bytes)? {
+            Credentials::Bearer(token) => {
+                let verifier = self.jwt.as_ref().ok_or(AuthError::SchemeDisabled)?;
+                // A token verified before has exactly these bytes, whose syntax was checked then.
+                let cached = verifier.cached(token.as_bytes());
+                crate::telemetry::record_token_cache(cached.is_some());
+                let principal = match cached {
+                    Some(principal) => principal,
+                    None => {
+                        bearer::check_bearer_syntax(token, self.max_token_bytes)?;
+                        crate::telemetry::record_verification();
+                        verifier.verify_and_remember(token).await?
+                    }
+                };
+                // Never cached: a revocation takes effect on the very next request.
+                self.check_revocation(&principal).await?;
+                Ok(principal)
+            }
+            Credentials::ApiKey(key) => {
+                if self.api_keys.is_empty() {
+                    return Err(AuthError::SchemeDisabled);
+                }
+                self.api_keys.verify(key).ok_or(AuthError::UnknownApiKey)
+            }
+        }
+    }
+
+    async fn check_revocation(&self, principal: &Principal) -> Result<(), AuthError> {
+        use std::sync::atomic::Ordering;
+        let (Some(list), Some(jti)) = (&self.revocations, principal.token_id()) else {
+            return Ok(());
+        };
+        let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if now_ms < self.revocation_down_until_ms.load(Ordering::Relaxed) {
+            return self.revocations_unavailable();
+        }
+        match list.is_revoked(jti).await {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(AuthError::Revoked),
+            Err(err) => {
+                tracing::warn!(target: "rampart::auth", error = %err, mode = ?self.revocation_failure, "revocation check failed; not asking the store again for a second");
+                let retry_at = now_ms + u64::try_from(RETRY_REVOCATIONS_AFTER.as_millis()).unwrap_or(1000);
+                self.revocation_down_until_ms.store(retry_at, Ordering::Relaxed);
+                self.revocations_unavailable()
+            }
+        }
+    }
+
+    /// The answer while the revocation store is unavailable, per [`RevocationFailure`].
+    fn revocations_unavailable(&self) -> Result<(), AuthError> {
+        match self.revocation_failure {
+            RevocationFailure::Closed => Err(AuthError::RevocationUnavailable),
+            RevocationFailure::Open => {
+                crate::telemetry::record_fallback("revocation_open");
+                Ok(())
+            }
+        }
+    }
+}
