@@ -257,3 +257,30 @@ async fn a_nested_public_endpoint_limits_each_client_address_on_its_own() {
     assert_eq!(second.get(&url).send().await.unwrap().status(), StatusCode::OK);
     assert_eq!(second.get(&url).send().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// Open to anyone; greets a known caller by name.
+#[public(get, path = "/hello", reason = "a greeting for anyone, by name when the caller is known")]
+async fn hello(user: Option<Principal>) -> String {
+    user.map_or_else(|| "hello".to_owned(), |user| format!("hello {}", user.subject()))
+}
+
+#[tokio::test]
+async fn a_public_endpoint_reads_a_caller_only_when_credentials_are_given() {
+    let address = serve(Router::new().mount(hello).secured(&security())).await;
+    let anonymous = get(address, "/hello", None).await;
+    assert_eq!(anonymous.status(), StatusCode::OK);
+    assert_eq!(anonymous.text().await.unwrap(), "hello");
+
+    let known = get(address, "/hello", Some(&reader("alice"))).await;
+    assert_eq!(known.status(), StatusCode::OK);
+    assert_eq!(known.text().await.unwrap(), "hello alice");
+
+    // A credential that does not verify is refused, as on a secured endpoint.
+    let forged = get(address, "/hello", Some("eyJhbGciOiJIUzI1NiJ9.e30.AAAA")).await;
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        forged.headers()["www-authenticate"],
+        r#"Bearer realm="test", error="invalid_token", error_description="the access token is invalid""#
+    );
+    assert_eq!(forged.headers()["content-type"], "application/problem+json");
+}

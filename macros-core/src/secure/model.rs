@@ -177,6 +177,18 @@ impl Spec {
         if let Some(path) = &args.path {
             check_path_extractor(&params, path, &arg_types, &mut errors);
         }
+        if kind == Kind::Public {
+            for ty in arg_types.iter().filter(|ty| authenticating_extractor(ty).is_some()) {
+                let name = authenticating_extractor(ty).unwrap_or_default();
+                errors.spanned(
+                    ty,
+                    format!(
+                        "a #[public] endpoint is documented as open to anyone, but `{name}` authenticates the caller: \
+                         use #[rampart::secure(...)] to require credentials, or take `Option<Principal>` to read them when given"
+                    ),
+                );
+            }
+        }
 
         for expr in &args.policy {
             check_policy(expr, registry, &mut errors);
@@ -384,6 +396,16 @@ fn check_policy(expr: &PolicyExpr, registry: Option<&Registry>, errors: &mut Err
             }
         }
     }
+}
+
+/// The name of an extractor that authenticates the caller (`Principal`, `Authorized<_>`, ...),
+/// when `ty` is one; `Option<Principal>` is not (it reads credentials only when given).
+fn authenticating_extractor(ty: &Type) -> Option<String> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    ["Principal", "Authorized", "OwnerCheck", "Checked", "Visibility"]
+        .contains(&last.ident.to_string().as_str())
+        .then(|| last.ident.to_string())
 }
 
 fn is_owner_check(ty: &Type) -> bool {

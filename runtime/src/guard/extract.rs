@@ -20,7 +20,7 @@
 use std::any::Any;
 use std::marker::PhantomData;
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::Extensions;
 use axum::http::request::Parts;
 use garde::Validate;
@@ -39,6 +39,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         authenticated(parts).await
+    }
+}
+
+/// The caller when credentials are given (`Option<Principal>`, for an endpoint open to anyone that
+/// greets a known caller by name): `None` when the request carries no `Authorization` or
+/// `X-API-Key` header, the principal when its credential verifies, and 401 when it does not (a
+/// client that sends a bad credential is told so, as on a secured endpoint).
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        let given = parts.headers.contains_key(axum::http::header::AUTHORIZATION)
+            || parts.headers.contains_key(crate::auth::API_KEY_HEADER);
+        if !given && security::verified(parts).is_none() {
+            return Ok(None);
+        }
+        authenticated(parts).await.map(Some)
     }
 }
 
