@@ -49,7 +49,9 @@ pub use guard::{extract, validate};
 pub use hub::setup;
 pub(crate) use hub::{security, stack};
 pub(crate) use mechanisms::telemetry;
-pub use mechanisms::{audit, auth, client_ip, config, cors, crypto, lockout, openapi, rate, timeout, tls, token};
+pub use mechanisms::{
+    audit, auth, client_ip, config, cors, crypto, lockout, openapi, rate, relations, timeout, tls, token,
+};
 pub use vocabulary::{contract, error};
 
 pub mod authz {
@@ -57,9 +59,14 @@ pub mod authz {
     //!
     //! A [`Policy`] is a constant tree of scope and role requirements, evaluated against a
     //! [`Principal`](crate::auth::Principal). Deny by default: a policy that cannot be evaluated
-    //! (an empty `all`/`any`) denies. Resource ownership is a separate hook ([`check_owner`]),
-    //! evaluated once the resource is loaded; its denial is a 404 so that the resource's
-    //! existence is not revealed.
+    //! (an empty `all`/`any`) denies.
+    //!
+    //! A route that acts on one resource declares how it is loaded and which rule applies
+    //! (`load = ...` with `owner = ...` or `relation = "..."`): the handler receives it as a
+    //! [`Checked`] only once the rule passed. Relations (`owner` ⇒ `editor` ⇒ `viewer`, declared in
+    //! `rampart.toml`) are kept as tuples in a [`Relations`] store; a list route reads the caller's
+    //! [`Visibility`]. Plain axum code checks ownership with [`check_owner`]. Denials answer 404, so
+    //! that a resource's existence is not revealed, unless the caller may see it (403).
     //!
     //! # Examples
     //!
@@ -70,7 +77,9 @@ pub mod authz {
     //! assert_eq!(DELETE.to_string(), "any(role = \"admin\", scope = \"notes:write\")");
     //! ```
 
-    pub use crate::guard::owner::{Owned, OwnerCheck, OwnerFn, check_owner};
+    pub use crate::guard::owner::{Owned, check_owner};
+    pub use crate::guard::resource::{Checked, Load, Resource, Visibility};
+    pub use crate::relations::{RelationRule, Relations, RelationsError, Tuple};
     pub use crate::vocabulary::contract::{Denied, Policy};
 }
 
@@ -90,8 +99,14 @@ pub use assembly::private as __private;
 ///   none at all means "any authenticated caller";
 /// - `rate = "10/min"` (`N/unit` or `N per unit`; units s, min, h, day), `burst = N`,
 ///   `rate_key = "sub" | "ip" | "client" | "api_key"` (default `sub`);
-/// - `owner = path::to_fn` with `fn(&Principal, &Resource) -> bool`: the handler then takes an
-///   `OwnerCheck<Resource>` and calls `check.allow(&resource)?` (denials answer 404);
+/// - `load = path::to_fn`, an async fn of extractors (path parameters, `State`) returning
+///   `Result<Option<Resource>, Error>`, with a rule: `owner = path::to_fn` (`fn(&Principal,
+///   &Resource) -> bool`) or `relation = "note#editor"` (declared in `rampart.toml`; the resource
+///   implements [`authz::Resource`]). The handler takes the resource as an [`authz::Checked`]`<Resource>`,
+///   which only the check builds (and still takes its `Path`, which documents the parameters); a missing resource and a caller who may not see it answer 404,
+///   a caller who may see it but not do this 403;
+/// - `relation = "..."` without `load`, on a list: the handler takes an [`authz::Visibility`] (what
+///   the caller may see, for one query);
 /// - `tags = ["notes"]`, `operation_id = "createNote"`, `summary = "..."` (default: the doc
 ///   comment's first paragraph), `deprecated`.
 ///

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Request, StatusCode};
 use rampart::auth::Principal;
-use rampart::authz::OwnerCheck;
+use rampart::authz::Checked;
 use rampart::extract::{Json, Path};
 use rampart::testing::{TokenGrant, check_endpoints};
 use rampart::{Router, Security, public, secure};
@@ -50,16 +50,16 @@ async fn create_note(State(counter): State<Counter>, user: Principal, Json(note)
     Json(json!({"title": note.title, "owner": user.subject()}))
 }
 
-/// Read a note (each note's owner is the path's `{owner}`).
-#[secure(get, path = "/notes/{owner}", scope = "notes:read", owner = is_owner)]
-async fn read_note(
-    State(counter): State<Counter>,
-    check: OwnerCheck<Note>,
-    Path(owner): Path<String>,
-) -> Result<String, rampart::Error> {
-    check.allow(&Note { owner: owner.clone() })?;
+/// Each note's owner is the path's `{owner}`; there is no note of `nobody`.
+async fn load_note(Path(owner): Path<String>) -> Result<Option<Note>, rampart::Error> {
+    Ok((owner != "nobody").then_some(Note { owner }))
+}
+
+/// Read a note.
+#[secure(get, path = "/notes/{owner}", scope = "notes:read", load = load_note, owner = is_owner)]
+async fn read_note(State(counter): State<Counter>, note: Checked<Note>, Path(_owner): Path<String>) -> String {
     counter.hit();
-    Ok(owner)
+    note.into_inner().owner
 }
 
 /// Admin only.
@@ -200,6 +200,9 @@ async fn ownership_and_roles() {
     let reply = send(&app, get_with_token("/notes/bob", &alice)).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.json()["detail"], "the resource was not found");
+    // A missing note answers exactly as someone else's does.
+    let missing = send(&app, get_with_token("/notes/nobody", &alice)).await;
+    assert_eq!((missing.status, missing.json()), (reply.status, reply.json()));
     let purge_request = |token: &str| {
         Request::delete("/notes").header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap()
     };

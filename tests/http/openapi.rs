@@ -116,7 +116,13 @@ fn every_operation_documents_its_security_responses() {
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     let flow = &schemes["oauth2"]["flows"]["clientCredentials"];
     assert_eq!(flow["tokenUrl"], "/oauth/token");
-    assert_eq!(flow["scopes"], json!({"notes:read": "Read your notes", "notes:write": "Create and delete your notes"}));
+    assert_eq!(
+        flow["scopes"],
+        json!({
+            "notes:read": "Read your notes and the notes shared with you",
+            "notes:write": "Create, change, share and delete notes"
+        })
+    );
     assert_eq!(doc.get("security"), None, "no root security for public operations to inherit");
 }
 

@@ -6,14 +6,15 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use rampart::audit::{AuditEvent, Decision, RequestContext};
-use rampart::authz::OwnerCheck;
+use rampart::authz::{Checked, Relations as _, Tuple, Visibility};
 use rampart::crypto::{SealContext, Sealed};
 use rampart::extract::{Json, Path, Query, Valid};
 use rampart::oauth::TokenResponse;
 use rampart::prelude::*;
 
 use crate::AppState;
-use crate::model::{CreateNote, ListParams, Note, NoteList, StoredNote};
+use crate::model::{CreateNote, ListParams, Note, NoteList, Share, ShareKey, StoredNote, UpdateNote};
+use crate::store::NOTE;
 
 /// The page size when `?limit=` is not given.
 const DEFAULT_PAGE: u32 = 20;
@@ -22,9 +23,30 @@ fn internal(err: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::Internal(Box::new(err))
 }
 
-/// Whether `principal` may see or delete `note`: its owner, or an admin.
-fn owner_or_admin(principal: &Principal, note: &StoredNote) -> bool {
-    principal.qualified_subject() == note.owner_key || principal.has_role("admin")
+/// The note of the route's `{id}` (whoever may see it: the attribute's relation decides).
+pub(crate) async fn load_note(Path(id): Path<i64>, State(state): State<AppState>) -> Result<Option<StoredNote>, Error> {
+    state.store.get(id).await.map_err(internal)
+}
+
+/// The note of `/notes/{id}/shares/{subject}`.
+pub(crate) async fn load_shared_note(
+    Path(key): Path<ShareKey>,
+    State(state): State<AppState>,
+) -> Result<Option<StoredNote>, Error> {
+    state.store.get(key.id).await.map_err(internal)
+}
+
+/// The qualified subject of the user `sub` of the issuer of `owner_key`: a share names a user
+/// (`jwt:`), never a client or an API key, of the note owner's issuer.
+fn user_of_owners_issuer(owner_key: &str, sub: &str) -> Result<String, Error> {
+    let issuer = owner_key.split_once(':').and_then(|(_, rest)| rest.split_once('#')).map(|(issuer, _)| issuer);
+    match issuer {
+        Some(issuer) => Ok(format!("jwt:{issuer}#{sub}")),
+        None => Err(Error::Validation(vec![rampart::error::FieldError::new(
+            "#/subject",
+            "this note's owner has no issuer whose users it could be shared with",
+        )])),
+    }
 }
 
 /// Where a note's body is sealed: bound to its owner, so that a body copied into another
@@ -59,13 +81,14 @@ pub(crate) async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// List your notes.
+/// List your notes, or the notes shared with you.
 ///
-/// Only the caller's own notes are listed, oldest id first; follow `next_cursor` for more.
-#[secure(get, path = "/notes", scope = "notes:read", rate = "100/min", tags = ["notes"])]
+/// The caller's own notes, oldest id first; with `shared=true`, the notes others shared with the
+/// caller (as viewer or editor). Follow `next_cursor` for more.
+#[secure(get, path = "/notes", scope = "notes:read", relation = "note#viewer", rate = "100/min", tags = ["notes"])]
 pub(crate) async fn list_notes(
     ctx: RequestContext,
-    user: Principal,
+    visibility: Visibility,
     State(state): State<AppState>,
     Valid(Query(params)): Valid<Query<ListParams>>,
 ) -> Result<Json<NoteList>, Error> {
@@ -77,7 +100,12 @@ pub(crate) async fn list_notes(
         })?,
     };
     // One more than asked: whether there is a next page.
-    let mut page = state.store.list(user.qualified_subject(), after, limit + 1).await.map_err(internal)?;
+    let mut page = if params.shared == Some(true) {
+        state.store.list_shared(visibility.subject(), &visibility.relations(), after, limit + 1).await
+    } else {
+        state.store.list(visibility.subject(), after, limit + 1).await
+    }
+    .map_err(internal)?;
     let next_cursor = if page.len() > limit as usize {
         page.truncate(limit as usize);
         page.last().map(|n| n.id.to_string())
@@ -114,31 +142,92 @@ pub(crate) async fn create_note(
     Ok((StatusCode::CREATED, Json(state.open(&ctx, stored)?)))
 }
 
-/// Read one of your notes.
+/// Read a note.
 ///
-/// Someone else's note answers 404, as a missing one does (admins may read any).
-#[secure(get, path = "/notes/{id}", scope = "notes:read", owner = owner_or_admin, tags = ["notes"])]
+/// Its owner, an admin, and those it is shared with read it; anyone else gets 404, as for a
+/// missing note.
+#[secure(get, path = "/notes/{id}", scope = "notes:read", load = load_note, relation = "note#viewer", rate = "100/min", tags = ["notes"])]
 pub(crate) async fn get_note(
     ctx: RequestContext,
-    check: OwnerCheck<StoredNote>,
+    note: Checked<StoredNote>,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Path(_id): Path<i64>,
 ) -> Result<Json<Note>, Error> {
-    let note = state.store.get(id).await.map_err(internal)?.ok_or(Error::NotFound)?;
-    check.allow(&note)?;
+    Ok(Json(state.open(&ctx, note.into_inner())?))
+}
+
+/// Change a note.
+///
+/// Its owner, an admin and its editors change it (the fields given, under the rules of
+/// `POST /notes`); a viewer gets 403; anyone else 404.
+#[secure(patch, path = "/notes/{id}", scope = "notes:write", load = load_note, relation = "note#editor", rate = "30/min", body_limit = "1MiB", tags = ["notes"])]
+pub(crate) async fn update_note(
+    ctx: RequestContext,
+    note: Checked<StoredNote>,
+    State(state): State<AppState>,
+    Path(_id): Path<i64>,
+    Json(input): Json<UpdateNote>,
+) -> Result<Json<Note>, Error> {
+    let mut note = note.into_inner();
+    if let Some(title) = input.title {
+        note.title = title;
+    }
+    if let Some(body) = input.body {
+        // Sealed to the note's owner, whoever edits it.
+        note.body = Sealed::seal_bound(&state.keyring, &body, &body_context(&note.owner_key)).map_err(internal)?;
+    }
+    if let Some(tags) = input.tags {
+        note.tags = tags;
+    }
+    state.store.update(&note).await.map_err(internal)?;
     Ok(Json(state.open(&ctx, note)?))
 }
 
-/// Delete one of your notes (admins may delete any).
-#[secure(delete, path = "/notes/{id}", any(role = "admin", scope = "notes:write"), owner = owner_or_admin, status = 204, tags = ["notes"])]
+/// Delete a note.
+///
+/// Its owner or an admin; an editor or a viewer gets 403; anyone else 404.
+#[secure(delete, path = "/notes/{id}", any(role = "admin", scope = "notes:write"), load = load_note, relation = "note#owner", rate = "30/min", status = 204, tags = ["notes"])]
 pub(crate) async fn delete_note(
-    check: OwnerCheck<StoredNote>,
+    note: Checked<StoredNote>,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Path(_id): Path<i64>,
 ) -> Result<StatusCode, Error> {
-    let note = state.store.get(id).await.map_err(internal)?.ok_or(Error::NotFound)?;
-    check.allow(&note)?;
-    state.store.delete(id).await.map_err(internal)?;
+    state.store.delete(note.id).await.map_err(internal)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Share a note.
+///
+/// The owner (or an admin) makes a user of the owner's issuer a `viewer` or an `editor`; someone
+/// who can read the note but not share it gets 403; anyone else 404.
+#[secure(post, path = "/notes/{id}/shares", scope = "notes:write", load = load_note, relation = "note#owner", rate = "30/min", body_limit = "8KiB", status = 204, tags = ["notes"])]
+pub(crate) async fn share_note(
+    note: Checked<StoredNote>,
+    State(state): State<AppState>,
+    Path(_id): Path<i64>,
+    Json(share): Json<Share>,
+) -> Result<StatusCode, Error> {
+    let subject = user_of_owners_issuer(&note.owner_key, &share.subject)?;
+    let id = note.id.to_string();
+    let tuple = Tuple { kind: NOTE, id: &id, relation: share.relation.as_str(), subject: &subject };
+    // One relation per user: sharing again replaces the earlier one.
+    let relations = state.store.relations();
+    relations.revoke_all(NOTE, &id, &subject).await.map_err(internal)?;
+    relations.grant(tuple).await.map_err(internal)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stop sharing a note with a user.
+///
+/// The owner or an admin; same denials as sharing. Answers 204 whether or not it was shared.
+#[secure(delete, path = "/notes/{id}/shares/{subject}", scope = "notes:write", load = load_shared_note, relation = "note#owner", rate = "30/min", status = 204, tags = ["notes"])]
+pub(crate) async fn unshare_note(
+    note: Checked<StoredNote>,
+    State(state): State<AppState>,
+    Path(key): Path<ShareKey>,
+) -> Result<StatusCode, Error> {
+    let subject = user_of_owners_issuer(&note.owner_key, &key.subject)?;
+    state.store.relations().revoke_all(NOTE, &note.id.to_string(), &subject).await.map_err(internal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

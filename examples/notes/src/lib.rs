@@ -17,8 +17,8 @@ use rampart::oauth::TokenEndpoint;
 use rampart::openapi::ApiDocs;
 use rampart::prelude::*;
 
-pub use model::{CreateNote, ListParams, Note, NoteList, StoredNote};
-pub use store::{DEFAULT_DATABASE_URL, NoteStore, StoreError};
+pub use model::{CreateNote, ListParams, Note, NoteList, Share, ShareRelation, StoredNote, UpdateNote};
+pub use store::{DEFAULT_DATABASE_URL, NOTE, NoteStore, StoreError};
 
 #[derive(Clone)]
 struct AppState {
@@ -35,7 +35,10 @@ fn router() -> Router<AppState> {
         .mount(list_notes)
         .mount(create_note)
         .mount(get_note)
+        .mount(update_note)
         .mount(delete_note)
+        .mount(share_note)
+        .mount(unshare_note)
         .mount(issue_token)
         .with_docs(api_docs())
 }
@@ -43,8 +46,8 @@ fn router() -> Router<AppState> {
 fn api_docs() -> ApiDocs {
     ApiDocs::new("notes", env!("CARGO_PKG_VERSION"))
         .description("Rampart's reference service: private notes, bodies encrypted at rest.")
-        .scope("notes:read", "Read your notes")
-        .scope("notes:write", "Create and delete your notes")
+        .scope("notes:read", "Read your notes and the notes shared with you")
+        .scope("notes:write", "Create, change, share and delete notes")
 }
 
 /// The notes contract's defaults for settings the framework leaves to each service: the tokens'
@@ -74,7 +77,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 ///
 /// When the configured keys cannot be used.
 pub fn app(config: &Config, store: NoteStore) -> anyhow::Result<axum::Router> {
-    let security = Security::from_config(config)?;
+    let security = Security::builder_from_config(config)?.relations(store.relations().clone()).build();
     // Wrong client secrets at /oauth/token count in the same lockout as guessed tokens.
     let tokens = TokenEndpoint::from_config(config)
         .map(|tokens| match security.lockout() {

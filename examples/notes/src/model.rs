@@ -1,6 +1,6 @@
 //! What the API reads and answers, and what the store keeps.
 
-use rampart::authz::Owned;
+use rampart::authz::Resource;
 use rampart::crypto::Sealed;
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub struct CreateNote {
     /// 1 to 120 characters, no control characters.
     #[garde(length(chars, min = 1, max = 120), custom(rampart::validate::no_control_chars))]
-    #[schema(min_length = 1, max_length = 120)]
+    #[schema(min_length = 1, max_length = 120, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub title: String,
     /// Up to 10 000 characters; stored encrypted.
     #[serde(default)]
@@ -20,11 +20,27 @@ pub struct CreateNote {
     /// Up to 10 tags, each 1 to 32 of `a-z`, `0-9` and `-`.
     #[serde(default)]
     #[garde(length(max = 10), inner(length(chars, min = 1, max = 32), pattern(r"^[a-z0-9-]+$")))]
-    #[schema(max_items = 10)]
+    #[schema(schema_with = tags_schema)]
     pub tags: Vec<String>,
 }
 
-/// `GET /notes?limit=&cursor=`.
+/// The schema of a note's tags: what the garde rules of the `tags` fields check.
+fn tags_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(32))
+                .pattern(Some("^[a-z0-9-]+$")),
+        )
+        .max_items(Some(10))
+        .description(Some("Up to 10 tags, each 1 to 32 of `a-z`, `0-9` and `-`."))
+        .build()
+}
+
+/// `GET /notes?limit=&cursor=&shared=`.
 #[derive(Debug, Deserialize, garde::Validate, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
@@ -36,6 +52,9 @@ pub struct ListParams {
     #[garde(length(min = 1, max = 20), pattern(r"^[0-9]+$"))]
     #[param(pattern = r"^[0-9]{1,20}$")]
     pub cursor: Option<String>,
+    /// `true`: the notes others shared with the caller, instead of the caller's own.
+    #[garde(skip)]
+    pub shared: Option<bool>,
 }
 
 /// A note as the API returns it.
@@ -83,8 +102,80 @@ pub struct StoredNote {
     pub created_at: i64,
 }
 
-impl Owned for StoredNote {
-    fn owner(&self) -> &str {
-        &self.owner_key
+/// A note is the resource of `note#...` relations (`rampart.toml`): `note:<id>`, owned by its
+/// creator.
+impl Resource for StoredNote {
+    fn id(&self) -> String {
+        self.id.to_string()
     }
+
+    fn owner(&self) -> Option<&str> {
+        Some(&self.owner_key)
+    }
+}
+
+/// The body of `PATCH /notes/{id}`: the fields to change, each under the rules of `POST /notes`.
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateNote {
+    /// 1 to 120 characters, no control characters.
+    #[garde(length(chars, min = 1, max = 120), custom(no_control_chars))]
+    #[schema(min_length = 1, max_length = 120, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
+    pub title: Option<String>,
+    /// Up to 10 000 characters; stored encrypted.
+    #[garde(length(chars, max = 10_000))]
+    #[schema(max_length = 10_000)]
+    pub body: Option<String>,
+    /// Up to 10 tags, each 1 to 32 of `a-z`, `0-9` and `-`.
+    #[garde(length(max = 10), inner(inner(length(chars, min = 1, max = 32), pattern(r"^[a-z0-9-]+$"))))]
+    #[schema(schema_with = tags_schema)]
+    pub tags: Option<Vec<String>>,
+}
+
+fn no_control_chars(value: &Option<String>, context: &()) -> garde::Result {
+    value.as_deref().map_or(Ok(()), |value| rampart::validate::no_control_chars(value, context))
+}
+
+/// What a share grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ShareRelation {
+    /// May read the note.
+    Viewer,
+    /// May read and change the note.
+    Editor,
+}
+
+impl ShareRelation {
+    /// The relation's name in `rampart.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShareRelation::Viewer => "viewer",
+            ShareRelation::Editor => "editor",
+        }
+    }
+}
+
+/// The path of `DELETE /notes/{id}/shares/{subject}`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ShareKey {
+    /// The note's id.
+    pub id: i64,
+    /// The `sub` of the user the note is shared with.
+    pub subject: String,
+}
+
+/// The body of `POST /notes/{id}/shares`.
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Share {
+    /// The `sub` of a user of the note owner's issuer (no control characters but tab, line feed
+    /// and carriage return, as `rampart::validate::no_control_chars` checks).
+    #[garde(length(min = 1, max = 255), custom(rampart::validate::no_control_chars))]
+    #[schema(min_length = 1, max_length = 255, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
+    pub subject: String,
+    /// `viewer` or `editor`.
+    #[garde(skip)]
+    pub relation: ShareRelation,
 }

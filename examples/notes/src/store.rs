@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
+use rampart::authz::Relations as _;
 use rampart::crypto::{Keyring, Sealed};
+use rampart::relations::SqlRelations;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row as _};
 
@@ -17,11 +19,15 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// Ids are random below 2^53: they reveal no count, and JavaScript clients read them exactly.
 const ID_SPACE: i64 = 1 << 53;
 
-/// The notes table.
+/// The notes table, and the relation tuples (shares) beside it in the same database.
 #[derive(Debug, Clone)]
 pub struct NoteStore {
     pool: AnyPool,
+    relations: SqlRelations,
 }
+
+/// The resource type of notes in `rampart.toml` and in the relation tuples.
+pub const NOTE: &str = "note";
 
 /// A store failure (the detail goes to the log, never to the client).
 pub type StoreError = sqlx::Error;
@@ -44,7 +50,13 @@ impl NoteStore {
         }
         let pool = options.connect(url).await?;
         MIGRATIONS.run(&pool).await?;
-        Ok(Self { pool })
+        let relations = SqlRelations::new(pool.clone()).await.map_err(|e| sqlx::Error::Configuration(e.0))?;
+        Ok(Self { pool, relations })
+    }
+
+    /// The relation tuples: who shares which note.
+    pub fn relations(&self) -> &SqlRelations {
+        &self.relations
     }
 
     /// Which database this is, without credentials (for the start-up line).
@@ -109,6 +121,56 @@ impl NoteStore {
         rows.iter().map(decode).collect()
     }
 
+    /// The notes after `after` (by id), at most `limit`, on which `subject` holds one of
+    /// `relations` (the notes shared with it): one query, the tuples' subject index joined with the
+    /// notes' primary key.
+    ///
+    /// # Errors
+    ///
+    /// When the database fails or a row does not decode.
+    pub async fn list_shared(
+        &self,
+        subject: &str,
+        relations: &[&str],
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredNote>, StoreError> {
+        if relations.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..relations.len()).map(|i| format!("${}", i + 5)).collect();
+        let sql = format!(
+            "SELECT id, owner_key, owner_name, title, body, tags, created_at FROM notes \
+             WHERE id > $2 AND id IN (SELECT CAST(object_id AS BIGINT) FROM rampart_relations \
+             WHERE subject = $1 AND object_type = $4 AND relation IN ({})) ORDER BY id LIMIT $3",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(subject).bind(after).bind(i64::from(limit)).bind(NOTE);
+        for relation in relations {
+            query = query.bind(*relation);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// Writes a changed note's title, body and tags.
+    ///
+    /// # Errors
+    ///
+    /// When the database fails.
+    pub async fn update(&self, note: &StoredNote) -> Result<(), StoreError> {
+        let sealed = serde_json::to_string(&note.body).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let tags = serde_json::to_string(&note.tags).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query("UPDATE notes SET title = $1, body = $2, tags = $3 WHERE id = $4")
+            .bind(&note.title)
+            .bind(&sealed)
+            .bind(&tags)
+            .bind(note.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// The note `id`, whoever owns it.
     ///
     /// # Errors
@@ -130,6 +192,8 @@ impl NoteStore {
     /// When the database fails.
     pub async fn delete(&self, id: i64) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM notes WHERE id = $1").bind(id).execute(&self.pool).await?;
+        // Its shares go with it: a later note with the same id is nobody's share.
+        self.relations.forget(NOTE, &id.to_string()).await.map_err(|e| sqlx::Error::Configuration(e.0))?;
         Ok(done.rows_affected() > 0)
     }
 

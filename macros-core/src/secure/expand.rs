@@ -13,8 +13,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::ItemFn;
 use syn::spanned::Spanned;
 
-use super::model::Spec;
+use super::model::{ResourceCheck, Spec};
 use super::parse::{Kind, PolicyExpr};
+use crate::registry::ResolvedRelation;
 
 fn policy_expr(expr: &PolicyExpr) -> TokenStream {
     match expr {
@@ -73,6 +74,28 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
         }
     };
     let owner = opt_str(spec.owner.as_ref().map(|p| quote!(#p).to_string().replace(' ', "")).as_ref());
+    let load = opt_str(
+        spec.resource
+            .as_ref()
+            .and_then(|check| match check {
+                ResourceCheck::Owned { load, .. } | ResourceCheck::Related { load, .. } => {
+                    Some(quote!(#load).to_string().replace(' ', ""))
+                }
+                ResourceCheck::Listed { .. } => None,
+            })
+            .as_ref(),
+    );
+    let relation = opt_str(
+        spec.resource
+            .as_ref()
+            .and_then(|check| match check {
+                ResourceCheck::Related { relation, .. } | ResourceCheck::Listed { relation } => {
+                    Some(format!("{}#{}", relation.kind, relation.relation))
+                }
+                ResourceCheck::Owned { .. } => None,
+            })
+            .as_ref(),
+    );
     let tags = &spec.tags;
     let operation_id = &spec.operation_id;
     let summary = opt_str(spec.summary.as_ref());
@@ -93,6 +116,8 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
             access: #access,
             rate: #rate,
             owner: #owner,
+            load: #load,
+            relation: #relation,
             tags: &[#(#tags),*],
             operation_id: #operation_id,
             summary: #summary,
@@ -121,8 +146,11 @@ pub(crate) fn endpoint(spec: &Spec, func: ItemFn) -> TokenStream {
     // extractor bounds (checked by rustc, with errors on the user's types).
     let last = spec.arg_types.len().checked_sub(1);
     let bounds = spec.arg_types.iter().enumerate().map(|(i, ty)| {
-        if Some(i) == last {
+        if Some(i) == last && !is_state(ty) {
             quote_spanned!(ty.span()=> #ty: ::rampart::__private::FromRequest<__S, __M>)
+        } else if Some(i) == last {
+            // A `State<T>` last is read from the parts too: a loader may take the same state.
+            quote_spanned!(ty.span()=> #ty: ::rampart::__private::FromRequest<__S, __M> + ::rampart::__private::FromRequestParts<__S>)
         } else {
             quote_spanned!(ty.span()=> #ty: ::rampart::__private::FromRequestParts<__S>)
         }
@@ -138,12 +166,7 @@ pub(crate) fn endpoint(spec: &Spec, func: ItemFn) -> TokenStream {
         .iter()
         .filter(|ty| spec.validate && is_body_extractor(ty))
         .map(|ty| quote_spanned!(ty.span()=> #ty: ::rampart::validate::ValidatedBody));
-    let owner_layer = spec.owner.as_ref().zip(spec.owner_arg).map(|(owner, index)| {
-        let resource = owner_resource(&spec.arg_types[index]);
-        quote_spanned! {owner.span()=>
-            .layer(::rampart::__private::Extension(::rampart::authz::OwnerFn::<#resource>::new(#owner)))
-        }
-    });
+    let resource_layer = spec.resource.as_ref().map(resource_layer);
     let openapi = openapi_fn(spec);
     let registry_tracking = spec.registry_file.as_ref().map(|file| {
         quote!(
@@ -188,10 +211,15 @@ pub(crate) fn endpoint(spec: &Spec, func: ItemFn) -> TokenStream {
                 info: &'static ::rampart::EndpointInfo,
                 installation: &::rampart::__private::Installation,
             ) -> ::rampart::__private::MethodRouter<__S> {
-                ::rampart::__private::endpoint_route(info, Self::__rampart_handler, installation) #owner_layer
+                ::rampart::__private::endpoint_route(info, Self::__rampart_handler, installation) #resource_layer
             }
         }
     }
+}
+
+/// `State<...>`, whichever crate it comes from.
+fn is_state(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "State"))
 }
 
 /// `Json<...>` or `Form<...>`, whichever crate they come from.
@@ -199,16 +227,39 @@ fn is_body_extractor(ty: &syn::Type) -> bool {
     matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Json" || s.ident == "Form"))
 }
 
-/// `R` of an `OwnerCheck<R>` argument type.
-fn owner_resource(ty: &syn::Type) -> TokenStream {
-    if let syn::Type::Path(path) = ty
-        && let Some(last) = path.path.segments.last()
-        && let syn::PathArguments::AngleBracketed(args) = &last.arguments
-        && let Some(syn::GenericArgument::Type(resource)) = args.args.first()
-    {
-        return quote!(#resource);
+/// The `.layer(...)` that installs a route's resource check for its `Checked<R>` or `Visibility`
+/// argument.
+fn resource_layer(check: &ResourceCheck) -> TokenStream {
+    match check {
+        ResourceCheck::Owned { load, owner, resource } => quote_spanned! {load.span()=>
+            .layer(::rampart::__private::Extension(
+                ::rampart::__private::ResourceRoute::<__S, #resource>::owned(#load, #owner),
+            ))
+        },
+        ResourceCheck::Related { load, relation, resource } => {
+            let rule = relation_rule(relation);
+            quote_spanned! {load.span()=>
+                .layer(::rampart::__private::Extension(
+                    ::rampart::__private::ResourceRoute::<__S, #resource>::related(#load, #rule),
+                ))
+            }
+        }
+        ResourceCheck::Listed { relation } => {
+            let rule = relation_rule(relation);
+            quote!(.layer(::rampart::__private::Extension(::rampart::__private::ListRule(#rule))))
+        }
     }
-    quote!(_)
+}
+
+fn relation_rule(relation: &ResolvedRelation) -> TokenStream {
+    let ResolvedRelation { kind, relation, granted_by, relations, roles } = relation;
+    quote!(::rampart::__private::RelationRule {
+        kind: #kind,
+        relation: #relation,
+        granted_by: &[#(#granted_by),*],
+        relations: &[#(#relations),*],
+        roles: &[#(#roles),*],
+    })
 }
 
 /// `__rampart_openapi`: describes the arguments and the response from their types (see

@@ -7,7 +7,7 @@ use super::choices::{HttpMethod, RateKey};
 use super::parse::{Args, Kind, METHODS, PolicyExpr};
 use crate::errors::{Errors, closest};
 use crate::rate::parse_rate;
-use crate::registry::Registry;
+use crate::registry::{Registry, ResolvedRelation};
 use crate::route_path::path_params;
 
 /// A checked rate limit.
@@ -16,6 +16,15 @@ pub(crate) struct RateSpec {
     pub(crate) period_secs: u64,
     pub(crate) burst: u32,
     pub(crate) key: RateKey,
+}
+
+/// The resource check a route declares: a loaded resource (`load = f` with `owner = g` or
+/// `relation = "..."`, handed to a `Checked<R>` argument), or a list's visibility (`relation`
+/// alone, handed to a `Visibility` argument).
+pub(crate) enum ResourceCheck {
+    Owned { load: syn::Path, owner: syn::Path, resource: Type },
+    Related { load: syn::Path, relation: ResolvedRelation, resource: Type },
+    Listed { relation: ResolvedRelation },
 }
 
 /// Everything the expansion needs, checked.
@@ -38,8 +47,8 @@ pub(crate) struct Spec {
     pub(crate) body_limit: usize,
     /// Whether body extractors must validate (`validate = false` opts out).
     pub(crate) validate: bool,
-    /// The index of the `OwnerCheck<R>` argument, built by the expansion rather than extracted.
-    pub(crate) owner_arg: Option<usize>,
+    /// How the route's resource is checked, when it declares one.
+    pub(crate) resource: Option<ResourceCheck>,
     pub(crate) registry_file: Option<String>,
     /// The success status (200 unless `status = ...`).
     pub(crate) status: u16,
@@ -210,19 +219,7 @@ impl Spec {
 
         let rate = rate_spec(kind, &args, &mut errors);
 
-        let owner_arg = arg_types.iter().position(is_owner_check);
-        match (&args.owner, owner_arg) {
-            (Some(owner), None) => errors.spanned(
-                owner,
-                "`owner` needs the handler to take an `OwnerCheck<Resource>` argument and call `check.allow(&resource)?` once the resource is loaded",
-            ),
-            (None, Some(index)) => errors.spanned(
-                &arg_types[index],
-                "`OwnerCheck` is built from the attribute's `owner = path::to_fn`; add it to #[secure(...)]",
-            ),
-            _ => {}
-        }
-
+        let resource = resource_check(&args, &arg_types, registry, &mut errors);
         let body_limit = match &args.body_limit {
             None => DEFAULT_BODY_LIMIT,
             Some(lit) => match parse_size(lit) {
@@ -272,14 +269,14 @@ impl Spec {
             policy: args.policy,
             reason,
             rate,
-            owner: args.owner,
+            owner: args.owner.clone(),
             tags: args.tags,
             operation_id: args.operation_id.map_or_else(|| sig.ident.to_string(), |l| l.value()),
             summary,
             description: doc_description,
             deprecated: args.deprecated || func.attrs.iter().any(|a| a.path().is_ident("deprecated")),
             arg_types,
-            owner_arg,
+            resource,
             body_limit,
             validate: args.validate.is_none(),
             registry_file: registry.map(|r| r.file.display().to_string()),
@@ -408,8 +405,105 @@ fn authenticating_extractor(ty: &Type) -> Option<String> {
         .then(|| last.ident.to_string())
 }
 
-fn is_owner_check(ty: &Type) -> bool {
-    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "OwnerCheck"))
+/// The index of the argument whose type's last segment is `name`, and its first type argument.
+fn argument_of(arg_types: &[Type], name: &str) -> Option<(usize, Option<Type>)> {
+    arg_types.iter().enumerate().find_map(|(index, ty)| {
+        let Type::Path(path) = ty else { return None };
+        let last = path.path.segments.last()?;
+        if last.ident != name {
+            return None;
+        }
+        let inner = match &last.arguments {
+            syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
+                syn::GenericArgument::Type(ty) => Some(ty.clone()),
+                _ => None,
+            }),
+            _ => None,
+        };
+        Some((index, inner))
+    })
+}
+
+/// Checks `load`, `owner`, `relation` and the `Checked<R>` / `Visibility` arguments together.
+fn resource_check(
+    args: &Args,
+    arg_types: &[Type],
+    registry: Option<&Registry>,
+    errors: &mut Errors,
+) -> Option<ResourceCheck> {
+    let checked = argument_of(arg_types, "Checked");
+    let visibility = argument_of(arg_types, "Visibility");
+    let relation = args.relation.as_ref().and_then(|lit| {
+        let resolved = match registry {
+            Some(registry) => registry.relation(&lit.value()),
+            None => Err("`relation` needs the relations declared in rampart.toml (next to Cargo.toml): \
+                 `[relations.<type>]` with each relation and the relations that imply it"
+                .to_owned()),
+        };
+        resolved.map_err(|message| errors.spanned(lit, message)).ok()
+    });
+    if let Some(owner) = &args.owner {
+        if args.relation.is_some() {
+            errors.spanned(owner, "a route checks its resource by `owner` or by `relation`, not both");
+            return None;
+        }
+        if args.load.is_none() {
+            errors.spanned(
+                owner,
+                "`owner` applies to a loaded resource: add `load = path::to_fn` (an async fn of the path parameters \
+                 and the state) and take the resource as a `Checked<Resource>` argument",
+            );
+            return None;
+        }
+    }
+    if let Some(load) = &args.load {
+        if args.owner.is_none() && args.relation.is_none() {
+            errors.spanned(
+                load,
+                "`load` needs a rule for the loaded resource: `owner = path::to_fn` or `relation = \"type#relation\"`",
+            );
+            return None;
+        }
+        let Some((_, resource)) = checked else {
+            errors.spanned(
+                load,
+                "the loaded resource reaches the handler only checked: take it as a `Checked<Resource>` argument",
+            );
+            return None;
+        };
+        let resource = resource.unwrap_or_else(|| syn::parse_quote!(_));
+        if let Some(owner) = &args.owner {
+            return Some(ResourceCheck::Owned { load: load.clone(), owner: owner.clone(), resource });
+        }
+        return relation.map(|relation| ResourceCheck::Related { load: load.clone(), relation, resource });
+    }
+    if let Some((index, _)) = checked {
+        errors.spanned(
+            &arg_types[index],
+            "`Checked<Resource>` is loaded and checked by the attribute: add `load = path::to_fn` and \
+             `owner = path::to_fn` or `relation = \"type#relation\"` to #[secure(...)]",
+        );
+        return None;
+    }
+    match (&args.relation, visibility) {
+        (Some(lit), None) => {
+            errors.spanned(
+                lit,
+                "a `relation` applies to a loaded resource (add `load = path::to_fn` and a `Checked<Resource>` \
+                 argument) or to a list (take a `Visibility` argument)",
+            );
+            None
+        }
+        (None, Some((index, _))) => {
+            errors.spanned(
+                &arg_types[index],
+                "`Visibility` is built from the attribute's `relation = \"type#relation\"`; add it to #[secure(...)]",
+            );
+            None
+        }
+        (Some(_), Some(_)) => relation.map(|relation| ResourceCheck::Listed { relation }),
+        (None, None) => None,
+    }
 }
 
 /// The inner type of an `axum::extract::Path<T>` (or `rampart::extract::Path<T>`) argument.

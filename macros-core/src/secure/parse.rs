@@ -47,8 +47,8 @@ const SHARED_KEYS: [&str; 11] = [
     "status",
     "timeout",
 ];
-/// Keys only `#[secure]` takes: the policy, the rate key and the ownership check.
-const SECURE_KEYS: [&str; 6] = ["scope", "role", "any", "all", "rate_key", "owner"];
+/// Keys only `#[secure]` takes: the policy, the rate key and the resource check.
+const SECURE_KEYS: [&str; 8] = ["scope", "role", "any", "all", "rate_key", "owner", "load", "relation"];
 /// Keys only `#[public]` takes.
 const PUBLIC_KEYS: [&str; 1] = ["reason"];
 
@@ -73,6 +73,8 @@ pub(crate) struct Args {
     pub(crate) burst: Option<LitInt>,
     pub(crate) rate_key: Option<LitStr>,
     pub(crate) owner: Option<syn::Path>,
+    pub(crate) load: Option<syn::Path>,
+    pub(crate) relation: Option<LitStr>,
     pub(crate) tags: Vec<LitStr>,
     pub(crate) operation_id: Option<LitStr>,
     pub(crate) summary: Option<LitStr>,
@@ -147,6 +149,8 @@ impl Args {
             "status" => self.status = Some(integer(meta, "status = 201")?),
             "rate_key" => self.rate_key = Some(string(meta, "rate_key = \"sub\"")?),
             "owner" => self.owner = Some(meta.value()?.parse::<syn::Path>()?),
+            "load" => self.load = Some(meta.value()?.parse::<syn::Path>()?),
+            "relation" => self.relation = Some(string(meta, "relation = \"note#viewer\"")?),
             "tags" => self.tags = strings(meta, "tags")?,
             "operation_id" => self.operation_id = Some(string(meta, "operation_id = \"createNote\"")?),
             "summary" => self.summary = Some(string(meta, "summary = \"...\"")?),
@@ -181,7 +185,7 @@ fn key_list(kind: Kind) -> String {
 fn unknown_key(kind: Kind, ident: &Ident) -> syn::Error {
     let key = ident.to_string();
     let hint = match (kind, key.as_str()) {
-        (Kind::Public, "scope" | "role" | "any" | "all" | "owner" | "rate_key") => {
+        (Kind::Public, "scope" | "role" | "any" | "all" | "owner" | "rate_key" | "load" | "relation") => {
             format!("; a public endpoint has no `{key}`: use #[rampart::secure(...)] to require one")
         }
         (Kind::Secure, "reason") => "; `reason` belongs to #[rampart::public]".to_owned(),

@@ -6,4 +6,6 @@ pub use axum::extract::{FromRequest, FromRequestParts, Request};
 pub use axum::response::{IntoResponse, Response};
 pub use axum::routing::MethodRouter;
 
+pub use crate::guard::resource::{ListRule, ResourceRoute};
 pub use crate::guard::{Guarded, GuardedFuture, Installation, NoArguments, endpoint_route};
+pub use crate::relations::RelationRule;

@@ -25,8 +25,8 @@
 //!
 //! `route` makes the axum handler (one per endpoint) that runs the guard, then the endpoint's
 //! handler, and finishes its response. The handler's own extractors ([`extract`], with
-//! [`validate`]) and the owner hook ([`crate::authz::OwnerCheck`]) are the guard's too: they read
-//! what the checks above established.
+//! [`validate`]) and the resource check ([`crate::authz::Checked`], [`crate::authz::Visibility`])
+//! are the guard's too: they read what the checks above established.
 
 #![allow(clippy::result_large_err, reason = "a denial is a finished `Response`, returned as is")]
 
@@ -34,6 +34,7 @@ mod checks;
 pub mod extract;
 mod limit;
 pub(crate) mod owner;
+pub(crate) mod resource;
 mod route;
 pub mod validate;
 

@@ -1,7 +1,6 @@
-//! The resource-ownership hook.
-
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
+//! Ownership in plain axum code: [`check_owner`] audits a denial and answers 404. Endpoints
+//! declared with `#[secure]` use `load = ...` and `owner = ...` instead, which cannot be forgotten
+//! ([`crate::authz::Checked`]).
 
 use crate::Error;
 use crate::audit::{AuditEvent, Decision, RequestContext};
@@ -46,70 +45,4 @@ pub fn check_owner<R: ?Sized>(
     }
     AuditEvent::new(ctx, Decision::Deny, "not_owner", 404).principal(principal).emit();
     Err(Error::NotFound)
-}
-
-/// The ownership function declared by `#[secure(owner = path::to_fn)]`, carried to the handler's
-/// [`OwnerCheck`] in the request's extensions.
-pub struct OwnerFn<R: ?Sized>(fn(&Principal, &R) -> bool);
-
-impl<R: ?Sized> OwnerFn<R> {
-    /// Wraps the declared function; rustc checks its signature here.
-    pub fn new(allow: fn(&Principal, &R) -> bool) -> Self {
-        Self(allow)
-    }
-}
-
-impl<R: ?Sized> Clone for OwnerFn<R> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<R: ?Sized> Copy for OwnerFn<R> {}
-
-/// The ownership check of an endpoint declared with `#[secure(owner = path::to_fn)]`: an
-/// extractor holding the caller and the declared function; the handler calls
-/// `check.allow(&resource)?` once the resource is loaded. A denial is audited and answers 404.
-pub struct OwnerCheck<R: ?Sized> {
-    principal: Principal,
-    ctx: RequestContext,
-    allow: fn(&Principal, &R) -> bool,
-}
-
-impl<R: ?Sized> std::fmt::Debug for OwnerCheck<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OwnerCheck").field("subject", &self.principal.subject()).finish_non_exhaustive()
-    }
-}
-
-impl<R: ?Sized> OwnerCheck<R> {
-    /// The caller.
-    pub fn principal(&self) -> &Principal {
-        &self.principal
-    }
-
-    /// Allows the request when the declared function accepts the caller for `resource`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`] on denial (audited), so that the resource's existence is not revealed.
-    pub fn allow(&self, resource: &R) -> Result<(), Error> {
-        check_owner(&self.ctx, &self.principal, resource, self.allow)
-    }
-}
-
-impl<S: Send + Sync, R: ?Sized + 'static> FromRequestParts<S> for OwnerCheck<R> {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let principal = crate::security::verified(parts)
-            .cloned()
-            .ok_or_else(|| Error::Internal("OwnerCheck used on an endpoint without authentication".into()))?;
-        let OwnerFn(allow) = parts
-            .extensions
-            .get::<OwnerFn<R>>()
-            .copied()
-            .ok_or_else(|| Error::Internal("OwnerCheck used without `owner = ...` in #[secure]".into()))?;
-        Ok(Self { principal, ctx: RequestContext::from_parts(parts), allow })
-    }
 }

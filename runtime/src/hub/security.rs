@@ -33,6 +33,7 @@ use crate::contract::EndpointInfo;
 use crate::error::{Error, Unauthenticated};
 use crate::lockout::{Failure, Lockout, LockoutKey, VerificationBudget};
 use crate::rate::RateLimiter;
+use crate::relations::Relations;
 use crate::timeout::Timeouts;
 
 /// How often recovered rate-limit keys are dropped from memory.
@@ -52,6 +53,7 @@ struct Inner {
     /// What locked IPs may still spend on asymmetric verifications.
     budget: VerificationBudget,
     timeouts: Timeouts,
+    relations: Option<Arc<dyn Relations>>,
 }
 
 /// Builds a [`Security`] hub.
@@ -82,6 +84,13 @@ impl SecurityBuilder {
     /// The body and handler deadlines of every endpoint (default [`Timeouts::default`]: 30 s each).
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.inner.timeouts = timeouts;
+        self
+    }
+
+    /// Keeps relation tuples in `store`: routes declared with `relation = "..."` check them
+    /// (default: none, and such routes answer 500 until one is given).
+    pub fn relations(mut self, store: impl Relations) -> Self {
+        self.inner.relations = Some(Arc::new(store));
         self
     }
 
@@ -116,6 +125,7 @@ impl Security {
                 lockout: None,
                 budget: VerificationBudget::default(),
                 timeouts: Timeouts::default(),
+                relations: None,
             },
         }
     }
@@ -134,6 +144,11 @@ impl Security {
     /// wrong client secrets in it too).
     pub fn lockout(&self) -> Option<&Arc<Lockout>> {
         self.0.lockout.as_ref()
+    }
+
+    /// The relations store, when one is configured.
+    pub fn relations(&self) -> Option<&Arc<dyn Relations>> {
+        self.0.relations.as_ref()
     }
 
     pub(crate) fn trusted_proxies(&self) -> &TrustedProxies {

@@ -17,7 +17,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::Security;
 use crate::auth::{
     Algorithm, Authenticator, AuthenticatorError, ClaimMapping, Issuer, IssuerError, JwtVerifier, KeyError,
     MemoryRevocations, Revocations, VerificationKey,
@@ -25,6 +24,7 @@ use crate::auth::{
 use crate::config::{Config, JwtKeys, RateLimitBackend};
 use crate::lockout::Lockout;
 use crate::rate::{MemoryStore, RateLimiter, RedisStore, RedisStoreError};
+use crate::{Security, SecurityBuilder};
 
 /// How often JWKS keys are refreshed when nothing else triggers it.
 const JWKS_REFRESH: Duration = Duration::from_secs(300);
@@ -55,6 +55,16 @@ impl Security {
     ///
     /// [`SetupError`] when a configured key or URL cannot be used.
     pub fn from_config(config: &Config) -> Result<Security, SetupError> {
+        Ok(Self::builder_from_config(config)?.build())
+    }
+
+    /// [`Security::from_config`], as a builder, for what the environment does not describe (a
+    /// relations store, say).
+    ///
+    /// # Errors
+    ///
+    /// [`SetupError`] when a configured key or URL cannot be used.
+    pub fn builder_from_config(config: &Config) -> Result<SecurityBuilder, SetupError> {
         let jwt = &config.jwt;
         let issuer = Issuer::builder(&jwt.issuer, &jwt.audiences).leeway(jwt.leeway);
         let issuer = match &jwt.keys {
@@ -95,7 +105,6 @@ impl Security {
             .trusted_proxies(config.trusted_proxies.clone())
             .lockout(lockout)
             .timeouts(config.timeouts)
-            .tls(config.tls.is_some())
-            .build())
+            .tls(config.tls.is_some()))
     }
 }

@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod lockout;
 pub mod openapi;
 pub mod rate;
+pub mod relations;
 pub(crate) mod telemetry;
 pub mod timeout;
 pub mod tls;

@@ -61,6 +61,10 @@ pub enum Error {
         /// Space-separated scopes the caller lacks (may be empty when a role is what is missing).
         required: String,
     },
+    /// 403 without a scope challenge: the caller may see the resource, but its relation to it
+    /// does not allow this operation (a viewer deleting a note).
+    #[error("your access to this resource does not allow this operation")]
+    Forbidden,
     /// 404: also used for resources the caller may not see, so that existence is not revealed.
     #[error("the resource was not found")]
     NotFound,
@@ -183,7 +187,7 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Error::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Error::InsufficientScope { .. } | Error::Forbidden => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -202,6 +206,7 @@ impl Error {
         match self {
             Error::Unauthenticated(u) => u.reason.audit_reason(),
             Error::InsufficientScope { .. } => "insufficient_scope",
+            Error::Forbidden => "insufficient_relation",
             Error::NotFound => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::BadRequest(_) => "malformed_request",

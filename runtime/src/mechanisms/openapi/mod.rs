@@ -6,8 +6,9 @@
 //! with the exact scopes (an HTTP `bearer` scheme and an OAuth2 client-credentials flow listing
 //! every scope the endpoints name), `security: []` on public operations, the 401/403/404/422/429
 //! problem responses with their `WWW-Authenticate`, `Retry-After` and RateLimit headers, the rate
-//! limit as `x-rate-limit` and the policy as `x-rampart-policy`. Nothing is listed by hand, so the
-//! document cannot drift from what is enforced; [`check`] proves it for any document, a committed
+//! limit as `x-rate-limit`, the policy as `x-rampart-policy`, and a resource check as
+//! `x-rampart-authorization` (`{"load", "owner"}`, `{"load", "relation"}` or `{"list"}`). Nothing
+//! is listed by hand, so the document cannot drift from what is enforced; [`check`] proves it for any document, a committed
 //! snapshot included.
 //!
 //! # Examples
@@ -261,8 +262,21 @@ fn operation(info: &EndpointInfo) -> (Operation, Vec<(String, RefOr<Schema>)>) {
             }
         }
     }
-    if info.owner.is_some() {
+    if let Some(load) = info.load {
+        // A missing resource and one the caller may not see answer the same 404.
         operation = operation.response("404", response_ref("NotFound"));
+        if info.relation.is_some() {
+            // One the caller may see but not act on (a viewer deleting) is 403.
+            operation = operation.response("403", response_ref("Forbidden"));
+        }
+        let rule = match (info.owner, info.relation) {
+            (Some(owner), _) => serde_json::json!({"load": load, "owner": owner}),
+            (None, Some(relation)) => serde_json::json!({"load": load, "relation": relation}),
+            (None, None) => serde_json::json!({"load": load}),
+        };
+        extensions = extensions.add("x-rampart-authorization", rule);
+    } else if let Some(relation) = info.relation {
+        extensions = extensions.add("x-rampart-authorization", serde_json::json!({"list": relation}));
     }
     if let Some(rate) = info.rate {
         operation = operation.response("429", response_ref("TooManyRequests"));
@@ -328,7 +342,10 @@ fn problem_responses() -> Vec<(&'static str, Response)> {
         ),
     );
     let forbidden = with_header(
-        problem("The token lacks a required scope or role"),
+        problem(
+            "The token lacks a required scope or role (`WWW-Authenticate` names the scopes), or the caller may see \
+             the resource but its relation to it does not allow this operation",
+        ),
         "WWW-Authenticate",
         string_header("`Bearer error=\"insufficient_scope\", scope=\"...\"` naming the scopes that would do"),
     );

@@ -119,8 +119,13 @@ pub struct EndpointInfo {
     pub access: Access,
     /// Its rate limit.
     pub rate: Option<RateSpec>,
-    /// The ownership check's function, when declared.
+    /// The ownership check's function (`owner = f`), when declared.
     pub owner: Option<&'static str>,
+    /// The resource's loader (`load = f`), when declared.
+    pub load: Option<&'static str>,
+    /// The relation the caller must hold on the resource (`note#editor`), or, without a loader,
+    /// that a list filters by; when declared.
+    pub relation: Option<&'static str>,
     /// OpenAPI tags.
     pub tags: &'static [&'static str],
     /// OpenAPI operation id (the handler's name unless given).

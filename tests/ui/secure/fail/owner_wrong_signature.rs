@@ -1,5 +1,5 @@
 use axum::extract::Path;
-use rampart::authz::OwnerCheck;
+use rampart::authz::Checked;
 use rampart::secure;
 
 struct Note {
@@ -11,11 +11,13 @@ fn is_owner(owner: &str) -> bool {
     !owner.is_empty()
 }
 
-#[secure(get, path = "/notes/{id}", scope = "notes:read", owner = is_owner)]
-async fn get_note(check: OwnerCheck<Note>, Path(id): Path<u64>) -> Result<String, rampart::Error> {
-    let note = Note { owner: id.to_string() };
-    check.allow(&note)?;
-    Ok(note.owner)
+async fn load_note(Path(id): Path<u64>) -> Result<Option<Note>, rampart::Error> {
+    Ok(Some(Note { owner: id.to_string() }))
+}
+
+#[secure(get, path = "/notes/{id}", scope = "notes:read", load = load_note, owner = is_owner)]
+async fn get_note(note: Checked<Note>, Path(_id): Path<u64>) -> String {
+    note.into_inner().owner
 }
 
 fn main() {}

@@ -1,7 +1,7 @@
 //! Every accepted form of the attributes, mounted on one router.
 use axum::extract::{Path, State};
 use rampart::auth::Principal;
-use rampart::authz::OwnerCheck;
+use rampart::authz::Checked;
 use rampart::extract::Json;
 use rampart::{Router, public, secure};
 
@@ -46,12 +46,14 @@ async fn raw(axum::Json(body): axum::Json<serde_json::Value>) -> axum::Json<serd
     axum::Json(body)
 }
 
-/// any/all nesting, ownership.
-#[secure(delete, path = "/notes/{id}", any(role = "admin", all(scope = "notes:write", scope = "notes:delete")), owner = owner_or_admin)]
-async fn delete_note(check: OwnerCheck<Note>, Path(id): Path<u64>) -> Result<String, rampart::Error> {
-    let note = Note { owner: id.to_string() };
-    check.allow(&note)?;
-    Ok(note.owner)
+async fn load_note(Path(id): Path<u64>, State(_state): State<AppState>) -> Result<Option<Note>, rampart::Error> {
+    Ok(Some(Note { owner: id.to_string() }))
+}
+
+/// any/all nesting, a loaded resource checked by ownership.
+#[secure(delete, path = "/notes/{id}", any(role = "admin", all(scope = "notes:write", scope = "notes:delete")), load = load_note, owner = owner_or_admin)]
+async fn delete_note(note: Checked<Note>, State(_state): State<AppState>, Path(_id): Path<u64>) -> String {
+    note.into_inner().owner
 }
 
 /// Any authenticated caller, two path parameters.
