@@ -227,3 +227,39 @@ async fn a_share_names_a_user_never_a_client_of_the_same_name() {
     let (status, _) = notes.call(Method::GET, &format!("/notes/{id}"), &other, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the other issuer is not trusted at all");
 }
+
+#[tokio::test]
+async fn every_refusal_on_a_resource_is_audited_with_its_reason_and_without_the_token() {
+    // This binary's only global subscriber: the other tests' lines land here too, so the
+    // events are picked by their reason and route.
+    let log = CapturedLog::default();
+    tracing::subscriber::set_global_default(rampart::audit::json_subscriber_with_writer(log.clone())).unwrap();
+    let notes = notes().await;
+    let (alice, bob, mallory) = (user("alice"), user("bob"), user("mallory"));
+    let id = notes.create(&alice, "plans").await;
+    assert_eq!(notes.share(&alice, id, "bob", "viewer").await.0, StatusCode::NO_CONTENT);
+    assert_eq!(notes.call(Method::GET, &format!("/notes/{id}"), &mallory, None).await, not_found());
+    assert_eq!(notes.call(Method::DELETE, &format!("/notes/{id}"), &bob, None).await, forbidden());
+    assert_eq!(notes.call(Method::GET, "/notes/987654321", &mallory, None).await, not_found());
+
+    let events: Vec<Value> = log.text().lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    let event = |reason: &str, method: &str, subject: &str| {
+        events
+            .iter()
+            .find(|e| {
+                e["reason"] == reason && e["method"] == method && e["route"] == "/notes/{id}" && e["subject"] == subject
+            })
+            .unwrap_or_else(|| panic!("no {reason} event for {method} by {subject} in {events:#?}"))
+            .clone()
+    };
+    let hidden = event("no_relation", "GET", "mallory");
+    assert_eq!((&hidden["decision"], &hidden["status"]), (&json!("deny"), &json!(404)));
+    let refused = event("insufficient_relation", "DELETE", "bob");
+    assert_eq!((&refused["decision"], &refused["status"]), (&json!("deny"), &json!(403)));
+    let missing = event("resource_not_found", "GET", "mallory");
+    assert_eq!((&missing["decision"], &missing["status"]), (&json!("deny"), &json!(404)));
+    let text = log.text();
+    for token in [&alice, &bob, &mallory] {
+        assert!(!text.contains(token.as_str()), "a token reached the audit log");
+    }
+}

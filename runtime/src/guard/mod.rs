@@ -11,7 +11,10 @@
 //!
 //! then the body limit and deadline are put on the request, and the handler runs: its own
 //! extractors (body, path and query parameters, validation) come last, so nothing reads the
-//! body of a request the guard refuses.
+//! body of a request the guard refuses. A route that acts on one resource (`load = ...`) has one
+//! more check there, before the body is read: its [`crate::authz::Checked`] argument loads the
+//! resource and applies the route's rule (owner or relation), answering 404 (missing, or not
+//! the caller's to see) or 403 (seen, but not the caller's to change) otherwise.
 //!
 //! Both ways of running the list walk this same list, so the order cannot differ between them:
 //!
