@@ -296,3 +296,23 @@ fn the_expansion_documents_inputs_from_their_types() {
     assert_eq!(c["security"], json!([]));
     assert_eq!(check(router.inventory(), &doc), Ok(()));
 }
+
+#[test]
+fn resource_routes_document_their_rule_and_their_404_and_403() {
+    let doc = committed();
+    let get = &doc["paths"]["/notes/{id}"]["get"];
+    assert_eq!(get["x-rampart-authorization"], json!({"load": "load_note", "relation": "note#viewer"}));
+    assert_eq!(get["responses"]["404"]["$ref"], "#/components/responses/NotFound");
+    let patch = &doc["paths"]["/notes/{id}"]["patch"];
+    assert_eq!(patch["x-rampart-authorization"], json!({"load": "load_note", "relation": "note#editor"}));
+    assert_eq!(patch["responses"]["403"]["$ref"], "#/components/responses/Forbidden");
+    assert_eq!(patch["responses"]["404"]["$ref"], "#/components/responses/NotFound");
+    let share = &doc["paths"]["/notes/{id}/shares"]["post"];
+    assert_eq!(share["x-rampart-authorization"]["relation"], "note#owner");
+    // A list names the relation it filters by, and has no 404 of its own.
+    let list = &doc["paths"]["/notes"]["get"];
+    assert_eq!(list["x-rampart-authorization"], json!({"list": "note#viewer"}));
+    assert!(list["responses"].get("404").is_none());
+    // A route without a resource check says nothing of one.
+    assert!(doc["paths"]["/notes"]["post"].get("x-rampart-authorization").is_none());
+}

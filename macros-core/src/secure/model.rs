@@ -400,7 +400,7 @@ fn check_policy(expr: &PolicyExpr, registry: Option<&Registry>, errors: &mut Err
 fn authenticating_extractor(ty: &Type) -> Option<String> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
-    ["Principal", "Authorized", "OwnerCheck", "Checked", "Visibility"]
+    ["Principal", "Authorized", "Checked", "Visibility"]
         .contains(&last.ident.to_string().as_str())
         .then(|| last.ident.to_string())
 }
