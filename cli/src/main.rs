@@ -6,7 +6,7 @@
 //! pipe early (`rampart audit | head`) changes nothing: the code is the command's own, 0 when it
 //! succeeded (as ripgrep does). `NO_COLOR` is honoured.
 
-use rampart_cli::audit;
+use rampart_cli::{audit, review};
 mod keygen;
 mod openapi;
 mod scaffold;
@@ -39,6 +39,44 @@ enum Command {
     Keygen(keygen::KeygenArgs),
     /// Print the project's OpenAPI document, or check it against a committed copy.
     Openapi(openapi::OpenapiArgs),
+    /// The security diff of a change: what it did to who can call what, between two git
+    /// revisions. Exit 1 when it loosens the contract without `// rampart-review: accept(RULE) reason`.
+    Review(ReviewArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ReviewArgs {
+    /// The project (inside a git repository).
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// The revision the change starts from (`origin/main`, a commit).
+    #[arg(long, value_name = "REV")]
+    base: String,
+    /// The revision the change ends at (default: the working tree).
+    #[arg(long, value_name = "REV")]
+    head: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: review::report::Format,
+    /// List the rules and exit.
+    #[arg(long)]
+    list_rules: bool,
+}
+
+fn run_review(args: &ReviewArgs) -> anyhow::Result<Done> {
+    if args.list_rules {
+        let stdout = review::RULES.iter().map(|r| format!("{} {}: {}\n", r.id, r.name, r.summary)).collect();
+        return Ok(Done { stdout, code: 0 });
+    }
+    let result = review::run(&args.path, &args.base, args.head.as_deref())?;
+    let stdout = match args.format {
+        review::report::Format::Text => review::report::text(&result),
+        review::report::Format::Markdown => review::report::markdown(&result),
+        review::report::Format::Json => review::report::json(&result),
+        review::report::Format::Sarif => review::report::sarif(&result),
+        review::report::Format::Github => review::report::github(&result),
+    };
+    Ok(Done { stdout, code: u8::from(result.fails()) })
 }
 
 #[derive(Debug, clap::Args)]
@@ -164,6 +202,7 @@ fn dispatch(command: &Command) -> anyhow::Result<Done> {
             let outcome = openapi::run(args)?;
             Ok(Done { stdout: outcome.stdout, code: u8::from(outcome.drift) })
         }
+        Command::Review(args) => run_review(args),
     }
 }
 

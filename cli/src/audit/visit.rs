@@ -27,6 +27,16 @@ pub struct Route {
     pub file: String,
     /// 1-based line of the attribute.
     pub line: usize,
+    /// `secure` or `public`.
+    #[serde(skip)]
+    pub kind: String,
+    /// The policy's top-level items as written (`scope = "a"`, `any(...)`), for `review`.
+    #[serde(skip)]
+    pub policy: Vec<String>,
+    /// Every other argument as written (`burst`, `body_limit`, `validate`, `owner`, `load`,
+    /// `relation`, `rate_key`, `reason`, ...), for `review`.
+    #[serde(skip)]
+    pub arguments: std::collections::BTreeMap<String, String>,
 }
 
 /// What one file yields.
@@ -128,6 +138,7 @@ impl<'a> Visitor<'a> {
         let mut rate = None;
         let mut policy = Vec::new();
         let mut reason = None;
+        let mut arguments = std::collections::BTreeMap::new();
         for meta in &args {
             let key = meta.path().get_ident().map(ToString::to_string).unwrap_or_default();
             match meta {
@@ -140,15 +151,24 @@ impl<'a> Visitor<'a> {
                     match key.as_str() {
                         "path" => path = Some(value),
                         "rate" => rate = Some(value),
-                        "reason" => reason = Some(value),
-                        "scope" | "role" => {
-                            policy.push(format!("{key} = {}", quote::ToTokens::to_token_stream(&nv.value)))
+                        "reason" => {
+                            arguments.insert(key, value.clone());
+                            reason = Some(value);
                         }
-                        _ => {}
+                        "scope" | "role" => {
+                            let value = quote::ToTokens::to_token_stream(&nv.value).to_string();
+                            policy.push(format!("{key} = {}", value.replace(" ,", ",")))
+                        }
+                        _ => {
+                            arguments.insert(key, value);
+                        }
                     }
                 }
                 Meta::List(list) if key == "any" || key == "all" => {
-                    policy.push(format!("{key}({})", list.tokens));
+                    policy.push(format!("{key}({})", list.tokens.to_string().replace(" ,", ",")));
+                }
+                Meta::Path(_) => {
+                    arguments.insert(key, "true".to_owned());
                 }
                 _ => {}
             }
@@ -175,6 +195,9 @@ impl<'a> Visitor<'a> {
             } else {
                 policy.join(", ")
             };
+            if let Some(rate) = &rate {
+                arguments.insert("rate".to_owned(), rate.clone());
+            }
             self.facts.routes.push(Route {
                 // An attribute without a method or path does not compile; the inventory still
                 // lists it, with `?` where the argument is missing.
@@ -185,6 +208,9 @@ impl<'a> Visitor<'a> {
                 handler,
                 file: self.file.to_owned(),
                 line: position(attr.span()).0,
+                kind: kind.to_owned(),
+                policy,
+                arguments,
             });
         }
     }

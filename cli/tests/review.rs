@@ -1,0 +1,281 @@
+//! `rampart review` on a git repository the test builds: one commit per kind of change, each
+//! reviewed against its parent through the real binary; the verdicts, the exit codes (0 nothing
+//! loosened or all accepted, 1 a loosening not accepted, 2 a usage error), an acceptance with and
+//! without a reason, the markdown a pull request gets, and SARIF validated against the 2.1.0
+//! schema.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn rampart(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rampart")).args(args).output().unwrap()
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=review-test", "-c", "user.email=review@test.invalid", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&status.stderr));
+}
+
+const BASE: &str = r#"use rampart::prelude::*;
+
+/// List notes.
+#[secure(get, path = "/notes", scope = "notes:read", rate = "100/min")]
+pub async fn list_notes() -> &'static str {
+    "[]"
+}
+
+/// Create a note.
+#[secure(post, path = "/notes", scope = ["notes:write", "notes:read"], rate = "10/min", burst = 10, body_limit = "64KiB")]
+pub async fn create_note(Json(body): Json<NewNote>) -> String {
+    body.title
+}
+
+/// Read a note.
+#[secure(get, path = "/notes/{id}", scope = "notes:read", load = load_note, relation = "note#viewer", rate = "100/min")]
+pub async fn get_note(note: Checked<Note>, Path(_id): Path<i64>) -> String {
+    note.title.clone()
+}
+
+/// Health.
+#[public(get, path = "/health", reason = "probed by the load balancer", rate = "60/min")]
+pub async fn health() -> &'static str {
+    "ok"
+}
+"#;
+
+const REGISTRY: &str = r#"roles = ["admin"]
+
+[scopes]
+"notes:read" = "Read notes"
+"notes:write" = "Write notes"
+"#;
+
+struct Repo {
+    dir: tempfile::TempDir,
+    source: String,
+}
+
+impl Repo {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"svc\"\nversion = \"0.1.0\"\n").unwrap();
+        std::fs::write(dir.path().join("rampart.toml"), REGISTRY).unwrap();
+        std::fs::write(dir.path().join(".gitignore"), ".env\ntarget/\n").unwrap();
+        std::fs::write(dir.path().join("deny.toml"), "").unwrap();
+        std::fs::write(dir.path().join("src/lib.rs"), BASE).unwrap();
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        git(dir.path(), &["add", "-A"]);
+        git(dir.path(), &["commit", "-q", "-m", "base"]);
+        Self { dir, source: BASE.to_owned() }
+    }
+
+    fn path(&self) -> &str {
+        self.dir.path().to_str().unwrap()
+    }
+
+    /// Commits `source` with `from` replaced by `to` (which must be there).
+    fn change(&mut self, from: &str, to: &str) {
+        assert!(self.source.contains(from), "{from}");
+        self.source = self.source.replacen(from, to, 1);
+        std::fs::write(self.dir.path().join("src/lib.rs"), &self.source).unwrap();
+        git(self.dir.path(), &["commit", "-q", "-am", "change"]);
+    }
+
+    /// The review of the last commit: exit code and the JSON envelope.
+    fn review(&self) -> (i32, Value) {
+        let output = rampart(&["review", self.path(), "--base", "HEAD~1", "--head", "HEAD", "--format", "json"]);
+        assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+        (output.status.code().unwrap(), serde_json::from_slice(&output.stdout).unwrap())
+    }
+
+    fn output(&self, format: &str) -> (i32, String) {
+        let output = rampart(&["review", self.path(), "--base", "HEAD~1", "--head", "HEAD", "--format", format]);
+        (output.status.code().unwrap(), String::from_utf8(output.stdout).unwrap())
+    }
+}
+
+/// The (rule, effect, accepted) of each change.
+fn verdicts(review: &Value) -> Vec<(String, String, bool)> {
+    review["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (c["rule"].as_str().unwrap().to_owned(), c["effect"].as_str().unwrap().to_owned(), !c["accepted"].is_null())
+        })
+        .collect()
+}
+
+fn one(rule: &str, effect: &str) -> Vec<(String, String, bool)> {
+    vec![(rule.to_owned(), effect.to_owned(), false)]
+}
+
+#[test]
+fn each_kind_of_change_has_its_rule_and_verdict() {
+    let mut repo = Repo::new();
+    let cases: &[(&str, &str, &str, &str, i32)] = &[
+        // (from, to, rule, effect, exit code)
+        ("scope = [\"notes:write\", \"notes:read\"]", "scope = \"notes:write\"", "REVIEW005", "loosens", 1),
+        ("scope = \"notes:write\", rate", "scope = \"notes:write\", role = \"admin\", rate", "REVIEW006", "info", 0),
+        ("role = \"admin\", rate", "any(role = \"admin\", scope = \"notes:read\"), rate", "REVIEW005", "loosens", 1),
+        ("rate = \"10/min\"", "rate = \"100/min\"", "REVIEW007", "loosens", 1),
+        ("rate = \"100/min\", burst", "rate = \"5/min\", burst", "REVIEW008", "info", 0),
+        ("burst = 10", "burst = 50", "REVIEW007", "loosens", 1),
+        ("body_limit = \"64KiB\"", "body_limit = \"1MiB\"", "REVIEW007", "loosens", 1),
+        ("body_limit = \"1MiB\")]", "body_limit = \"1MiB\", validate = false)]", "REVIEW007", "loosens", 1),
+        ("relation = \"note#viewer\", ", "", "REVIEW009", "loosens", 1),
+        ("reason = \"probed by the load balancer\"", "reason = \"probed by the orchestrator\"", "REVIEW004", "info", 0),
+        (
+            "#[secure(get, path = \"/notes\", scope = \"notes:read\", rate = \"100/min\")]",
+            "#[public(get, path = \"/notes\", reason = \"a public board\", rate = \"100/min\")]",
+            "REVIEW003",
+            "loosens",
+            1,
+        ),
+    ];
+    for (from, to, rule, effect, code) in cases {
+        repo.change(from, to);
+        let (exit, review) = repo.review();
+        let found = verdicts(&review);
+        assert!(
+            found.iter().any(|(r, e, _)| r == rule && e == effect),
+            "{from} -> {to}: expected {rule} {effect} in {found:?}"
+        );
+        assert_eq!(exit, *code, "{from} -> {to}: {found:?}");
+        assert_eq!(review["fails"], *code == 1);
+    }
+
+    // An endpoint added (secured: info; public: loosens) and removed (info).
+    repo.change(
+        "/// Health.",
+        "/// Export.\n#[secure(get, path = \"/export\", role = \"admin\", rate = \"1/min\")]\npub async fn export() {}\n\n/// Health.",
+    );
+    assert_eq!(verdicts(&repo.review().1), one("REVIEW001", "info"));
+    repo.change(
+        "/// Health.",
+        "/// Status.\n#[public(get, path = \"/status\", reason = \"status page\", rate = \"60/min\")]\npub async fn status() {}\n\n/// Health.",
+    );
+    let (exit, review) = repo.review();
+    assert_eq!((exit, verdicts(&review)), (1, one("REVIEW001", "loosens")));
+    repo.change(
+        "#[secure(get, path = \"/export\", role = \"admin\", rate = \"1/min\")]\npub async fn export() {}\n",
+        "",
+    );
+    assert_eq!(verdicts(&repo.review().1), one("REVIEW002", "info"));
+
+    // A raw axum route and permissive CORS: the audit's rules, as a diff.
+    repo.change(
+        "/// Health.",
+        "pub fn extra() -> axum::Router {\n    axum::Router::new().route(\"/raw\", axum::routing::get(|| async { \"raw\" })).layer(tower_http::cors::CorsLayer::permissive())\n}\n\n/// Health.",
+    );
+    let (exit, review) = repo.review();
+    assert_eq!(exit, 1);
+    let audit_rules: Vec<&str> = review["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["rule"] == "REVIEW010")
+        .map(|c| c["message"].as_str().unwrap())
+        .collect();
+    assert!(audit_rules.len() >= 2, "{audit_rules:?}");
+
+    // rampart.toml: a scope removed is reported.
+    std::fs::write(repo.dir.path().join("rampart.toml"), REGISTRY.replace("\"notes:write\" = \"Write notes\"\n", ""))
+        .unwrap();
+    git(repo.dir.path(), &["commit", "-q", "-am", "registry"]);
+    let (exit, review) = repo.review();
+    assert_eq!((exit, verdicts(&review)), (0, one("REVIEW011", "info")));
+    assert!(review["changes"][0]["message"].as_str().unwrap().contains("`notes:write` removed"));
+}
+
+#[test]
+fn a_loosening_is_accepted_only_with_a_reason_where_it_happens() {
+    let mut repo = Repo::new();
+    repo.change(
+        "#[secure(get, path = \"/notes\", scope = \"notes:read\", rate = \"100/min\")]",
+        "// rampart-review: accept(REVIEW003)\n#[public(get, path = \"/notes\", reason = \"a public board\", rate = \"100/min\")]",
+    );
+    let (exit, review) = repo.review();
+    assert_eq!((exit, verdicts(&review)), (1, one("REVIEW003", "loosens")), "no reason: not accepted");
+
+    repo.change(
+        "// rampart-review: accept(REVIEW003)\n",
+        "// rampart-review: accept(REVIEW003) the board is read by the lobby screens, without accounts\n",
+    );
+    // The head has the reason, the base had the endpoint public already: review the whole change.
+    let output = rampart(&["review", repo.path(), "--base", "HEAD~2", "--head", "HEAD", "--format", "json"]);
+    let review: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(verdicts(&review), vec![("REVIEW003".to_owned(), "loosens".to_owned(), true)]);
+    assert_eq!(review["changes"][0]["accepted"], "the board is read by the lobby screens, without accounts");
+    let text =
+        String::from_utf8(rampart(&["review", repo.path(), "--base", "HEAD~2", "--head", "HEAD"]).stdout).unwrap();
+    assert!(text.contains("= accepted: the board is read by the lobby screens, without accounts"), "{text}");
+}
+
+#[test]
+fn the_pull_request_gets_a_table_of_contracts_and_code_scanning_gets_valid_sarif() {
+    let mut repo = Repo::new();
+    repo.change("rate = \"10/min\", burst = 10", "rate = \"60/min\", burst = 10");
+    let (code, markdown) = repo.output("markdown");
+    assert_eq!(code, 1);
+    let golden = "## Rampart security review\n\n\
+        1 change(s) between HEAD~1 and HEAD: 1 loosening not accepted, 0 accepted.\n\n\
+        | endpoint | before | after |\n|---|---|---|\n\
+        | `POST /notes` | `scope = [\"notes:write\", \"notes:read\"], rate = 10/min, burst = 10, body_limit = 64KiB` | `scope = [\"notes:write\", \"notes:read\"], rate = 60/min, burst = 10, body_limit = 64KiB` |\n\n\
+        | | rule | change | where |\n|---|---|---|---|\n\
+        | ❌ | REVIEW007 | the `rate` of `POST /notes` was raised | `src/lib.rs:10` |\n";
+    assert_eq!(markdown, golden);
+
+    let (_, text) = repo.output("text");
+    assert_eq!(
+        text,
+        "src/lib.rs:10: loosens[REVIEW007] the `rate` of `POST /notes` was raised\n  = before: 10/min\n  = after:  60/min\n\
+         1 change(s) between HEAD~1 and HEAD: 1 loosening not accepted, 0 accepted\n"
+    );
+    let (_, github) = repo.output("github");
+    assert_eq!(
+        github,
+        "::error file=src/lib.rs,line=10,title=REVIEW007 limit-loosened::the `rate` of `POST /notes` was raised\n"
+    );
+
+    let (_, sarif) = repo.output("sarif");
+    let file = repo.dir.path().join("review.sarif");
+    std::fs::write(&file, &sarif).unwrap();
+    let schema: PathBuf = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sarif-schema-2.1.0.json");
+    let status = Command::new("python3")
+        .args(["-c", "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))"])
+        .arg(&file)
+        .arg(&schema)
+        .status()
+        .expect("python3 with jsonschema (./scripts/test installs it)");
+    assert!(status.success(), "the review's SARIF does not validate:\n{sarif}");
+    let sarif: Value = serde_json::from_str(&sarif).unwrap();
+    assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "REVIEW007");
+    assert_eq!(sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"], 10);
+}
+
+#[test]
+fn nothing_changed_is_exit_0_and_a_bad_revision_is_exit_2() {
+    let repo = Repo::new();
+    let output = rampart(&["review", repo.path(), "--base", "HEAD", "--head", "HEAD"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "0 change(s) between HEAD and HEAD: 0 loosening not accepted, 0 accepted\n"
+    );
+    let output = rampart(&["review", repo.path(), "--base", "no-such-branch"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`no-such-branch` is not a revision"));
+    let output = rampart(&["review", repo.path()]);
+    assert_eq!(output.status.code(), Some(2), "--base is required");
+}
