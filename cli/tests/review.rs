@@ -4,6 +4,8 @@
 //! without a reason, the markdown a pull request gets, and SARIF validated against the 2.1.0
 //! schema.
 
+#![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
