@@ -105,6 +105,26 @@ impl Repo {
     }
 }
 
+/// Compares the review of the last commit, in every format, with `tests/review/NAME.*`
+/// (`RAMPART_SNAPSHOTS=overwrite` writes them instead).
+fn snapshot(repo: &Repo, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/review");
+    for (format, extension) in
+        [("text", "txt"), ("markdown", "md"), ("json", "json"), ("sarif", "sarif"), ("github", "github")]
+    {
+        let (_, output) = repo.output(format);
+        let file = dir.join(format!("{name}.{extension}"));
+        if std::env::var_os("RAMPART_SNAPSHOTS").is_some_and(|v| v == "overwrite") {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&file, &output).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("{}: {e} (RAMPART_SNAPSHOTS=overwrite writes it)", file.display()));
+        assert_eq!(output, expected, "{} differs (RAMPART_SNAPSHOTS=overwrite rewrites it)", file.display());
+    }
+}
+
 /// The (rule, effect, accepted) of each change.
 fn verdicts(review: &Value) -> Vec<(String, String, bool)> {
     review["changes"]
@@ -124,19 +144,63 @@ fn one(rule: &str, effect: &str) -> Vec<(String, String, bool)> {
 #[test]
 fn each_kind_of_change_has_its_rule_and_verdict() {
     let mut repo = Repo::new();
-    let cases: &[(&str, &str, &str, &str, i32)] = &[
-        // (from, to, rule, effect, exit code)
-        ("scope = [\"notes:write\", \"notes:read\"]", "scope = \"notes:write\"", "REVIEW005", "loosens", 1),
-        ("scope = \"notes:write\", rate", "scope = \"notes:write\", role = \"admin\", rate", "REVIEW006", "info", 0),
-        ("role = \"admin\", rate", "any(role = \"admin\", scope = \"notes:read\"), rate", "REVIEW005", "loosens", 1),
-        ("rate = \"10/min\"", "rate = \"100/min\"", "REVIEW007", "loosens", 1),
-        ("rate = \"100/min\", burst", "rate = \"5/min\", burst", "REVIEW008", "info", 0),
-        ("burst = 10", "burst = 50", "REVIEW007", "loosens", 1),
-        ("body_limit = \"64KiB\"", "body_limit = \"1MiB\"", "REVIEW007", "loosens", 1),
-        ("body_limit = \"1MiB\")]", "body_limit = \"1MiB\", validate = false)]", "REVIEW007", "loosens", 1),
-        ("relation = \"note#viewer\", ", "", "REVIEW009", "loosens", 1),
-        ("reason = \"probed by the load balancer\"", "reason = \"probed by the orchestrator\"", "REVIEW004", "info", 0),
+    let cases: &[(&str, &str, &str, &str, &str, i32)] = &[
+        // (snapshot, from, to, rule, effect, exit code)
         (
+            "scope-removed",
+            "scope = [\"notes:write\", \"notes:read\"]",
+            "scope = \"notes:write\"",
+            "REVIEW005",
+            "loosens",
+            1,
+        ),
+        (
+            "role-added",
+            "scope = \"notes:write\", rate",
+            "scope = \"notes:write\", role = \"admin\", rate",
+            "REVIEW006",
+            "info",
+            0,
+        ),
+        (
+            "alternative-added",
+            "role = \"admin\", rate",
+            "any(role = \"admin\", scope = \"notes:read\"), rate",
+            "REVIEW005",
+            "loosens",
+            1,
+        ),
+        ("rate-raised", "rate = \"10/min\"", "rate = \"100/min\"", "REVIEW007", "loosens", 1),
+        ("rate-lowered", "rate = \"100/min\", burst", "rate = \"5/min\", burst", "REVIEW008", "info", 0),
+        ("burst-raised", "burst = 10", "burst = 50", "REVIEW007", "loosens", 1),
+        ("body-limit-raised", "body_limit = \"64KiB\"", "body_limit = \"1MiB\"", "REVIEW007", "loosens", 1),
+        (
+            "validation-off",
+            "body_limit = \"1MiB\")]",
+            "body_limit = \"1MiB\", validate = false)]",
+            "REVIEW007",
+            "loosens",
+            1,
+        ),
+        ("relation-removed", "relation = \"note#viewer\", ", "", "REVIEW009", "loosens", 1),
+        (
+            "rate-removed",
+            ", rate = \"60/min\")]\npub async fn health",
+            ")]\npub async fn health",
+            "REVIEW007",
+            "loosens",
+            1,
+        ),
+        (
+            "public-reason-changed",
+            "reason = \"probed by the load balancer\"",
+            "reason = \"probed by the orchestrator\"",
+            "REVIEW004",
+            "info",
+            0,
+        ),
+        (
+            "made-public",
             "#[secure(get, path = \"/notes\", scope = \"notes:read\", rate = \"100/min\")]",
             "#[public(get, path = \"/notes\", reason = \"a public board\", rate = \"100/min\")]",
             "REVIEW003",
@@ -144,8 +208,9 @@ fn each_kind_of_change_has_its_rule_and_verdict() {
             1,
         ),
     ];
-    for (from, to, rule, effect, code) in cases {
+    for (name, from, to, rule, effect, code) in cases {
         repo.change(from, to);
+        snapshot(&repo, name);
         let (exit, review) = repo.review();
         let found = verdicts(&review);
         assert!(
@@ -162,17 +227,20 @@ fn each_kind_of_change_has_its_rule_and_verdict() {
         "/// Export.\n#[secure(get, path = \"/export\", role = \"admin\", rate = \"1/min\")]\npub async fn export() {}\n\n/// Health.",
     );
     assert_eq!(verdicts(&repo.review().1), one("REVIEW001", "info"));
+    snapshot(&repo, "secure-endpoint-added");
     repo.change(
         "/// Health.",
         "/// Status.\n#[public(get, path = \"/status\", reason = \"status page\", rate = \"60/min\")]\npub async fn status() {}\n\n/// Health.",
     );
     let (exit, review) = repo.review();
     assert_eq!((exit, verdicts(&review)), (1, one("REVIEW001", "loosens")));
+    snapshot(&repo, "public-endpoint-added");
     repo.change(
         "#[secure(get, path = \"/export\", role = \"admin\", rate = \"1/min\")]\npub async fn export() {}\n",
         "",
     );
     assert_eq!(verdicts(&repo.review().1), one("REVIEW002", "info"));
+    snapshot(&repo, "endpoint-removed");
 
     // A raw axum route and permissive CORS: the audit's rules, as a diff.
     repo.change(
@@ -189,6 +257,7 @@ fn each_kind_of_change_has_its_rule_and_verdict() {
         .map(|c| c["message"].as_str().unwrap())
         .collect();
     assert!(audit_rules.len() >= 2, "{audit_rules:?}");
+    snapshot(&repo, "raw-route-and-permissive-cors");
 
     // rampart.toml: a scope removed is reported.
     std::fs::write(repo.dir.path().join("rampart.toml"), REGISTRY.replace("\"notes:write\" = \"Write notes\"\n", ""))
@@ -197,6 +266,7 @@ fn each_kind_of_change_has_its_rule_and_verdict() {
     let (exit, review) = repo.review();
     assert_eq!((exit, verdicts(&review)), (0, one("REVIEW011", "info")));
     assert!(review["changes"][0]["message"].as_str().unwrap().contains("`notes:write` removed"));
+    snapshot(&repo, "registry-scope-removed");
 }
 
 #[test]
