@@ -200,7 +200,7 @@ fn dispatch(command: &Command) -> anyhow::Result<Done> {
         Command::Keygen(args) => Ok(Done { stdout: keygen::run(args)?, code: 0 }),
         Command::Openapi(args) => {
             let outcome = openapi::run(args)?;
-            Ok(Done { stdout: outcome.stdout, code: u8::from(outcome.drift) })
+            Ok(Done { stdout: outcome.stdout, code: outcome.code })
         }
         Command::Review(args) => run_review(args),
     }

@@ -76,6 +76,22 @@ fn a_generated_service_builds_tests_lints_and_audits_clean() {
     ] {
         assert!(project.join(file).is_file(), "{file}");
     }
+    // The CI reviews pull requests: valid YAML, a `review` job that writes the markdown summary.
+    let workflow = project.join(".github/workflows/ci.yml");
+    let parsed = Command::new("python3")
+        .args(["-c", "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))['jobs']['review']))"])
+        .arg(&workflow)
+        .output()
+        .expect("python3 with PyYAML (schemathesis brings it; ./scripts/test installs it)");
+    assert!(parsed.status.success(), "{}", show(&parsed));
+    let review: serde_json::Value = serde_json::from_slice(&parsed.stdout).unwrap();
+    assert_eq!(review["if"], "github.event_name == 'pull_request'");
+    let steps = review["steps"].to_string();
+    assert!(
+        steps.contains("rampart review --base \\\"origin/$GITHUB_BASE_REF\\\" --head HEAD --format markdown"),
+        "{steps}"
+    );
+    assert!(steps.contains("GITHUB_STEP_SUMMARY"), "{steps}");
     std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
 
     let format = cargo(&project, &["fmt", "--check"]);
@@ -100,12 +116,28 @@ fn a_generated_service_builds_tests_lints_and_audits_clean() {
     let lib = project.join("src/lib.rs");
     let original = std::fs::read_to_string(&lib).unwrap();
     std::fs::write(&lib, original.replace("scope = \"items:read\", rate = \"100/min\"", "rate = \"100/min\"")).unwrap();
+    // A scope removed is a security drift: exit 3, and the change named.
     let drift = rampart_in_scaffold_target(&["openapi", project.to_str().unwrap(), "--check", spec.to_str().unwrap()]);
-    assert_eq!(drift.status.code(), Some(1), "{}", show(&drift));
+    assert_eq!(drift.status.code(), Some(3), "{}", show(&drift));
     let diff = String::from_utf8_lossy(&drift.stdout);
     assert!(diff.starts_with("--- ") && diff.contains("+++ generated"), "{diff}");
     assert!(diff.contains("-              \"items:read\": \"Read items\""), "{diff}");
     assert!(diff.contains("-            \"$ref\": \"#/components/responses/Forbidden\""), "{diff}");
+    assert!(
+        diff.contains(
+            "security change (exit 3):\n  GET /items: security requirement `bearer: items:read` removed or narrowed"
+        ),
+        "{diff}"
+    );
+    // A rate changed is drift, not a security requirement: exit 1.
+    std::fs::write(
+        &lib,
+        original.replace("scope = \"items:read\", rate = \"100/min\"", "scope = \"items:read\", rate = \"99/min\""),
+    )
+    .unwrap();
+    let drift = rampart_in_scaffold_target(&["openapi", project.to_str().unwrap(), "--check", spec.to_str().unwrap()]);
+    assert_eq!(drift.status.code(), Some(1), "{}", show(&drift));
+    assert!(String::from_utf8_lossy(&drift.stdout).ends_with("drift without a security change (exit 1)\n"));
     std::fs::write(&lib, &original).unwrap();
 
     // A handler without a contract, mounted on the secure router: a compile error that reads as a
