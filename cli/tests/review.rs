@@ -58,6 +58,11 @@ const REGISTRY: &str = r#"roles = ["admin"]
 [scopes]
 "notes:read" = "Read notes"
 "notes:write" = "Write notes"
+
+[relations.note]
+owner = []
+editor = ["owner"]
+viewer = ["editor"]
 "#;
 
 struct Repo {
@@ -182,6 +187,8 @@ fn each_kind_of_change_has_its_rule_and_verdict() {
             "loosens",
             1,
         ),
+        ("relation-narrowed", "relation = \"note#viewer\"", "relation = \"note#editor\"", "REVIEW009", "info", 0),
+        ("relation-widened", "relation = \"note#editor\"", "relation = \"note#viewer\"", "REVIEW009", "loosens", 1),
         ("relation-removed", "relation = \"note#viewer\", ", "", "REVIEW009", "loosens", 1),
         (
             "rate-removed",
@@ -242,31 +249,78 @@ fn each_kind_of_change_has_its_rule_and_verdict() {
     assert_eq!(verdicts(&repo.review().1), one("REVIEW002", "info"));
     snapshot(&repo, "endpoint-removed");
 
-    // A raw axum route and permissive CORS: the audit's rules, as a diff.
-    repo.change(
-        "/// Health.",
-        "pub fn extra() -> axum::Router {\n    axum::Router::new().route(\"/raw\", axum::routing::get(|| async { \"raw\" })).layer(tower_http::cors::CorsLayer::permissive())\n}\n\n/// Health.",
-    );
-    let (exit, review) = repo.review();
-    assert_eq!(exit, 1);
-    let audit_rules: Vec<&str> = review["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["rule"] == "REVIEW010")
-        .map(|c| c["message"].as_str().unwrap())
-        .collect();
-    assert!(audit_rules.len() >= 2, "{audit_rules:?}");
-    snapshot(&repo, "raw-route-and-permissive-cors");
+    // A raw axum route, permissive CORS, a weakened setting: the audit's rules, as a diff.
+    for (name, code, rule) in [
+        (
+            "raw-route-added",
+            "pub fn extra() -> axum::Router {\n    axum::Router::new().route(\"/raw\", axum::routing::get(|| async { \"raw\" }))\n}\n",
+            "RAMPART002",
+        ),
+        (
+            "permissive-cors-added",
+            "pub fn cors() -> tower_http::cors::CorsLayer {\n    tower_http::cors::CorsLayer::permissive()\n}\n",
+            "RAMPART006",
+        ),
+        (
+            "setting-weakened",
+            "pub fn issuer() {\n    let _ = rampart::auth::Issuer::builder(\"i\", [\"a\"]).leeway(std::time::Duration::from_secs(3600));\n}\n",
+            "RAMPART",
+        ),
+    ] {
+        repo.change("/// Health.", &format!("{code}\n/// Health."));
+        let (exit, review) = repo.review();
+        assert_eq!(exit, 1, "{name}");
+        let found = verdicts(&review);
+        assert!(found.iter().all(|(r, e, _)| r == "REVIEW010" && e == "loosens"), "{name}: {found:?}");
+        let message = review["changes"][0]["message"].as_str().unwrap();
+        assert!(message.starts_with(&format!("new {rule}")), "{name}: {message}");
+        snapshot(&repo, name);
+    }
 
-    // rampart.toml: a scope removed is reported.
-    std::fs::write(repo.dir.path().join("rampart.toml"), REGISTRY.replace("\"notes:write\" = \"Write notes\"\n", ""))
-        .unwrap();
-    git(repo.dir.path(), &["commit", "-q", "-am", "registry"]);
-    let (exit, review) = repo.review();
-    assert_eq!((exit, verdicts(&review)), (0, one("REVIEW011", "info")));
-    assert!(review["changes"][0]["message"].as_str().unwrap().contains("`notes:write` removed"));
-    snapshot(&repo, "registry-scope-removed");
+    // rampart.toml: scopes, roles and relations changed are reported.
+    let mut registry = REGISTRY.to_owned();
+    for (name, from, to, message) in [
+        ("registry-scope-removed", "\"notes:write\" = \"Write notes\"\n", "", "scope `notes:write` removed"),
+        ("registry-role-added", "roles = [\"admin\"]", "roles = [\"admin\", \"auditor\"]", "role `auditor` added"),
+        (
+            "registry-relation-changed",
+            "viewer = [\"editor\"]",
+            "viewer = [\"editor\", \"owner\"]",
+            "relation `note#viewer",
+        ),
+    ] {
+        registry = registry.replacen(from, to, 1);
+        std::fs::write(repo.dir.path().join("rampart.toml"), &registry).unwrap();
+        git(repo.dir.path(), &["commit", "-q", "-am", name]);
+        let (exit, review) = repo.review();
+        assert_eq!(exit, 0, "{name}");
+        assert!(verdicts(&review).iter().all(|(r, e, _)| r == "REVIEW011" && e == "info"), "{name}");
+        let messages = review["changes"].to_string();
+        assert!(messages.contains(message), "{name}: {messages}");
+        snapshot(&repo, name);
+    }
+}
+
+#[test]
+fn every_snapshot_sarif_validates_against_the_2_1_0_schema() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/review");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "sarif"))
+        .collect();
+    assert!(files.len() >= 20, "{files:?}");
+    let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sarif-schema-2.1.0.json");
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            "import json,sys,jsonschema; s=json.load(open(sys.argv[1])); [jsonschema.validate(json.load(open(f)), s) for f in sys.argv[2:]]",
+        ])
+        .arg(&schema)
+        .args(&files)
+        .status()
+        .expect("python3 with jsonschema (./scripts/test installs it)");
+    assert!(status.success());
 }
 
 #[test]

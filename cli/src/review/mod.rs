@@ -174,6 +174,28 @@ struct Registry {
     scopes: BTreeSet<String>,
     roles: BTreeSet<String>,
     relations: BTreeSet<String>,
+    /// `type#relation` → the relations of the type that imply it directly.
+    implied_by: BTreeMap<String, Vec<String>>,
+}
+
+impl Registry {
+    /// `type#relation` and every relation that grants it, directly or not (`None` when the
+    /// relation is not declared).
+    fn granted_by(&self, qualified: &str) -> Option<BTreeSet<String>> {
+        let (kind, _) = qualified.split_once('#')?;
+        self.implied_by.get(qualified)?;
+        let mut found = BTreeSet::from([qualified.to_owned()]);
+        let mut queue = vec![qualified.to_owned()];
+        while let Some(next) = queue.pop() {
+            for implying in self.implied_by.get(&next).into_iter().flatten() {
+                let implying = format!("{kind}#{implying}");
+                if found.insert(implying.clone()) {
+                    queue.push(implying);
+                }
+            }
+        }
+        Some(found)
+    }
 }
 
 fn read_registry(project: &Path) -> Registry {
@@ -192,6 +214,9 @@ fn read_registry(project: &Path) -> Registry {
                 let implied_by: Vec<&str> =
                     implied_by.as_array().into_iter().flatten().filter_map(toml::Value::as_str).collect();
                 registry.relations.insert(format!("{kind}#{relation} (implied by [{}])", implied_by.join(", ")));
+                registry
+                    .implied_by
+                    .insert(format!("{kind}#{relation}"), implied_by.iter().map(|r| (*r).to_owned()).collect());
             }
         }
     }
@@ -268,6 +293,18 @@ fn bytes(limit: &str) -> Option<f64> {
         _ => return None,
     };
     Some(number * factor)
+}
+
+/// `type#relation` for a bare `relation` that one type of `registry` declares.
+fn qualify(relation: &str, registry: &Registry) -> String {
+    if relation.contains('#') {
+        return relation.to_owned();
+    }
+    let mut owners = registry.implied_by.keys().filter(|key| key.split_once('#').is_some_and(|(_, r)| r == relation));
+    match (owners.next(), owners.next()) {
+        (Some(one), None) => one.clone(),
+        _ => relation.to_owned(),
+    }
 }
 
 /// The contract of an endpoint in one line, for the markdown table.
@@ -365,13 +402,27 @@ impl Differ<'_> {
         self.limits(&name, old, new);
         for key in ["load", "owner", "relation"] {
             let (was, is) = (old.arguments.get(key), new.arguments.get(key));
-            if was.is_some() && was != is {
-                let message = match is {
-                    None => format!("`{name}` no longer checks its resource's `{key}`"),
-                    Some(_) => format!("the `{key}` check of `{name}` changed"),
-                };
-                self.push(RESOURCE_CHECK_CHANGED, Effect::Loosens, new, message, was.cloned(), is.cloned());
+            if was.is_none() || was == is {
+                continue;
             }
+            let Some(is) = is else {
+                let message = format!("`{name}` no longer checks its resource's `{key}`");
+                self.push(RESOURCE_CHECK_CHANGED, Effect::Loosens, new, message, was.cloned(), None);
+                continue;
+            };
+            // A relation fewer relations grant (`viewer` -> `editor`) tightens; anything else may loosen.
+            let narrower = key == "relation"
+                && was.and_then(|was| self.after.registry.granted_by(&qualify(was, &self.after.registry))).is_some_and(
+                    |before| {
+                        self.after
+                            .registry
+                            .granted_by(&qualify(is, &self.after.registry))
+                            .is_some_and(|after| after.is_subset(&before))
+                    },
+                );
+            let (effect, verb) = if narrower { (Effect::Info, "narrowed") } else { (Effect::Loosens, "changed") };
+            let message = format!("the `{key}` check of `{name}` {verb}");
+            self.push(RESOURCE_CHECK_CHANGED, effect, new, message, was.cloned(), Some(is.clone()));
         }
     }
 
