@@ -100,3 +100,27 @@ async fn hsts_only_when_served_over_tls() {
     let reply = send(&tls, Request::get("/me").body(Body::empty()).unwrap()).await;
     assert_eq!(reply.header("strict-transport-security"), "max-age=63072000; includeSubDomains");
 }
+
+#[tokio::test]
+async fn cors_answers_only_an_allowed_origin_and_exposes_what_a_client_acts_on() {
+    let app = notes_app(&[("RAMPART_CORS_ORIGINS", "https://app.example")]).await;
+    let token = Scheme::Hs256.token(&claims("alice", "notes:read"));
+    let request = |origin: &str| {
+        Request::get("/notes")
+            .header("origin", origin)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let allowed = send(&app, request("https://app.example")).await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert_eq!(allowed.header("access-control-allow-origin"), "https://app.example");
+    assert_eq!(
+        allowed.header("access-control-expose-headers"),
+        "ratelimit,ratelimit-policy,retry-after,x-request-id,www-authenticate"
+    );
+    // Another origin gets the answer (the server cannot stop it) but no `Access-Control-Allow-Origin`:
+    // the browser gives its page neither the body nor any header.
+    let foreign = send(&app, request("https://evil.example")).await;
+    assert!(foreign.headers.get("access-control-allow-origin").is_none());
+}

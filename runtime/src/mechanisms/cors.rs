@@ -1,5 +1,10 @@
 //! CORS from an explicit allowlist (tower-http), refusing the dangerous combinations at start-up.
 //!
+//! Responses expose to the calling page the headers a client acts on ([`EXPOSED_HEADERS`]):
+//! `RateLimit`, `RateLimit-Policy` and `Retry-After` (when to call again), `X-Request-Id` (what to
+//! quote in a support request) and `WWW-Authenticate` (why a call was refused). Without
+//! `Access-Control-Expose-Headers` a browser hides them from scripts.
+//!
 //! # Examples
 //!
 //! ```
@@ -11,6 +16,10 @@
 
 use axum::http::{HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
+
+/// The response headers a cross-origin page may read.
+pub const EXPOSED_HEADERS: [&str; 5] =
+    ["ratelimit", "ratelimit-policy", "retry-after", "x-request-id", "www-authenticate"];
 
 /// A CORS configuration that cannot be applied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -75,6 +84,7 @@ impl CorsPolicy {
             .allow_credentials(self.credentials)
             .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::HeaderName::from_static("x-api-key")])
+            .expose_headers(EXPOSED_HEADERS.map(header::HeaderName::from_static))
             .max_age(std::time::Duration::from_secs(600)))
     }
 }
