@@ -316,3 +316,36 @@ fn resource_routes_document_their_rule_and_their_404_and_403() {
     // A route without a resource check says nothing of one.
     assert!(doc["paths"]["/notes"]["post"].get("x-rampart-authorization").is_none());
 }
+
+/// A filter that derives `ToSchema` but not `IntoParams`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code, reason = "read by the document only")]
+struct Filter {
+    /// Only notes with this tag.
+    tag: Option<String>,
+    /// How many, 1 to 50.
+    #[schema(minimum = 1, maximum = 50)]
+    limit: u32,
+}
+
+/// Search notes.
+#[secure(get, path = "/search", scope = "notes:read", rate = "10/min")]
+async fn search(axum::extract::Query(filter): axum::extract::Query<Filter>) -> String {
+    format!("{:?} {}", filter.tag, filter.limit)
+}
+
+#[test]
+fn query_parameters_are_documented_from_a_schema_without_into_params() {
+    let inventory = Router::<()>::new().mount(search).inventory().to_vec();
+    let doc = serde_json::to_value(document(&inventory, &ApiDocs::new("t", "1"))).unwrap();
+    let parameters = &doc["paths"]["/search"]["get"]["parameters"];
+    let by_name = |name: &str| parameters.as_array().unwrap().iter().find(|p| p["name"] == name).cloned().unwrap();
+    let tag = by_name("tag");
+    assert_eq!(
+        (&tag["in"], &tag["required"], &tag["description"]),
+        (&json!("query"), &json!(false), &json!("Only notes with this tag."))
+    );
+    let limit = by_name("limit");
+    assert_eq!((&limit["in"], &limit["required"]), (&json!("query"), &json!(true)));
+    assert_eq!((&limit["schema"]["minimum"], &limit["schema"]["maximum"]), (&json!(1), &json!(50)));
+}

@@ -93,6 +93,14 @@ macro_rules! params {
                 doc.params::<T>($location);
             }
         }
+        // Without `IntoParams`, each property of `T`'s schema is one parameter.
+        impl<T: ::utoipa::ToSchema> $crate::openapi::describe::DescribeUntyped
+            for &$crate::openapi::describe::Probe<$extractor>
+        {
+            fn describe(&self, doc: &mut $crate::openapi::describe::OperationDoc) {
+                doc.params_from_schema::<T>($location);
+            }
+        }
     )*};
 }
 pub(crate) use params;

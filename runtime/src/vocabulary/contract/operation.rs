@@ -89,6 +89,28 @@ impl OperationDoc {
     pub(crate) fn params<T: IntoParams>(&mut self, location: ParameterIn) {
         self.parameters.extend(T::into_params(|| Some(location.clone())));
     }
+
+    /// One parameter per property of `T`'s object schema (for a `Query<T>` whose `T` derives
+    /// `ToSchema` but not `IntoParams`): its schema, description and whether it is required.
+    pub(crate) fn params_from_schema<T: ToSchema>(&mut self, location: ParameterIn) {
+        let RefOr::T(Schema::Object(object)) = T::schema() else { return };
+        for (name, property) in &object.properties {
+            let description = match property {
+                RefOr::T(Schema::Object(property)) => property.description.clone(),
+                _ => None,
+            };
+            let required = if object.required.contains(name) { Required::True } else { Required::False };
+            self.parameters.push(
+                Parameter::builder()
+                    .name(name.clone())
+                    .parameter_in(location.clone())
+                    .required(required)
+                    .description(description)
+                    .schema(Some(property.clone()))
+                    .build(),
+            );
+        }
+    }
 }
 
 /// The empty schema: any value (for types that do not implement `ToSchema`).
