@@ -19,7 +19,9 @@ mod errors;
 mod rate;
 mod registry;
 mod route_path;
+mod schema_rules;
 mod secure;
 
 pub use rate::{Rate, parse_rate};
+pub use schema_rules::schema_rules;
 pub use secure::{Kind, expand};

@@ -155,6 +155,33 @@ pub use rampart_macros::secure;
 /// ```
 pub use rampart_macros::public;
 
+/// Writes the garde rules of a struct's fields into the OpenAPI schema utoipa derives: `length`
+/// (characters → `minLength`/`maxLength`, collections → `minItems`/`maxItems`), `range` →
+/// `minimum`/`maximum`, literal `pattern`, `ascii`; rules without a JSON Schema equivalent (byte
+/// lengths, `email`, `inner`, `custom`, ...) are said in the field's description. A key the
+/// field's own `#[schema(...)]` sets is left as written. Place it above the derives.
+///
+/// # Examples
+///
+/// ```
+/// use utoipa::PartialSchema as _;
+///
+/// #[rampart::schema_rules]
+/// #[derive(serde::Deserialize, garde::Validate, utoipa::ToSchema)]
+/// struct NewNote {
+///     /// The title.
+///     #[garde(length(chars, min = 1, max = 120))]
+///     title: String,
+///     #[garde(length(max = 10), inner(length(chars, min = 1, max = 32)))]
+///     tags: Vec<String>,
+/// }
+///
+/// let schema = serde_json::to_value(NewNote::schema()).unwrap();
+/// assert_eq!(schema["properties"]["title"]["maxLength"], 120);
+/// assert_eq!(schema["properties"]["tags"]["maxItems"], 10);
+/// ```
+pub use rampart_macros::schema_rules;
+
 pub use endpoint::{Access, Endpoint, EndpointHandler, EndpointInfo, Inventory, Method, RateKey, RateSpec, Router};
 pub use error::Error;
 pub use security::{Security, SecurityBuilder};

@@ -349,3 +349,34 @@ fn query_parameters_are_documented_from_a_schema_without_into_params() {
     assert_eq!((&limit["in"], &limit["required"]), (&json!("query"), &json!(true)));
     assert_eq!((&limit["schema"]["minimum"], &limit["schema"]["maximum"]), (&json!(1), &json!(50)));
 }
+
+#[test]
+fn the_notes_document_carries_the_validation_rules_the_server_enforces() {
+    let doc = committed();
+    let create = &doc["components"]["schemas"]["CreateNote"]["properties"];
+    assert_eq!((&create["title"]["minLength"], &create["title"]["maxLength"]), (&json!(1), &json!(120)));
+    assert!(create["title"]["pattern"].is_string(), "control characters are refused: said as a pattern");
+    assert_eq!(create["body"]["maxLength"], 10_000);
+    assert_eq!(create["tags"]["maxItems"], 10);
+    assert_eq!(
+        create["tags"]["items"],
+        json!({"type": "string", "minLength": 1, "maxLength": 32, "pattern": "^[a-z0-9-]+$"})
+    );
+    let update = &doc["components"]["schemas"]["UpdateNote"]["properties"];
+    assert_eq!((&update["title"]["minLength"], &update["title"]["maxLength"]), (&json!(1), &json!(120)));
+    assert_eq!(update["body"]["maxLength"], 10_000);
+    let share = &doc["components"]["schemas"]["Share"]["properties"];
+    assert_eq!((&share["subject"]["minLength"], &share["subject"]["maxLength"]), (&json!(1), &json!(255)));
+    assert_eq!(share["relation"]["$ref"], "#/components/schemas/ShareRelation");
+    // A rule without a JSON Schema equivalent is said in the description.
+    assert!(
+        create["title"]["description"].as_str().unwrap().contains("Checked by `rampart::validate::no_control_chars`")
+    );
+    let list = doc["paths"]["/notes"]["get"]["parameters"].as_array().unwrap().clone();
+    let parameter = |name: &str| list.iter().find(|p| p["name"] == name).cloned().unwrap();
+    assert_eq!(
+        (&parameter("limit")["schema"]["minimum"], &parameter("limit")["schema"]["maximum"]),
+        (&json!(1), &json!(100))
+    );
+    assert_eq!(parameter("cursor")["schema"]["pattern"], "^[0-9]{1,20}$");
+}

@@ -5,17 +5,17 @@ use rampart::crypto::Sealed;
 use serde::{Deserialize, Serialize};
 
 /// The body of `POST /notes`: lengths count characters, tags match `^[a-z0-9-]{1,32}$` whole.
+#[rampart::schema_rules]
 #[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateNote {
     /// 1 to 120 characters, no control characters.
     #[garde(length(chars, min = 1, max = 120), custom(rampart::validate::no_control_chars))]
-    #[schema(min_length = 1, max_length = 120, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
+    #[schema(pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub title: String,
     /// Up to 10 000 characters; stored encrypted.
     #[serde(default)]
     #[garde(length(chars, max = 10_000))]
-    #[schema(max_length = 10_000)]
     pub body: String,
     /// Up to 10 tags, each 1 to 32 of `a-z`, `0-9` and `-`.
     #[serde(default)]
@@ -115,16 +115,16 @@ impl Resource for StoredNote {
 }
 
 /// The body of `PATCH /notes/{id}`: the fields to change, each under the rules of `POST /notes`.
+#[rampart::schema_rules]
 #[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateNote {
     /// 1 to 120 characters, no control characters.
     #[garde(length(chars, min = 1, max = 120), custom(no_control_chars))]
-    #[schema(min_length = 1, max_length = 120, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
+    #[schema(pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub title: Option<String>,
     /// Up to 10 000 characters; stored encrypted.
     #[garde(length(chars, max = 10_000))]
-    #[schema(max_length = 10_000)]
     pub body: Option<String>,
     /// Up to 10 tags, each 1 to 32 of `a-z`, `0-9` and `-`.
     #[garde(length(max = 10), inner(inner(length(chars, min = 1, max = 32), pattern(r"^[a-z0-9-]+$"))))]
@@ -167,13 +167,14 @@ pub(crate) struct ShareKey {
 }
 
 /// The body of `POST /notes/{id}/shares`.
+#[rampart::schema_rules]
 #[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Share {
     /// The `sub` of a user of the note owner's issuer (no control characters but tab, line feed
     /// and carriage return, as `rampart::validate::no_control_chars` checks).
-    #[garde(length(min = 1, max = 255), custom(rampart::validate::no_control_chars))]
-    #[schema(min_length = 1, max_length = 255, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
+    #[garde(length(chars, min = 1, max = 255), custom(rampart::validate::no_control_chars))]
+    #[schema(pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub subject: String,
     /// `viewer` or `editor`.
     #[garde(skip)]
