@@ -24,6 +24,7 @@ use crate::rate::RateDecision;
 use crate::security;
 use crate::security::Installed;
 use crate::stack::{Caught, Passage, poll_catching};
+use crate::telemetry::EndpointMetrics;
 use crate::timeout::{DeadlineBody, HandlerDeadline, Timeouts};
 
 fn method_filter(method: Method) -> MethodFilter {
@@ -56,8 +57,14 @@ where
     S: Clone + Send + Sync + 'static,
 {
     let policy = info.rate.as_ref().and_then(|spec| RateDecision::new(spec, 0).policy_value());
-    let endpoint =
-        Arc::new(GuardedEndpoint { info, policy, installation: installation.clone(), template: OnceLock::new() });
+    let metrics = EndpointMetrics::leak(info.path, info.method.as_str());
+    let endpoint = Arc::new(GuardedEndpoint {
+        info,
+        policy,
+        installation: installation.clone(),
+        template: OnceLock::new(),
+        metrics,
+    });
     on(method_filter(info.method), Guarded { handler, endpoint })
 }
 
@@ -84,6 +91,8 @@ struct GuardedEndpoint {
     installation: Installation,
     /// The headers of its usual allowed response, built on the first.
     template: OnceLock<ResponseTemplate>,
+    /// Its request metrics' handles.
+    metrics: &'static EndpointMetrics,
 }
 
 impl<H: Clone> Clone for Guarded<H> {
@@ -140,6 +149,7 @@ where
             }
             Err(waiting) => waiting,
         };
+        let endpoint_metrics = endpoint.metrics;
         let inner = Box::pin(async move {
             match waiting.resume(&mut parts, info).await {
                 Ok(decision) => {
@@ -151,7 +161,8 @@ where
             }
         });
         let deadline = HandlerDeadline::new(handler_limit);
-        GuardedFuture { state: GuardedState::Waiting { inner, passage, deadline, info } }
+        let metrics = endpoint_metrics;
+        GuardedFuture { state: GuardedState::Waiting { inner, passage, deadline, info, metrics } }
     }
 }
 
@@ -167,9 +178,9 @@ fn handler_timed_out(passage: Option<&Passage>, info: &'static EndpointInfo) -> 
 }
 
 /// The metrics' route label, when metrics are on, for an outer layer's passage.
-fn labelled(mut response: Response, info: &'static EndpointInfo) -> Response {
+fn labelled(mut response: Response, metrics: &'static EndpointMetrics) -> Response {
     if crate::telemetry::labels_routes() {
-        response.extensions_mut().insert(crate::telemetry::RouteLabel(info.path));
+        response.extensions_mut().insert(crate::telemetry::RouteLabel(metrics));
     }
     response
 }
@@ -201,6 +212,7 @@ pin_project_lite::pin_project! {
             passage: Option<Passage>,
             deadline: HandlerDeadline,
             info: &'static EndpointInfo,
+            metrics: &'static EndpointMetrics,
         },
     }
 }
@@ -209,22 +221,22 @@ impl<F: Future<Output = Response>> Future for GuardedFuture<F> {
     type Output = Response;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
-        let (response, passage, info) = match self.project().state.project() {
+        let (response, passage, metrics) = match self.project().state.project() {
             GuardedProjection::Run { inner, decision, endpoint, passage, deadline } => {
                 let polled = match poll_catching(inner, cx) {
                     Poll::Ready(caught) => caught,
                     Poll::Pending if deadline.passed(cx) => {
                         let response = handler_timed_out(passage.as_ref(), endpoint.info);
-                        return Poll::Ready(leave(response, passage.take(), endpoint.info));
+                        return Poll::Ready(leave(response, passage.take(), endpoint.metrics));
                     }
                     Poll::Pending => return Poll::Pending,
                 };
                 match polled {
-                    Caught::Panicked(response) => (response, passage.take(), endpoint.info),
+                    Caught::Panicked(response) => (response, passage.take(), endpoint.metrics),
                     Caught::Answered(response) => {
                         return Poll::Ready(match passage.take() {
                             Some(mut passage) => {
-                                passage.set_route(endpoint.info.path);
+                                passage.set_route(endpoint.metrics);
                                 let template = endpoint
                                     .template
                                     .get_or_init(|| ResponseTemplate::new(passage.hsts(), endpoint.policy.as_ref()));
@@ -233,36 +245,38 @@ impl<F: Future<Output = Response>> Future for GuardedFuture<F> {
                             }
                             // An outer security layer finishes the response.
                             None => {
-                                let response = labelled(response, endpoint.info);
+                                let response = labelled(response, endpoint.metrics);
                                 finish(decision.as_ref(), endpoint.policy.as_ref(), response)
                             }
                         });
                     }
                 }
             }
-            GuardedProjection::Waiting { inner, passage, deadline, info } => match poll_catching(inner.as_mut(), cx) {
-                Poll::Ready(Caught::Answered(response) | Caught::Panicked(response)) => {
-                    (response, passage.take(), *info)
+            GuardedProjection::Waiting { inner, passage, deadline, info, metrics } => {
+                match poll_catching(inner.as_mut(), cx) {
+                    Poll::Ready(Caught::Answered(response) | Caught::Panicked(response)) => {
+                        (response, passage.take(), *metrics)
+                    }
+                    Poll::Pending if deadline.passed(cx) => {
+                        (handler_timed_out(passage.as_ref(), info), passage.take(), *metrics)
+                    }
+                    Poll::Pending => return Poll::Pending,
                 }
-                Poll::Pending if deadline.passed(cx) => {
-                    (handler_timed_out(passage.as_ref(), info), passage.take(), *info)
-                }
-                Poll::Pending => return Poll::Pending,
-            },
+            }
         };
-        Poll::Ready(leave(response, passage, info))
+        Poll::Ready(leave(response, passage, metrics))
     }
 }
 
-/// Finishes `response` of `info`'s route through the passage, if this handler made one (else an
-/// outer layer does). Whichever passage finishes it names the route to the metrics: this one
+/// Finishes the endpoint's `response` through the passage, if this handler made one (else an
+/// outer layer does). Whichever passage finishes it names the endpoint to the metrics: this one
 /// directly, an outer one through the response's label.
-fn leave(response: Response, passage: Option<Passage>, info: &'static EndpointInfo) -> Response {
+fn leave(response: Response, passage: Option<Passage>, metrics: &'static EndpointMetrics) -> Response {
     match passage {
         Some(mut passage) => {
-            passage.set_route(info.path);
+            passage.set_route(metrics);
             passage.leave(response)
         }
-        None => labelled(response, info),
+        None => labelled(response, metrics),
     }
 }

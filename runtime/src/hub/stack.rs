@@ -211,9 +211,9 @@ pub(crate) struct Passage {
     client_ip: std::net::IpAddr,
     hsts: bool,
     timed: Option<crate::telemetry::Timing>,
-    /// The route of the endpoint that answered, when its guard named it here (else the
-    /// response's [`crate::telemetry::RouteLabel`] names it).
-    route: Option<&'static str>,
+    /// The endpoint that answered, when its guard named it here (else the response's
+    /// [`crate::telemetry::RouteLabel`] names it).
+    route: Option<&'static crate::telemetry::EndpointMetrics>,
 }
 
 impl Passage {
@@ -246,9 +246,9 @@ impl Passage {
         }
     }
 
-    /// Names the route of the endpoint that answers, for the request metrics.
-    pub(crate) fn set_route(&mut self, route: &'static str) {
-        self.route = Some(route);
+    /// Names the endpoint that answers, for the request metrics.
+    pub(crate) fn set_route(&mut self, endpoint: &'static crate::telemetry::EndpointMetrics) {
+        self.route = Some(endpoint);
     }
 
     /// Whether the response gets `Strict-Transport-Security`.

@@ -105,9 +105,55 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// The route a response came from (set by the endpoint's guard), for the request metrics.
+/// The endpoint a response came from (set by the endpoint's guard), for the request metrics.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct RouteLabel(pub(crate) &'static str);
+pub(crate) struct RouteLabel(pub(crate) &'static EndpointMetrics);
+
+/// The request metrics of one endpoint: its route and method, and its handles — the duration
+/// histogram and one counter per common status —, registered on the endpoint's first request once
+/// metrics are installed, and never looked up again. (Made once per route when a router is
+/// built, and kept for the process's life.)
+#[derive(Debug)]
+pub(crate) struct EndpointMetrics {
+    route: &'static str,
+    method: &'static str,
+    duration: OnceLock<metrics::Histogram>,
+    counters: [OnceLock<metrics::Counter>; COMMON_STATUSES.len()],
+}
+
+impl EndpointMetrics {
+    /// The metrics of the endpoint at `route` answering `method` (`GET`, ...), for the
+    /// process's life.
+    pub(crate) fn leak(route: &'static str, method: &'static str) -> &'static Self {
+        Box::leak(Box::new(Self {
+            route,
+            method,
+            duration: OnceLock::new(),
+            counters: std::array::from_fn(|_| OnceLock::new()),
+        }))
+    }
+
+    /// One finished request of `method` (another than the endpoint's, as HEAD on a GET route,
+    /// goes the general way).
+    fn record(&self, method: &'static str, status: u16, elapsed: Duration) {
+        let common = COMMON_STATUSES.iter().position(|(code, _)| *code == status);
+        let (Some(index), true) = (common, method == self.method) else {
+            return record_request(Some(self.route), method, status, elapsed);
+        };
+        let (route, method) = (self.route, self.method);
+        self.counters[index]
+            .get_or_init(|| {
+                let status = COMMON_STATUSES[index].1;
+                metrics::counter!("rampart_requests_total", "route" => route, "method" => method, "status" => status)
+            })
+            .increment(1);
+        self.duration
+            .get_or_init(
+                || metrics::histogram!("rampart_request_duration_seconds", "route" => route, "method" => method),
+            )
+            .record(elapsed.as_secs_f64());
+    }
+}
 
 /// A request being timed (only while metrics are installed).
 #[derive(Debug)]
@@ -124,9 +170,13 @@ pub(crate) fn timing(method: &Method) -> Option<Timing> {
 impl Timing {
     /// Records the finished request, with the route its endpoint's guard named (`route`, or
     /// the response's [`RouteLabel`]).
-    pub(crate) fn finish(self, response: &Response, route: Option<&'static str>) {
-        let route = route.map(RouteLabel).or_else(|| response.extensions().get::<RouteLabel>().copied());
-        record_request(route, self.method, response.status().as_u16(), self.started.elapsed());
+    pub(crate) fn finish(self, response: &Response, endpoint: Option<&'static EndpointMetrics>) {
+        let endpoint = endpoint.or_else(|| response.extensions().get::<RouteLabel>().map(|label| label.0));
+        let (status, elapsed) = (response.status().as_u16(), self.started.elapsed());
+        match endpoint {
+            Some(endpoint) => endpoint.record(self.method, status, elapsed),
+            None => record_request(None, self.method, status, elapsed),
+        }
     }
 }
 
@@ -148,9 +198,9 @@ thread_local! {
     > = std::cell::RefCell::default();
 }
 
-/// One finished request.
-fn record_request(route: Option<RouteLabel>, method: &'static str, status: u16, elapsed: Duration) {
-    let route = route.map_or("unmatched", |r| r.0);
+/// One finished request of no endpoint (`unmatched`), or of another method or a rare status.
+fn record_request(route: Option<&'static str>, method: &'static str, status: u16, elapsed: Duration) {
+    let route = route.unwrap_or("unmatched");
     let register = || -> RequestHandles {
         let status = status_label(status);
         let counter =
@@ -164,27 +214,29 @@ fn record_request(route: Option<RouteLabel>, method: &'static str, status: u16, 
     });
 }
 
+/// The statuses whose label is a constant (and that an endpoint keeps a counter for).
+const COMMON_STATUSES: [(u16, &str); 16] = [
+    (200, "200"),
+    (201, "201"),
+    (204, "204"),
+    (304, "304"),
+    (400, "400"),
+    (401, "401"),
+    (403, "403"),
+    (404, "404"),
+    (405, "405"),
+    (413, "413"),
+    (415, "415"),
+    (422, "422"),
+    (429, "429"),
+    (500, "500"),
+    (503, "503"),
+    (504, "504"),
+];
+
 /// The status as a label, without allocating for the common ones.
 fn status_label(status: u16) -> metrics::SharedString {
-    const COMMON: [(u16, &str); 16] = [
-        (200, "200"),
-        (201, "201"),
-        (204, "204"),
-        (304, "304"),
-        (400, "400"),
-        (401, "401"),
-        (403, "403"),
-        (404, "404"),
-        (405, "405"),
-        (413, "413"),
-        (415, "415"),
-        (422, "422"),
-        (429, "429"),
-        (500, "500"),
-        (503, "503"),
-        (504, "504"),
-    ];
-    match COMMON.iter().find(|(code, _)| *code == status) {
+    match COMMON_STATUSES.iter().find(|(code, _)| *code == status) {
         Some((_, text)) => metrics::SharedString::const_str(text),
         None => metrics::SharedString::from(status.to_string()),
     }
