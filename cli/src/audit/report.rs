@@ -146,11 +146,19 @@ pub fn sarif(audit: &Audit) -> String {
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }
 
+/// A GitHub workflow command's message, escaped per the workflow command rules.
+pub(crate) fn escape_data(text: &str) -> String {
+    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// A GitHub workflow command's property value (`file=`, `title=`), escaped.
+pub(crate) fn escape_prop(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
 /// `::error file=...,line=...,col=...,title=...::message` (values escaped per the workflow
 /// command rules).
 pub fn github(audit: &Audit) -> String {
-    let escape_data = |s: &str| s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
-    let escape_prop = |s: &str| escape_data(s).replace(':', "%3A").replace(',', "%2C");
     let mut out = String::new();
     for f in &audit.findings {
         let command = match f.rule.severity {

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::{Change, Effect, RULES, Review};
+use crate::audit::report::{escape_data, escape_prop};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -160,8 +161,6 @@ pub fn sarif(review: &Review) -> String {
 
 /// `::error file=...,line=...,title=...::message` per change.
 pub fn github(review: &Review) -> String {
-    let escape_data = |s: &str| s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
-    let escape_prop = |s: &str| escape_data(s).replace(':', "%3A").replace(',', "%2C");
     let mut out = String::new();
     for change in &review.changes {
         let command = if change.fails() { "error" } else { "notice" };
