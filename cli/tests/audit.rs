@@ -235,3 +235,11 @@ fn list_rules_names_every_rule() {
         assert!(text.contains(&format!("RAMPART{n:03}")), "{text}");
     }
 }
+
+#[test]
+fn the_reference_service_passes_its_own_audit() {
+    let notes = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/notes");
+    let (code, report) = audit_json(&notes);
+    assert_eq!(report["findings"], serde_json::json!([]), "{report:#}");
+    assert_eq!(code, 0);
+}

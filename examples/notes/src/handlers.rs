@@ -235,6 +235,7 @@ pub(crate) async fn unshare_note(
 ///
 /// Form body `grant_type=client_credentials` with `client_secret_basic` or `client_secret_post`;
 /// `scope` is optional. Errors follow RFC 6749 §5.2.
+// rampart-audit: allow(RAMPART003) the token endpoint is where clients authenticate, with their own credentials
 #[public(post, path = "/oauth/token", rate = "20/min", body_limit = "8KiB", reason = "clients authenticate here, with their own credentials, to get a token", tags = ["oauth"])]
 pub(crate) async fn issue_token(
     ctx: RequestContext,
