@@ -194,6 +194,7 @@ pub mod prelude {
     pub use crate::Security;
     pub use crate::auth::Principal;
     pub use crate::authz::Policy;
+    pub use crate::error::OrInternal as _;
     pub use crate::extract::{Authorized, PolicySpec};
     pub use crate::{Router, public, secure};
 }

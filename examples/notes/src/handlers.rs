@@ -19,13 +19,9 @@ use crate::store::NOTE;
 /// The page size when `?limit=` is not given.
 const DEFAULT_PAGE: u32 = 20;
 
-fn internal(err: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::Internal(Box::new(err))
-}
-
 /// The note of the route's `{id}` (whoever may see it: the attribute's relation decides).
 pub(crate) async fn load_note(Path(id): Path<i64>, State(state): State<AppState>) -> Result<Option<StoredNote>, Error> {
-    state.store.get(id).await.map_err(internal)
+    state.store.get(id).await.internal()
 }
 
 /// The note of `/notes/{id}/shares/{subject}`.
@@ -33,7 +29,7 @@ pub(crate) async fn load_shared_note(
     Path(key): Path<ShareKey>,
     State(state): State<AppState>,
 ) -> Result<Option<StoredNote>, Error> {
-    state.store.get(key.id).await.map_err(internal)
+    state.store.get(key.id).await.internal()
 }
 
 /// The qualified subject of the user `sub` of the issuer of `owner_key`: a share names a user
@@ -62,7 +58,7 @@ impl AppState {
         let body = note.body.open_bound(&self.keyring, &body_context(&note.owner_key)).map_err(|err| {
             AuditEvent::new(ctx, Decision::Deny, "sealed_value_rejected", 500).emit();
             tracing::error!(target: "notes", note = note.id, error = %err, "a sealed note body did not open in its row");
-            internal(err)
+            Error::Internal(Box::new(err))
         })?;
         Ok(Note {
             id: note.id,
@@ -105,7 +101,7 @@ pub(crate) async fn list_notes(
     } else {
         state.store.list(visibility.subject(), after, limit + 1).await
     }
-    .map_err(internal)?;
+    .internal()?;
     let next_cursor = if page.len() > limit as usize {
         page.truncate(limit as usize);
         page.last().map(|n| n.id.to_string())
@@ -126,8 +122,7 @@ pub(crate) async fn create_note(
     State(state): State<AppState>,
     Json(input): Json<CreateNote>,
 ) -> Result<(StatusCode, Json<Note>), Error> {
-    let body =
-        Sealed::seal_bound(&state.keyring, &input.body, &body_context(user.qualified_subject())).map_err(internal)?;
+    let body = Sealed::seal_bound(&state.keyring, &input.body, &body_context(user.qualified_subject())).internal()?;
     let created_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let note = StoredNote {
         id: 0,
@@ -138,7 +133,7 @@ pub(crate) async fn create_note(
         owner_key: user.qualified_subject().to_owned(),
         created_at: i64::try_from(created_at).unwrap_or(i64::MAX),
     };
-    let stored = state.store.insert(note).await.map_err(internal)?;
+    let stored = state.store.insert(note).await.internal()?;
     Ok((StatusCode::CREATED, Json(state.open(&ctx, stored)?)))
 }
 
@@ -174,12 +169,12 @@ pub(crate) async fn update_note(
     }
     if let Some(body) = input.body {
         // Sealed to the note's owner, whoever edits it.
-        note.body = Sealed::seal_bound(&state.keyring, &body, &body_context(&note.owner_key)).map_err(internal)?;
+        note.body = Sealed::seal_bound(&state.keyring, &body, &body_context(&note.owner_key)).internal()?;
     }
     if let Some(tags) = input.tags {
         note.tags = tags;
     }
-    state.store.update(&note).await.map_err(internal)?;
+    state.store.update(&note).await.internal()?;
     Ok(Json(state.open(&ctx, note)?))
 }
 
@@ -192,7 +187,7 @@ pub(crate) async fn delete_note(
     State(state): State<AppState>,
     Path(_id): Path<i64>,
 ) -> Result<StatusCode, Error> {
-    state.store.delete(note.id).await.map_err(internal)?;
+    state.store.delete(note.id).await.internal()?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -212,8 +207,8 @@ pub(crate) async fn share_note(
     let tuple = Tuple { kind: NOTE, id: &id, relation: share.relation.as_str(), subject: &subject };
     // One relation per user: sharing again replaces the earlier one.
     let relations = state.store.relations();
-    relations.revoke_all(NOTE, &id, &subject).await.map_err(internal)?;
-    relations.grant(tuple).await.map_err(internal)?;
+    relations.revoke_all(NOTE, &id, &subject).await.internal()?;
+    relations.grant(tuple).await.internal()?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -227,7 +222,7 @@ pub(crate) async fn unshare_note(
     Path(key): Path<ShareKey>,
 ) -> Result<StatusCode, Error> {
     let subject = user_of_owners_issuer(&note.owner_key, &key.subject)?;
-    state.store.relations().revoke_all(NOTE, &note.id.to_string(), &subject).await.map_err(internal)?;
+    state.store.relations().revoke_all(NOTE, &note.id.to_string(), &subject).await.internal()?;
     Ok(StatusCode::NO_CONTENT)
 }
 

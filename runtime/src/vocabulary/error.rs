@@ -182,6 +182,36 @@ fn json_pointer(path: &str) -> String {
     pointer
 }
 
+/// `.internal()` on any `Result` whose error is a store's or a library's: it becomes
+/// [`Error::Internal`] (500; the source is logged, never sent), without a `map_err` per call.
+///
+/// # Examples
+///
+/// ```
+/// use rampart::error::OrInternal as _;
+///
+/// fn parse(text: &str) -> Result<u64, rampart::Error> {
+///     text.parse::<u64>().internal()
+/// }
+///
+/// assert_eq!(parse("42").unwrap(), 42);
+/// assert_eq!(parse("x").unwrap_err().status(), 500);
+/// ```
+pub trait OrInternal<T> {
+    /// The value, or [`Error::Internal`] with the error as its source.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] when `self` is an error.
+    fn internal(self) -> Result<T, Error>;
+}
+
+impl<T, E: std::error::Error + Send + Sync + 'static> OrInternal<T> for Result<T, E> {
+    fn internal(self) -> Result<T, Error> {
+        self.map_err(|error| Error::Internal(Box::new(error)))
+    }
+}
+
 impl Error {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
