@@ -18,6 +18,9 @@ pub(crate) enum KeyKind {
     Tls,
     /// A key for RAMPART_SEAL_KEY (`kid:base64 of 32 random bytes`).
     Seal,
+    /// An API key (43 characters from 32 random bytes) and its `RAMPART_API_KEYS` entry: the key
+    /// is shown once (or written to `--out`), the service keeps only its SHA-256. Needs `--id`.
+    ApiKey,
 }
 
 #[derive(Debug, clap::Args)]
@@ -29,6 +32,27 @@ pub(crate) struct KeygenArgs {
     /// when it is not given, key pairs and certificates need it.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// `api-key`: the key's id (what audit events and metrics name): letters, digits, `-`, `_`, `.`.
+    #[arg(long, value_name = "ID")]
+    id: Option<String>,
+    /// `api-key`: the scopes it grants, space-separated.
+    #[arg(long, value_name = "SCOPES", default_value = "")]
+    scopes: String,
+}
+
+/// A new API key and the `RAMPART_API_KEYS` entry that accepts it (`id:sha256hex:scopes`).
+fn api_key(id: Option<&str>, scopes: &str) -> anyhow::Result<(String, String)> {
+    let Some(id) = id else { bail!("an API key needs its id: add --id NAME") };
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        bail!("`{id}` cannot be an API key id: use letters, digits, `-`, `_` and `.`");
+    }
+    if scopes.contains(';') {
+        bail!("scopes cannot contain `;` (it separates the keys of RAMPART_API_KEYS)");
+    }
+    let key = random_text(32);
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok((key, format!("{id}:{hex}:{}", scopes.trim())))
 }
 
 /// Writes `contents` to a new file readable by its owner only; never overwrites.
@@ -49,8 +73,24 @@ fn random_text(bytes: usize) -> String {
 }
 
 /// Generates the files; returns what to print on stdout (a secret, or the paths written).
+/// `keygen api-key`: the key (printed once, or written to `--out`) and its configuration entry.
+fn run_api_key(args: &KeygenArgs) -> anyhow::Result<String> {
+    let (key, entry) = api_key(args.id.as_deref(), &args.scopes)?;
+    let shown = match &args.out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let path = dir.join("api-key.secret");
+            write_private(&path, &format!("{key}\n"))?;
+            format!("key written to {} (give it to the client; it is not kept)", path.display())
+        }
+        None => format!("key (shown once; give it to the client, it is not kept): {key}"),
+    };
+    Ok(format!("{shown}\nRAMPART_API_KEYS entry (the service keeps only the hash): {entry}\n"))
+}
+
 pub(crate) fn run(args: &KeygenArgs) -> anyhow::Result<String> {
     let files: Vec<(&str, String)> = match args.kind {
+        KeyKind::ApiKey => return run_api_key(args),
         KeyKind::Hs256 => vec![("hs256.secret", random_text(48))],
         KeyKind::Seal => {
             let mut key = [0u8; 32];

@@ -224,3 +224,30 @@ fn a_closed_pipe_on_stdout_is_not_an_error() {
         assert!(!stderr(&output).contains("error"), "{args:?}: {}", stderr(&output));
     }
 }
+
+#[tokio::test]
+async fn an_api_key_from_keygen_is_accepted_by_the_notes_service_through_its_entry() {
+    use tower::ServiceExt as _;
+    let output = rampart(&["keygen", "api-key", "--id", "reporting", "--scopes", "notes:read"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let printed = stdout(&output);
+    let key = printed.lines().next().unwrap().rsplit(": ").next().unwrap().to_owned();
+    let entry = printed.lines().nth(1).unwrap().rsplit(": ").next().unwrap().to_owned();
+    assert_eq!(key.len(), 43);
+    assert!(entry.starts_with("reporting:") && entry.ends_with(":notes:read"), "{entry}");
+    assert!(!entry.contains(&key), "the entry holds the hash, not the key");
+    let vars = [("RAMPART_JWT_SECRET", SECRET.to_owned()), ("RAMPART_API_KEYS", entry)];
+    let config =
+        rampart::config::Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))
+            .unwrap();
+    let app = notes::app(&config, notes::NoteStore::connect("sqlite::memory:").await.unwrap()).unwrap();
+    let call = |key: &str| {
+        axum::http::Request::get("/notes").header("x-api-key", key).body(axum::body::Body::empty()).unwrap()
+    };
+    assert_eq!(app.clone().oneshot(call(&key)).await.unwrap().status(), 200);
+    assert_eq!(app.oneshot(call("not-the-key-0123456789abcdef0123456789abc")).await.unwrap().status(), 401);
+    // Without an id, the command says what to add.
+    let missing = rampart(&["keygen", "api-key"], &[]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("add --id NAME"), "{}", stderr(&missing));
+}
