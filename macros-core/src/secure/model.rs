@@ -220,6 +220,7 @@ impl Spec {
         let rate = rate_spec(kind, &args, &mut errors);
 
         let resource = resource_check(&args, &arg_types, registry, &mut errors);
+        check_body_is_last(&arg_types, &mut errors);
         let body_limit = match &args.body_limit {
             None => DEFAULT_BODY_LIMIT,
             Some(lit) => match parse_size(lit) {
@@ -403,6 +404,40 @@ fn authenticating_extractor(ty: &Type) -> Option<String> {
     ["Principal", "Authorized", "Checked", "Visibility"]
         .contains(&last.ident.to_string().as_str())
         .then(|| last.ident.to_string())
+}
+
+/// The extractors that read the request body (`Json`, `Form`, `Bytes`, `String`, `Request`,
+/// `Multipart`, also inside `Valid<...>`): the name, when `ty` is one.
+fn body_extractor(ty: &Type) -> Option<String> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    let name = last.ident.to_string();
+    if name == "Valid"
+        && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+        && let Some(syn::GenericArgument::Type(inner)) = args.args.first()
+    {
+        return body_extractor(inner);
+    }
+    ["Json", "Form", "Bytes", "String", "Request", "Multipart", "RawForm", "Body"]
+        .contains(&name.as_str())
+        .then_some(name)
+}
+
+/// A body extractor anywhere but last: axum runs only the last argument on the body, so rustc
+/// would say only that the handler is not a handler.
+fn check_body_is_last(arg_types: &[Type], errors: &mut Errors) {
+    let Some((_, others)) = arg_types.split_last() else { return };
+    for ty in others {
+        if let Some(name) = body_extractor(ty) {
+            errors.spanned(
+                ty,
+                format!(
+                    "`{name}` reads the request body, so it must be the handler's last argument: move it after the others \
+                     (one body extractor per handler)"
+                ),
+            );
+        }
+    }
 }
 
 /// The index of the argument whose type's last segment is `name`, and its first type argument.
