@@ -247,7 +247,16 @@ async fn api_keys_authenticate_with_their_own_scopes_and_nothing_else() {
         send(&app, with_key("/write", "POST", "reader-key-0123456789abcdef")).await.status,
         StatusCode::FORBIDDEN
     );
-    assert_invalid_token(&send(&app, with_key("/me", "GET", "reader-key-0123456789abcdeX")).await, "0123456789abcdeX");
+    // A wrong key is challenged in the API-key scheme's terms, not as an access token.
+    let wrong = send(&app, with_key("/me", "GET", "reader-key-0123456789abcdeX")).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        wrong.header("www-authenticate"),
+        r#"ApiKey realm="test", header="X-API-Key", error="invalid_key", error_description="the API key is invalid""#
+    );
+    assert_eq!(wrong.json()["detail"], "the API key is invalid");
+    assert!(!String::from_utf8_lossy(&wrong.body).contains("0123456789abcdeX"));
+    assert_security_headers(&wrong);
     // Bearer tokens are not accepted by a service configured for API keys only.
     let token = Scheme::Hs256.token(&claims("alice", "notes:write"));
     assert_invalid_token(&send(&app, get_with_token("/me", &token)).await, "");
@@ -257,7 +266,13 @@ async fn api_keys_authenticate_with_their_own_scopes_and_nothing_else() {
         .header("authorization", format!("Bearer {token}"))
         .body(Body::empty())
         .unwrap();
-    assert_invalid_token(&send(&app, both).await, "");
+    let both = send(&app, both).await;
+    assert_eq!(both.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        both.header("www-authenticate"),
+        r#"Bearer realm="test", error="invalid_token", error_description="send one credential: a bearer token or an API key, not both""#
+    );
+    assert_eq!(both.json()["detail"], "send one credential: a bearer token or an API key, not both");
 }
 
 fn sha256_hex(text: &str) -> String {

@@ -50,6 +50,15 @@ pub enum TokenError {
     InvalidClaim(&'static str),
 }
 
+/// [`AuthError::Malformed`]: a bearer token and an API key in one request.
+pub(crate) const BOTH_CREDENTIALS: &str = "both a bearer token and an API key";
+/// [`AuthError::Malformed`]: more than one `X-API-Key` header.
+pub(crate) const SEVERAL_API_KEYS: &str = "more than one X-API-Key header";
+/// [`AuthError::Malformed`]: an `X-API-Key` header that is not ASCII.
+pub(crate) const NON_ASCII_API_KEY: &str = "non-ASCII X-API-Key header";
+/// [`AuthError::Malformed`]: an empty `X-API-Key` header.
+pub(crate) const EMPTY_API_KEY: &str = "empty API key";
+
 /// Why a request is not authenticated. Rendered by [`crate::Error::Unauthenticated`] as 401.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -101,8 +110,26 @@ impl AuthError {
         match self {
             AuthError::Missing | AuthError::UnsupportedScheme => "authentication is required",
             AuthError::Token(TokenError::Expired) => "the access token expired",
+            AuthError::Malformed(BOTH_CREDENTIALS) => "send one credential: a bearer token or an API key, not both",
+            _ if self.concerns_api_key() => "the API key is invalid",
             _ => "the access token is invalid",
         }
+    }
+
+    /// Whether the failure is the API key's (`X-API-Key`): it is then challenged in the API-key
+    /// scheme's terms, not the bearer token's.
+    ///
+    /// ```
+    /// use rampart::auth::{AuthError, TokenError};
+    ///
+    /// assert!(AuthError::UnknownApiKey.concerns_api_key());
+    /// assert!(!AuthError::Token(TokenError::Expired).concerns_api_key());
+    /// ```
+    pub fn concerns_api_key(&self) -> bool {
+        matches!(
+            self,
+            AuthError::UnknownApiKey | AuthError::Malformed(SEVERAL_API_KEYS | NON_ASCII_API_KEY | EMPTY_API_KEY)
+        )
     }
 
     /// Whether this failure is a guess, which the lockout counts: a credential nobody holding

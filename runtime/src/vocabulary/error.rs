@@ -131,6 +131,13 @@ impl Unauthenticated {
 
     /// The RFC 6750 §3 challenge: no `error` attribute when no credentials were sent (§3.1).
     fn challenge(&self) -> String {
+        if self.reason.concerns_api_key() {
+            return format!(
+                "ApiKey realm=\"{}\", header=\"X-API-Key\", error=\"invalid_key\", error_description=\"{}\"",
+                self.realm,
+                self.reason.public_description()
+            );
+        }
         let mut value = format!("Bearer realm=\"{}\"", self.realm);
         if let Some(code) = self.reason.error_code() {
             let _ = write!(value, ", error=\"{code}\", error_description=\"{}\"", self.reason.public_description());

@@ -20,6 +20,7 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
 use super::AuthError;
+use crate::vocabulary::auth_error::{BOTH_CREDENTIALS, EMPTY_API_KEY, NON_ASCII_API_KEY, SEVERAL_API_KEYS};
 
 /// The header that carries an API key.
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -66,10 +67,10 @@ pub(crate) fn extract_unchecked(headers: &HeaderMap, max_len: usize) -> Result<C
         return Err(AuthError::Malformed("more than one Authorization header"));
     }
     if second_key.is_some() {
-        return Err(AuthError::Malformed("more than one X-API-Key header"));
+        return Err(AuthError::Malformed(SEVERAL_API_KEYS));
     }
     match (first_auth, first_key) {
-        (Some(_), Some(_)) => Err(AuthError::Malformed("both a bearer token and an API key")),
+        (Some(_), Some(_)) => Err(AuthError::Malformed(BOTH_CREDENTIALS)),
         (None, None) => Err(AuthError::Missing),
         (Some(value), None) => {
             // Bytes first: the b64token check below admits ASCII only, so one pass over the
@@ -93,9 +94,9 @@ pub(crate) fn extract_unchecked(headers: &HeaderMap, max_len: usize) -> Result<C
             Ok(Credentials::Bearer(token))
         }
         (None, Some(value)) => {
-            let key = value.to_str().map_err(|_| AuthError::Malformed("non-ASCII X-API-Key header"))?;
+            let key = value.to_str().map_err(|_| AuthError::Malformed(NON_ASCII_API_KEY))?;
             if key.is_empty() {
-                return Err(AuthError::Malformed("empty API key"));
+                return Err(AuthError::Malformed(EMPTY_API_KEY));
             }
             if key.len() > max_len {
                 return Err(AuthError::TooLarge { limit: max_len });
