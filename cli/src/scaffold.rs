@@ -24,7 +24,7 @@ const TEMPLATES: &[Template] = templates! {
     "src/main.rs" => "src/main.rs.tmpl",
     "tests/api.rs" => "tests/api.rs.tmpl",
     "examples/openapi.rs" => "examples/openapi.rs.tmpl",
-    "migrations/0001_items.sql" => "migrations/0001_items.sql",
+    "migrations/0001_init.sql" => "migrations/0001_init.sql.tmpl",
     ".env.example" => "env.example.tmpl",
     ".gitignore" => "gitignore.tmpl",
     "deny.toml" => "deny.toml",
@@ -128,8 +128,20 @@ fn default_rampart_path() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../runtime"))
 }
 
+/// What the service serves, from its name: `orders` for `orders`, `orders-api` or
+/// `orders_service` (its routes, scopes and table are named after it).
+fn resource_name(name: &str) -> &str {
+    ["-api", "_api", "-service", "_service", "-svc", "_svc"]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix).filter(|rest| !rest.is_empty()))
+        .unwrap_or(name)
+}
+
 fn render(text: &str, name: &str, dependency: &str) -> String {
+    let resource = resource_name(name);
     text.replace("{{name}}", name)
+        .replace("{{resource}}", resource)
+        .replace("{{table}}", &resource.replace('-', "_"))
         .replace("{{crate}}", &name.replace('-', "_"))
         .replace("{{rampart_dependency}}", dependency)
         .replace("{{repository}}", env!("CARGO_PKG_REPOSITORY"))
@@ -187,6 +199,15 @@ pub(crate) fn next_steps(name: &str, dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_resource_is_named_after_the_service() {
+        assert_eq!(resource_name("orders"), "orders");
+        assert_eq!(resource_name("orders-api"), "orders");
+        assert_eq!(resource_name("stock_service"), "stock");
+        assert_eq!(resource_name("-api"), "-api");
+        assert_eq!(resource_name("pay-svc"), "pay");
+    }
 
     #[test]
     fn crate_names_are_checked() {

@@ -76,6 +76,13 @@ fn a_generated_service_builds_tests_lints_and_audits_clean() {
     ] {
         assert!(project.join(file).is_file(), "{file}");
     }
+    // The service is named after itself: routes, scopes, table, the dev token's audience.
+    let migration = std::fs::read_to_string(project.join("migrations/0001_init.sql")).unwrap();
+    assert!(migration.contains("CREATE TABLE orders ("), "{migration}");
+    let registry = std::fs::read_to_string(project.join("rampart.toml")).unwrap();
+    assert!(registry.contains("\"orders:read\"") && !registry.contains("items"), "{registry}");
+    let main = std::fs::read_to_string(project.join("src/main.rs")).unwrap();
+    assert!(main.contains("then(|| \"orders-api\".to_owned())"), "the audience defaults to the service's name");
     // The CI reviews pull requests: valid YAML, a `review` job that writes the markdown summary.
     let workflow = project.join(".github/workflows/ci.yml");
     let parsed = Command::new("python3")
@@ -109,30 +116,31 @@ fn a_generated_service_builds_tests_lints_and_audits_clean() {
         rampart_in_scaffold_target(&["openapi", project.to_str().unwrap(), "--output", spec.to_str().unwrap()]);
     assert_eq!(printed.status.code(), Some(0), "{}", show(&printed));
     let document: serde_json::Value = serde_json::from_slice(&std::fs::read(&spec).unwrap()).unwrap();
-    assert_eq!(document["paths"]["/items"]["post"]["security"][0]["bearer"][0], "items:write");
+    assert_eq!(document["paths"]["/orders"]["post"]["security"][0]["bearer"][0], "orders:write");
     let check = rampart_in_scaffold_target(&["openapi", project.to_str().unwrap(), "--check", spec.to_str().unwrap()]);
     assert_eq!(check.status.code(), Some(0), "{}", show(&check));
     assert!(check.stdout.is_empty());
     let lib = project.join("src/lib.rs");
     let original = std::fs::read_to_string(&lib).unwrap();
-    std::fs::write(&lib, original.replace("scope = \"items:read\", rate = \"100/min\"", "rate = \"100/min\"")).unwrap();
+    std::fs::write(&lib, original.replace("scope = \"orders:read\", rate = \"100/min\"", "rate = \"100/min\""))
+        .unwrap();
     // A scope removed is a security drift: exit 3, and the change named.
     let drift = rampart_in_scaffold_target(&["openapi", project.to_str().unwrap(), "--check", spec.to_str().unwrap()]);
     assert_eq!(drift.status.code(), Some(3), "{}", show(&drift));
     let diff = String::from_utf8_lossy(&drift.stdout);
     assert!(diff.starts_with("--- ") && diff.contains("+++ generated"), "{diff}");
-    assert!(diff.contains("-              \"items:read\": \"Read items\""), "{diff}");
+    assert!(diff.contains("-              \"orders:read\": \"Read your orders\""), "{diff}");
     assert!(diff.contains("-            \"$ref\": \"#/components/responses/Forbidden\""), "{diff}");
     assert!(
         diff.contains(
-            "security change (exit 3):\n  GET /items: security requirement `bearer: items:read` removed or narrowed"
+            "security change (exit 3):\n  GET /orders: security requirement `bearer: orders:read` removed or narrowed"
         ),
         "{diff}"
     );
     // A rate changed is drift, not a security requirement: exit 1.
     std::fs::write(
         &lib,
-        original.replace("scope = \"items:read\", rate = \"100/min\"", "scope = \"items:read\", rate = \"99/min\""),
+        original.replace("scope = \"orders:read\", rate = \"100/min\"", "scope = \"orders:read\", rate = \"99/min\""),
     )
     .unwrap();
     let drift = rampart_in_scaffold_target(&["openapi", project.to_str().unwrap(), "--check", spec.to_str().unwrap()]);
