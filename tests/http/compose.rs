@@ -284,3 +284,48 @@ async fn a_public_endpoint_reads_a_caller_only_when_credentials_are_given() {
     );
     assert_eq!(forged.headers()["content-type"], "application/problem+json");
 }
+
+/// A note whose owner is the path's `{owner}`; `nobody` has none.
+struct OwnedNote {
+    owner: String,
+}
+
+async fn load_owned(
+    axum::extract::Path(owner): axum::extract::Path<String>,
+) -> Result<Option<OwnedNote>, rampart::Error> {
+    Ok((owner != "nobody").then_some(OwnedNote { owner }))
+}
+
+fn is_owner(user: &Principal, note: &OwnedNote) -> bool {
+    user.subject() == note.owner
+}
+
+/// Read a note, checked by its owner.
+#[secure(get, path = "/notes/{owner}", scope = "notes:read", load = load_owned, owner = is_owner, rate = "60/min")]
+async fn owned_note(
+    note: rampart::authz::Checked<OwnedNote>,
+    axum::extract::Path(_owner): axum::extract::Path<String>,
+) -> String {
+    note.into_inner().owner
+}
+
+#[tokio::test]
+async fn a_nested_resource_route_still_loads_and_checks_its_resource() {
+    let app = Router::new().nest("/api/v1", Router::new().mount(owned_note)).secured(&security());
+    let address = serve(app).await;
+    let mine = get(address, "/api/v1/notes/alice", Some(&reader("alice"))).await;
+    assert_eq!(mine.status(), StatusCode::OK);
+    assert_eq!(mine.text().await.unwrap(), "alice");
+    // Someone else's and a missing one answer the same 404.
+    let theirs = get(address, "/api/v1/notes/bob", Some(&reader("alice"))).await;
+    let missing = get(address, "/api/v1/notes/nobody", Some(&reader("alice"))).await;
+    assert_eq!((theirs.status(), missing.status()), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+    assert_eq!(theirs.text().await.unwrap(), missing.text().await.unwrap());
+    // Unprefixed, the route does not exist.
+    assert_eq!(get(address, "/notes/alice", Some(&reader("alice"))).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        owned_note::INFO.load.zip(owned_note::INFO.owner),
+        Some(("load_owned", "is_owner")),
+        "the contract names its check"
+    );
+}
