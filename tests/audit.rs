@@ -95,7 +95,7 @@ async fn denials_are_audited_as_json_lines_without_the_token() {
         ("/me", "deny", "missing_token", 401),
         ("/me", "deny", "expired", 401),
         ("/me", "deny", "bad_signature", 401),
-        ("/admin", "deny", "insufficient_scope", 403),
+        ("/admin", "deny", "insufficient_role", 403),
         ("/owned/{owner}", "deny", "not_owner", 404),
         ("/once", "deny", "rate_limited", 429),
         ("/api/v1/once", "deny", "rate_limited", 429),

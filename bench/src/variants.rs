@@ -247,7 +247,13 @@ pub fn rampart_config(settings: &[(&str, String)]) -> Config {
 /// Rampart with `settings` (`RAMPART_*` name, value), every other at its default.
 pub fn rampart_app_with(settings: &[(&str, String)]) -> axum::Router {
     let security = Security::from_config(&rampart_config(settings)).expect("security");
-    Router::new().mount(public_get).mount(public_post).mount(secure_get).mount(secure_post).secured(&security)
+    Router::new()
+        .mount(public_get)
+        .mount(public_post)
+        .mount(secure_get)
+        .mount(secure_post)
+        .secured(&security)
+        .into_axum()
 }
 
 // ---- the harness ----

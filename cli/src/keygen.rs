@@ -38,21 +38,32 @@ pub(crate) struct KeygenArgs {
     /// `api-key`: the scopes it grants, space-separated.
     #[arg(long, value_name = "SCOPES", default_value = "")]
     scopes: String,
+    /// `api-key`: the roles it has, space-separated (`--roles admin`).
+    #[arg(long, value_name = "ROLES", default_value = "")]
+    roles: String,
 }
 
-/// A new API key and the `RAMPART_API_KEYS` entry that accepts it (`id:sha256hex:scopes`).
-fn api_key(id: Option<&str>, scopes: &str) -> anyhow::Result<(String, String)> {
+/// A new API key and the `RAMPART_API_KEYS` entry that accepts it (`id:sha256hex:scopes`, with
+/// `|roles` when it has roles).
+fn api_key(id: Option<&str>, scopes: &str, roles: &str) -> anyhow::Result<(String, String)> {
     let Some(id) = id else { bail!("an API key needs its id: add --id NAME") };
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
         bail!("`{id}` cannot be an API key id: use letters, digits, `-`, `_` and `.`");
     }
-    if scopes.contains(';') {
-        bail!("scopes cannot contain `;` (it separates the keys of RAMPART_API_KEYS)");
+    for (what, list) in [("scopes", scopes), ("roles", roles)] {
+        if let Some(bad) = list.chars().find(|c| matches!(c, ';' | '|')) {
+            bail!("{what} cannot contain `{bad}` (RAMPART_API_KEYS separates keys with `;` and roles with `|`)");
+        }
     }
     let key = random_text(32);
     let digest = <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    Ok((key, format!("{id}:{hex}:{}", scopes.trim())))
+    let words = |list: &str| list.split_whitespace().collect::<Vec<_>>().join(" ");
+    let entry = match words(roles) {
+        roles if roles.is_empty() => format!("{id}:{hex}:{}", words(scopes)),
+        roles => format!("{id}:{hex}:{}|{roles}", words(scopes)),
+    };
+    Ok((key, entry))
 }
 
 /// Writes `contents` to a new file readable by its owner only; never overwrites.
@@ -75,7 +86,7 @@ fn random_text(bytes: usize) -> String {
 /// Generates the files; returns what to print on stdout (a secret, or the paths written).
 /// `keygen api-key`: the key (printed once, or written to `--out`) and its configuration entry.
 fn run_api_key(args: &KeygenArgs) -> anyhow::Result<String> {
-    let (key, entry) = api_key(args.id.as_deref(), &args.scopes)?;
+    let (key, entry) = api_key(args.id.as_deref(), &args.scopes, &args.roles)?;
     let shown = match &args.out {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -66,6 +66,7 @@ fn every_rule_fires_where_it_should() {
         ("src/lib.rs", 37, "RAMPART009"),
         ("src/lib.rs", 39, "RAMPART009"),
         ("src/lib.rs", 41, "RAMPART001"),
+        ("src/lib.rs", 41, "RAMPART013"),
         ("src/lib.rs", 44, "RAMPART002"),
         ("src/lib.rs", 45, "RAMPART002"),
         ("src/lib.rs", 46, "RAMPART006"),
@@ -78,7 +79,7 @@ fn every_rule_fires_where_it_should() {
     assert_eq!(located(&report), expected);
     let rules: std::collections::BTreeSet<&str> =
         report["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
-    assert_eq!(rules.len(), 12, "every rule is exercised");
+    assert_eq!(rules.len(), 13, "every rule is exercised");
     let first = &report["findings"][0];
     assert!(first["fingerprint"].as_str().unwrap().len() == 16);
     assert!(first["help"].as_str().unwrap().contains(".env"));
@@ -94,7 +95,7 @@ fn text_output_names_file_line_and_column() {
         "{text}"
     );
     assert!(!text.contains('\x1b'), "no color when stdout is not a terminal");
-    assert!(text.ends_with("18 finding(s) in 2 Rust file(s) (13 error, 5 warning, 0 note)\n"), "{text}");
+    assert!(text.ends_with("19 finding(s) in 2 Rust file(s) (13 error, 5 warning, 1 note)\n"), "{text}");
 }
 
 #[test]
@@ -127,7 +128,7 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
     let sarif: Value = serde_json::from_slice(&output.stdout).unwrap();
     let run = &sarif["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 12);
+    assert_eq!(rules.len(), 13);
     for result in run["results"].as_array().unwrap() {
         let index = result["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(rules[index]["id"], result["ruleId"]);
@@ -224,6 +225,15 @@ fn inventory_lists_every_declared_route() {
     );
     let text = rampart(&["audit", fixture("clean").to_str().unwrap(), "--inventory"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("/items"));
+
+    // A service mounted with `mount_service` is a public route of the inventory, with its reason.
+    let output = rampart(&["audit", fixture("violations").to_str().unwrap(), "--inventory", "--format", "json"]);
+    let inventory: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let robots = inventory["routes"].as_array().unwrap().iter().find(|r| r["path"] == "/robots.txt").unwrap();
+    assert_eq!(
+        (&robots["method"], &robots["access"]),
+        (&Value::from("GET"), &Value::from("public (crawlers read it)"))
+    );
 }
 
 #[test]
@@ -231,7 +241,7 @@ fn list_rules_names_every_rule() {
     let output = rampart(&["audit", "--list-rules"]);
     assert_eq!(output.status.code(), Some(0));
     let text = String::from_utf8(output.stdout).unwrap();
-    for n in 1..=12 {
+    for n in 1..=13 {
         assert!(text.contains(&format!("RAMPART{n:03}")), "{text}");
     }
 }

@@ -246,6 +246,15 @@ async fn an_api_key_from_keygen_is_accepted_by_the_notes_service_through_its_ent
     };
     assert_eq!(app.clone().oneshot(call(&key)).await.unwrap().status(), 200);
     assert_eq!(app.oneshot(call("not-the-key-0123456789abcdef0123456789abc")).await.unwrap().status(), 401);
+    // Roles follow a `|`; a role list that would break the entry is refused.
+    let operator =
+        rampart(&["keygen", "api-key", "--id", "ops", "--scopes", "notes:read", "--roles", "admin ops"], &[]);
+    assert_eq!(operator.status.code(), Some(0), "{}", stderr(&operator));
+    let entry = stdout(&operator).lines().nth(1).unwrap().rsplit(": ").next().unwrap().to_owned();
+    assert!(entry.starts_with("ops:") && entry.ends_with(":notes:read|admin ops"), "{entry}");
+    let broken = rampart(&["keygen", "api-key", "--id", "ops", "--roles", "admin|root"], &[]);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(stderr(&broken).contains("roles cannot contain `|`"), "{}", stderr(&broken));
     // Without an id, the command says what to add.
     let missing = rampart(&["keygen", "api-key"], &[]);
     assert_eq!(missing.status.code(), Some(2));

@@ -129,7 +129,8 @@ fn a_generated_service_builds_tests_lints_and_audits_clean() {
     assert_eq!(drift.status.code(), Some(3), "{}", show(&drift));
     let diff = String::from_utf8_lossy(&drift.stdout);
     assert!(diff.starts_with("--- ") && diff.contains("+++ generated"), "{diff}");
-    assert!(diff.contains("-              \"orders:read\": \"Read your orders\""), "{diff}");
+    // The scope's description comes from rampart.toml; with the scope gone, the document drops it.
+    assert!(diff.lines().any(|l| l.starts_with('-') && l.contains("`orders:read`: Read your orders")), "{diff}");
     assert!(diff.contains("-            \"$ref\": \"#/components/responses/Forbidden\""), "{diff}");
     assert!(
         diff.contains(
@@ -162,16 +163,29 @@ fn a_generated_service_builds_tests_lints_and_audits_clean() {
         "{stderr}"
     );
 
-    // The same handler on raw axum routing compiles, and the audit names the file and line.
-    let raw = original.replace(
-        "    let mut app = router().with_state(AppState { db }).secured(&Security::from_config(config)?);\n",
-        "    let mut app = router().with_state(AppState { db }).secured(&Security::from_config(config)?);\n    app = app.route(\"/export\", axum::routing::get(export_items));\n",
-    ) + "\nasync fn export_items() -> &'static str {\n    \"everything\"\n}\n";
-    assert_ne!(raw, original);
+    // The same handler added to the secured router with raw axum routing: a compile error that
+    // says where routes go.
+    let secured = "    let mut app = router().with_state(AppState { db }).secured(&Security::from_config(config)?);\n";
+    let export = "\nasync fn export_items() -> &'static str {\n    \"everything\"\n}\n";
+    let after = original
+        .replace(secured, &format!("{secured}    app = app.route(\"/export\", axum::routing::get(export_items));\n"))
+        + export;
+    assert_ne!(after, original);
+    std::fs::write(&lib, &after).unwrap();
+    let build = cargo(&project, &["build", "--offline"]);
+    assert!(!build.status.success());
+    let stderr = String::from_utf8_lossy(&build.stderr);
+    assert!(stderr.contains("routes cannot be added after `secured()`"), "{stderr}");
+    assert!(stderr.contains(".mount_service(path, service, reason)"), "{stderr}");
+
+    // On an axum router of its own, it compiles, and the audit names the file and line.
+    let raw = original.clone()
+        + export
+        + "\npub fn export_router() -> axum::Router {\n    axum::Router::new().route(\"/export\", axum::routing::get(export_items))\n}\n";
     std::fs::write(&lib, &raw).unwrap();
     let build = cargo(&project, &["build", "--offline"]);
     assert!(build.status.success(), "{}", show(&build));
-    let line = raw.lines().position(|l| l.contains("app.route(\"/export\"")).unwrap() + 1;
+    let line = raw.lines().position(|l| l.contains(".route(\"/export\"")).unwrap() + 1;
     let audit = rampart(&["audit", project.to_str().unwrap()]);
     assert_eq!(audit.status.code(), Some(1), "{}", show(&audit));
     let report = String::from_utf8_lossy(&audit.stdout);

@@ -48,7 +48,7 @@ fn service() -> &'static Service {
         .expect("the fuzzing configuration is valid");
         let app = runtime.block_on(async {
             let store = notes::NoteStore::connect("sqlite::memory:").await.expect("an in-memory SQLite store");
-            notes::app(&config, store).expect("the notes app")
+            notes::app(&config, store).expect("the notes app").into_axum()
         });
         Service { runtime, app }
     })

@@ -182,6 +182,7 @@ pub use rampart_macros::public;
 /// ```
 pub use rampart_macros::schema_rules;
 
+pub use assembly::secured::{RoutesGoBeforeSecured, SecuredRouter};
 pub use endpoint::{Access, Endpoint, EndpointHandler, EndpointInfo, Inventory, Method, RateKey, RateSpec, Router};
 pub use error::Error;
 pub use security::{Security, SecurityBuilder};

@@ -34,7 +34,8 @@ async fn index() -> &'static str {
 }
 
 /// Serves `app` on a loopback port; the server stops with the test's runtime.
-async fn serve(app: axum::Router) -> SocketAddr {
+async fn serve(app: impl Into<axum::Router>) -> SocketAddr {
+    let app = app.into();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });

@@ -82,7 +82,7 @@ fn router() -> Router<Counter> {
 
 fn app() -> (axum::Router, Counter) {
     let counter = Counter::default();
-    let app = router().with_state(counter.clone()).secured(&Security::new(authenticator(&[Scheme::Hs256])));
+    let app = router().with_state(counter.clone()).secured(&Security::new(authenticator(&[Scheme::Hs256]))).into_axum();
     (app, counter)
 }
 

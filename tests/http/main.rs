@@ -14,6 +14,7 @@ mod openapi;
 mod panic;
 mod passage;
 mod rate;
+mod services;
 mod timeouts;
 mod tls;
 mod validation;

@@ -74,13 +74,18 @@ fn every_operation_documents_its_security_responses() {
     assert_eq!(post["responses"]["201"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Note");
     assert!(post["responses"]["201"]["headers"]["RateLimit"].is_object());
 
-    // Roles cannot come from the client-credentials flow: the admin alternative is bearer-only.
+    // Roles cannot come from the client-credentials flow: the admin alternative is bearer-only,
+    // and a role is named as a role, never as a scope.
     let delete = &doc["paths"]["/notes/{id}"]["delete"];
-    assert_eq!(
-        delete["security"],
-        json!([{"bearer": ["role:admin"]}, {"bearer": ["notes:write"]}, {"oauth2": ["notes:write"]}])
-    );
+    assert_eq!(delete["security"], json!([{"bearer": []}, {"bearer": ["notes:write"]}, {"oauth2": ["notes:write"]}]));
+    assert_eq!(delete["x-rampart-roles"], json!(["admin"]));
     assert_eq!(delete["x-rampart-policy"], "any(role = \"admin\", scope = \"notes:write\")");
+    assert!(post.get("x-rampart-roles").is_none());
+    // Scope descriptions come from rampart.toml (the service's ApiDocs names none).
+    let bearer = doc["components"]["securitySchemes"]["bearer"]["description"].as_str().unwrap();
+    assert!(bearer.ends_with("\n\nScopes:\n- `notes:read`: Read your notes and the notes shared with you\n- `notes:write`: Create, change, share and delete notes"), "{bearer}");
+    let flow = &doc["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]["scopes"];
+    assert_eq!(flow["notes:write"], "Create, change, share and delete notes");
     assert_eq!(delete["parameters"][0]["schema"], json!({"type": "integer", "format": "int64"}));
     assert!(delete["responses"]["204"].is_object() && delete["responses"]["404"].is_object());
     // A path segment of the wrong shape (`/notes/abc`) is a 400 before validation.
@@ -186,6 +191,28 @@ fn check_catches_missing_rate_limits_problem_responses_and_scopes() {
             "POST /notes: needs scopes or roles but 403 is not documented",
             "document: the OAuth2 flow does not list the scopes notes:write",
         ]
+    );
+}
+
+#[test]
+fn check_catches_a_role_the_document_does_not_name_and_oauth_alternatives_without_a_token_endpoint() {
+    let mut doc = committed();
+    doc["paths"]["/notes/{id}"]["delete"].as_object_mut().unwrap().remove("x-rampart-roles");
+    assert_eq!(
+        mismatches(&doc),
+        ["DELETE /notes/{id}: x-rampart-roles says [] but the policy names the roles [admin]"]
+    );
+
+    // Without the token endpoint's scheme, an `oauth2` alternative promises a flow that is not there.
+    let mut doc = committed();
+    doc["components"]["securitySchemes"].as_object_mut().unwrap().remove("oauth2");
+    let found = mismatches(&doc);
+    assert!(
+        found.contains(
+            &"POST /notes: documented security bearer[notes:write] | oauth2[notes:write] but enforced bearer[notes:write]"
+                .to_owned()
+        ),
+        "{found:?}"
     );
 }
 

@@ -91,7 +91,7 @@ async fn into_axum_is_secured_by_the_layer_and_never_left_open() {
 #[tokio::test]
 async fn a_secured_router_layered_again_keeps_one_request_id() {
     let security = security();
-    let app = security.apply(Router::new().mount(health).secured(&security));
+    let app = security.apply(Router::new().mount(health).secured(&security).into_axum());
     let reply =
         send(&app, Request::get("/health").header("x-request-id", "outer-1").body(Body::empty()).unwrap()).await;
     assert_eq!(reply.status, StatusCode::OK);

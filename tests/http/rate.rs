@@ -42,7 +42,7 @@ fn unique_prefix(name: &str) -> String {
 fn app(limiter: RateLimiter, proxies: TrustedProxies) -> axum::Router {
     let security =
         Security::builder(authenticator(&[Scheme::Hs256])).rate_limiter(limiter).trusted_proxies(proxies).build();
-    Router::new().mount(limited).mount(fast).mount(open).secured(&security)
+    Router::new().mount(limited).mount(fast).mount(open).secured(&security).into_axum()
 }
 
 fn redis_app(url: &str, prefix: &str, mode: FailureMode) -> axum::Router {

@@ -55,7 +55,14 @@ fn app(handler_timeout: Duration) -> axum::Router {
     let security = Security::builder(authenticator(&[Scheme::Hs256]))
         .timeouts(Timeouts { handler: handler_timeout, ..Timeouts::default() })
         .build();
-    Router::new().mount(slow).mount(slow_secure).mount(sluggish).mount(quick).mount(stuck).secured(&security)
+    Router::new()
+        .mount(slow)
+        .mount(slow_secure)
+        .mount(sluggish)
+        .mount(quick)
+        .mount(stuck)
+        .secured(&security)
+        .into_axum()
 }
 
 async fn assert_timed_out(reply: Reply, within: Duration, started: Instant) {

@@ -205,7 +205,7 @@ async fn titled(
 
 fn titled_app(limits: Option<Limits>) -> axum::Router {
     let security = rampart::Security::new(authenticator(&[Scheme::Hs256]));
-    let router = rampart::Router::new().mount(titled).secured(&security);
+    let router = rampart::Router::new().mount(titled).secured(&security).into_axum();
     match limits {
         Some(limits) => router.layer(axum::Extension(limits)),
         None => router,

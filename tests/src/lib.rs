@@ -265,8 +265,8 @@ impl Reply {
 }
 
 /// Sends `request` to `app` in process.
-pub async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.unwrap();
+pub async fn send(app: &(impl Into<Router> + Clone), request: Request<Body>) -> Reply {
+    let response = app.clone().into().oneshot(request).await.unwrap();
     let (parts, body) = response.into_parts();
     Reply { status: parts.status, headers: parts.headers, body: body.collect().await.unwrap().to_bytes() }
 }
@@ -351,5 +351,5 @@ pub async fn notes_app(extra: &[(&str, &str)]) -> Router {
     })
     .unwrap();
     let store = notes::NoteStore::connect("sqlite::memory:").await.unwrap();
-    notes::app(&config, store).unwrap()
+    notes::app(&config, store).unwrap().into_axum()
 }

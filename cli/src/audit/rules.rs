@@ -146,6 +146,15 @@ pub const UNPARSABLE: &Rule = &Rule {
     help: "Fix the syntax error (cargo check shows it); the audit cannot see into this file until then.",
 };
 
+/// RAMPART013.
+pub const MOUNTED_SERVICE: &Rule = &Rule {
+    id: "RAMPART013",
+    name: "mounted-service",
+    severity: Severity::Note,
+    summary: "A service (static files, ...) is mounted without an endpoint contract",
+    help: "Anyone may call what `.mount_service(path, service, reason)` serves; its answers get the secure headers and request id. Check that it serves only what may be public (no directory above the intended one, no source maps or dotfiles).",
+};
+
 /// Every rule, in id order.
 pub const RULES: &[&Rule] = &[
     UNANNOTATED_HANDLER,
@@ -160,4 +169,5 @@ pub const RULES: &[&Rule] = &[
     ROOT_CONTAINER,
     NO_DENY,
     UNPARSABLE,
+    MOUNTED_SERVICE,
 ];

@@ -216,6 +216,38 @@ impl<'a> Visitor<'a> {
     }
 }
 
+impl Visitor<'_> {
+    /// `.mount_service(path, service, reason)`: a public route of the inventory, and a note.
+    fn mounted_service(&mut self, call: &ExprMethodCall) {
+        let literal = |index: usize| match call.args.iter().nth(index) {
+            Some(Expr::Lit(ExprLit { lit: Lit::Str(s), .. })) => Some(s.value()),
+            _ => None,
+        };
+        let path = literal(0).unwrap_or_else(|| "?".to_owned());
+        let reason = literal(2).unwrap_or_default();
+        self.hit(
+            rules::MOUNTED_SERVICE,
+            call.method.span(),
+            format!("`GET {path}` is served by a mounted service, public: {reason}"),
+        );
+        if self.in_test == 0 {
+            let line = position(call.method.span()).0;
+            self.facts.routes.push(Route {
+                method: "GET".to_owned(),
+                path,
+                access: format!("public ({reason})"),
+                rate: None,
+                handler: "mount_service".to_owned(),
+                file: self.file.to_owned(),
+                line,
+                kind: "public".to_owned(),
+                policy: Vec::new(),
+                arguments: std::collections::BTreeMap::from([("reason".to_owned(), reason)]),
+            });
+        }
+    }
+}
+
 impl<'ast> Visit<'ast> for Visitor<'_> {
     fn visit_item_mod(&mut self, item: &'ast ItemMod) {
         let test = item.attrs.iter().any(is_test_attr);
@@ -270,6 +302,8 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
             if self.in_test == 0 {
                 self.facts.mounts.push((last_ident(&arg.path), line, column));
             }
+        } else if method == "mount_service" {
+            self.mounted_service(call);
         } else if method == "allow_origin"
             && call.args.first().is_some_and(|a| matches!(a, Expr::Path(p) if last_ident(&p.path) == "Any"))
         {

@@ -46,8 +46,7 @@ fn router() -> Router<AppState> {
 fn api_docs() -> ApiDocs {
     ApiDocs::new("notes", env!("CARGO_PKG_VERSION"))
         .description("Rampart's reference service: private notes, bodies encrypted at rest.")
-        .scope("notes:read", "Read your notes and the notes shared with you")
-        .scope("notes:write", "Create, change, share and delete notes")
+        .token_url("/oauth/token")
 }
 
 /// The notes contract's defaults for settings the framework leaves to each service: the tokens'
@@ -76,7 +75,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// # Errors
 ///
 /// When the configured keys cannot be used.
-pub fn app(config: &Config, store: NoteStore) -> anyhow::Result<axum::Router> {
+pub fn app(config: &Config, store: NoteStore) -> anyhow::Result<rampart::SecuredRouter> {
     let security = Security::builder_from_config(config)?.relations(store.relations().clone()).build();
     // Wrong client secrets at /oauth/token count in the same lockout as guessed tokens.
     let tokens = TokenEndpoint::from_config(config)

@@ -11,8 +11,9 @@ mod dev_seal;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // The notes contract's own default audience (the framework has none in production).
-    let config = match Config::from_lookup(|name| std::env::var(name).ok().or_else(|| notes::contract_default(name))) {
+    // The environment, then `.env` in development, then the notes contract's own default audience
+    // (the framework has none in production).
+    let config = match Config::from_env_or(notes::contract_default) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("{err}");

@@ -97,6 +97,8 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
             .as_ref(),
     );
     let tags = &spec.tags;
+    let (described, descriptions): (Vec<&String>, Vec<&String>) =
+        spec.scope_descriptions.iter().map(|(scope, description)| (scope, description)).unzip();
     let operation_id = &spec.operation_id;
     let summary = opt_str(spec.summary.as_ref());
     let description = opt_str(spec.description.as_ref());
@@ -119,6 +121,7 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
             load: #load,
             relation: #relation,
             tags: &[#(#tags),*],
+            scope_descriptions: &[#((#described, #descriptions)),*],
             operation_id: #operation_id,
             summary: #summary,
             description: #description,

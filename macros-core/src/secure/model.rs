@@ -50,6 +50,8 @@ pub(crate) struct Spec {
     /// How the route's resource is checked, when it declares one.
     pub(crate) resource: Option<ResourceCheck>,
     pub(crate) registry_file: Option<String>,
+    /// The descriptions `rampart.toml` gives the scopes the policy names, for the document.
+    pub(crate) scope_descriptions: Vec<(String, String)>,
     /// The success status (200 unless `status = ...`).
     pub(crate) status: u16,
     /// The handler deadline in milliseconds (`timeout = "5s"`), when the route sets its own.
@@ -202,6 +204,7 @@ impl Spec {
         for expr in &args.policy {
             check_policy(expr, registry, &mut errors);
         }
+        let scope_descriptions = registry.map(|r| described_scopes(&args.policy, r)).unwrap_or_default();
 
         let mut reason = None;
         if kind == Kind::Public {
@@ -281,6 +284,7 @@ impl Spec {
             body_limit,
             validate: args.validate.is_none(),
             registry_file: registry.map(|r| r.file.display().to_string()),
+            scope_descriptions,
             status,
             timeout_ms,
             response_body: match &sig.output {
@@ -346,6 +350,27 @@ fn rate_spec(kind: Kind, args: &Args, errors: &mut Errors) -> Option<RateSpec> {
 /// RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
 fn is_scope_token(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+/// Each scope `policy` names with its description in `registry`, once, in order of appearance.
+fn described_scopes(policy: &[PolicyExpr], registry: &Registry) -> Vec<(String, String)> {
+    fn walk(expr: &PolicyExpr, registry: &Registry, out: &mut Vec<(String, String)>) {
+        match expr {
+            PolicyExpr::Scope(lit) => {
+                let scope = lit.value();
+                if let Some((_, description)) = registry.scopes.iter().find(|(s, _)| *s == scope)
+                    && !out.iter().any(|(s, _)| *s == scope)
+                {
+                    out.push((scope, description.clone()));
+                }
+            }
+            PolicyExpr::Role(_) => {}
+            PolicyExpr::All(inner, _) | PolicyExpr::Any(inner, _) => inner.iter().for_each(|e| walk(e, registry, out)),
+        }
+    }
+    let mut out = Vec::new();
+    policy.iter().for_each(|expr| walk(expr, registry, &mut out));
+    out
 }
 
 fn check_policy(expr: &PolicyExpr, registry: Option<&Registry>, errors: &mut Errors) {

@@ -218,6 +218,73 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         self
     }
 
+    /// Serves `service` at `GET path` (and `HEAD`): static files, a `robots.txt`, anything that
+    /// is not an endpoint. No endpoint contract applies (anyone may call it, for `reason`), but
+    /// its answers go through the security stack as every endpoint's (request id, client IP,
+    /// secure headers, problem+json for plain error responses); it has an inventory entry and an
+    /// OpenAPI operation saying it is public and why (`x-rampart-public`), and `rampart audit`
+    /// lists it. A path ending in a wildcard (`/assets/{*file}`) serves everything under it; the
+    /// service sees the whole request path (`ServeDir::new("public")` serves `public/assets/...`).
+    ///
+    /// This is the way to add such routes: the router [`Router::secured`] returns takes no more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rampart::{Router, public};
+    ///
+    /// #[public(get, path = "/health", reason = "probes")]
+    /// async fn health() -> &'static str {
+    ///     "ok"
+    /// }
+    ///
+    /// let robots = axum::routing::get(|| async { "User-agent: *\nDisallow: /\n" });
+    /// let router: Router = Router::new().mount(health).mount_service("/robots.txt", robots, "crawlers read it");
+    /// assert_eq!(router.inventory()[1].to_string(), "GET /robots.txt public (crawlers read it)");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `path` does not start with `/` or `reason` is empty, or when another route of this
+    /// router answers `GET path`.
+    pub fn mount_service<T>(mut self, path: &'static str, service: T, reason: &'static str) -> Self
+    where
+        T: tower::Service<axum::extract::Request, Error = std::convert::Infallible> + Clone + Send + Sync + 'static,
+        T::Response: axum::response::IntoResponse,
+        T::Future: Send + 'static,
+    {
+        assert!(path.starts_with('/'), "mount_service `{path}`: a path starts with `/`");
+        assert!(
+            !reason.trim().is_empty(),
+            "mount_service `{path}`: say why it needs no endpoint contract (the reason)"
+        );
+        let info: &'static EndpointInfo = Box::leak(Box::new(EndpointInfo {
+            handler: "mount_service",
+            method: Method::GET,
+            path,
+            access: Access::Public { reason },
+            rate: None,
+            owner: None,
+            load: None,
+            relation: None,
+            tags: &[],
+            scope_descriptions: &[],
+            operation_id: Box::leak(service_operation_id(path).into_boxed_str()),
+            summary: Some("A service mounted with `mount_service`: no endpoint contract"),
+            description: None,
+            deprecated: false,
+            body_limit: 0,
+            module: "rampart::Router::mount_service",
+            status: 200,
+            timeout: None,
+            openapi: |_| {},
+        }));
+        let service =
+            Fallback::new(tower::ServiceExt::map_response(service, axum::response::IntoResponse::into_response));
+        self.push(info, Box::new(move |info, installation| crate::guard::service_route(info, service, installation)));
+        self
+    }
+
     /// Mounts the endpoints of `other` under `prefix`: `other`'s `GET /orders` becomes
     /// `GET {prefix}/orders` (and its `/`, `{prefix}`), in the route and in everything that
     /// names the route (inventory, OpenAPI, rate-limit keys, metrics, audit). `other`'s
@@ -300,6 +367,16 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     }
 }
 
+/// `serve_robots_txt` for `/robots.txt`, `serve_assets_file` for `/assets/{*file}`.
+fn service_operation_id(path: &str) -> String {
+    let words: Vec<String> = path
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if words.is_empty() { "serve_root".to_owned() } else { format!("serve_{}", words.join("_")) }
+}
+
 /// A finished router's parts.
 struct Built<S> {
     router: axum::Router<S>,
@@ -336,7 +413,10 @@ impl Router<()> {
     ///
     /// With [`Router::with_docs`], the OpenAPI document is assembled here, once, from the whole
     /// inventory.
-    pub fn secured(self, security: &crate::Security) -> axum::Router {
+    ///
+    /// The router it returns takes no more routes ([`crate::SecuredRouter`]): mount everything
+    /// before, services such as static files with [`Router::mount_service`].
+    pub fn secured(self, security: &crate::Security) -> crate::SecuredRouter {
         let installation = Installation::default();
         let Built { router, inventory, docs, fallback } = self.build(&installation);
         let document = docs.as_ref().map(|docs| {
@@ -351,6 +431,6 @@ impl Router<()> {
         // A router is secured once (`secured` consumes it).
         let _ = installation.0.set(Arc::clone(&installed));
         // `with_state(())` turns every handler into its route once, instead of on every request.
-        crate::stack::with_fallbacks(router.with_state(()), installed, fallback)
+        crate::SecuredRouter::new(crate::stack::with_fallbacks(router.with_state(()), installed, fallback))
     }
 }

@@ -8,5 +8,6 @@ pub mod endpoint;
 pub mod metrics;
 pub mod oauth;
 pub mod private;
+pub(crate) mod secured;
 pub mod serve;
 pub mod testing;

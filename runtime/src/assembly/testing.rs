@@ -92,10 +92,11 @@ fn request(info: &EndpointInfo, token: Option<&str>) -> Request<Body> {
 /// Sends the three checks to each endpoint of `inventory` through `app`, minting tokens with
 /// `mint`.
 pub async fn check_endpoints(
-    app: &axum::Router,
+    app: &(impl Into<axum::Router> + Clone),
     inventory: &[&'static EndpointInfo],
     mint: impl Fn(&TokenGrant) -> String,
 ) -> Report {
+    let app: &axum::Router = &app.clone().into();
     let mut report = Report::default();
     for info in inventory {
         let status = move |request: Request<Body>| async move {

@@ -39,11 +39,13 @@ mod limit;
 pub(crate) mod owner;
 pub(crate) mod resource;
 mod route;
+mod service;
 pub mod validate;
 
 pub use checks::{Check, checks};
 #[doc(hidden)]
 pub use route::{Guarded, GuardedFuture, Installation, endpoint_route};
+pub(crate) use service::service_route;
 
 /// The marker of handlers without arguments (nothing to infer).
 #[doc(hidden)]

@@ -281,12 +281,18 @@ impl Security {
     ///
     /// # Errors
     ///
-    /// [`Error::InsufficientScope`] (403) naming the missing scopes.
+    /// [`Error::InsufficientScope`] (403) naming the missing scopes; when every scope is there
+    /// and a role is missing, [`Error::InsufficientRole`] (403) naming the roles.
     pub fn authorize(&self, parts: &Parts, principal: &Principal, policy: &Policy) -> Result<(), Error> {
         policy.check(principal).map_err(|denied| {
+            let error = if denied.missing_scopes.is_empty() && !denied.missing_roles.is_empty() {
+                Error::InsufficientRole { required: denied.missing_roles }
+            } else {
+                Error::InsufficientScope { required: denied.missing_scopes }
+            };
             let ctx = RequestContext::from_parts(parts);
-            AuditEvent::new(&ctx, Decision::Deny, "insufficient_scope", 403).principal(principal).emit();
-            Error::InsufficientScope { required: denied.missing_scopes }
+            AuditEvent::new(&ctx, Decision::Deny, error.reason(), 403).principal(principal).emit();
+            error
         })
     }
 }

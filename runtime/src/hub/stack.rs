@@ -159,6 +159,14 @@ pin_project! {
     }
 }
 
+impl<F> SecurityFuture<F> {
+    /// `inner`'s response finished by `passage` (when this request entered the security stack
+    /// here; `None`: an outer layer finishes it).
+    pub(crate) fn new(inner: F, passage: Option<Passage>) -> Self {
+        Self { inner, passage }
+    }
+}
+
 impl<F, E> Future for SecurityFuture<F>
 where
     F: Future<Output = Result<Response, E>>,

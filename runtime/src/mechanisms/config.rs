@@ -10,6 +10,10 @@
 //! by its `_FILE` twin (`RAMPART_JWT_SECRET_FILE=/run/secrets/jwt`), trailing newline dropped;
 //! setting both is an error.
 //!
+//! In development, [`Config::from_env`] also reads a `.env` file in the working directory for
+//! what the environment does not set (a variable set in the environment wins); with
+//! `RAMPART_ENV=production` in the environment, `.env` is not read.
+//!
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `RAMPART_ENV` | `development` | `production` refuses generated keys and a missing `DATABASE_URL` |
@@ -23,7 +27,7 @@
 //! | `RAMPART_MAX_TOKEN_BYTES` | `8192` | largest bearer token |
 //! | `RAMPART_TOKEN_CACHE_BYTES` | `33554432` | memory for verified tokens (32 MiB: about 16,000 tokens of 500 bytes); beyond, the least used are evicted one by one; `0` = verify every request |
 //! | `RAMPART_ROLES_CLAIM` | `/roles` | JSON pointer to the roles array |
-//! | `RAMPART_API_KEYS` | — | `id:sha256hex:scope scope;id2:...` |
+//! | `RAMPART_API_KEYS` | — | `id:sha256hex:scope scope\|role role;id2:...` (the `\|roles` part is optional; `rampart keygen api-key` prints an entry) |
 //! | `RAMPART_OAUTH_CLIENTS` | — | `id:secret:scope1 scope2,id2:...`; a secret may be given as `sha256-<64 hex digits>` of itself |
 //! | `RAMPART_RATE_LIMIT` | `memory` | `memory` or a `redis://` URL |
 //! | `RAMPART_RATE_LIMIT_FAILURE` | `local` | `local`, `open` or `closed` |
@@ -350,13 +354,73 @@ impl<F: Fn(&str) -> Option<String>> Reader<F> {
 }
 
 impl Config {
-    /// Reads and validates the process environment.
+    /// Reads and validates the process environment, and in development a `.env` file in the
+    /// working directory (see [`Config::from_env_and_dotenv`]).
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] listing every variable at fault.
+    /// [`ConfigError`] listing every variable at fault (or the `.env` line that does not parse).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_env_and_dotenv(std::path::Path::new(".env"))
+    }
+
+    /// [`Config::from_env`], with the service's own `defaults` for what neither the environment
+    /// nor `.env` sets (a service's audience, say).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use rampart::config::Config;
+    ///
+    /// let config = Config::from_env_or(|name| (name == "RAMPART_JWT_AUDIENCE").then(|| "orders".to_owned()));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::from_env`].
+    pub fn from_env_or(defaults: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_lookup_and_dotenv(|name| std::env::var(name).ok(), std::path::Path::new(".env"), defaults)
+    }
+
+    /// Reads and validates the process environment, with the variables of the `dotenv` file
+    /// (`NAME=value` lines, `#` comments, quotes as in a shell) for those the environment does
+    /// not set. The file is optional, and it is not read when the environment says
+    /// `RAMPART_ENV=production`: a deployment's settings come from its environment, never from a
+    /// file left in the working directory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let dotenv = dir.path().join(".env");
+    /// std::fs::write(&dotenv, "# local settings\nRAMPART_ADDR=127.0.0.1:4000\n").unwrap();
+    /// let config = rampart::config::Config::from_env_and_dotenv(&dotenv).unwrap();
+    /// # if std::env::var_os("RAMPART_ADDR").is_none() {
+    /// assert_eq!(config.addr.to_string(), "127.0.0.1:4000");
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] listing every variable at fault, or the `.env` line that does not parse.
+    pub fn from_env_and_dotenv(dotenv: &std::path::Path) -> Result<Self, ConfigError> {
+        Self::from_lookup_and_dotenv(|name| std::env::var(name).ok(), dotenv, |_| None)
+    }
+
+    /// [`Config::from_env_and_dotenv`] with the environment read through `lookup`, and
+    /// `defaults` last.
+    fn from_lookup_and_dotenv(
+        lookup: impl Fn(&str) -> Option<String>,
+        dotenv: &std::path::Path,
+        defaults: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let production = lookup("RAMPART_ENV").is_some_and(|v| matches!(v.trim(), "production" | "prod"));
+        let file = if production { Vec::new() } else { read_dotenv(dotenv)? };
+        Self::from_lookup(|name| {
+            lookup(name)
+                .or_else(|| file.iter().find(|(key, _)| key == name).map(|(_, v)| v.clone()))
+                .or_else(|| defaults(name))
+        })
     }
 
     /// Reads and validates variables from `lookup` (tests pass a map).
@@ -623,6 +687,29 @@ impl Config {
     }
 }
 
+/// The variables of a `.env` file; none when there is no such file.
+fn read_dotenv(path: &std::path::Path) -> Result<Vec<(String, String)>, ConfigError> {
+    let fail = |message: String| ConfigError(vec![VarError { variable: ".env", message }]);
+    let lines = match dotenvy::from_path_iter(path) {
+        Ok(lines) => lines,
+        Err(dotenvy::Error::Io(error)) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(fail(format!("{}: {error}", path.display()))),
+    };
+    lines
+        .map(|line| {
+            line.map_err(|error| match error {
+                // The parser's message quotes the line, which may hold a secret: say where only.
+                dotenvy::Error::LineParse(line, _) => {
+                    let text = std::fs::read_to_string(path).unwrap_or_default();
+                    let number = text.lines().position(|l| l.contains(line.trim())).map_or(0, |i| i + 1);
+                    fail(format!("{} line {number} does not parse: write NAME=value", path.display()))
+                }
+                other => fail(format!("{}: {other}", path.display())),
+            })
+        })
+        .collect()
+}
+
 /// The audience accepted in development when `RAMPART_JWT_AUDIENCE` is unset: the development
 /// issuer's own name, which no real token carries (production requires the setting).
 pub const DEVELOPMENT_AUDIENCE: &str = "rampart-dev";
@@ -771,15 +858,23 @@ pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
     name.parse().ok()
 }
 
+/// `RAMPART_API_KEYS`: `id:sha256hex:scope scope|role role`, entries separated by `;`. Scopes
+/// may contain `:` (`notes:read`), so the roles follow a `|`.
 fn parse_api_keys(spec: &str) -> Result<ApiKeys, String> {
     let mut keys = ApiKeys::default();
     for entry in spec.split(';').map(str::trim).filter(|e| !e.is_empty()) {
         let mut parts = entry.splitn(3, ':');
         let (Some(id), Some(hash)) = (parts.next(), parts.next()) else {
-            return Err("each key is `id:sha256hex:scope scope`, separated by `;`".into());
+            return Err("each key is `id:sha256hex:scope scope|role role`, separated by `;`".into());
         };
-        let scopes = parts.next().unwrap_or("").split(' ').filter(|s| !s.is_empty());
-        keys = keys.with(ApiKey::from_sha256_hex(id, hash, scopes).map_err(|e| format!("key `{id}`: {e}"))?);
+        let rest = parts.next().unwrap_or("");
+        let (scopes, roles) = rest.split_once('|').unwrap_or((rest, ""));
+        if roles.contains('|') {
+            return Err(format!("key `{id}`: one `|` separates the scopes from the roles"));
+        }
+        let words = |list: &'_ str| list.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+        let key = ApiKey::from_sha256_hex(id, hash, words(scopes)).map_err(|e| format!("key `{id}`: {e}"))?;
+        keys = keys.with(key.with_roles(words(roles)));
     }
     Ok(keys)
 }
@@ -989,6 +1084,38 @@ mod tests {
         );
         assert_eq!(errors_for(&[("RAMPART_TRUSTED_PROXIES", "10.0.0.0/33")]), ["RAMPART_TRUSTED_PROXIES"]);
         assert_eq!(errors_for(&[("RAMPART_OAUTH_CLIENTS", "app:short:notes:read")]), ["RAMPART_OAUTH_CLIENTS"]);
+        let hash = "ab".repeat(32);
+        assert_eq!(errors_for(&[("RAMPART_API_KEYS", &format!("ops:{hash}:a|b|c"))]), ["RAMPART_API_KEYS"]);
+        assert_eq!(errors_for(&[("RAMPART_API_KEYS", "ops:abcd:notes:read|admin")]), ["RAMPART_API_KEYS"]);
+        assert!(config(&[("RAMPART_API_KEYS", &format!("ops:{hash}:notes:read notes:write|admin ops"))]).is_ok());
+    }
+
+    #[test]
+    fn a_dotenv_file_fills_in_what_the_environment_does_not_set_in_development_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let dotenv = dir.path().join(".env");
+        std::fs::write(&dotenv, "# local\nRAMPART_ADDR=127.0.0.1:4000\nRAMPART_JWT_ISSUER=\"from-the-file\"\n")
+            .unwrap();
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        };
+        let config =
+            Config::from_lookup_and_dotenv(env(&[("RAMPART_ADDR", "127.0.0.1:5000")]), &dotenv, |_| None).unwrap();
+        assert_eq!(config.addr.to_string(), "127.0.0.1:5000", "the environment wins");
+        assert_eq!(config.jwt.issuer, "from-the-file");
+        // No file: the defaults.
+        let none = Config::from_lookup_and_dotenv(env(&[]), &dir.path().join("missing.env"), |_| None).unwrap();
+        assert_eq!(none.addr.to_string(), "127.0.0.1:3000");
+        // Production never reads it (here: it would have set the issuer).
+        let production = Config::from_lookup_and_dotenv(env(&[("RAMPART_ENV", "production")]), &dotenv, |_| None);
+        assert!(production.unwrap_err().0.iter().all(|e| e.variable != ".env"));
+
+        // A line that does not parse names the file and line, never the line's text.
+        std::fs::write(&dotenv, "RAMPART_ADDR=127.0.0.1:4000\nRAMPART_JWT_SECRET='s3cr3t-value\n").unwrap();
+        let error = Config::from_lookup_and_dotenv(env(&[]), &dotenv, |_| None).unwrap_err();
+        assert_eq!(error.0.len(), 1);
+        assert_eq!(error.0[0].variable, ".env");
+        assert_eq!(error.0[0].message, format!("{} line 2 does not parse: write NAME=value", dotenv.display()));
     }
 
     #[test]

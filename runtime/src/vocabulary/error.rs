@@ -61,6 +61,13 @@ pub enum Error {
         /// Space-separated scopes the caller lacks (may be empty when a role is what is missing).
         required: String,
     },
+    /// 403 without a scope challenge: the caller has every scope the policy asks for but not the
+    /// role (roles come from the identity provider; a new token with more scopes would not help).
+    #[error("this operation requires a role you do not have: {required}")]
+    InsufficientRole {
+        /// Space-separated roles the caller lacks.
+        required: String,
+    },
     /// 403 without a scope challenge: the caller may see the resource, but its relation to it
     /// does not allow this operation (a viewer deleting a note).
     #[error("your access to this resource does not allow this operation")]
@@ -224,7 +231,9 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Error::InsufficientScope { .. } | Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::InsufficientScope { .. } | Error::InsufficientRole { .. } | Error::Forbidden => {
+                StatusCode::FORBIDDEN
+            }
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -238,11 +247,13 @@ impl Error {
         }
     }
 
-    /// A short machine-readable reason, used in audit events (`invalid_token`, `insufficient_scope`).
+    /// A short machine-readable reason, used in audit events (`invalid_token`, `insufficient_scope`,
+    /// `insufficient_role`).
     pub fn reason(&self) -> &'static str {
         match self {
             Error::Unauthenticated(u) => u.reason.audit_reason(),
             Error::InsufficientScope { .. } => "insufficient_scope",
+            Error::InsufficientRole { .. } => "insufficient_role",
             Error::Forbidden => "insufficient_relation",
             Error::NotFound => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",

@@ -81,7 +81,8 @@ pub enum ServeError {
 /// # Errors
 ///
 /// [`ServeError`] when the TLS files cannot be used or the listener fails.
-pub async fn serve(listener: std::net::TcpListener, app: Router, config: &Config) -> Result<(), ServeError> {
+pub async fn serve(listener: std::net::TcpListener, app: impl Into<Router>, config: &Config) -> Result<(), ServeError> {
+    let app = app.into();
     for warning in config.warnings() {
         eprintln!("warning: {warning}");
     }
@@ -123,7 +124,8 @@ pub struct Server {
 
 impl Server {
     /// Serves `app` on `listener`, plain HTTP, with the default limits.
-    pub fn new(listener: std::net::TcpListener, app: Router) -> Self {
+    pub fn new(listener: std::net::TcpListener, app: impl Into<Router>) -> Self {
+        let app = app.into();
         Self { listener, app, limits: ServerLimits::default(), tls: None, trusted_proxies: TrustedProxies::none() }
     }
 

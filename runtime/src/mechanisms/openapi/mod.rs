@@ -53,7 +53,7 @@ use crate::contract::{EndpointInfo, Method};
 
 pub use check::{Mismatch, check};
 pub use describe::{DescribeResponse, OperationDoc};
-pub use requirements::{BEARER_SCHEME, OAUTH2_SCHEME, ROLE_PREFIX, Requirement, requirements, scopes};
+pub use requirements::{BEARER_SCHEME, OAUTH2_SCHEME, ROLES_EXTENSION, Requirement, requirements, scopes};
 
 #[doc(hidden)]
 pub mod __private {
@@ -68,7 +68,7 @@ pub struct ApiDocs {
     title: String,
     version: String,
     description: Option<String>,
-    token_url: String,
+    token_url: Option<String>,
     scope_descriptions: BTreeMap<String, String>,
     swagger_ui: bool,
 }
@@ -80,7 +80,7 @@ impl ApiDocs {
             title: title.into(),
             version: version.into(),
             description: None,
-            token_url: "/oauth/token".to_owned(),
+            token_url: None,
             scope_descriptions: BTreeMap::new(),
             swagger_ui: true,
         }
@@ -92,13 +92,29 @@ impl ApiDocs {
         self
     }
 
-    /// Where the OAuth2 client-credentials flow gets its tokens.
+    /// Where the OAuth2 client-credentials flow gets its tokens (for example `/oauth/token`, or
+    /// an identity provider's URL). Only a document with a token URL has the `oauth2` security
+    /// scheme and offers `oauth2` requirements; without one, tokens are described as `bearer` only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rampart::openapi::{ApiDocs, document};
+    ///
+    /// let without = document(&[], &ApiDocs::new("orders", "1.0"));
+    /// assert!(!without.components.unwrap().security_schemes.contains_key("oauth2"));
+    /// let with = document(&[], &ApiDocs::new("orders", "1.0").token_url("/oauth/token"));
+    /// assert!(with.components.unwrap().security_schemes.contains_key("oauth2"));
+    /// ```
     pub fn token_url(mut self, url: impl Into<String>) -> Self {
-        self.token_url = url.into();
+        self.token_url = Some(url.into());
         self
     }
 
-    /// Describes a scope in the OAuth2 flow (undescribed scopes are listed by name).
+    /// Describes a scope, over what `rampart.toml` says of it (the attributes read its
+    /// `[scopes]` table, so a service with one needs no call). The document lists every scope the
+    /// endpoints name with its description, in the `bearer` scheme's description and the OAuth2
+    /// flow; undescribed scopes are listed by name.
     pub fn scope(mut self, scope: impl Into<String>, description: impl Into<String>) -> Self {
         self.scope_descriptions.insert(scope.into(), description.into());
         self
@@ -120,15 +136,17 @@ pub fn document(inventory: &[&'static EndpointInfo], docs: &ApiDocs) -> OpenApi 
     let mut paths = Paths::new();
     let mut schemas: Vec<(String, RefOr<Schema>)> = Vec::new();
     let mut declared_scopes = BTreeSet::new();
+    let mut described: BTreeMap<&str, &str> = BTreeMap::new();
     let mut tags = BTreeSet::new();
     for info in inventory {
         if let Some(policy) = info.policy() {
             requirements::scopes(policy, &mut declared_scopes);
         }
+        described.extend(info.scope_descriptions.iter().copied());
         tags.extend(info.tags.iter().copied());
-        let (operation, operation_schemas) = operation(info);
+        let (operation, operation_schemas) = operation(info, docs.token_url.is_some());
         schemas.extend(operation_schemas);
-        paths.add_path_operation(info.path, vec![http_method(info.method)], operation);
+        paths.add_path_operation(crate::contract::openapi_path(info.path), vec![http_method(info.method)], operation);
     }
 
     let mut components = Components::new();
@@ -136,21 +154,29 @@ pub fn document(inventory: &[&'static EndpointInfo], docs: &ApiDocs) -> OpenApi 
     components.schemas.insert(ProblemDetails::name().into_owned(), ProblemDetails::schema());
     components.schemas.insert(FieldErrorDetails::name().into_owned(), FieldErrorDetails::schema());
     components.responses.extend(problem_responses().into_iter().map(|(name, r)| (name.to_owned(), RefOr::T(r))));
-    components.security_schemes.insert(BEARER_SCHEME.to_owned(), RefOr::T(bearer_scheme()));
-    let scopes: Scopes = declared_scopes
+    let scopes: Vec<(String, String)> = declared_scopes
         .into_iter()
         .map(|scope| {
-            let description = docs.scope_descriptions.get(scope).cloned().unwrap_or_else(|| scope.to_owned());
+            let description = docs
+                .scope_descriptions
+                .get(scope)
+                .cloned()
+                .or_else(|| described.get(scope).map(|d| (*d).to_owned()))
+                .unwrap_or_else(|| scope.to_owned());
             (scope.to_owned(), description)
         })
         .collect();
-    components.security_schemes.insert(
-        OAUTH2_SCHEME.to_owned(),
-        RefOr::T(SecurityScheme::OAuth2(OAuth2::with_description(
-            [Flow::ClientCredentials(ClientCredentials::new(docs.token_url.clone(), scopes))],
-            "OAuth2 client credentials (RFC 6749 §4.4): the token endpoint grants the requested scopes",
-        ))),
-    );
+    components.security_schemes.insert(BEARER_SCHEME.to_owned(), RefOr::T(bearer_scheme(&scopes)));
+    let scopes: Scopes = scopes.into_iter().collect();
+    if let Some(token_url) = &docs.token_url {
+        components.security_schemes.insert(
+            OAUTH2_SCHEME.to_owned(),
+            RefOr::T(SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::ClientCredentials(ClientCredentials::new(token_url.clone(), scopes))],
+                "OAuth2 client credentials (RFC 6749 §4.4): the token endpoint grants the requested scopes",
+            ))),
+        );
+    }
 
     let info =
         Info::builder().title(docs.title.clone()).version(docs.version.clone()).description(docs.description.clone());
@@ -183,7 +209,7 @@ fn http_method(method: Method) -> HttpMethod {
     }
 }
 
-fn operation(info: &EndpointInfo) -> (Operation, Vec<(String, RefOr<Schema>)>) {
+fn operation(info: &EndpointInfo, oauth: bool) -> (Operation, Vec<(String, RefOr<Schema>)>) {
     let mut doc = OperationDoc::new(crate::contract::path_params(info.path));
     (info.openapi)(&mut doc);
     // Every template parameter is documented, as a string when its type did not say otherwise.
@@ -242,7 +268,7 @@ fn operation(info: &EndpointInfo) -> (Operation, Vec<(String, RefOr<Schema>)>) {
     let mut extensions = Extensions::builder();
     match info.policy() {
         Some(policy) => {
-            let alternatives = requirements(policy);
+            let alternatives = requirements(policy, oauth);
             let security = alternatives.iter().map(|(scheme, needs)| SecurityRequirement::new(scheme, needs.clone()));
             // 429 also when the caller is locked out after repeated failures (`rampart::lockout`),
             // whether or not the route has a rate limit of its own.
@@ -254,6 +280,10 @@ fn operation(info: &EndpointInfo) -> (Operation, Vec<(String, RefOr<Schema>)>) {
                 operation = operation.response("403", response_ref("Forbidden"));
             }
             extensions = extensions.add("x-rampart-policy", policy.to_string());
+            let roles = policy.roles();
+            if !roles.is_empty() {
+                extensions = extensions.add(ROLES_EXTENSION, roles);
+            }
         }
         None => {
             operation = operation.securities(Some(Vec::<SecurityRequirement>::new()));
@@ -302,14 +332,22 @@ fn operation(info: &EndpointInfo) -> (Operation, Vec<(String, RefOr<Schema>)>) {
     (operation, doc.schemas)
 }
 
-fn bearer_scheme() -> SecurityScheme {
+/// The bearer scheme, its description listing `scopes` (name, description).
+fn bearer_scheme(scopes: &[(String, String)]) -> SecurityScheme {
     let mut http = Http::new(HttpAuthScheme::Bearer);
     http.bearer_format = Some("JWT".to_owned());
-    http.description = Some(
-        "A JWT in `Authorization: Bearer`. A requirement lists what the token must carry: scope names \
-         (from `scope` or `scp`) and roles written `role:NAME` (from the roles claim)."
-            .to_owned(),
+    let mut description = String::from(
+        "A JWT in `Authorization: Bearer`. A requirement lists the scopes the token must carry (from `scope` \
+         or `scp`). Roles come from the token's roles claim: an operation that needs one names it in \
+         `x-rampart-roles`, and its whole policy in `x-rampart-policy`.",
     );
+    if !scopes.is_empty() {
+        description.push_str("\n\nScopes:");
+        for (scope, what) in scopes {
+            description.push_str(&format!("\n- `{scope}`: {what}"));
+        }
+    }
+    http.description = Some(description);
     SecurityScheme::Http(http)
 }
 
@@ -343,11 +381,14 @@ fn problem_responses() -> Vec<(&'static str, Response)> {
     );
     let forbidden = with_header(
         problem(
-            "The token lacks a required scope or role (`WWW-Authenticate` names the scopes), or the caller may see \
-             the resource but its relation to it does not allow this operation",
+            "The token lacks a required scope (`WWW-Authenticate` names the scopes), the caller lacks a required \
+             role (no challenge: the detail names the roles), or the caller may see the resource but its relation \
+             to it does not allow this operation",
         ),
         "WWW-Authenticate",
-        string_header("`Bearer error=\"insufficient_scope\", scope=\"...\"` naming the scopes that would do"),
+        string_header(
+            "`Bearer error=\"insufficient_scope\", scope=\"...\"` naming the scopes that would do (a missing scope only)",
+        ),
     );
     let retry_after =
         Header::builder().schema(Some(u64::schema())).description(Some("Seconds to wait before retrying")).build();

@@ -1,10 +1,12 @@
 //! A [`Policy`] as OpenAPI security requirements: the policy in disjunctive normal form, one
 //! requirement object per alternative.
 //!
-//! Every alternative becomes a `bearer` requirement listing what the token needs: scope names as
-//! they are, roles as `role:NAME` (OpenAPI 3.1 lets an HTTP scheme's requirement list roles).
-//! Alternatives without roles are also offered as an `oauth2` requirement with the same scopes,
-//! since tokens from the client-credentials flow carry scopes but no roles.
+//! Every alternative becomes a `bearer` requirement listing the scopes the token must carry.
+//! Roles are not scopes: an alternative's roles are left out of its list and the operation names
+//! them in `x-rampart-roles` (and the whole policy in `x-rampart-policy`). When the service has an
+//! OAuth2 token endpoint, alternatives without roles are also offered as an `oauth2`
+//! requirement with the same scopes, since tokens from the client-credentials flow carry scopes
+//! but no roles.
 
 use std::collections::BTreeSet;
 
@@ -14,13 +16,14 @@ use crate::authz::Policy;
 pub const BEARER_SCHEME: &str = "bearer";
 /// The name of the OAuth2 client-credentials security scheme in generated documents.
 pub const OAUTH2_SCHEME: &str = "oauth2";
-/// How a required role is written in a `bearer` requirement's list.
-pub const ROLE_PREFIX: &str = "role:";
+/// The operation member that lists the roles a policy names.
+pub const ROLES_EXTENSION: &str = "x-rampart-roles";
 
-/// One security requirement object: a scheme and the scopes (and roles) it needs.
+/// One security requirement object: a scheme and the scopes it needs.
 pub type Requirement = (String, BTreeSet<String>);
 
-/// What a policy needs, as alternatives of requirement sets.
+/// What a policy needs, as alternatives of requirement sets; `oauth2` alternatives only when
+/// `oauth` (the document has a token endpoint).
 ///
 /// # Examples
 ///
@@ -29,19 +32,36 @@ pub type Requirement = (String, BTreeSet<String>);
 /// use rampart::openapi::requirements;
 ///
 /// const DELETE: Policy = Policy::Any(&[Policy::Role("admin"), Policy::Scope("notes:write")]);
-/// let listed: Vec<String> = requirements(&DELETE)
-///     .into_iter()
-///     .map(|(scheme, needs)| format!("{scheme}: {}", needs.into_iter().collect::<Vec<_>>().join(" ")))
-///     .collect();
-/// assert_eq!(listed, ["bearer: role:admin", "bearer: notes:write", "oauth2: notes:write"]);
+/// let listed = |oauth| -> Vec<String> {
+///     requirements(&DELETE, oauth)
+///         .into_iter()
+///         .map(|(scheme, needs)| format!("{scheme}: {}", needs.into_iter().collect::<Vec<_>>().join(" ")))
+///         .collect()
+/// };
+/// // The role alternative needs a bearer token and no scope; the role is in `x-rampart-roles`.
+/// assert_eq!(listed(true), ["bearer: ", "bearer: notes:write", "oauth2: notes:write"]);
+/// assert_eq!(listed(false), ["bearer: ", "bearer: notes:write"]);
 /// ```
-pub fn requirements(policy: &Policy) -> Vec<Requirement> {
-    let mut out = Vec::new();
+pub fn requirements(policy: &Policy, oauth: bool) -> Vec<Requirement> {
+    let mut out: Vec<Requirement> = Vec::new();
     for alternative in alternatives(policy) {
-        let has_role = alternative.iter().any(|need| need.starts_with(ROLE_PREFIX));
-        out.push((BEARER_SCHEME.to_owned(), alternative.clone()));
-        if !has_role {
-            out.push((OAUTH2_SCHEME.to_owned(), alternative));
+        let has_role = alternative.iter().any(|need| matches!(need, Need::Role(_)));
+        let scopes: BTreeSet<String> = alternative
+            .into_iter()
+            .filter_map(|need| match need {
+                Need::Scope(scope) => Some(scope.to_owned()),
+                Need::Role(_) => None,
+            })
+            .collect();
+        let mut push = |scheme: &str| {
+            let requirement = (scheme.to_owned(), scopes.clone());
+            if !out.contains(&requirement) {
+                out.push(requirement);
+            }
+        };
+        push(BEARER_SCHEME);
+        if oauth && !has_role {
+            push(OAUTH2_SCHEME);
         }
     }
     out
@@ -58,13 +78,20 @@ pub fn scopes(policy: &Policy, out: &mut BTreeSet<&'static str>) {
     }
 }
 
+/// One thing an alternative needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Need {
+    Scope(&'static str),
+    Role(&'static str),
+}
+
 /// The policy in disjunctive normal form: any of these sets of needs satisfies it. An empty list
 /// means nothing satisfies it (an empty `all`/`any` denies).
-fn alternatives(policy: &Policy) -> Vec<BTreeSet<String>> {
+fn alternatives(policy: &Policy) -> Vec<BTreeSet<Need>> {
     let mut out = match policy {
         Policy::Authenticated => vec![BTreeSet::new()],
-        Policy::Scope(scope) => vec![BTreeSet::from([(*scope).to_owned()])],
-        Policy::Role(role) => vec![BTreeSet::from([format!("{ROLE_PREFIX}{role}")])],
+        Policy::Scope(scope) => vec![BTreeSet::from([Need::Scope(scope)])],
+        Policy::Role(role) => vec![BTreeSet::from([Need::Role(role)])],
         Policy::Any(inner) => inner.iter().flat_map(alternatives).collect(),
         Policy::All([]) => Vec::new(),
         Policy::All(inner) => inner.iter().map(alternatives).fold(vec![BTreeSet::new()], |acc, next| {
@@ -75,7 +102,7 @@ fn alternatives(policy: &Policy) -> Vec<BTreeSet<String>> {
     };
     // A superset alternative adds nothing: drop it, and duplicates.
     out.sort_by_key(BTreeSet::len);
-    let mut minimal: Vec<BTreeSet<String>> = Vec::new();
+    let mut minimal: Vec<BTreeSet<Need>> = Vec::new();
     for alternative in out {
         if !minimal.iter().any(|kept| kept.is_subset(&alternative)) {
             minimal.push(alternative);
@@ -89,7 +116,7 @@ mod tests {
     use super::*;
 
     fn listed(policy: &Policy) -> Vec<String> {
-        requirements(policy)
+        requirements(policy, true)
             .into_iter()
             .map(|(scheme, needs)| format!("{scheme}[{}]", needs.into_iter().collect::<Vec<_>>().join(",")))
             .collect()
@@ -98,12 +125,18 @@ mod tests {
     #[test]
     fn single_scope_is_offered_to_both_schemes() {
         assert_eq!(listed(&Policy::Scope("a")), ["bearer[a]", "oauth2[a]"]);
+        assert_eq!(requirements(&Policy::Scope("a"), false).len(), 1);
     }
 
     #[test]
-    fn all_multiplies_out_over_any() {
+    fn all_multiplies_out_over_any_and_roles_stay_out_of_the_lists() {
         const P: Policy = Policy::All(&[Policy::Scope("a"), Policy::Any(&[Policy::Scope("b"), Policy::Role("r")])]);
-        assert_eq!(listed(&P), ["bearer[a,b]", "oauth2[a,b]", "bearer[a,role:r]"]);
+        assert_eq!(listed(&P), ["bearer[a,b]", "oauth2[a,b]", "bearer[a]"]);
+    }
+
+    #[test]
+    fn a_role_only_policy_needs_a_bearer_token_and_no_scope() {
+        assert_eq!(listed(&Policy::Role("admin")), ["bearer[]"]);
     }
 
     #[test]

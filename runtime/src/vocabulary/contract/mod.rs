@@ -128,6 +128,9 @@ pub struct EndpointInfo {
     pub relation: Option<&'static str>,
     /// OpenAPI tags.
     pub tags: &'static [&'static str],
+    /// The descriptions `rampart.toml` gives the scopes the policy names (`[scopes]`), which the
+    /// document shows; empty without a `rampart.toml`.
+    pub scope_descriptions: &'static [(&'static str, &'static str)],
     /// OpenAPI operation id (the handler's name unless given).
     pub operation_id: &'static str,
     /// The first paragraph of the doc comment.
@@ -170,6 +173,15 @@ pub(crate) fn path_params(path: &str) -> Vec<String> {
         .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
         .map(|name| name.trim_start_matches('*').to_owned())
         .collect()
+}
+
+/// A route template as an OpenAPI path template: a wildcard `{*rest}` is written `{rest}`.
+pub(crate) fn openapi_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.contains("{*") {
+        std::borrow::Cow::Owned(path.replace("{*", "{"))
+    } else {
+        std::borrow::Cow::Borrowed(path)
+    }
 }
 
 impl fmt::Display for EndpointInfo {

@@ -29,11 +29,15 @@ pub enum Policy {
     Any(&'static [Policy]),
 }
 
-/// A denied policy: the scopes that would have satisfied it, for the `insufficient_scope` challenge.
+/// A denied policy: what would have satisfied it. Scopes come first (a client can ask for them:
+/// the `insufficient_scope` challenge); when no scope is missing, the roles are
+/// (`insufficient_role`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denied {
     /// Space-separated scopes the caller lacks.
     pub missing_scopes: String,
+    /// Space-separated roles the caller lacks, of the first alternative that names roles.
+    pub missing_roles: String,
 }
 
 impl Policy {
@@ -52,34 +56,50 @@ impl Policy {
     ///
     /// # Errors
     ///
-    /// [`Denied`] with the scopes the caller lacks (for `any`, those of the first alternative
-    /// that names scopes).
+    /// [`Denied`] with the scopes and the roles the caller lacks (for `any`, those of the first
+    /// alternative that names scopes, respectively roles).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rampart::auth::{ClaimMapping, Principal};
+    /// use rampart::authz::Policy;
+    ///
+    /// let claims = serde_json::json!({"sub": "ada", "scope": "notes:read"});
+    /// let ada = Principal::from_claims(claims, &ClaimMapping::default()).unwrap();
+    /// let denied = Policy::Role("admin").check(&ada).unwrap_err();
+    /// assert_eq!((denied.missing_scopes.as_str(), denied.missing_roles.as_str()), ("", "admin"));
+    /// ```
     pub fn check(&self, principal: &Principal) -> Result<(), Denied> {
         if self.allows(principal) {
             return Ok(());
         }
-        let mut missing = Vec::new();
-        self.missing_scopes(principal, &mut missing);
-        Err(Denied { missing_scopes: missing.join(" ") })
+        let (mut scopes, mut roles) = (Vec::new(), Vec::new());
+        self.missing(principal, Need::Scope, &mut scopes);
+        self.missing(principal, Need::Role, &mut roles);
+        Err(Denied { missing_scopes: scopes.join(" "), missing_roles: roles.join(" ") })
     }
 
-    fn missing_scopes(&self, principal: &Principal, out: &mut Vec<&'static str>) {
-        match self {
-            Policy::Scope(scope) if !principal.has_scope(scope) && !out.contains(scope) => out.push(scope),
-            Policy::All(policies) => policies.iter().for_each(|p| p.missing_scopes(principal, out)),
-            Policy::Any(policies) => {
-                if let Some(first) = policies.iter().find(|p| p.mentions_scope()) {
-                    first.missing_scopes(principal, out);
+    fn missing(&self, principal: &Principal, need: Need, out: &mut Vec<&'static str>) {
+        match (self, need) {
+            (Policy::Scope(scope), Need::Scope) if !principal.has_scope(scope) && !out.contains(scope) => {
+                out.push(scope);
+            }
+            (Policy::Role(role), Need::Role) if !principal.has_role(role) && !out.contains(role) => out.push(role),
+            (Policy::All(policies), _) => policies.iter().for_each(|p| p.missing(principal, need, out)),
+            (Policy::Any(policies), _) => {
+                if let Some(first) = policies.iter().find(|p| p.mentions(need)) {
+                    first.missing(principal, need, out);
                 }
             }
             _ => {}
         }
     }
 
-    fn mentions_scope(&self) -> bool {
-        match self {
-            Policy::Scope(_) => true,
-            Policy::All(ps) | Policy::Any(ps) => ps.iter().any(Policy::mentions_scope),
+    fn mentions(&self, need: Need) -> bool {
+        match (self, need) {
+            (Policy::Scope(_), Need::Scope) | (Policy::Role(_), Need::Role) => true,
+            (Policy::All(ps) | Policy::Any(ps), _) => ps.iter().any(|p| p.mentions(need)),
             _ => false,
         }
     }
@@ -106,6 +126,13 @@ impl Policy {
             _ => {}
         }
     }
+}
+
+/// What [`Policy::check`] looks for in a denial.
+#[derive(Debug, Clone, Copy)]
+enum Need {
+    Scope,
+    Role,
 }
 
 impl fmt::Display for Policy {
@@ -153,7 +180,15 @@ mod tests {
         const P: Policy = Policy::Any(&[Policy::Scope("a"), Policy::Role("admin")]);
         assert!(P.allows(&principal("", &["admin"])));
         assert!(P.allows(&principal("a", &[])));
-        assert_eq!(P.check(&principal("x", &["user"])).unwrap_err().missing_scopes, "a");
+        let denied = P.check(&principal("x", &["user"])).unwrap_err();
+        assert_eq!((denied.missing_scopes.as_str(), denied.missing_roles.as_str()), ("a", "admin"));
+    }
+
+    #[test]
+    fn a_missing_role_is_named_when_no_scope_is_missing() {
+        const P: Policy = Policy::All(&[Policy::Scope("a"), Policy::Role("admin")]);
+        let denied = P.check(&principal("a", &["user"])).unwrap_err();
+        assert_eq!((denied.missing_scopes.as_str(), denied.missing_roles.as_str()), ("", "admin"));
     }
 
     #[test]
