@@ -21,6 +21,10 @@ fn cargo(project: &Path, args: &[&str]) -> Output {
         .env("CARGO_TARGET_DIR", workspace().join("target/tests/scaffold"))
         .env_remove("RUSTFLAGS")
         .env("CARGO_TERM_COLOR", "never")
+        // The scaffold's whole dependency tree builds here once more: without debug info and
+        // incremental data it takes a third of the disk (a CI machine's disk is shared).
+        .env("CARGO_PROFILE_DEV_DEBUG", "0")
+        .env("CARGO_INCREMENTAL", "0")
         .output()
         .unwrap()
 }
@@ -35,6 +39,8 @@ fn rampart_in_scaffold_target(args: &[&str]) -> Output {
         .args(args)
         .env("CARGO_TARGET_DIR", workspace().join("target/tests/scaffold"))
         .env_remove("RUSTFLAGS")
+        .env("CARGO_PROFILE_DEV_DEBUG", "0")
+        .env("CARGO_INCREMENTAL", "0")
         .output()
         .unwrap()
 }
