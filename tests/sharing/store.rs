@@ -58,7 +58,7 @@ async fn the_store_keeps_tuples_in_postgres() {
     let base = "postgres://postgres@127.0.0.1:5432/test";
     let admin = AnyPoolOptions::new().max_connections(1).connect(base).await.expect("PostgreSQL at 127.0.0.1:5432");
     let schema = format!("relations_{}_{}", std::process::id(), rampart_tests::now());
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.unwrap();
     let url = format!("{base}?options=-c%20search_path%3D{schema}");
     let pool = AnyPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
     let store = SqlRelations::new(pool.clone()).await.unwrap();
@@ -67,5 +67,5 @@ async fn the_store_keeps_tuples_in_postgres() {
     drop(store_again);
     exercise(&store).await;
     pool.close().await;
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&admin).await.unwrap();
 }

@@ -86,7 +86,9 @@ async fn fill(store: &NoteStore, tuples: i64) -> anyhow::Result<()> {
 }
 
 async fn plan(store: &NoteStore, sql: &str) -> anyhow::Result<Vec<String>> {
-    let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}")).fetch_all(store.relations().pool()).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+        .fetch_all(store.relations().pool())
+        .await?;
     rows.iter().map(|row| Ok(row.try_get::<String, _>("detail")?)).collect()
 }
 

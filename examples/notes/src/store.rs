@@ -145,7 +145,8 @@ impl NoteStore {
              WHERE subject = $1 AND object_type = $4 AND relation IN ({})) ORDER BY id LIMIT $3",
             placeholders.join(", ")
         );
-        let mut query = sqlx::query(&sql).bind(subject).bind(after).bind(i64::from(limit)).bind(NOTE);
+        let mut query =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(subject).bind(after).bind(i64::from(limit)).bind(NOTE);
         for relation in relations {
             query = query.bind(*relation);
         }

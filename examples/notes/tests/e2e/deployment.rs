@@ -72,7 +72,7 @@ impl Deployment {
                 let name = unique("e2e_");
                 let pool =
                     sqlx::PgPool::connect(POSTGRES).await.expect("PostgreSQL at 127.0.0.1:5432, database `test`");
-                sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&pool).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}"))).execute(&pool).await.unwrap();
                 pool.close().await;
                 env.push(("DATABASE_URL".into(), format!("{POSTGRES}?options=-c%20search_path%3D{name}")));
                 schema = Some(name);
@@ -105,7 +105,7 @@ impl Drop for Deployment {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
                 let pool = sqlx::PgPool::connect(POSTGRES).await.unwrap();
-                sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&pool).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pool).await.unwrap();
                 pool.close().await;
             });
         })

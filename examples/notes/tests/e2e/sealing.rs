@@ -19,7 +19,7 @@ fn user_token(subject: &str) -> String {
 }
 
 /// Runs one statement on the deployment's database.
-async fn execute(deployment: &Deployment, sql: &str, binds: &[&str]) {
+async fn execute(deployment: &Deployment, sql: &'static str, binds: &[&str]) {
     match deployment.backend {
         Backend::Postgres => {
             let pool = sqlx::PgPool::connect(&deployment.database_url()).await.unwrap();

@@ -158,7 +158,7 @@ impl Relations for SqlRelations {
                  AND relation IN ({}) ORDER BY object_id",
                 placeholders(3, relations.len())
             );
-            let mut query = sqlx::query_scalar(&sql).bind(subject).bind(kind);
+            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(subject).bind(kind);
             for relation in relations {
                 query = query.bind(*relation);
             }
