@@ -50,7 +50,7 @@ pub use hub::setup;
 pub(crate) use hub::{security, stack};
 pub(crate) use mechanisms::telemetry;
 pub use mechanisms::{
-    audit, auth, client_ip, config, cors, crypto, lockout, openapi, rate, relations, timeout, tls, token,
+    audit, auth, client_ip, config, cors, crypto, lockout, openapi, rate, relations, timeout, tls, token, trace,
 };
 pub use vocabulary::{contract, error};
 

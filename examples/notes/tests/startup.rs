@@ -256,3 +256,103 @@ fn listening_beyond_loopback_without_trusted_proxies_warns() {
     let lines = started(&[("RAMPART_TRUSTED_PROXIES", "10.0.0.0/8")]);
     assert!(!lines.iter().any(|l| l.contains("RAMPART_TRUSTED_PROXIES")), "{lines:#?}");
 }
+
+/// A one-shot OTLP/HTTP receiver on loopback: the path and body of each request it is sent.
+fn otlp_receiver() -> (std::net::SocketAddr, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).unwrap();
+                if header.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+            let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+            if sender.send((path, body)).is_err() {
+                return;
+            }
+        }
+    });
+    (address, receiver)
+}
+
+#[test]
+fn request_spans_go_to_the_otlp_endpoint_the_standard_variables_name() {
+    let (receiver_addr, received) = otlp_receiver();
+    let workdir = tempfile::tempdir().unwrap();
+    let mut command = notes();
+    command
+        .env("RAMPART_ADDR", "127.0.0.1:0")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{receiver_addr}"))
+        .env("OTEL_SERVICE_NAME", "notes-under-test")
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .current_dir(workdir.path());
+    let started = Started::new(&mut command, Duration::ZERO);
+    let token = started.lines.iter().find(|l| l.starts_with("eyJ")).expect("a dev token").clone();
+    let response = reqwest::blocking::Client::new()
+        .get(format!("http://{}/notes", started.addr()))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // Batches leave every 100 ms: the request's span arrives, named after its route, with the
+    // service's name, and without the token.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let body = loop {
+        let (path, body) = received
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("an OTLP export within 15 s");
+        assert_eq!(path, "/v1/traces");
+        if body.windows(10).any(|w| w == b"GET /notes") {
+            break body;
+        }
+    };
+    let contains = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    assert!(contains(b"notes-under-test"));
+    assert!(contains(b"rampart.decision") && contains(b"allow"));
+    let signature = token.rsplit('.').next().unwrap();
+    assert!(!contains(signature.as_bytes()), "the export carries the token");
+    drop(started);
+}
+
+#[test]
+fn a_dotenv_file_in_the_working_directory_configures_development() {
+    let workdir = tempfile::tempdir().unwrap();
+    std::fs::write(workdir.path().join(".env"), "# local settings\nRAMPART_JWT_ISSUER=from-dotenv\n").unwrap();
+    let (_started, _addr, token) = start_with_defaults(workdir.path());
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert_eq!(claims["iss"], "from-dotenv");
+
+    // A line that does not parse: refused, naming the file and line, not echoing it.
+    std::fs::write(workdir.path().join(".env"), "RAMPART_JWT_SECRET='a-secret-never-echoed\n").unwrap();
+    let output =
+        notes().env("RAMPART_ADDR", "127.0.0.1:0").current_dir(workdir.path()).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(".env line 1 does not parse: write NAME=value"), "{stderr}");
+    assert!(!stderr.contains("a-secret-never-echoed"), "{stderr}");
+}

@@ -129,6 +129,9 @@ where
         let installed = endpoint.installation.0.get();
         let passage = installed.and_then(|installed| Passage::enter(installed, &mut parts));
         let info = endpoint.info;
+        if let Some(passage) = &passage {
+            crate::trace::record_route(&passage.span, info.method.as_str(), info.path);
+        }
         let timeouts = match installed {
             Some(installed) => installed.security.timeouts(),
             // Installed by an outer layer (`Security::apply`).
@@ -137,6 +140,9 @@ where
         let handler_limit = info.timeout.unwrap_or(timeouts.handler);
         let waiting = match super::checks::check_now(&mut parts, info) {
             Ok(decision) => {
+                if let Some(passage) = &passage {
+                    crate::trace::record_allowed(&passage.span, verified_subject(&parts));
+                }
                 let request = with_body_limit(info.body_limit, timeouts.body, Request::from_parts(parts, body));
                 let state = GuardedState::Run {
                     inner: handler.call(request, state),
@@ -153,6 +159,8 @@ where
         let inner = Box::pin(async move {
             match waiting.resume(&mut parts, info).await {
                 Ok(decision) => {
+                    // The request's span is the current one while the guarded future runs.
+                    crate::trace::record_allowed(&tracing::Span::current(), verified_subject(&parts));
                     let request = with_body_limit(info.body_limit, timeouts.body, Request::from_parts(parts, body));
                     let response = handler.call(request, state).await;
                     finish(decision.as_ref(), endpoint.policy.as_ref(), response)
@@ -164,6 +172,12 @@ where
         let metrics = endpoint_metrics;
         GuardedFuture { state: GuardedState::Waiting { inner, passage, deadline, info, metrics } }
     }
+}
+
+/// The qualified subject of the caller the guard verified, if any.
+fn verified_subject(parts: &axum::http::request::Parts) -> Option<&str> {
+    let scope = parts.extensions.get::<crate::context::RequestScope>()?;
+    scope.verified.as_ref().map(crate::auth::Principal::qualified_subject)
 }
 
 /// The answer to a handler that missed its deadline (its future is dropped), audited, and
@@ -221,7 +235,15 @@ impl<F: Future<Output = Response>> Future for GuardedFuture<F> {
     type Output = Response;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
-        let (response, passage, metrics) = match self.project().state.project() {
+        let mut this = self.project().state;
+        // The request's span is current while the guard and the handler run (audit events record
+        // their decision on it).
+        let _in_span = match this.as_mut().project() {
+            GuardedProjection::Run { passage, .. } | GuardedProjection::Waiting { passage, .. } => {
+                passage.as_ref().map(|passage| passage.span.clone().entered())
+            }
+        };
+        let (response, passage, metrics) = match this.project() {
             GuardedProjection::Run { inner, decision, endpoint, passage, deadline } => {
                 let polled = match poll_catching(inner, cx) {
                     Poll::Ready(caught) => caught,

@@ -32,6 +32,9 @@ use crate::context::{REQUEST_ID, RequestMeta};
 use crate::headers::ResponseTemplate;
 use crate::security::Installed;
 
+/// The W3C Trace Context header.
+const TRACEPARENT: &str = "traceparent";
+
 /// The security stack around a router or service: [`crate::Security`]'s own methods, written
 /// here with the layer they return.
 impl Security {
@@ -175,6 +178,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let _in_span = this.passage.as_ref().map(|passage| passage.span.clone().entered());
         let response = match poll_catching(this.inner, cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Caught::Answered(result)) => result?,
@@ -222,6 +226,8 @@ pub(crate) struct Passage {
     /// The endpoint that answered, when its guard named it here (else the response's
     /// [`crate::telemetry::RouteLabel`] names it).
     route: Option<&'static crate::telemetry::EndpointMetrics>,
+    /// The request's span ([`crate::trace`]).
+    pub(crate) span: tracing::Span,
 }
 
 impl Passage {
@@ -232,13 +238,28 @@ impl Passage {
         if parts.extensions.get::<RequestScope>().is_some() {
             return None;
         }
-        let meta = RequestMeta::assign(parts, installed.security.trusted_proxies());
+        let proxies = installed.security.trusted_proxies();
+        let meta = RequestMeta::assign(parts, proxies);
+        // A trace context only from a trusted proxy, as X-Forwarded-For.
+        let parent = match parts.headers.get(TRACEPARENT) {
+            Some(value) if proxies.contains(crate::context::peer_ip(&parts.extensions)) => {
+                value.to_str().ok().and_then(crate::trace::TraceParent::parse)
+            }
+            _ => None,
+        };
+        let span = crate::trace::request_span(
+            parts.method.as_str(),
+            meta.request_id.to_str().unwrap_or("-"),
+            meta.client_ip,
+            parent.as_ref(),
+        );
         let passage = Passage {
             request_id: meta.request_id.clone(),
             client_ip: meta.client_ip,
             hsts: installed.security.hsts(),
             timed: crate::telemetry::timing(&parts.method),
             route: None,
+            span,
         };
         parts.extensions.insert(RequestScope { meta, installed: Arc::clone(installed) as _, verified: None });
         Some(passage)
@@ -280,6 +301,7 @@ impl Passage {
         rate: Option<(&HeaderValue, HeaderValue)>,
     ) -> Response {
         let mut response = crate::error::problem_for_plain_response(response);
+        crate::trace::record_status(&self.span, response.status().as_u16());
         let Passage { request_id, hsts, timed, route, .. } = self;
         let (policy, state) = rate.unzip();
         let left = match template {

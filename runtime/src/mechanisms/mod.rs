@@ -19,3 +19,4 @@ pub(crate) mod telemetry;
 pub mod timeout;
 pub mod tls;
 pub mod token;
+pub mod trace;

@@ -86,6 +86,19 @@ impl Default for AuditSettings {
 pub struct AuditSink {
     _worker: WorkerGuard,
     dropped: ErrorCounter,
+    /// The OTLP span exporter [`install`] added, flushed when the sink is dropped.
+    #[cfg(feature = "otel")]
+    traces: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+#[cfg(feature = "otel")]
+impl Drop for AuditSink {
+    fn drop(&mut self) {
+        if let Some(provider) = self.traces.take() {
+            // The last spans are exported (or the exporter's timeout passes) before exit.
+            let _ = provider.shutdown();
+        }
+    }
 }
 
 /// The sink could not be opened.
@@ -107,7 +120,13 @@ impl AuditSink {
             .thread_name("rampart-audit")
             .finish(writer);
         let dropped = writer.error_counter();
-        (Self { _worker: worker, dropped }, writer)
+        let sink = Self {
+            _worker: worker,
+            dropped,
+            #[cfg(feature = "otel")]
+            traces: None,
+        };
+        (sink, writer)
     }
 
     /// The sink `settings` describe.
@@ -145,11 +164,40 @@ impl AuditSink {
 /// # Errors
 ///
 /// When the audit file cannot be opened, or a global subscriber is already set.
+///
+/// With the `otel` feature and `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set, the subscriber also exports the request spans
+/// ([`crate::trace`]) and the application's `INFO` spans over OTLP/HTTP; the sink flushes them
+/// when dropped.
 pub fn install(settings: &AuditSettings) -> Result<AuditSink, InstallError> {
-    let (sink, writer) = AuditSink::open(settings)?;
+    #[allow(unused_mut, reason = "the otel feature keeps the span exporter in the sink")]
+    let (mut sink, writer) = AuditSink::open(settings)?;
+    #[cfg(feature = "otel")]
+    if let Some(provider) = crate::trace::otel::provider_from_env(&service_name())? {
+        use tracing_subscriber::Layer as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let spans = tracing_subscriber::filter::Targets::new()
+            .with_default(tracing::Level::INFO)
+            .with_target(crate::trace::TARGET, tracing::Level::DEBUG);
+        let subscriber = tracing_subscriber::registry()
+            .with(super::subscriber::json_layer(writer))
+            .with(crate::trace::otel::layer(&provider).with_filter(spans));
+        tracing::subscriber::set_global_default(subscriber).map_err(|_| InstallError::AlreadySet)?;
+        sink.traces = Some(provider);
+        return Ok(sink);
+    }
     tracing::subscriber::set_global_default(super::subscriber::json_subscriber_with_writer(writer))
         .map_err(|_| InstallError::AlreadySet)?;
     Ok(sink)
+}
+
+/// The service's name for its spans when `OTEL_SERVICE_NAME` is unset: the executable's.
+#[cfg(feature = "otel")]
+fn service_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|path| path.file_stem().map(|stem| stem.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "rampart".to_owned())
 }
 
 /// Why [`install`] failed.
@@ -161,6 +209,10 @@ pub enum InstallError {
     /// Another global subscriber was set first.
     #[error("a global tracing subscriber is already set")]
     AlreadySet,
+    /// The OTLP span exporter cannot be built from the `OTEL_*` variables.
+    #[cfg(feature = "otel")]
+    #[error("OpenTelemetry export (OTEL_EXPORTER_OTLP_*): {0}")]
+    Traces(#[from] opentelemetry_otlp::ExporterBuildError),
 }
 
 impl crate::telemetry::DroppedLines for AuditSink {
