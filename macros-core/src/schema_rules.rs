@@ -10,10 +10,14 @@
 //! | `range(min, max)` | `minimum` / `maximum` |
 //! | `pattern("...")` (a literal) | `pattern` |
 //! | `ascii` | `pattern` `^[\x00-\x7F]*$` |
-//! | `email`, `url`, `alphanumeric`, `inner(...)`, `custom(...)` | said in the description |
+//! | `inner(...)` on a `Vec` (or set) of strings | the rules above on `items` |
+//! | `email`, `url`, `alphanumeric`, `inner(...)` elsewhere, `custom(...)` | said in the description |
 //!
 //! A key the field's own `#[schema(...)]` already sets is left as written; a field with
-//! `schema_with` or `value_type` describes itself and is left alone.
+//! `schema_with` or `value_type` describes itself and is left alone. Item rules need a schema
+//! function (utoipa's attributes cannot reach `items`): the attribute writes one next to the
+//! struct and points the field's `schema_with` at it, unless the field has `#[schema]` keys of
+//! its own (then the item rules are said in the description).
 //!
 //! ```
 //! let item = "struct Note { #[garde(length(chars, min = 1, max = 120))] title: String }".parse().unwrap();
@@ -56,6 +60,22 @@ fn shape(ty: &Type) -> Shape {
     }
 }
 
+/// The shape of a collection's items (`String` in `Vec<String>` or `Option<Vec<String>>`).
+fn item_shape(ty: &Type) -> Option<Shape> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let inner = args
+        .args
+        .iter()
+        .find_map(|arg| if let syn::GenericArgument::Type(inner) = arg { Some(inner) } else { None })?;
+    match last.ident.to_string().as_str() {
+        "Vec" | "VecDeque" | "HashSet" | "BTreeSet" | "IndexSet" => Some(shape(inner)),
+        "Option" => item_shape(inner),
+        _ => None,
+    }
+}
+
 /// What the rules of one field become.
 #[derive(Default)]
 struct Translation {
@@ -63,6 +83,8 @@ struct Translation {
     keys: Vec<(&'static str, TokenStream)>,
     /// Sentences for the description.
     notes: Vec<String>,
+    /// The rules of a collection's string items (`inner(...)`), when it has some.
+    items: Option<Box<Translation>>,
 }
 
 fn usize_of(expr: &Expr) -> Option<usize> {
@@ -84,7 +106,7 @@ fn number(n: usize) -> TokenStream {
     proc_macro2::Literal::usize_unsuffixed(n).into_token_stream()
 }
 
-fn translate(rules: &Punctuated<Meta, Token![,]>, shape: Shape, out: &mut Translation) {
+fn translate(rules: &Punctuated<Meta, Token![,]>, shape: Shape, items: Option<Shape>, out: &mut Translation) {
     for rule in rules {
         let name = rule.path().get_ident().map(ToString::to_string).unwrap_or_default();
         match (name.as_str(), rule) {
@@ -143,7 +165,23 @@ fn translate(rules: &Punctuated<Meta, Token![,]>, shape: Shape, out: &mut Transl
             ("alphanumeric", Meta::Path(_)) => out.notes.push("Letters and digits only (Unicode).".to_owned()),
             ("email", Meta::Path(_)) => out.notes.push("An email address.".to_owned()),
             ("url", Meta::Path(_)) => out.notes.push("A URL.".to_owned()),
-            ("inner", Meta::List(list)) => out.notes.push(format!("Each item: `{}`.", tidy(&list.tokens))),
+            ("inner", Meta::List(list)) => {
+                match (items, list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)) {
+                    (Some(Shape::Text), Ok(inner)) => {
+                        // `Option<Vec<String>>` writes the item rules one `inner` deeper.
+                        let rules = match inner.iter().collect::<Vec<_>>().as_slice() {
+                            [Meta::List(nested)] if nested.path.is_ident("inner") => {
+                                nested.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated).unwrap_or(inner)
+                            }
+                            _ => inner,
+                        };
+                        let mut item = Translation::default();
+                        translate(&rules, Shape::Text, None, &mut item);
+                        out.items = Some(Box::new(item));
+                    }
+                    _ => out.notes.push(format!("Each item: `{}`.", tidy(&list.tokens))),
+                }
+            }
             ("custom", Meta::List(list)) => out.notes.push(format!("Checked by `{}`.", tidy(&list.tokens))),
             _ => {}
         }
@@ -173,18 +211,33 @@ pub fn schema_rules(item: TokenStream) -> TokenStream {
         return syn::Error::new_spanned(&item.ident, "#[rampart::schema_rules] goes on a struct with named fields")
             .to_compile_error();
     };
+    let mut schema_fns = Vec::new();
     for field in &mut fields.named {
         let mut translation = Translation::default();
         let shape = shape(&field.ty);
         for attr in field.attrs.iter().filter(|attr| attr.path().is_ident("garde")) {
             if let Ok(rules) = attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
-                translate(&rules, shape, &mut translation);
+                translate(&rules, shape, item_shape(&field.ty), &mut translation);
             }
         }
         let taken = keys_set(&field.attrs);
         if taken.iter().any(|key| key == "schema_with" || key == "value_type") {
             // The field describes its schema itself.
             continue;
+        }
+        if let Some(items) = translation.items.take() {
+            if taken.is_empty() {
+                let name = quote::format_ident!(
+                    "__rampart_schema_{}_{}",
+                    item.ident.to_string().to_lowercase(),
+                    field.ident.as_ref().map(ToString::to_string).unwrap_or_default()
+                );
+                schema_fns.push(array_schema_fn(&name, &field.attrs, &translation, &items));
+                field.attrs.push(syn::parse_quote!(#[schema(schema_with = #name)]));
+                continue;
+            }
+            translation.notes.extend(items.notes);
+            translation.notes.push("Each item: see the server's rules.".to_owned());
         }
         let mut seen: Vec<&str> = Vec::new();
         let keys: Vec<TokenStream> = translation
@@ -213,7 +266,55 @@ pub fn schema_rules(item: TokenStream) -> TokenStream {
             field.attrs.push(syn::parse_quote!(#[doc = #note]));
         }
     }
-    item.into_token_stream()
+    quote!(#item #(#schema_fns)*)
+}
+
+/// A function describing a collection of strings: its own keys (`min_items`, `max_items`), its
+/// items' (`min_length`, `max_length`, `pattern`), and its doc comment with the rules said in
+/// words as the description.
+fn array_schema_fn(name: &syn::Ident, attrs: &[Attribute], outer: &Translation, items: &Translation) -> TokenStream {
+    let call = |key: &str| -> syn::Ident { syn::Ident::new(key, proc_macro2::Span::call_site()) };
+    let item_keys = items.keys.iter().map(|(key, value)| {
+        let method = call(key);
+        quote!(.#method(::core::option::Option::Some(#value)))
+    });
+    let outer_keys =
+        outer.keys.iter().filter(|(key, _)| matches!(*key, "min_items" | "max_items")).map(|(key, value)| {
+            let method = call(key);
+            quote!(.#method(::core::option::Option::Some(#value)))
+        });
+    let mut description: Vec<String> = attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("doc"))
+        .filter_map(|attr| match &attr.meta {
+            Meta::NameValue(nv) => match &nv.value {
+                Expr::Lit(syn::ExprLit { lit: Lit::Str(text), .. }) => Some(text.value().trim().to_owned()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    description.extend(outer.notes.iter().cloned());
+    let description = description.join(" ").trim().to_owned();
+    let item_description = (!items.notes.is_empty()).then(|| items.notes.join(" "));
+    let item_description = item_description.map(|text| quote!(.description(::core::option::Option::Some(#text))));
+    let description =
+        (!description.is_empty()).then(|| quote!(.description(::core::option::Option::Some(#description))));
+    quote! {
+        #[doc(hidden)]
+        fn #name() -> ::utoipa::openapi::schema::Array {
+            ::utoipa::openapi::schema::ArrayBuilder::new()
+                .items(
+                    ::utoipa::openapi::schema::ObjectBuilder::new()
+                        .schema_type(::utoipa::openapi::schema::Type::String)
+                        #(#item_keys)*
+                        #item_description,
+                )
+                #(#outer_keys)*
+                #description
+                .build()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -230,7 +331,7 @@ mod tests {
             "struct S {
                 #[garde(length(chars, min = 2, max = 9))] name: String,
                 #[garde(length(min = 1, max = 64))] raw: String,
-                #[garde(length(max = 5), inner(length(chars, max = 3)))] tags: Vec<String>,
+                #[garde(length(max = 5), inner(length(chars, max = 3)))] tags: Vec<Tag>,
                 #[garde(range(min = 1, max = 100))] limit: Option<u32>,
                 #[garde(pattern(r\"^[a-z]+$\"))] slug: String,
                 #[garde(ascii)] code: String,
@@ -253,6 +354,26 @@ mod tests {
             assert!(out.contains(expected), "{expected}\nin {out}");
         }
         assert!(out.contains("x00-\\\\x7F") || out.contains("x00-\\x7F"), "{out}");
+    }
+
+    #[test]
+    fn item_rules_of_a_list_of_strings_go_on_its_items() {
+        let out = expand(
+            "struct Note {
+                /// Up to 10 tags.
+                #[garde(length(max = 10), inner(length(chars, min = 1, max = 32), pattern(r\"^[a-z]+$\")))]
+                tags: Vec<String>,
+            }",
+        );
+        for expected in [
+            "# [schema (schema_with = __rampart_schema_note_tags)] tags",
+            "fn __rampart_schema_note_tags () -> :: utoipa :: openapi :: schema :: Array",
+            ". min_length (:: core :: option :: Option :: Some (1)) . max_length (:: core :: option :: Option :: Some (32)) . pattern (:: core :: option :: Option :: Some (r\"^[a-z]+$\"))",
+            ". max_items (:: core :: option :: Option :: Some (10))",
+            ". description (:: core :: option :: Option :: Some (\"Up to 10 tags.\"))",
+        ] {
+            assert!(out.contains(expected), "{expected}\nin {out}");
+        }
     }
 
     #[test]

@@ -392,6 +392,15 @@ fn the_notes_document_carries_the_validation_rules_the_server_enforces() {
     let update = &doc["components"]["schemas"]["UpdateNote"]["properties"];
     assert_eq!((&update["title"]["minLength"], &update["title"]["maxLength"]), (&json!(1), &json!(120)));
     assert_eq!(update["body"]["maxLength"], 10_000);
+    // `inner(...)` rules of a list of strings are on its items, written from the garde rules by
+    // `#[rampart::schema_rules]` (the model has no hand-written schema), for `Vec` and `Option<Vec>`.
+    for tags in [&create["tags"], &update["tags"]] {
+        assert_eq!(tags["maxItems"], 10);
+        assert_eq!(
+            tags["items"],
+            json!({"type": "string", "minLength": 1, "maxLength": 32, "pattern": "^[a-z0-9-]+$"})
+        );
+    }
     let share = &doc["components"]["schemas"]["Share"]["properties"];
     assert_eq!((&share["subject"]["minLength"], &share["subject"]["maxLength"]), (&json!(1), &json!(255)));
     assert_eq!(share["relation"]["$ref"], "#/components/schemas/ShareRelation");

@@ -20,24 +20,7 @@ pub struct CreateNote {
     /// Up to 10 tags, each 1 to 32 of `a-z`, `0-9` and `-`.
     #[serde(default)]
     #[garde(length(max = 10), inner(length(chars, min = 1, max = 32), pattern(r"^[a-z0-9-]+$")))]
-    #[schema(schema_with = tags_schema)]
     pub tags: Vec<String>,
-}
-
-/// The schema of a note's tags: what the garde rules of the `tags` fields check.
-fn tags_schema() -> utoipa::openapi::schema::Array {
-    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
-    ArrayBuilder::new()
-        .items(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .min_length(Some(1))
-                .max_length(Some(32))
-                .pattern(Some("^[a-z0-9-]+$")),
-        )
-        .max_items(Some(10))
-        .description(Some("Up to 10 tags, each 1 to 32 of `a-z`, `0-9` and `-`."))
-        .build()
 }
 
 /// `GET /notes?limit=&cursor=&shared=`.
@@ -128,7 +111,6 @@ pub struct UpdateNote {
     pub body: Option<String>,
     /// Up to 10 tags, each 1 to 32 of `a-z`, `0-9` and `-`.
     #[garde(length(max = 10), inner(inner(length(chars, min = 1, max = 32), pattern(r"^[a-z0-9-]+$"))))]
-    #[schema(schema_with = tags_schema)]
     pub tags: Option<Vec<String>>,
 }
 

@@ -129,8 +129,8 @@ where
         let installed = endpoint.installation.0.get();
         let passage = installed.and_then(|installed| Passage::enter(installed, &mut parts));
         let info = endpoint.info;
-        if let Some(passage) = &passage {
-            crate::trace::record_route(&passage.span, info.method.as_str(), info.path);
+        if let Some(span) = passage.as_ref().and_then(|passage| passage.span.as_deref()) {
+            crate::trace::record_route(span, info.method.as_str(), info.path);
         }
         let timeouts = match installed {
             Some(installed) => installed.security.timeouts(),
@@ -140,8 +140,8 @@ where
         let handler_limit = info.timeout.unwrap_or(timeouts.handler);
         let waiting = match super::checks::check_now(&mut parts, info) {
             Ok(decision) => {
-                if let Some(passage) = &passage {
-                    crate::trace::record_allowed(&passage.span, verified_subject(&parts));
+                if let Some(span) = passage.as_ref().and_then(|passage| passage.span.as_deref()) {
+                    crate::trace::record_allowed(span, verified_subject(&parts));
                 }
                 let request = with_body_limit(info.body_limit, timeouts.body, Request::from_parts(parts, body));
                 let state = GuardedState::Run {
@@ -160,7 +160,9 @@ where
             match waiting.resume(&mut parts, info).await {
                 Ok(decision) => {
                     // The request's span is the current one while the guarded future runs.
-                    crate::trace::record_allowed(&tracing::Span::current(), verified_subject(&parts));
+                    if crate::trace::wanted() {
+                        crate::trace::record_allowed(&tracing::Span::current(), verified_subject(&parts));
+                    }
                     let request = with_body_limit(info.body_limit, timeouts.body, Request::from_parts(parts, body));
                     let response = handler.call(request, state).await;
                     finish(decision.as_ref(), endpoint.policy.as_ref(), response)
@@ -240,7 +242,7 @@ impl<F: Future<Output = Response>> Future for GuardedFuture<F> {
         // their decision on it).
         let _in_span = match this.as_mut().project() {
             GuardedProjection::Run { passage, .. } | GuardedProjection::Waiting { passage, .. } => {
-                passage.as_ref().map(|passage| passage.span.clone().entered())
+                passage.as_ref().and_then(|passage| passage.span.as_deref().cloned()).map(tracing::Span::entered)
             }
         };
         let (response, passage, metrics) = match this.project() {

@@ -178,7 +178,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _in_span = this.passage.as_ref().map(|passage| passage.span.clone().entered());
+        let _in_span =
+            this.passage.as_ref().and_then(|passage| passage.span.as_deref().cloned()).map(tracing::Span::entered);
         let response = match poll_catching(this.inner, cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Caught::Answered(result)) => result?,
@@ -226,8 +227,9 @@ pub(crate) struct Passage {
     /// The endpoint that answered, when its guard named it here (else the response's
     /// [`crate::telemetry::RouteLabel`] names it).
     route: Option<&'static crate::telemetry::EndpointMetrics>,
-    /// The request's span ([`crate::trace`]).
-    pub(crate) span: tracing::Span,
+    /// The request's span ([`crate::trace`]), when a subscriber wants it (boxed: one word in
+    /// every passage, which moves with the request's future).
+    pub(crate) span: Option<Box<tracing::Span>>,
 }
 
 impl Passage {
@@ -240,19 +242,21 @@ impl Passage {
         }
         let proxies = installed.security.trusted_proxies();
         let meta = RequestMeta::assign(parts, proxies);
-        // A trace context only from a trusted proxy, as X-Forwarded-For.
-        let parent = match parts.headers.get(TRACEPARENT) {
-            Some(value) if proxies.contains(crate::context::peer_ip(&parts.extensions)) => {
-                value.to_str().ok().and_then(crate::trace::TraceParent::parse)
-            }
-            _ => None,
-        };
-        let span = crate::trace::request_span(
-            parts.method.as_str(),
-            meta.request_id.to_str().unwrap_or("-"),
-            meta.client_ip,
-            parent.as_ref(),
-        );
+        let span = crate::trace::wanted().then(|| {
+            // A trace context only from a trusted proxy, as X-Forwarded-For.
+            let parent = match parts.headers.get(TRACEPARENT) {
+                Some(value) if proxies.contains(crate::context::peer_ip(&parts.extensions)) => {
+                    value.to_str().ok().and_then(crate::trace::TraceParent::parse)
+                }
+                _ => None,
+            };
+            Box::new(crate::trace::request_span(
+                parts.method.as_str(),
+                meta.request_id.to_str().unwrap_or("-"),
+                meta.client_ip,
+                parent.as_ref(),
+            ))
+        });
         let passage = Passage {
             request_id: meta.request_id.clone(),
             client_ip: meta.client_ip,
@@ -301,7 +305,9 @@ impl Passage {
         rate: Option<(&HeaderValue, HeaderValue)>,
     ) -> Response {
         let mut response = crate::error::problem_for_plain_response(response);
-        crate::trace::record_status(&self.span, response.status().as_u16());
+        if let Some(span) = &self.span {
+            crate::trace::record_status(span, response.status().as_u16());
+        }
         let Passage { request_id, hsts, timed, route, .. } = self;
         let (policy, state) = rate.unzip();
         let left = match template {

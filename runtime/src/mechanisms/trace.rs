@@ -125,8 +125,15 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The span of one request, a child of `parent` (with the `otel` feature). Disabled (and free)
-/// when no subscriber wants it.
+/// Whether a subscriber wants the request spans: when none does, the request makes no span and
+/// records nothing (a few instructions; `bench/instructions.sh` counts them).
+#[inline]
+pub(crate) fn wanted() -> bool {
+    tracing::enabled!(target: TARGET, tracing::Level::DEBUG)
+}
+
+/// The span of one request, a child of `parent` (with the `otel` feature). Call it when
+/// [`wanted`].
 pub(crate) fn request_span(method: &str, request_id: &str, client_ip: IpAddr, parent: Option<&TraceParent>) -> Span {
     let span = tracing::debug_span!(
         target: TARGET,

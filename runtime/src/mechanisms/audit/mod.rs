@@ -93,7 +93,9 @@ impl<'a> AuditEvent<'a> {
     /// Emits the event: denials at `INFO`, degraded controls at `WARN`, allows at `DEBUG`.
     pub fn emit(self) {
         crate::telemetry::record_decision(&self.ctx.route, self.decision.as_str(), self.reason);
-        crate::trace::record_decision(self.decision.as_str(), self.reason, self.principal);
+        if crate::trace::wanted() {
+            crate::trace::record_decision(self.decision.as_str(), self.reason, self.principal);
+        }
         macro_rules! event {
             ($level:expr) => {
                 tracing::event!(
