@@ -5,11 +5,15 @@
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::Path;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, EncodingKey};
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use rampart::auth::Principal;
+use rampart::auth::{Authenticator, Issuer, JwtVerifier, Principal};
 use rampart::client_ip::TrustedProxies;
 use rampart::{Router, Security, public, secure};
 use rampart_tests::*;
@@ -32,8 +36,12 @@ const CALLER_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const CALLER_SPAN: &str = "b7ad6b7169203331";
 
 async fn serve() -> SocketAddr {
+    serve_with(authenticator(&[Scheme::Hs256])).await
+}
+
+async fn serve_with(authenticator: Authenticator) -> SocketAddr {
     let proxies: TrustedProxies = "127.0.0.2/32".parse().unwrap();
-    let security = Security::builder(authenticator(&[Scheme::Hs256])).trusted_proxies(proxies).build();
+    let security = Security::builder(authenticator).trusted_proxies(proxies).build();
     let app = Router::new().mount(read_note).mount(health).secured(&security);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -150,4 +158,80 @@ async fn each_request_is_one_span_with_its_security_decision() {
     let unrouted = by_client("127.0.0.6", "GET")[0];
     assert_eq!(attribute(unrouted, "http.response.status_code").as_deref(), Some("404"));
     assert_eq!(attribute(unrouted, "http.route"), None);
+
+    // Onward: the JWKS fetch a request causes (a token signed with a key the cache does not
+    // know yet) carries the request span's own traceparent, in the caller's trace.
+    exporter.reset();
+    let jwks = JwksServer::start().await;
+    jwks.publish(&[("k1", &key("ec.key.pem"))]);
+    let issuer = Issuer::builder(ISSUER, [AUDIENCE])
+        .jwks(jwks.url.clone(), Duration::from_secs(3600))
+        .jwks_min_refresh_interval(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    let address = serve_with(Authenticator::builder().jwt(JwtVerifier::new(vec![issuer])).build().unwrap()).await;
+    // The fetch at start-up belongs to no request.
+    while jwks.seen.lock().unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    jwks.publish(&[("k1", &key("ec.key.pem")), ("k2", &key("ec2.key.pem"))]);
+    let rotated = sign(
+        &json!({"alg": "ES256", "kid": "k2"}),
+        &claims("dana", "notes:read"),
+        &key("ec2.key.pem"),
+        Algorithm::ES256,
+    );
+    assert_eq!(get(address, [127, 0, 0, 2], "/notes/11", Some(&rotated), Some(&sampled)).await, 200);
+    provider.force_flush().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    let request = spans.iter().find(|s| s.name == "GET /notes/{id}").unwrap();
+    assert_eq!(request.span_context.trace_id(), TraceId::from_hex(CALLER_TRACE).unwrap());
+    let seen = jwks.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0], None);
+    assert_eq!(seen[1], Some(format!("00-{CALLER_TRACE}-{}-01", request.span_context.span_id())));
+}
+
+fn key(name: &str) -> EncodingKey {
+    EncodingKey::from_ec_pem(&fixture(name)).unwrap()
+}
+
+/// A JWKS endpoint on loopback that notes the `traceparent` of each fetch.
+struct JwksServer {
+    url: reqwest::Url,
+    keys: Arc<Mutex<JwkSet>>,
+    seen: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+impl JwksServer {
+    async fn start() -> Self {
+        let keys = Arc::new(Mutex::new(JwkSet { keys: Vec::new() }));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (served, noted) = (Arc::clone(&keys), Arc::clone(&seen));
+        let app = axum::Router::new().route(
+            "/jwks.json",
+            axum::routing::get(move |headers: axum::http::HeaderMap| {
+                let header = headers.get("traceparent").map(|v| v.to_str().unwrap().to_owned());
+                noted.lock().unwrap().push(header);
+                let set = served.lock().unwrap().clone();
+                async move { axum::Json(set) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap()).parse().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, keys, seen }
+    }
+
+    fn publish(&self, keys: &[(&str, &EncodingKey)]) {
+        let keys = keys
+            .iter()
+            .map(|(kid, key)| {
+                let mut jwk = Jwk::from_encoding_key(key, Algorithm::ES256).unwrap();
+                jwk.common.key_id = Some((*kid).to_owned());
+                jwk
+            })
+            .collect();
+        *self.keys.lock().unwrap() = JwkSet { keys };
+    }
 }

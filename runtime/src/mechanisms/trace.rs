@@ -19,7 +19,8 @@
 //! A W3C `traceparent` header ([`TraceParent`]) is read only from a trusted proxy
 //! (`RAMPART_TRUSTED_PROXIES`), like `X-Forwarded-For`: a client elsewhere cannot choose the
 //! trace its requests join. With the `otel` feature the span becomes a child of that remote
-//! span, and [`otel`] exports spans over OTLP, configured by the standard `OTEL_*` variables.
+//! span, the JWKS fetches a request causes carry the request span's own `traceparent` onward, and
+//! [`otel`] exports spans over OTLP, configured by the standard `OTEL_*` variables.
 //!
 //! # Examples
 //!
@@ -191,6 +192,17 @@ pub(crate) fn record_decision(decision: &str, reason: &str, subject: Option<&str
     }
 }
 
+/// The `traceparent` to send with an outgoing request made for the current request (a JWKS
+/// fetch), so that the callee's spans join its trace: with the `otel` feature and a current
+/// OpenTelemetry span; `None` otherwise.
+pub(crate) fn outgoing_traceparent() -> Option<String> {
+    #[cfg(feature = "otel")]
+    if wanted() {
+        return otel::current_traceparent();
+    }
+    None
+}
+
 /// The answer's status.
 pub(crate) fn record_status(span: &Span, status: u16) {
     if !span.is_disabled() {
@@ -254,6 +266,18 @@ pub mod otel {
             resource = resource.with_service_name(default_service_name.to_owned());
         }
         Ok(Some(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource.build()).build()))
+    }
+
+    /// The W3C `traceparent` of the current span, when it is an OpenTelemetry span.
+    pub(crate) fn current_traceparent() -> Option<String> {
+        let span = tracing::Span::current();
+        if span.is_disabled() {
+            return None;
+        }
+        let context = span.context();
+        let current = context.span();
+        let ids = current.span_context();
+        ids.is_valid().then(|| format!("00-{}-{}-{:02x}", ids.trace_id(), ids.span_id(), ids.trace_flags().to_u8()))
     }
 
     /// Makes `span` a child of the remote span `parent` (before it starts).

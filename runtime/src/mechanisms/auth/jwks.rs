@@ -136,7 +136,12 @@ impl JwksCache {
 
     async fn fetch_keys(&self) -> Result<usize, JwksError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let mut response = self.client.get(self.url.clone()).send().await?;
+        let mut request = self.client.get(self.url.clone());
+        // A fetch a request caused continues that request's trace.
+        if let Some(traceparent) = crate::trace::outgoing_traceparent() {
+            request = request.header("traceparent", traceparent);
+        }
+        let mut response = request.send().await?;
         if !response.status().is_success() {
             return Err(JwksError::Status(response.status()));
         }
