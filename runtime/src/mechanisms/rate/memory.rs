@@ -81,7 +81,7 @@ impl StateStore for BoundedStore {
     where
         F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
-        if let Some(state) = self.keys.peek(key, &scc::ebr::Guard::new()) {
+        if let Some(state) = self.keys.peek(key, &scc::Guard::new()) {
             return state.measure_and_replace(f);
         }
         // Threads adding keys at the same moment can each pass this count: the ceiling is
@@ -89,7 +89,7 @@ impl StateStore for BoundedStore {
         if self.count() >= self.max {
             return f(Some(Nanos::from(REFUSED_TAT))).map(|(outcome, _)| outcome);
         }
-        let entry = match self.keys.entry(*key) {
+        let entry = match self.keys.entry_sync(*key) {
             scc::hash_index::Entry::Occupied(entry) => entry,
             scc::hash_index::Entry::Vacant(entry) => {
                 self.count[STRIPE.with(Cell::get)].fetch_add(1, Ordering::Relaxed);
@@ -102,7 +102,7 @@ impl StateStore for BoundedStore {
 
 impl ShrinkableKeyedStateStore<u64> for BoundedStore {
     fn retain_recent(&self, drop_below: Nanos) {
-        self.keys.retain(|_, state| !state.is_older_than(drop_below));
+        self.keys.retain_sync(|_, state| !state.is_older_than(drop_below));
         // Counted again from the table (keys added meanwhile may be counted twice: the count
         // errs on the side of the ceiling, and the next sweep sets it right).
         let counted = isize::try_from(self.keys.len()).unwrap_or(isize::MAX);
@@ -291,7 +291,7 @@ impl MemoryStore {
         // they were dropped in: move it on now, so that the memory goes back before the next
         // checks come.
         for _ in 0..4 {
-            scc::ebr::Guard::new().accelerate();
+            scc::Guard::new().accelerate();
         }
     }
 
