@@ -5,6 +5,7 @@ mod authn;
 mod authz;
 mod cache;
 mod compose;
+mod dpop;
 mod endpoints;
 mod headers;
 mod jwks;

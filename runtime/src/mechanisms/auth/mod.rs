@@ -30,6 +30,7 @@ mod api_key;
 mod bearer;
 mod cache;
 mod claims;
+pub mod dpop;
 mod jose;
 mod jwks;
 mod jwt;

@@ -1,0 +1,511 @@
+//! DPoP proofs (RFC 9449): a JWT the client signs with its own key for each request, which binds
+//! an access token to that key, so that a stolen token is useless without the key.
+//!
+//! [`DpopVerifier::verify`] checks a proof in full, as RFC 9449 §4.3 lists: one proof, a compact
+//! JWS with `typ: dpop+jwt`, an allowed asymmetric `alg`, a public `jwk` in its header (no private
+//! member) that verifies the signature, `htm` equal to the request's method, `htu` equal to the
+//! request's URI without query and fragment (both normalized, RFC 3986 §6.2.2–6.2.3, against the
+//! service's public URL behind a proxy), `iat` within the window, a `jti` never seen within it
+//! ([`ReplayCache`]), and `ath` equal to the hash of the access token it comes with. The result is
+//! the key's RFC 7638 thumbprint, which a bound token's `cnf.jkt` must equal.
+//!
+//! # Examples
+//!
+//! ```
+//! use rampart::auth::dpop::{DpopVerifier, ProofRequest, thumbprint};
+//!
+//! // RFC 7638 §3.1's example key and thumbprint: what a bound token's `cnf.jkt` holds.
+//! let jwk = serde_json::json!({
+//!     "kty": "RSA",
+//!     "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+//!     "e": "AQAB",
+//!     "alg": "RS256",
+//!     "kid": "2011-04-29",
+//! });
+//! assert_eq!(thumbprint(&jwk).unwrap(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+//! let verifier = DpopVerifier::new();
+//! let refused = verifier.verify("not a proof", &ProofRequest::new("GET", "https://api.example/notes"), None);
+//! assert_eq!(refused.unwrap_err().to_string(), "the DPoP proof is not a compact JWS");
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
+
+use super::jose::Compact;
+
+/// The algorithms a proof may be signed with by default: asymmetric only (§4.2), the ones
+/// clients use.
+pub const DEFAULT_ALGORITHMS: [Algorithm; 5] =
+    [Algorithm::ES256, Algorithm::ES384, Algorithm::EdDSA, Algorithm::RS256, Algorithm::PS256];
+
+/// How far back a proof's `iat` may be (and, with [`DEFAULT_IAT_LEEWAY`], forward).
+pub const DEFAULT_IAT_WINDOW: Duration = Duration::from_secs(60);
+
+/// Clock skew accepted in both directions on `iat`.
+pub const DEFAULT_IAT_LEEWAY: Duration = Duration::from_secs(5);
+
+/// The largest proof accepted, in bytes (an RSA-4096 `jwk` makes a proof of about 1.5 KB).
+pub const MAX_PROOF_BYTES: usize = 8192;
+
+/// The longest `jti` accepted.
+pub const MAX_JTI_BYTES: usize = 256;
+
+/// Why a proof was refused. The message is safe to send (it never quotes the proof).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DpopError {
+    /// Not a compact JWS, or its parts do not decode.
+    #[error("the DPoP proof is not a compact JWS")]
+    Malformed,
+    /// Over [`MAX_PROOF_BYTES`].
+    #[error("the DPoP proof is too large")]
+    TooLarge,
+    /// `typ` is not `dpop+jwt`.
+    #[error("the DPoP proof's typ is not dpop+jwt")]
+    WrongType,
+    /// `alg` is `none`, symmetric, or not one the service accepts.
+    #[error("the DPoP proof's alg is not accepted")]
+    Algorithm,
+    /// No `jwk`, a `jwk` that is not a public key of the algorithm, or one with private members.
+    #[error("the DPoP proof's jwk is not a public key")]
+    Key,
+    /// A header member appears twice, or a member that would choose another key (`jku`, `x5u`,
+    /// `x5c`, `kid` alone) or `crit`.
+    #[error("the DPoP proof's header is not accepted")]
+    Header,
+    /// The signature does not verify with the header's `jwk`.
+    #[error("the DPoP proof's signature does not verify")]
+    Signature,
+    /// A claim is missing or of the wrong type.
+    #[error("the DPoP proof lacks a claim")]
+    Claims,
+    /// `htm` is not the request's method.
+    #[error("the DPoP proof is for another method")]
+    Method,
+    /// `htu` is not the request's URI.
+    #[error("the DPoP proof is for another URI")]
+    Uri,
+    /// `iat` is outside the window.
+    #[error("the DPoP proof is too old or from the future")]
+    IssuedAt,
+    /// The `jti` was seen within the window.
+    #[error("the DPoP proof was already used")]
+    Replayed,
+    /// `ath` is missing or is not the hash of the access token.
+    #[error("the DPoP proof is for another access token")]
+    AccessTokenHash,
+    /// The replay cache is full of proofs still inside the window: refused rather than
+    /// forgotten (a forgotten `jti` could be replayed).
+    #[error("too many DPoP proofs at once; retry")]
+    Busy,
+}
+
+impl DpopError {
+    /// A short machine-readable reason for audit events (`dpop_replayed`, ...).
+    pub fn audit_reason(self) -> &'static str {
+        match self {
+            DpopError::Malformed => "dpop_malformed",
+            DpopError::TooLarge => "dpop_too_large",
+            DpopError::WrongType => "dpop_wrong_type",
+            DpopError::Algorithm => "dpop_algorithm",
+            DpopError::Key => "dpop_key",
+            DpopError::Header => "dpop_header",
+            DpopError::Signature => "dpop_bad_signature",
+            DpopError::Claims => "dpop_claims",
+            DpopError::Method => "dpop_method",
+            DpopError::Uri => "dpop_uri",
+            DpopError::IssuedAt => "dpop_iat",
+            DpopError::Replayed => "dpop_replayed",
+            DpopError::AccessTokenHash => "dpop_ath",
+            DpopError::Busy => "dpop_busy",
+        }
+    }
+}
+
+/// What a proof is checked against: the request's method and URI.
+#[derive(Debug, Clone, Copy)]
+pub struct ProofRequest<'r> {
+    method: &'r str,
+    uri: &'r str,
+}
+
+impl<'r> ProofRequest<'r> {
+    /// A request by `method` for `uri`, the absolute URI the client called (behind a proxy: the
+    /// service's public URL with the request's path, see [`request_uri`]).
+    pub fn new(method: &'r str, uri: &'r str) -> Self {
+        Self { method, uri }
+    }
+}
+
+/// The absolute URI a client called: `public_url` (the service's public origin and base path,
+/// `RAMPART_PUBLIC_URL`) joined with the request's path. The query is dropped: `htu` has none.
+///
+/// ```
+/// assert_eq!(rampart::auth::dpop::request_uri("https://api.example", "/notes/7?x=1"), "https://api.example/notes/7");
+/// assert_eq!(rampart::auth::dpop::request_uri("https://api.example/v1/", "/notes"), "https://api.example/v1/notes");
+/// ```
+pub fn request_uri(public_url: &str, path_and_query: &str) -> String {
+    let path = path_and_query.split(['?', '#']).next().unwrap_or("");
+    format!("{}/{}", public_url.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+/// A proof that passed: its key's thumbprint (for `cnf.jkt`) and its `jti`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedProof {
+    /// The RFC 7638 SHA-256 thumbprint of the proof's key, base64url.
+    pub jkt: String,
+}
+
+/// Checks DPoP proofs; holds the replay cache.
+#[derive(Debug)]
+pub struct DpopVerifier {
+    algorithms: Vec<Algorithm>,
+    window: Duration,
+    leeway: Duration,
+    replay: ReplayCache,
+}
+
+impl Default for DpopVerifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DpopVerifier {
+    /// [`DEFAULT_ALGORITHMS`], [`DEFAULT_IAT_WINDOW`], [`DEFAULT_IAT_LEEWAY`], and a replay cache
+    /// of [`ReplayCache::DEFAULT_CAPACITY`] proofs.
+    pub fn new() -> Self {
+        Self {
+            algorithms: DEFAULT_ALGORITHMS.to_vec(),
+            window: DEFAULT_IAT_WINDOW,
+            leeway: DEFAULT_IAT_LEEWAY,
+            replay: ReplayCache::new(ReplayCache::DEFAULT_CAPACITY),
+        }
+    }
+
+    /// Accepts proofs signed with `algorithms` (asymmetric ones only: HMAC and `none` are never
+    /// accepted, whatever the list says).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().filter(|alg| is_asymmetric(*alg)).collect();
+        self
+    }
+
+    /// Accepts an `iat` up to `window` old.
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// The `algs` of a `WWW-Authenticate: DPoP` challenge (§7.1): the accepted algorithms.
+    pub fn algs(&self) -> String {
+        self.algorithms.iter().map(|alg| format!("{alg:?}")).collect::<Vec<_>>().join(" ")
+    }
+
+    /// Checks `proof` for `request`, and for `access_token` when the proof comes with one (then
+    /// its `ath` must be the token's hash).
+    ///
+    /// # Errors
+    ///
+    /// The first [`DpopError`] found, in the order of RFC 9449 §4.3.
+    pub fn verify(
+        &self,
+        proof: &str,
+        request: &ProofRequest<'_>,
+        access_token: Option<&str>,
+    ) -> Result<VerifiedProof, DpopError> {
+        self.verify_at(proof, request, access_token, SystemTime::now())
+    }
+
+    fn verify_at(
+        &self,
+        proof: &str,
+        request: &ProofRequest<'_>,
+        access_token: Option<&str>,
+        now: SystemTime,
+    ) -> Result<VerifiedProof, DpopError> {
+        if proof.len() > MAX_PROOF_BYTES {
+            return Err(DpopError::TooLarge);
+        }
+        let compact = Compact::split(proof).map_err(|_| DpopError::Malformed)?;
+        let header = decode_object(compact.header)?;
+        match header.get("typ").and_then(Value::as_str) {
+            Some("dpop+jwt") => {}
+            _ => return Err(DpopError::WrongType),
+        }
+        if ["jku", "x5u", "x5c", "crit"].iter().any(|member| header.contains_key(*member)) {
+            return Err(DpopError::Header);
+        }
+        let algorithm = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .and_then(|alg| alg.parse::<Algorithm>().ok())
+            .filter(|alg| is_asymmetric(*alg) && self.algorithms.contains(alg))
+            .ok_or(DpopError::Algorithm)?;
+        let jwk = header.get("jwk").and_then(Value::as_object).ok_or(DpopError::Key)?;
+        if PRIVATE_MEMBERS.iter().any(|member| jwk.contains_key(*member)) {
+            return Err(DpopError::Key);
+        }
+        let jkt = thumbprint_of(jwk).ok_or(DpopError::Key)?;
+        let key: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(Value::Object(jwk.clone())).map_err(|_| DpopError::Key)?;
+        let key = jsonwebtoken::DecodingKey::from_jwk(&key).map_err(|_| DpopError::Key)?;
+        let verified =
+            jsonwebtoken::crypto::verify(compact.signature, compact.signing_input.as_bytes(), &key, algorithm)
+                .map_err(|_| DpopError::Signature)?;
+        if !verified {
+            return Err(DpopError::Signature);
+        }
+
+        let claims = decode_object(compact.payload).map_err(|_| DpopError::Claims)?;
+        let text = |name: &str| claims.get(name).and_then(Value::as_str).ok_or(DpopError::Claims);
+        let jti = text("jti")?;
+        if jti.is_empty() || jti.len() > MAX_JTI_BYTES {
+            return Err(DpopError::Claims);
+        }
+        if text("htm")? != request.method {
+            return Err(DpopError::Method);
+        }
+        if !same_uri(text("htu")?, request.uri) {
+            return Err(DpopError::Uri);
+        }
+        let iat = claims.get("iat").and_then(Value::as_u64).ok_or(DpopError::Claims)?;
+        let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let (oldest, newest) = (
+            now_secs.saturating_sub((self.window + self.leeway).as_secs()),
+            now_secs.saturating_add(self.leeway.as_secs()),
+        );
+        if iat < oldest || iat > newest {
+            return Err(DpopError::IssuedAt);
+        }
+        match (access_token, claims.get("ath")) {
+            (None, _) => {}
+            (Some(token), Some(Value::String(ath))) if *ath == token_hash(token) => {}
+            (Some(_), _) => return Err(DpopError::AccessTokenHash),
+        }
+        // Last, so that a proof refused for any other reason does not use up its `jti`.
+        self.replay.first_use(&jkt, jti, now_secs, newest.saturating_sub(oldest))?;
+        Ok(VerifiedProof { jkt })
+    }
+}
+
+/// The members only a private key has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+fn is_asymmetric(algorithm: Algorithm) -> bool {
+    !matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+/// A base64url JSON object, refused if a member appears twice (the last would win silently).
+fn decode_object(segment: &str) -> Result<Map<String, Value>, DpopError> {
+    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| DpopError::Malformed)?;
+    let members: Vec<(String, Value)> = serde_json::from_slice::<Members>(&bytes).map_err(|_| DpopError::Malformed)?.0;
+    let mut object = Map::new();
+    for (name, value) in members {
+        if object.insert(name, value).is_some() {
+            return Err(DpopError::Header);
+        }
+    }
+    Ok(object)
+}
+
+/// A JSON object's members in order, duplicates kept.
+struct Members(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Members;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, Value>()? {
+                    if members.len() == 32 {
+                        return Err(serde::de::Error::custom("too many members"));
+                    }
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
+/// The RFC 7638 SHA-256 thumbprint (base64url) of a public JWK: its required members, in
+/// lexicographic order, without whitespace. `None` for a key type it does not know or a member
+/// that is missing or not a string.
+pub fn thumbprint(jwk: &Value) -> Option<String> {
+    thumbprint_of(jwk.as_object()?)
+}
+
+fn thumbprint_of(jwk: &Map<String, Value>) -> Option<String> {
+    let required: &[&str] = match jwk.get("kty")?.as_str()? {
+        "EC" => &["crv", "kty", "x", "y"],
+        "OKP" => &["crv", "kty", "x"],
+        "RSA" => &["e", "kty", "n"],
+        _ => return None,
+    };
+    let mut canonical = String::from("{");
+    for (i, member) in required.iter().enumerate() {
+        let value = jwk.get(*member)?.as_str()?;
+        if i > 0 {
+            canonical.push(',');
+        }
+        canonical.push_str(&serde_json::to_string(member).ok()?);
+        canonical.push(':');
+        canonical.push_str(&serde_json::to_string(value).ok()?);
+    }
+    canonical.push('}');
+    Some(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())))
+}
+
+/// `ath`: the base64url SHA-256 of the access token's ASCII (§4.2).
+pub fn token_hash(access_token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(access_token.as_bytes()))
+}
+
+/// Whether two absolute URIs are the same once normalized (RFC 3986 §6.2.2, §6.2.3): scheme and
+/// host compared without case, a default port dropped, an empty path as `/`, percent-encodings
+/// of unreserved characters decoded and the rest upper-cased, dot segments removed; query and
+/// fragment ignored (§4.3: `htu` has none).
+fn same_uri(a: &str, b: &str) -> bool {
+    match (normalized(a), normalized(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn normalized(uri: &str) -> Option<String> {
+    let url = reqwest::Url::parse(uri).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return None;
+    }
+    // `Url` lower-cases scheme and host, drops default ports, removes dot segments and gives an
+    // empty path as `/`; what is left is the percent-encoding of the path.
+    let mut out = format!("{}://{}", url.scheme(), url.host_str()?);
+    if let Some(port) = url.port() {
+        out.push_str(&format!(":{port}"));
+    }
+    let path = url.path().as_bytes();
+    let mut i = 0;
+    while i < path.len() {
+        if path[i] == b'%' && i + 2 < path.len() {
+            let hex = std::str::from_utf8(&path[i + 1..i + 3]).ok()?;
+            let byte = u8::from_str_radix(hex, 16).ok()?;
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+                out.push(byte as char);
+            } else {
+                out.push('%');
+                out.push_str(&hex.to_ascii_uppercase());
+            }
+            i += 3;
+        } else {
+            out.push(path[i] as char);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// The `jti`s of the proofs seen within the window, per key: a proof is accepted once.
+///
+/// Bounded: when full of proofs still inside their window, new proofs are refused
+/// ([`DpopError::Busy`]) rather than old ones forgotten, since a forgotten `jti` could be
+/// replayed. In memory, so per instance: instances behind one load balancer should share a
+/// store (a client's proof replayed to another instance would pass there).
+#[derive(Debug)]
+pub struct ReplayCache {
+    capacity: usize,
+    seen: Mutex<HashMap<[u8; 32], u64>>,
+}
+
+impl ReplayCache {
+    /// Proofs remembered at once by default (each 40 bytes and the map's overhead).
+    pub const DEFAULT_CAPACITY: usize = 1_000_000;
+
+    /// A cache of at most `capacity` proofs.
+    pub fn new(capacity: usize) -> Self {
+        Self { capacity: capacity.max(1), seen: Mutex::new(HashMap::new()) }
+    }
+
+    /// Records the proof `jti` of the key `jkt` at `now` (seconds), kept for `window` seconds.
+    ///
+    /// # Errors
+    ///
+    /// [`DpopError::Replayed`] when it was seen within the window; [`DpopError::Busy`] when the
+    /// cache is full of proofs inside their window.
+    fn first_use(&self, jkt: &str, jti: &str, now: u64, window: u64) -> Result<(), DpopError> {
+        let mut hasher = Sha256::new();
+        hasher.update(jkt.as_bytes());
+        hasher.update([0]);
+        hasher.update(jti.as_bytes());
+        let id: [u8; 32] = hasher.finalize().into();
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(until) = seen.get(&id)
+            && *until >= now
+        {
+            return Err(DpopError::Replayed);
+        }
+        if seen.len() >= self.capacity {
+            seen.retain(|_, until| *until >= now);
+            if seen.len() >= self.capacity {
+                return Err(DpopError::Busy);
+            }
+        }
+        seen.insert(id, now.saturating_add(window));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_compare_after_normalization() {
+        for (a, b) in [
+            ("https://API.example/notes", "https://api.example/notes"),
+            ("https://api.example:443/notes", "https://api.example/notes"),
+            ("http://api.example:80", "http://api.example/"),
+            ("https://api.example/a/./b/../notes", "https://api.example/a/notes"),
+            ("https://api.example/%7Enotes", "https://api.example/~notes"),
+            ("https://api.example/n%2fb", "https://api.example/n%2Fb"),
+            ("https://api.example/notes?x=1", "https://api.example/notes"),
+        ] {
+            assert!(same_uri(a, b), "{a} = {b}");
+        }
+        for (a, b) in [
+            ("https://api.example/notes", "http://api.example/notes"),
+            ("https://api.example/notes", "https://api.example:8443/notes"),
+            ("https://api.example/notes", "https://api.example/Notes"),
+            ("https://api.example/notes", "https://evil.example/notes"),
+            ("/notes", "/notes"),
+        ] {
+            assert!(!same_uri(a, b), "{a} != {b}");
+        }
+    }
+
+    #[test]
+    fn a_replayed_jti_is_refused_within_its_window_and_the_cache_is_bounded() {
+        let cache = ReplayCache::new(2);
+        assert_eq!(cache.first_use("k", "a", 100, 65), Ok(()));
+        assert_eq!(cache.first_use("k", "a", 120, 65), Err(DpopError::Replayed));
+        // The same jti from another key is another proof.
+        assert_eq!(cache.first_use("other", "a", 120, 65), Ok(()));
+        // Full of live proofs: refused, not forgotten.
+        assert_eq!(cache.first_use("k", "b", 120, 65), Err(DpopError::Busy));
+        // Once they are out of their window, they make room.
+        assert_eq!(cache.first_use("k", "b", 200, 65), Ok(()));
+    }
+}

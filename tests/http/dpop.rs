@@ -1,0 +1,144 @@
+//! DPoP proofs (RFC 9449) from the attacker's side: each check of §4.3 refuses the proof that
+//! breaks it, with the reason an audit event and the `invalid_dpop_proof` challenge carry.
+
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use rampart::auth::dpop::{DpopError, DpopVerifier, ProofRequest, thumbprint, token_hash};
+use rampart_tests::*;
+use serde_json::{Value, json};
+
+const URI: &str = "https://api.example/notes/7";
+
+struct Key {
+    signing: EncodingKey,
+    algorithm: Algorithm,
+    jwk: Value,
+}
+
+fn key(file: &str, algorithm: Algorithm) -> Key {
+    let signing = match algorithm {
+        Algorithm::EdDSA => EncodingKey::from_ed_pem(&fixture(file)).unwrap(),
+        Algorithm::RS256 => EncodingKey::from_rsa_pem(&fixture(file)).unwrap(),
+        _ => EncodingKey::from_ec_pem(&fixture(file)).unwrap(),
+    };
+    let jwk = serde_json::to_value(Jwk::from_encoding_key(&signing, algorithm).unwrap()).unwrap();
+    Key { signing, algorithm, jwk }
+}
+
+fn claims(method: &str, uri: &str, iat: u64) -> Value {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let jti = format!("proof-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    json!({"jti": jti, "htm": method, "htu": uri, "iat": iat})
+}
+
+fn proof(key: &Key, claims: &Value) -> String {
+    let header = json!({"typ": "dpop+jwt", "alg": format!("{:?}", key.algorithm), "jwk": key.jwk});
+    sign(&header, claims, &key.signing, key.algorithm)
+}
+
+fn get() -> ProofRequest<'static> {
+    ProofRequest::new("GET", URI)
+}
+
+#[test]
+fn a_proof_with_each_accepted_key_type_verifies_to_its_thumbprint() {
+    let verifier = DpopVerifier::new();
+    for (file, algorithm) in
+        [("ec.key.pem", Algorithm::ES256), ("ed.key.pem", Algorithm::EdDSA), ("rsa.key.pem", Algorithm::RS256)]
+    {
+        let key = key(file, algorithm);
+        let verified = verifier.verify(&proof(&key, &claims("GET", URI, now())), &get(), None).unwrap();
+        assert_eq!(verified.jkt, thumbprint(&key.jwk).unwrap(), "{algorithm:?}");
+    }
+}
+
+#[test]
+fn each_broken_check_refuses_the_proof() {
+    let verifier = DpopVerifier::new();
+    let ec = key("ec.key.pem", Algorithm::ES256);
+    let other = key("ec2.key.pem", Algorithm::ES256);
+    let refused = |proof: &str, request: &ProofRequest<'_>, token: Option<&str>| {
+        verifier.verify(proof, request, token).unwrap_err()
+    };
+
+    // Replayed: the same proof twice.
+    let once = proof(&ec, &claims("GET", URI, now()));
+    assert!(verifier.verify(&once, &get(), None).is_ok());
+    assert_eq!(refused(&once, &get(), None), DpopError::Replayed);
+    // Another method, another URI (scheme, host, port, path).
+    assert_eq!(refused(&proof(&ec, &claims("POST", URI, now())), &get(), None), DpopError::Method);
+    for uri in [
+        "http://api.example/notes/7",
+        "https://evil.example/notes/7",
+        "https://api.example:8443/notes/7",
+        "https://api.example/notes/8",
+    ] {
+        assert_eq!(refused(&proof(&ec, &claims("GET", uri, now())), &get(), None), DpopError::Uri, "{uri}");
+    }
+    // The same URI written otherwise is the same URI (RFC 3986 normalization).
+    assert!(
+        verifier.verify(&proof(&ec, &claims("GET", "https://API.example:443/notes/./7", now())), &get(), None).is_ok()
+    );
+    // Too old, from the future.
+    assert_eq!(refused(&proof(&ec, &claims("GET", URI, now() - 3600)), &get(), None), DpopError::IssuedAt);
+    assert_eq!(refused(&proof(&ec, &claims("GET", URI, now() + 3600)), &get(), None), DpopError::IssuedAt);
+    // With an access token: `ath` must be its hash.
+    let mut for_token = claims("GET", URI, now());
+    for_token["ath"] = json!(token_hash("the-token"));
+    assert_eq!(refused(&proof(&ec, &for_token), &get(), Some("another-token")), DpopError::AccessTokenHash);
+    assert_eq!(refused(&proof(&ec, &claims("GET", URI, now())), &get(), Some("the-token")), DpopError::AccessTokenHash);
+    assert!(verifier.verify(&proof(&ec, &for_token), &get(), Some("the-token")).is_ok());
+    // Signed by another key than the one in its header.
+    let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": ec.jwk});
+    let forged = sign(&header, &claims("GET", URI, now()), &other.signing, Algorithm::ES256);
+    assert_eq!(refused(&forged, &get(), None), DpopError::Signature);
+    // A private key in the header.
+    let mut private = ec.jwk.clone();
+    private["d"] = json!("c2VjcmV0LXNjYWxhcg");
+    let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": private});
+    assert_eq!(
+        refused(&sign(&header, &claims("GET", URI, now()), &ec.signing, Algorithm::ES256), &get(), None),
+        DpopError::Key
+    );
+    // `alg: none`, and an HMAC proof with a symmetric key.
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({"typ": "dpop+jwt", "alg": "none", "jwk": ec.jwk})),
+        b64(&claims("GET", URI, now()))
+    );
+    assert_eq!(refused(&none, &get(), None), DpopError::Malformed, "an empty signature is not a JWS");
+    let none = format!("{none}c2ln");
+    assert_eq!(refused(&none, &get(), None), DpopError::Algorithm);
+    let hmac = EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef").unwrap();
+    let header = json!({"typ": "dpop+jwt", "alg": "HS256", "jwk": {"kty": "oct", "k": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}});
+    assert_eq!(
+        refused(&sign(&header, &claims("GET", URI, now()), &hmac, Algorithm::HS256), &get(), None),
+        DpopError::Algorithm
+    );
+    // Not a DPoP proof (an access token's typ), a header that names its key elsewhere, a member twice.
+    let header = json!({"typ": "JWT", "alg": "ES256", "jwk": ec.jwk});
+    assert_eq!(
+        refused(&sign(&header, &claims("GET", URI, now()), &ec.signing, Algorithm::ES256), &get(), None),
+        DpopError::WrongType
+    );
+    let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": ec.jwk, "jku": "https://evil.example/keys"});
+    assert_eq!(
+        refused(&sign(&header, &claims("GET", URI, now()), &ec.signing, Algorithm::ES256), &get(), None),
+        DpopError::Header
+    );
+    let twice = format!(r#"{{"typ":"dpop+jwt","alg":"ES256","alg":"ES256","jwk":{}}}"#, ec.jwk);
+    let raw = sign_raw(&base64_url(twice.as_bytes()), &b64(&claims("GET", URI, now())), &ec.signing, Algorithm::ES256);
+    assert_eq!(refused(&raw, &get(), None), DpopError::Header);
+    // A claim missing, and an oversized proof.
+    let mut no_jti = claims("GET", URI, now());
+    no_jti.as_object_mut().unwrap().remove("jti");
+    assert_eq!(refused(&proof(&ec, &no_jti), &get(), None), DpopError::Claims);
+    assert_eq!(refused(&"a".repeat(9000), &get(), None), DpopError::TooLarge);
+    // The challenge names the accepted algorithms.
+    assert_eq!(verifier.algs(), "ES256 ES384 EdDSA RS256 PS256");
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
