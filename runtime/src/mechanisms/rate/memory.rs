@@ -43,6 +43,11 @@ const REFUSED_TAT: u64 = u64::MAX / 4;
 /// goes back to the system when keys are dropped. The keys are already SipHash values under a
 /// secret seed, which no client can aim: the map spreads them with one multiplication (FxHash)
 /// instead of hashing them again.
+///
+/// Known limit: when the table grows, `HashIndex` copies each entry to its new place, and a
+/// check that updates the old copy in that instant is lost (scc documents it for `peek`): the key
+/// may get one request more than its quota per check racing a resize. `read_sync` would close
+/// it with a shared lock per check, which costs the scaling above; not measured yet.
 struct BoundedStore {
     keys: scc::HashIndex<u64, KeyState, rustc_hash::FxBuildHasher>,
     max: usize,
