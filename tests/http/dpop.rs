@@ -142,3 +142,103 @@ fn base64_url(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
+
+/// A `GET /notes` of the notes service with `authorization` and, when given, a `DPoP` proof.
+fn list_notes(authorization: &str, proof: Option<&str>) -> axum::http::Request<axum::body::Body> {
+    let mut request = axum::http::Request::get("/notes").header("authorization", authorization);
+    if let Some(proof) = proof {
+        request = request.header("dpop", proof);
+    }
+    request.body(axum::body::Body::empty()).unwrap()
+}
+
+/// A proof of `key` for `GET {uri}` with `token`'s hash.
+fn proof_for(key: &Key, uri: &str, token: &str) -> String {
+    let mut claims = claims("GET", uri, now());
+    claims["ath"] = json!(token_hash(token));
+    proof(key, &claims)
+}
+
+fn assert_dpop_challenge(reply: &Reply, error: &str, description: &str) {
+    assert_eq!(reply.status, axum::http::StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reply.header("www-authenticate"),
+        format!(
+            r#"DPoP realm="api", error="{error}", error_description="{description}", algs="ES256 ES384 EdDSA RS256 PS256""#
+        )
+    );
+    assert_eq!(reply.header("content-type"), "application/problem+json");
+}
+
+#[tokio::test]
+async fn a_bound_token_is_accepted_only_with_a_fresh_proof_of_its_key() {
+    const NOTES: &str = "https://notes.example/notes";
+    let app = notes_app(&[("RAMPART_PUBLIC_URL", "https://notes.example/")]).await;
+    let ec = key("ec.key.pem", Algorithm::ES256);
+    let mut bound = rampart_tests::claims("alice", "notes:read notes:write");
+    bound["cnf"] = json!({"jkt": thumbprint(&ec.jwk).unwrap()});
+    let token = Scheme::Hs256.token(&bound);
+    let dpop = format!("DPoP {token}");
+
+    let first = proof_for(&ec, NOTES, &token);
+    assert_eq!(send(&app, list_notes(&dpop, Some(&first))).await.status, axum::http::StatusCode::OK);
+    let invalid = "the DPoP proof is invalid";
+    // The same proof again, a proof for another URL, by another key, none, two.
+    assert_dpop_challenge(&send(&app, list_notes(&dpop, Some(&first))).await, "invalid_dpop_proof", invalid);
+    let elsewhere = proof_for(&ec, "https://notes.example/notes/1", &token);
+    assert_dpop_challenge(&send(&app, list_notes(&dpop, Some(&elsewhere))).await, "invalid_dpop_proof", invalid);
+    let thief = key("ec2.key.pem", Algorithm::ES256);
+    let stolen = proof_for(&thief, NOTES, &token);
+    assert_dpop_challenge(&send(&app, list_notes(&dpop, Some(&stolen))).await, "invalid_dpop_proof", invalid);
+    assert_dpop_challenge(&send(&app, list_notes(&dpop, None)).await, "invalid_dpop_proof", invalid);
+    let two = axum::http::Request::get("/notes")
+        .header("authorization", &dpop)
+        .header("dpop", proof_for(&ec, NOTES, &token))
+        .header("dpop", proof_for(&ec, NOTES, &token))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_dpop_challenge(&send(&app, two).await, "invalid_dpop_proof", invalid);
+
+    // The bound token as a plain bearer token (it is in the verification cache by now: the fast
+    // path must refuse it too), with or without a proof.
+    let as_bearer = format!("Bearer {token}");
+    let told = "send this token with Authorization: DPoP and a DPoP proof";
+    assert_dpop_challenge(&send(&app, list_notes(&as_bearer, None)).await, "invalid_token", told);
+    let fresh = proof_for(&ec, NOTES, &token);
+    assert_dpop_challenge(&send(&app, list_notes(&as_bearer, Some(&fresh))).await, "invalid_token", told);
+
+    // A token bound to no key, sent as DPoP with a valid proof: the key is not the token's.
+    let unbound = Scheme::Hs256.token(&rampart_tests::claims("bob", "notes:read"));
+    let reply = send(&app, list_notes(&format!("DPoP {unbound}"), Some(&proof_for(&ec, NOTES, &unbound)))).await;
+    assert_dpop_challenge(&reply, "invalid_dpop_proof", invalid);
+    // A fresh proof still works: nothing above used up the key.
+    let again = proof_for(&ec, NOTES, &token);
+    assert_eq!(send(&app, list_notes(&dpop, Some(&again))).await.status, axum::http::StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_service_decides_whether_dpop_is_off_allowed_or_required() {
+    let ec = key("ec.key.pem", Algorithm::ES256);
+    let mut bound = rampart_tests::claims("alice", "notes:read");
+    bound["cnf"] = json!({"jkt": thumbprint(&ec.jwk).unwrap()});
+    let token = Scheme::Hs256.token(&bound);
+    let plain = Scheme::Hs256.token(&rampart_tests::claims("bob", "notes:read"));
+
+    // Off: the DPoP scheme is not one the service speaks.
+    let off = notes_app(&[("RAMPART_DPOP", "off"), ("RAMPART_PUBLIC_URL", "https://notes.example")]).await;
+    let proof = proof_for(&ec, "https://notes.example/notes", &token);
+    let reply = send(&off, list_notes(&format!("DPoP {token}"), Some(&proof))).await;
+    assert_eq!(reply.status, axum::http::StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.header("www-authenticate"), r#"Bearer realm="api""#);
+
+    // Required: a plain bearer token is refused with the DPoP challenge; a bound one with its
+    // proof passes.
+    let required = notes_app(&[("RAMPART_DPOP", "required"), ("RAMPART_PUBLIC_URL", "https://notes.example")]).await;
+    let reply = send(&required, list_notes(&format!("Bearer {plain}"), None)).await;
+    assert_dpop_challenge(&reply, "invalid_token", "send this token with Authorization: DPoP and a DPoP proof");
+    let proof = proof_for(&ec, "https://notes.example/notes", &token);
+    assert_eq!(
+        send(&required, list_notes(&format!("DPoP {token}"), Some(&proof))).await.status,
+        axum::http::StatusCode::OK
+    );
+}

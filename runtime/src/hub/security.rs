@@ -194,7 +194,8 @@ impl Security {
             AuditEvent::new(&ctx, Decision::Deny, "locked_out_verification_budget", 429).emit();
             return Err(Error::RateLimited { retry_after: std::time::Duration::from_secs(1) });
         }
-        match self.0.authenticator.authenticate(&parts.headers).await {
+        let path = parts.uri.path_and_query().map_or("/", axum::http::uri::PathAndQuery::as_str);
+        match self.0.authenticator.authenticate_request(&parts.headers, parts.method.as_str(), path).await {
             Ok(principal) => {
                 if let Some(scope) = parts.extensions.get_mut::<RequestScope>() {
                     scope.verified = Some(principal.clone());

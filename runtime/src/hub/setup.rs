@@ -99,6 +99,7 @@ impl Security {
             .revocations(revocations)
             .revocation_failure(config.revocation_failure)
             .max_token_bytes(jwt.max_token_bytes)
+            .dpop(config.dpop, config.public_url())
             .build()?;
         Ok(Security::builder(authenticator)
             .rate_limiter(limiter)

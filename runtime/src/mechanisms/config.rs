@@ -27,6 +27,8 @@
 //! | `RAMPART_MAX_TOKEN_BYTES` | `8192` | largest bearer token |
 //! | `RAMPART_TOKEN_CACHE_BYTES` | `33554432` | memory for verified tokens (32 MiB: about 16,000 tokens of 500 bytes); beyond, the least used are evicted one by one; `0` = verify every request |
 //! | `RAMPART_ROLES_CLAIM` | `/roles` | JSON pointer to the roles array |
+//! | `RAMPART_DPOP` | `allowed` | DPoP-bound tokens (RFC 9449): `allowed` (and plain bearer tokens), `required` (only bound tokens), `off` |
+//! | `RAMPART_PUBLIC_URL` | the listen address | the URL clients call, which DPoP proofs name (behind a TLS-terminating proxy, its public URL) |
 //! | `RAMPART_API_KEYS` | — | `id:sha256hex:scope scope\|role role;id2:...` (the `\|roles` part is optional; `rampart keygen api-key` prints an entry) |
 //! | `RAMPART_OAUTH_CLIENTS` | — | `id:secret:scope1 scope2,id2:...`; a secret may be given as `sha256-<64 hex digits>` of itself |
 //! | `RAMPART_RATE_LIMIT` | `memory` | `memory` or a `redis://` URL |
@@ -239,6 +241,11 @@ pub struct Config {
     /// The connection limits of [`crate::serve()`] (`RAMPART_HEADER_TIMEOUT_SECS`,
     /// `RAMPART_IDLE_TIMEOUT_SECS`, `RAMPART_MAX_CONNECTIONS`, `RAMPART_SHUTDOWN_GRACE_SECS`).
     pub server: crate::timeout::ServerLimits,
+    /// DPoP-bound tokens (`RAMPART_DPOP`).
+    pub dpop: crate::auth::DpopMode,
+    /// The URL clients call (`RAMPART_PUBLIC_URL`), which DPoP proofs name; unset: the listen
+    /// address ([`Config::public_url`]).
+    pub public_url: Option<String>,
 }
 
 /// A URL as it may be shown: a password in it replaced by `[redacted]`.
@@ -286,6 +293,8 @@ impl fmt::Debug for Config {
             .field("lockout", &self.lockout)
             .field("timeouts", &self.timeouts)
             .field("server", &self.server)
+            .field("dpop", &self.dpop)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -621,6 +630,32 @@ impl Config {
             r.fail("RAMPART_CORS_ORIGINS", e.to_string());
         }
 
+        let dpop = match r.get("RAMPART_DPOP").as_deref() {
+            None | Some("allowed") => crate::auth::DpopMode::Allowed,
+            Some("required") => crate::auth::DpopMode::Required,
+            Some("off") => crate::auth::DpopMode::Off,
+            Some(_) => {
+                r.fail("RAMPART_DPOP", "expected `allowed`, `required` or `off`");
+                crate::auth::DpopMode::Allowed
+            }
+        };
+        let public_url = r.get("RAMPART_PUBLIC_URL").map(|url| url.trim_end_matches('/').to_owned());
+        if let Some(url) = &public_url {
+            let parsed = reqwest::Url::parse(url);
+            let fine = parsed.as_ref().is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some()
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+            });
+            if !fine {
+                r.fail(
+                    "RAMPART_PUBLIC_URL",
+                    "expected the absolute http(s) URL clients call, without query (for example https://api.example.com)",
+                );
+            }
+        }
+
         let database_url = r.get("DATABASE_URL");
         if production && database_url.is_none() {
             r.fail(
@@ -655,7 +690,22 @@ impl Config {
             lockout,
             timeouts,
             server,
+            dpop,
+            public_url,
         })
+    }
+
+    /// The URL clients call: `RAMPART_PUBLIC_URL`, else the listen address (`https` with TLS).
+    ///
+    /// ```
+    /// let config = rampart::config::Config::from_lookup(|_| None).unwrap();
+    /// assert_eq!(config.public_url(), "http://127.0.0.1:3000");
+    /// ```
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.clone(),
+            None => format!("{}://{}", if self.tls.is_some() { "https" } else { "http" }, self.addr),
+        }
     }
 }
 
@@ -681,6 +731,13 @@ impl Config {
                  balancer every client has the proxy's address, so one client's guesses lock failing credentials \
                  of all of them; set RAMPART_TRUSTED_PROXIES to the proxies' CIDRs",
                 self.addr
+            ));
+        }
+        if self.dpop != crate::auth::DpopMode::Off && self.public_url.is_none() && !self.addr.ip().is_loopback() {
+            warnings.push(format!(
+                "DPoP proofs are checked against {} (the listen address): behind a proxy, set RAMPART_PUBLIC_URL \
+                 to the URL clients call",
+                self.public_url()
             ));
         }
         warnings

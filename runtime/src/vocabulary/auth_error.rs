@@ -50,6 +50,90 @@ pub enum TokenError {
     InvalidClaim(&'static str),
 }
 
+/// The algorithms a DPoP proof may be signed with, as the `algs` of the challenge (RFC 9449 §7.1).
+pub const DPOP_ALGORITHMS: &str = "ES256 ES384 EdDSA RS256 PS256";
+
+/// Why a proof was refused. The message is safe to send (it never quotes the proof).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DpopError {
+    /// Not a compact JWS, or its parts do not decode.
+    #[error("the DPoP proof is not a compact JWS")]
+    Malformed,
+    /// Over [`MAX_PROOF_BYTES`].
+    #[error("the DPoP proof is too large")]
+    TooLarge,
+    /// `typ` is not `dpop+jwt`.
+    #[error("the DPoP proof's typ is not dpop+jwt")]
+    WrongType,
+    /// `alg` is `none`, symmetric, or not one the service accepts.
+    #[error("the DPoP proof's alg is not accepted")]
+    Algorithm,
+    /// No `jwk`, a `jwk` that is not a public key of the algorithm, or one with private members.
+    #[error("the DPoP proof's jwk is not a public key")]
+    Key,
+    /// A header member appears twice, or a member that would choose another key (`jku`, `x5u`,
+    /// `x5c`, `kid` alone) or `crit`.
+    #[error("the DPoP proof's header is not accepted")]
+    Header,
+    /// The signature does not verify with the header's `jwk`.
+    #[error("the DPoP proof's signature does not verify")]
+    Signature,
+    /// A claim is missing or of the wrong type.
+    #[error("the DPoP proof lacks a claim")]
+    Claims,
+    /// `htm` is not the request's method.
+    #[error("the DPoP proof is for another method")]
+    Method,
+    /// `htu` is not the request's URI.
+    #[error("the DPoP proof is for another URI")]
+    Uri,
+    /// `iat` is outside the window.
+    #[error("the DPoP proof is too old or from the future")]
+    IssuedAt,
+    /// The `jti` was seen within the window.
+    #[error("the DPoP proof was already used")]
+    Replayed,
+    /// `ath` is missing or is not the hash of the access token.
+    #[error("the DPoP proof is for another access token")]
+    AccessTokenHash,
+    /// The replay cache is full of proofs still inside the window: refused rather than
+    /// forgotten (a forgotten `jti` could be replayed).
+    #[error("too many DPoP proofs at once; retry")]
+    Busy,
+    /// No `DPoP` header with a DPoP-scheme token, or more than one.
+    #[error("a DPoP request carries exactly one DPoP proof")]
+    Missing,
+    /// The proof's key is not the one the token is bound to (`cnf.jkt`), or the token is bound
+    /// to no key.
+    #[error("the DPoP proof's key is not the token's")]
+    KeyMismatch,
+}
+
+impl DpopError {
+    /// A short machine-readable reason for audit events (`dpop_replayed`, ...).
+    pub fn audit_reason(self) -> &'static str {
+        match self {
+            DpopError::Malformed => "dpop_malformed",
+            DpopError::TooLarge => "dpop_too_large",
+            DpopError::WrongType => "dpop_wrong_type",
+            DpopError::Algorithm => "dpop_algorithm",
+            DpopError::Key => "dpop_key",
+            DpopError::Header => "dpop_header",
+            DpopError::Signature => "dpop_bad_signature",
+            DpopError::Claims => "dpop_claims",
+            DpopError::Method => "dpop_method",
+            DpopError::Uri => "dpop_uri",
+            DpopError::IssuedAt => "dpop_iat",
+            DpopError::Replayed => "dpop_replayed",
+            DpopError::AccessTokenHash => "dpop_ath",
+            DpopError::Busy => "dpop_busy",
+            DpopError::Missing => "dpop_missing",
+            DpopError::KeyMismatch => "dpop_key_mismatch",
+        }
+    }
+}
+
 /// [`AuthError::Malformed`]: a bearer token and an API key in one request.
 pub(crate) const BOTH_CREDENTIALS: &str = "both a bearer token and an API key";
 /// [`AuthError::Malformed`]: more than one `X-API-Key` header.
@@ -93,6 +177,13 @@ pub enum AuthError {
     /// The revocation store did not answer; authentication fails closed.
     #[error("revocation check unavailable")]
     RevocationUnavailable,
+    /// A DPoP request (`Authorization: DPoP`) whose proof was refused.
+    #[error(transparent)]
+    Dpop(#[from] DpopError),
+    /// A token bound to a key (`cnf.jkt`) sent as a plain bearer token (RFC 9449 §7.1), or a
+    /// bearer token where the service requires DPoP.
+    #[error("a DPoP-bound token sent as a bearer token")]
+    DpopRequired,
 }
 
 impl AuthError {
@@ -100,8 +191,15 @@ impl AuthError {
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
             AuthError::Missing | AuthError::UnsupportedScheme => None,
+            AuthError::Dpop(_) => Some("invalid_dpop_proof"),
             _ => Some("invalid_token"),
         }
+    }
+
+    /// Whether the failure is challenged in the DPoP scheme (RFC 9449 §7.1): a refused proof, or
+    /// a bound token sent without one.
+    pub fn concerns_dpop(&self) -> bool {
+        matches!(self, AuthError::Dpop(_) | AuthError::DpopRequired)
     }
 
     /// What the client is told: nothing that helps tell one failed check from another, except
@@ -110,6 +208,8 @@ impl AuthError {
         match self {
             AuthError::Missing | AuthError::UnsupportedScheme => "authentication is required",
             AuthError::Token(TokenError::Expired) => "the access token expired",
+            AuthError::Dpop(_) => "the DPoP proof is invalid",
+            AuthError::DpopRequired => "send this token with Authorization: DPoP and a DPoP proof",
             AuthError::Malformed(BOTH_CREDENTIALS) => "send one credential: a bearer token or an API key, not both",
             _ if self.concerns_api_key() => "the API key is invalid",
             _ => "the access token is invalid",
@@ -151,6 +251,9 @@ impl AuthError {
     pub fn is_guess(&self) -> bool {
         match self {
             AuthError::Malformed(_) | AuthError::TooLarge { .. } | AuthError::UnknownApiKey => true,
+            // A proof that does not verify is what a thief of the token without its key sends.
+            AuthError::Dpop(error) => !matches!(error, DpopError::Busy),
+            AuthError::DpopRequired => false,
             AuthError::Token(token) => matches!(
                 token,
                 TokenError::Malformed(_)
@@ -181,6 +284,8 @@ impl AuthError {
             AuthError::UnknownApiKey => "unknown_api_key",
             AuthError::SchemeDisabled => "scheme_disabled",
             AuthError::RevocationUnavailable => "revocation_unavailable",
+            AuthError::Dpop(error) => error.audit_reason(),
+            AuthError::DpopRequired => "dpop_required",
             AuthError::Token(token) => match token {
                 TokenError::Malformed(_) => "malformed_token",
                 TokenError::AlgorithmNotAllowed => "algorithm_not_allowed",

@@ -138,6 +138,15 @@ impl Unauthenticated {
 
     /// The RFC 6750 §3 challenge: no `error` attribute when no credentials were sent (§3.1).
     fn challenge(&self) -> String {
+        if self.reason.concerns_dpop() {
+            return format!(
+                "DPoP realm=\"{}\", error=\"{}\", error_description=\"{}\", algs=\"{}\"",
+                self.realm,
+                self.reason.error_code().unwrap_or("invalid_token"),
+                self.reason.public_description(),
+                crate::vocabulary::auth_error::DPOP_ALGORITHMS
+            );
+        }
         if self.reason.concerns_api_key() {
             return format!(
                 "ApiKey realm=\"{}\", header=\"X-API-Key\", error=\"invalid_key\", error_description=\"{}\"",

@@ -124,6 +124,8 @@ struct Inner {
     client_id: Option<String>,
     token_id: Option<String>,
     expires_at: Option<u64>,
+    /// `cnf.jkt`: the thumbprint of the key the token is bound to (RFC 9449 §6.1).
+    bound_key: Option<String>,
     method: AuthMethod,
     kind: PrincipalKind,
     claims: Value,
@@ -174,6 +176,15 @@ impl Principal {
             Some(Value::String(_)) => PrincipalKind::User,
             Some(_) => return Err(TokenError::InvalidClaim("`gty` is not a string")),
         };
+        let bound_key = match claims.get("cnf") {
+            None => None,
+            Some(Value::Object(cnf)) => match cnf.get("jkt") {
+                None => None,
+                Some(Value::String(jkt)) if !jkt.is_empty() => Some(jkt.clone()),
+                Some(_) => return Err(TokenError::InvalidClaim("`cnf.jkt` is not a thumbprint")),
+            },
+            Some(_) => return Err(TokenError::InvalidClaim("`cnf` is not an object")),
+        };
         let issuer = claims.get("iss").and_then(Value::as_str);
         let namespace = if kind == PrincipalKind::Client { "client" } else { "jwt" };
         let issuer_start = namespace.len() + 1;
@@ -188,6 +199,7 @@ impl Principal {
             client_id: text("client_id").or_else(|| text("azp")),
             token_id: text("jti"),
             expires_at: claims.get("exp").and_then(Value::as_u64),
+            bound_key,
             method: AuthMethod::Jwt,
             kind,
             claims: Value::Object(claims),
@@ -205,6 +217,7 @@ impl Principal {
             issuer: None,
             token_id: None,
             expires_at: None,
+            bound_key: None,
             method: AuthMethod::ApiKey,
             kind: PrincipalKind::ApiKey,
             claims: Value::Object(serde_json::Map::new()),
@@ -275,6 +288,12 @@ impl Principal {
     /// The issuer (`iss`).
     pub fn issuer(&self) -> Option<&str> {
         self.0.issuer.clone().map(|range| &self.0.qualified_subject[range])
+    }
+
+    /// The thumbprint of the key the token is bound to (`cnf.jkt`, RFC 9449 §6.1): such a token
+    /// is accepted only with a DPoP proof signed by that key.
+    pub fn bound_key(&self) -> Option<&str> {
+        self.0.bound_key.as_deref()
     }
 
     /// The token id (`jti`).

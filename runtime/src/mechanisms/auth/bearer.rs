@@ -32,6 +32,9 @@ static API_KEY_HEADER_NAME: axum::http::HeaderName = axum::http::HeaderName::fro
 pub enum Credentials<'a> {
     /// An OAuth 2.0 bearer token (a JWT).
     Bearer(&'a str),
+    /// A DPoP-bound access token (`Authorization: DPoP`, RFC 9449 §7.1); its proof is the `DPoP`
+    /// header.
+    Dpop(&'a str),
     /// An API key from `X-API-Key`.
     ApiKey(&'a str),
 }
@@ -49,7 +52,7 @@ pub enum Credentials<'a> {
 /// Runs before any signature check, so a malformed or oversized token costs almost nothing.
 pub fn extract_credentials(headers: &HeaderMap, max_len: usize) -> Result<Credentials<'_>, AuthError> {
     let credentials = extract_unchecked(headers, max_len)?;
-    if let Credentials::Bearer(token) = credentials {
+    if let Credentials::Bearer(token) | Credentials::Dpop(token) = credentials {
         check_token(token.as_bytes(), max_len)?;
     }
     Ok(credentials)
@@ -77,7 +80,8 @@ pub(crate) fn extract_unchecked(headers: &HeaderMap, max_len: usize) -> Result<C
             // token does what `to_str` and the check would do in two.
             let bytes = value.as_bytes();
             let split = bytes.iter().position(|&b| b == b' ').unwrap_or(bytes.len());
-            if !bytes[..split].eq_ignore_ascii_case(b"bearer") {
+            let dpop = bytes[..split].eq_ignore_ascii_case(b"dpop");
+            if !dpop && !bytes[..split].eq_ignore_ascii_case(b"bearer") {
                 return Err(AuthError::UnsupportedScheme);
             }
             let rest = &bytes[split..];
@@ -91,7 +95,7 @@ pub(crate) fn extract_unchecked(headers: &HeaderMap, max_len: usize) -> Result<C
             }
             let token =
                 std::str::from_utf8(token).map_err(|_| AuthError::Malformed("non-ASCII Authorization header"))?;
-            Ok(Credentials::Bearer(token))
+            Ok(if dpop { Credentials::Dpop(token) } else { Credentials::Bearer(token) })
         }
         (None, Some(value)) => {
             let key = value.to_str().map_err(|_| AuthError::Malformed(NON_ASCII_API_KEY))?;

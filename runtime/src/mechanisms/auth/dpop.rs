@@ -39,11 +39,13 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
+pub use crate::vocabulary::auth_error::{DPOP_ALGORITHMS, DpopError};
+
 use super::jose::Compact;
 
-/// The algorithms a proof may be signed with by default: asymmetric only (§4.2), the ones
-/// clients use.
-pub const DEFAULT_ALGORITHMS: [Algorithm; 5] =
+/// The algorithms a proof may be signed with: asymmetric only (§4.2), the ones clients use (the
+/// `algs` of the challenge, [`DPOP_ALGORITHMS`]).
+pub const ALGORITHMS: [Algorithm; 5] =
     [Algorithm::ES256, Algorithm::ES384, Algorithm::EdDSA, Algorithm::RS256, Algorithm::PS256];
 
 /// How far back a proof's `iat` may be (and, with [`DEFAULT_IAT_LEEWAY`], forward).
@@ -57,78 +59,6 @@ pub const MAX_PROOF_BYTES: usize = 8192;
 
 /// The longest `jti` accepted.
 pub const MAX_JTI_BYTES: usize = 256;
-
-/// Why a proof was refused. The message is safe to send (it never quotes the proof).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DpopError {
-    /// Not a compact JWS, or its parts do not decode.
-    #[error("the DPoP proof is not a compact JWS")]
-    Malformed,
-    /// Over [`MAX_PROOF_BYTES`].
-    #[error("the DPoP proof is too large")]
-    TooLarge,
-    /// `typ` is not `dpop+jwt`.
-    #[error("the DPoP proof's typ is not dpop+jwt")]
-    WrongType,
-    /// `alg` is `none`, symmetric, or not one the service accepts.
-    #[error("the DPoP proof's alg is not accepted")]
-    Algorithm,
-    /// No `jwk`, a `jwk` that is not a public key of the algorithm, or one with private members.
-    #[error("the DPoP proof's jwk is not a public key")]
-    Key,
-    /// A header member appears twice, or a member that would choose another key (`jku`, `x5u`,
-    /// `x5c`, `kid` alone) or `crit`.
-    #[error("the DPoP proof's header is not accepted")]
-    Header,
-    /// The signature does not verify with the header's `jwk`.
-    #[error("the DPoP proof's signature does not verify")]
-    Signature,
-    /// A claim is missing or of the wrong type.
-    #[error("the DPoP proof lacks a claim")]
-    Claims,
-    /// `htm` is not the request's method.
-    #[error("the DPoP proof is for another method")]
-    Method,
-    /// `htu` is not the request's URI.
-    #[error("the DPoP proof is for another URI")]
-    Uri,
-    /// `iat` is outside the window.
-    #[error("the DPoP proof is too old or from the future")]
-    IssuedAt,
-    /// The `jti` was seen within the window.
-    #[error("the DPoP proof was already used")]
-    Replayed,
-    /// `ath` is missing or is not the hash of the access token.
-    #[error("the DPoP proof is for another access token")]
-    AccessTokenHash,
-    /// The replay cache is full of proofs still inside the window: refused rather than
-    /// forgotten (a forgotten `jti` could be replayed).
-    #[error("too many DPoP proofs at once; retry")]
-    Busy,
-}
-
-impl DpopError {
-    /// A short machine-readable reason for audit events (`dpop_replayed`, ...).
-    pub fn audit_reason(self) -> &'static str {
-        match self {
-            DpopError::Malformed => "dpop_malformed",
-            DpopError::TooLarge => "dpop_too_large",
-            DpopError::WrongType => "dpop_wrong_type",
-            DpopError::Algorithm => "dpop_algorithm",
-            DpopError::Key => "dpop_key",
-            DpopError::Header => "dpop_header",
-            DpopError::Signature => "dpop_bad_signature",
-            DpopError::Claims => "dpop_claims",
-            DpopError::Method => "dpop_method",
-            DpopError::Uri => "dpop_uri",
-            DpopError::IssuedAt => "dpop_iat",
-            DpopError::Replayed => "dpop_replayed",
-            DpopError::AccessTokenHash => "dpop_ath",
-            DpopError::Busy => "dpop_busy",
-        }
-    }
-}
 
 /// What a proof is checked against: the request's method and URI.
 #[derive(Debug, Clone, Copy)]
@@ -167,7 +97,6 @@ pub struct VerifiedProof {
 /// Checks DPoP proofs; holds the replay cache.
 #[derive(Debug)]
 pub struct DpopVerifier {
-    algorithms: Vec<Algorithm>,
     window: Duration,
     leeway: Duration,
     replay: ReplayCache,
@@ -180,22 +109,14 @@ impl Default for DpopVerifier {
 }
 
 impl DpopVerifier {
-    /// [`DEFAULT_ALGORITHMS`], [`DEFAULT_IAT_WINDOW`], [`DEFAULT_IAT_LEEWAY`], and a replay cache
-    /// of [`ReplayCache::DEFAULT_CAPACITY`] proofs.
+    /// [`ALGORITHMS`], [`DEFAULT_IAT_WINDOW`], [`DEFAULT_IAT_LEEWAY`], and a replay cache of
+    /// [`ReplayCache::DEFAULT_CAPACITY`] proofs.
     pub fn new() -> Self {
         Self {
-            algorithms: DEFAULT_ALGORITHMS.to_vec(),
             window: DEFAULT_IAT_WINDOW,
             leeway: DEFAULT_IAT_LEEWAY,
             replay: ReplayCache::new(ReplayCache::DEFAULT_CAPACITY),
         }
-    }
-
-    /// Accepts proofs signed with `algorithms` (asymmetric ones only: HMAC and `none` are never
-    /// accepted, whatever the list says).
-    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.algorithms = algorithms.into_iter().filter(|alg| is_asymmetric(*alg)).collect();
-        self
     }
 
     /// Accepts an `iat` up to `window` old.
@@ -205,8 +126,8 @@ impl DpopVerifier {
     }
 
     /// The `algs` of a `WWW-Authenticate: DPoP` challenge (§7.1): the accepted algorithms.
-    pub fn algs(&self) -> String {
-        self.algorithms.iter().map(|alg| format!("{alg:?}")).collect::<Vec<_>>().join(" ")
+    pub fn algs(&self) -> &'static str {
+        DPOP_ALGORITHMS
     }
 
     /// Checks `proof` for `request`, and for `access_token` when the proof comes with one (then
@@ -247,7 +168,7 @@ impl DpopVerifier {
             .get("alg")
             .and_then(Value::as_str)
             .and_then(|alg| alg.parse::<Algorithm>().ok())
-            .filter(|alg| is_asymmetric(*alg) && self.algorithms.contains(alg))
+            .filter(|alg| ALGORITHMS.contains(alg))
             .ok_or(DpopError::Algorithm)?;
         let jwk = header.get("jwk").and_then(Value::as_object).ok_or(DpopError::Key)?;
         if PRIVATE_MEMBERS.iter().any(|member| jwk.contains_key(*member)) {
@@ -298,10 +219,6 @@ impl DpopVerifier {
 
 /// The members only a private key has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-
-fn is_asymmetric(algorithm: Algorithm) -> bool {
-    !matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
-}
 
 /// A base64url JSON object, refused if a member appears twice (the last would win silently).
 fn decode_object(segment: &str) -> Result<Map<String, Value>, DpopError> {

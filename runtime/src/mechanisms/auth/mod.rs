@@ -59,6 +59,9 @@ pub use jwt::{Issuer, IssuerBuilder, IssuerError, JwtVerifier};
 pub use keys::{KeyError, MIN_HMAC_SECRET_BYTES, VerificationKey};
 pub use revocation::{BoxFuture, MemoryRevocations, RevocationError, RevocationFailure, Revocations};
 
+/// The header that carries a DPoP proof.
+pub const DPOP_HEADER: &str = "dpop";
+
 /// The default bound on a bearer token or API key, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 
@@ -85,6 +88,28 @@ pub struct Authenticator {
     started: std::time::Instant,
     realm: Arc<str>,
     max_token_bytes: usize,
+    dpop: Option<Dpop>,
+}
+
+/// DPoP as the service accepts it: the proof check, the public URL proofs name, and whether
+/// plain bearer tokens are refused.
+#[derive(Debug)]
+struct Dpop {
+    verifier: dpop::DpopVerifier,
+    public_url: String,
+    required: bool,
+}
+
+/// Whether an [`Authenticator`] accepts DPoP-bound tokens (RFC 9449), and requires them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DpopMode {
+    /// `Authorization: DPoP` is not accepted (a bound token cannot be used here).
+    Off,
+    /// Bound tokens with their proofs, and plain bearer tokens (not bound ones).
+    #[default]
+    Allowed,
+    /// Only bound tokens with their proofs.
+    Required,
 }
 
 /// How long the revocation store is left alone after it failed.
@@ -99,6 +124,7 @@ impl std::fmt::Debug for Authenticator {
             .field("revocation_failure", &self.revocation_failure)
             .field("realm", &self.realm)
             .field("max_token_bytes", &self.max_token_bytes)
+            .field("dpop", &self.dpop)
             .finish()
     }
 }
@@ -112,9 +138,25 @@ pub struct AuthenticatorBuilder {
     revocation_failure: RevocationFailure,
     realm: Option<String>,
     max_token_bytes: Option<usize>,
+    dpop: Option<Dpop>,
 }
 
 impl AuthenticatorBuilder {
+    /// Accepts DPoP-bound tokens (`Authorization: DPoP` with a `DPoP` proof, RFC 9449) as `mode`
+    /// says, proofs naming URIs under `public_url` (the origin and base path clients call:
+    /// behind a TLS-terminating proxy, the public one).
+    pub fn dpop(mut self, mode: DpopMode, public_url: impl Into<String>) -> Self {
+        self.dpop = match mode {
+            DpopMode::Off => None,
+            DpopMode::Allowed | DpopMode::Required => Some(Dpop {
+                verifier: dpop::DpopVerifier::new(),
+                public_url: public_url.into(),
+                required: mode == DpopMode::Required,
+            }),
+        };
+        self
+    }
+
     /// Accepts bearer JWTs verified by `verifier`.
     pub fn jwt(mut self, verifier: JwtVerifier) -> Self {
         self.jwt = Some(verifier);
@@ -174,6 +216,7 @@ impl AuthenticatorBuilder {
             started: std::time::Instant::now(),
             realm: realm.into(),
             max_token_bytes: self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES),
+            dpop: self.dpop,
         })
     }
 }
@@ -229,6 +272,11 @@ impl Authenticator {
     /// other case, failures included.
     pub(crate) fn authenticate_cached(&self, headers: &HeaderMap) -> Option<Principal> {
         let principal = self.jwt.as_ref()?.cached(bearer::plain_bearer(headers)?)?;
+        // A bound token without its proof, or any bearer token where DPoP is required: the full
+        // path refuses it.
+        if principal.bound_key().is_some() || self.dpop.as_ref().is_some_and(|dpop| dpop.required) {
+            return None;
+        }
         let revoked = match (&self.revocations, principal.token_id()) {
             (Some(list), Some(jti)) => list.is_revoked_now(jti)?.ok()?,
             _ => false,
@@ -236,27 +284,52 @@ impl Authenticator {
         (!revoked).then_some(principal)
     }
 
-    /// Authenticates a request from its headers.
+    /// Authenticates a request from its headers. A DPoP request needs its method and URI: see
+    /// [`Authenticator::authenticate_request`].
     ///
     /// # Errors
     ///
     /// An [`AuthError`] saying which check failed.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
+        self.authenticate_request(headers, "", "").await
+    }
+
+    /// Authenticates a request by `method` for `path_and_query` from its headers; a DPoP proof is
+    /// checked against them (under the public URL).
+    ///
+    /// # Errors
+    ///
+    /// An [`AuthError`] saying which check failed.
+    pub async fn authenticate_request(
+        &self,
+        headers: &HeaderMap,
+        method: &str,
+        path_and_query: &str,
+    ) -> Result<Principal, AuthError> {
         match bearer::extract_unchecked(headers, self.max_token_bytes)? {
             Credentials::Bearer(token) => {
-                let verifier = self.jwt.as_ref().ok_or(AuthError::SchemeDisabled)?;
-                // A token verified before has exactly these bytes, whose syntax was checked then.
-                let cached = verifier.cached(token.as_bytes());
-                crate::telemetry::record_token_cache(cached.is_some());
-                let principal = match cached {
-                    Some(principal) => principal,
-                    None => {
-                        bearer::check_bearer_syntax(token, self.max_token_bytes)?;
-                        crate::telemetry::record_verification();
-                        verifier.verify_and_remember(token).await?
-                    }
-                };
+                let principal = self.verify_token(token).await?;
+                // RFC 9449 §7.1: a bound token is refused without its proof.
+                if principal.bound_key().is_some() || self.dpop.as_ref().is_some_and(|dpop| dpop.required) {
+                    return Err(AuthError::DpopRequired);
+                }
                 // Never cached: a revocation takes effect on the very next request.
+                self.check_revocation(&principal).await?;
+                Ok(principal)
+            }
+            Credentials::Dpop(token) => {
+                let dpop = self.dpop.as_ref().ok_or(AuthError::UnsupportedScheme)?;
+                let mut proofs = headers.get_all(DPOP_HEADER).iter();
+                let (Some(proof), None) = (proofs.next(), proofs.next()) else {
+                    return Err(AuthError::Dpop(dpop::DpopError::Missing));
+                };
+                let proof = proof.to_str().map_err(|_| AuthError::Dpop(dpop::DpopError::Malformed))?;
+                let principal = self.verify_token(token).await?;
+                let uri = dpop::request_uri(&dpop.public_url, path_and_query);
+                let verified = dpop.verifier.verify(proof, &dpop::ProofRequest::new(method, &uri), Some(token))?;
+                if principal.bound_key() != Some(verified.jkt.as_str()) {
+                    return Err(AuthError::Dpop(dpop::DpopError::KeyMismatch));
+                }
                 self.check_revocation(&principal).await?;
                 Ok(principal)
             }
@@ -265,6 +338,22 @@ impl Authenticator {
                     return Err(AuthError::SchemeDisabled);
                 }
                 self.api_keys.verify(key).ok_or(AuthError::UnknownApiKey)
+            }
+        }
+    }
+
+    /// The principal of a JWT: from the verification cache, else verified (and remembered).
+    async fn verify_token(&self, token: &str) -> Result<Principal, AuthError> {
+        let verifier = self.jwt.as_ref().ok_or(AuthError::SchemeDisabled)?;
+        // A token verified before has exactly these bytes, whose syntax was checked then.
+        let cached = verifier.cached(token.as_bytes());
+        crate::telemetry::record_token_cache(cached.is_some());
+        match cached {
+            Some(principal) => Ok(principal),
+            None => {
+                bearer::check_bearer_syntax(token, self.max_token_bytes)?;
+                crate::telemetry::record_verification();
+                Ok(verifier.verify_and_remember(token).await?)
             }
         }
     }
