@@ -83,6 +83,11 @@ pub fn app(config: &Config, store: NoteStore) -> anyhow::Result<rampart::Secured
             Some(lockout) => tokens.with_lockout(Arc::clone(lockout)),
             None => tokens,
         })
+        // A token request with a DPoP proof gets a token bound to its key.
+        .map(|tokens| match config.dpop {
+            rampart::auth::DpopMode::Off => tokens,
+            _ => tokens.with_dpop(format!("{}/oauth/token", config.public_url())),
+        })
         .map(Arc::new);
     let state = AppState { store, keyring: Arc::new(config.seal.keyring.clone()), tokens };
     let mut app = router().with_state(state).secured(&security);

@@ -104,6 +104,8 @@ pub struct TokenEndpoint {
     signing_secret: Vec<u8>,
     ttl: Duration,
     lockout: Option<Arc<Lockout>>,
+    /// DPoP-bound tokens (RFC 9449 §5): the proof check and this endpoint's public URL.
+    dpop: Option<Arc<(crate::auth::dpop::DpopVerifier, String)>>,
 }
 
 impl fmt::Debug for TokenEndpoint {
@@ -127,6 +129,8 @@ enum Refusal {
     InvalidScope(&'static str),
     /// A wrong secret from a locked-out IP or for a locked-out client id.
     LockedOut(Duration),
+    /// A DPoP proof that does not pass (RFC 9449 §5).
+    InvalidDpopProof,
 }
 
 impl Refusal {
@@ -137,6 +141,7 @@ impl Refusal {
             Refusal::UnsupportedGrantType => "unsupported_grant_type",
             Refusal::InvalidScope(_) => "invalid_scope",
             Refusal::LockedOut(_) => "temporarily_unavailable",
+            Refusal::InvalidDpopProof => "invalid_dpop_proof",
         }
     }
 
@@ -146,6 +151,7 @@ impl Refusal {
             Refusal::InvalidClient => "client authentication failed",
             Refusal::UnsupportedGrantType => "only the client_credentials grant is supported",
             Refusal::LockedOut(_) => "too many failed client authentications; retry later",
+            Refusal::InvalidDpopProof => "the DPoP proof is invalid",
         }
     }
 
@@ -185,7 +191,16 @@ impl TokenEndpoint {
             signing_secret,
             ttl: DEFAULT_TOKEN_TTL,
             lockout: None,
+            dpop: None,
         }
+    }
+
+    /// Issues DPoP-bound tokens (`cnf.jkt`, `"token_type": "DPoP"`) to requests with a valid
+    /// `DPoP` proof for `POST url`, this endpoint's public URL (RFC 9449 §5); requests without
+    /// one still get bearer tokens.
+    pub fn with_dpop(mut self, url: impl Into<String>) -> Self {
+        self.dpop = Some(Arc::new((crate::auth::dpop::DpopVerifier::new(), url.into())));
+        self
     }
 
     /// Counts wrong client secrets in `lockout`, per client IP and per client id (see the
@@ -264,8 +279,20 @@ impl TokenEndpoint {
             },
             (decided, _) => decided,
         };
+        // The proof is checked once the client authenticated: it binds the token to be issued.
+        let bound: Option<String> = match &decided {
+            Ok((client, _)) => match self.dpop_key(headers) {
+                Ok(jkt) => jkt,
+                Err(error) => {
+                    let event = AuditEvent::new(ctx, Decision::Deny, error.audit_reason(), 400).subject(&client.id);
+                    event.emit();
+                    return refusal_response(Refusal::InvalidDpopProof);
+                }
+            },
+            Err(_) => None,
+        };
         match decided {
-            Ok((client, scopes)) => match self.issue(client, &scopes) {
+            Ok((client, scopes)) => match self.issue(client, &scopes, bound) {
                 Ok(response) => {
                     AuditEvent::new(ctx, Decision::Allow, "token_issued", 200).subject(&client.id).emit();
                     response
@@ -376,8 +403,32 @@ impl TokenEndpoint {
         found
     }
 
-    fn issue(&self, client: &ClientCredential, scopes: &[String]) -> Result<Response, crate::Error> {
-        let token = TokenRequest::new(&client.id, &self.issuer, &self.audience)
+    /// The thumbprint of the request's DPoP key, when it sent one proof and this endpoint issues
+    /// bound tokens.
+    fn dpop_key(&self, headers: &HeaderMap) -> Result<Option<String>, crate::auth::dpop::DpopError> {
+        use crate::auth::dpop::{DpopError, ProofRequest};
+        let mut proofs = headers.get_all(crate::auth::DPOP_HEADER).iter();
+        let (first, second) = (proofs.next(), proofs.next());
+        let (Some(dpop), Some(proof)) = (&self.dpop, first) else { return Ok(None) };
+        let (verifier, url) = dpop.as_ref();
+        if second.is_some() {
+            return Err(DpopError::Missing);
+        }
+        let proof = proof.to_str().map_err(|_| DpopError::Malformed)?;
+        Ok(Some(verifier.verify(proof, &ProofRequest::new("POST", url), None)?.jkt))
+    }
+
+    fn issue(
+        &self,
+        client: &ClientCredential,
+        scopes: &[String],
+        bound: Option<String>,
+    ) -> Result<Response, crate::Error> {
+        let mut token = TokenRequest::new(&client.id, &self.issuer, &self.audience);
+        if let Some(jkt) = &bound {
+            token = token.claim("cnf", serde_json::json!({"jkt": jkt}));
+        }
+        let token = token
             .scopes(scopes)
             .claim("client_id", serde_json::Value::String(client.id.clone()))
             .claim(
@@ -389,7 +440,7 @@ impl TokenEndpoint {
             .map_err(|e| crate::Error::Internal(Box::new(e)))?;
         let body = serde_json::json!({
             "access_token": token,
-            "token_type": "Bearer",
+            "token_type": if bound.is_some() { "DPoP" } else { "Bearer" },
             "expires_in": self.ttl.as_secs(),
             "scope": scopes.join(" "),
         });

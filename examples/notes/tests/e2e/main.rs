@@ -121,6 +121,54 @@ fn a_python_oauth2_client_works_unchanged() {
     assert_eq!(printed["notes"], serde_json::json!({"items": [], "next_cursor": null}));
 }
 
+/// A DPoP client written with joserfc (a third-party JOSE library) gets a token bound to its key
+/// from /oauth/token and calls the API with it; its replayed proof and the token sent as a plain
+/// bearer token are refused with the DPoP challenge.
+#[test]
+fn a_python_dpop_client_gets_a_bound_token_and_uses_it() {
+    let rt = runtime();
+    let deployment = rt.block_on(Deployment::new(Backend::Sqlite));
+    // The proofs name the URL the client calls: the service is told its public URL, on a port
+    // chosen here.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut env = deployment.env.clone();
+    env.push(("RAMPART_ADDR".to_owned(), format!("127.0.0.1:{port}")));
+    env.push(("RAMPART_PUBLIC_URL".to_owned(), format!("http://127.0.0.1:{port}")));
+    let service = Service::start(&env);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/dpop_client.py");
+    let (id, secret) = &deployment.clients.reader;
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .env("NOTES_URL", service.url(""))
+        .env("CLIENT_ID", id)
+        .env("CLIENT_SECRET", secret)
+        .output()
+        .expect("python3 runs (./scripts/test installs joserfc)");
+    assert!(
+        output.status.success(),
+        "the Python DPoP client failed (pip install joserfc requests if missing):\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed["token_type"], "DPoP");
+    assert_eq!(printed["cnf_jkt"], printed["thumbprint"], "the token is bound to the client's key");
+    assert_eq!(printed["status"], 200);
+    assert_eq!(printed["notes"], serde_json::json!({"items": [], "next_cursor": null}));
+    let algs = r#"algs="ES256 ES384 EdDSA RS256 PS256""#;
+    assert_eq!(printed["replayed"][0], 401);
+    let replayed = printed["replayed"][1].as_str().unwrap();
+    assert!(
+        replayed.starts_with("DPoP realm=")
+            && replayed.contains(r#"error="invalid_dpop_proof""#)
+            && replayed.ends_with(algs),
+        "{replayed}"
+    );
+    assert_eq!(printed["as_bearer"][0], 401);
+    let as_bearer = printed["as_bearer"][1].as_str().unwrap();
+    assert!(as_bearer.contains(r#"error="invalid_token""#) && as_bearer.ends_with(algs), "{as_bearer}");
+}
+
 /// Two instances behind one Redis share the per-subject limit: 10 creates spread over both, the
 /// 11th is refused by whichever instance gets it.
 #[test]
