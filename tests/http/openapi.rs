@@ -66,7 +66,15 @@ fn the_snapshot_is_valid_openapi_3_1() {
 fn every_operation_documents_its_security_responses() {
     let doc = committed();
     let post = &doc["paths"]["/notes"]["post"];
-    assert_eq!(post["security"], json!([{"bearer": ["notes:write"]}, {"oauth2": ["notes:write"]}]));
+    // DPoP-bound tokens are an alternative (RAMPART_DPOP=allowed, the default): an `http` scheme
+    // named DPoP.
+    assert_eq!(
+        post["security"],
+        json!([{"bearer": ["notes:write"]}, {"dpop": ["notes:write"]}, {"oauth2": ["notes:write"]}])
+    );
+    assert_eq!(doc["components"]["securitySchemes"]["dpop"]["type"], "http");
+    assert_eq!(doc["components"]["securitySchemes"]["dpop"]["scheme"], "DPoP");
+    assert!(doc["components"]["securitySchemes"]["dpop"].get("x-rampart-http-scheme").is_none());
     let statuses: Vec<&str> = post["responses"].as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(statuses, ["201", "400", "401", "403", "408", "413", "415", "422", "429", "503"]);
     assert_eq!(post["x-rate-limit"], json!({"limit": 10, "period_seconds": 60, "burst": 10, "per": "sub"}));
@@ -77,7 +85,10 @@ fn every_operation_documents_its_security_responses() {
     // Roles cannot come from the client-credentials flow: the admin alternative is bearer-only,
     // and a role is named as a role, never as a scope.
     let delete = &doc["paths"]["/notes/{id}"]["delete"];
-    assert_eq!(delete["security"], json!([{"bearer": []}, {"bearer": ["notes:write"]}, {"oauth2": ["notes:write"]}]));
+    assert_eq!(
+        delete["security"],
+        json!([{"bearer": []}, {"dpop": []}, {"bearer": ["notes:write"]}, {"dpop": ["notes:write"]}, {"oauth2": ["notes:write"]}])
+    );
     assert_eq!(delete["x-rampart-roles"], json!(["admin"]));
     assert_eq!(delete["x-rampart-policy"], "any(role = \"admin\", scope = \"notes:write\")");
     assert!(post.get("x-rampart-roles").is_none());
@@ -141,7 +152,9 @@ fn check_catches_a_weakened_requirement() {
     doc["paths"]["/notes"]["post"]["security"] = json!([{"bearer": []}]);
     assert_eq!(
         mismatches(&doc),
-        ["POST /notes: documented security bearer[] but enforced bearer[notes:write] | oauth2[notes:write]"]
+        [
+            "POST /notes: documented security bearer[] but enforced bearer[notes:write] | dpop[notes:write] | oauth2[notes:write]"
+        ]
     );
 }
 
@@ -209,10 +222,41 @@ fn check_catches_a_role_the_document_does_not_name_and_oauth_alternatives_withou
     let found = mismatches(&doc);
     assert!(
         found.contains(
-            &"POST /notes: documented security bearer[notes:write] | oauth2[notes:write] but enforced bearer[notes:write]"
+            &"POST /notes: documented security bearer[notes:write] | dpop[notes:write] | oauth2[notes:write] but enforced bearer[notes:write] | dpop[notes:write]"
                 .to_owned()
         ),
         "{found:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_served_document_follows_the_configured_schemes() {
+    // API keys configured and DPoP required: `apiKey` alternatives, `dpop` instead of `bearer`.
+    let key = format!("ops:{}:notes:read notes:write", "ab".repeat(32));
+    let app = notes_app(&[("RAMPART_API_KEYS", &key), ("RAMPART_DPOP", "required")]).await;
+    let served = send(&app, Request::get("/openapi.json").body(Body::empty()).unwrap()).await.json();
+    let schemes = served["components"]["securitySchemes"].as_object().unwrap();
+    assert!(!schemes.contains_key("bearer") && schemes.contains_key("dpop"));
+    assert_eq!(
+        schemes["apiKey"],
+        json!({
+            "type": "apiKey", "in": "header", "name": "X-API-Key",
+            "description": "An API key in `X-API-Key`, from `rampart keygen api-key`; a requirement lists the scopes the key must carry (`RAMPART_API_KEYS`)"
+        })
+    );
+    assert_eq!(
+        served["paths"]["/notes"]["post"]["security"],
+        json!([{"dpop": ["notes:write"]}, {"oauth2": ["notes:write"]}, {"apiKey": ["notes:write"]}])
+    );
+    // The document's own check agrees with what this configuration enforces.
+    assert_eq!(check(&notes::inventory(), &served), Ok(()));
+    // DPoP off: neither the scheme nor its alternatives.
+    let off = notes_app(&[("RAMPART_DPOP", "off")]).await;
+    let served = send(&off, Request::get("/openapi.json").body(Body::empty()).unwrap()).await.json();
+    assert!(served["components"]["securitySchemes"].get("dpop").is_none());
+    assert_eq!(
+        served["paths"]["/notes"]["post"]["security"],
+        json!([{"bearer": ["notes:write"]}, {"oauth2": ["notes:write"]}])
     );
 }
 

@@ -47,6 +47,9 @@ fn api_docs() -> ApiDocs {
     ApiDocs::new("notes", env!("CARGO_PKG_VERSION"))
         .description("Rampart's reference service: private notes, bodies encrypted at rest.")
         .token_url("/oauth/token")
+        // What the default configuration enforces (the served document follows RAMPART_DPOP and
+        // RAMPART_API_KEYS).
+        .dpop(rampart::auth::DpopMode::Allowed)
 }
 
 /// The notes contract's defaults for settings the framework leaves to each service: the tokens'

@@ -420,7 +420,10 @@ impl Router<()> {
         let installation = Installation::default();
         let Built { router, inventory, docs, fallback } = self.build(&installation);
         let document = docs.as_ref().map(|docs| {
-            let document = crate::openapi::document(&inventory, docs);
+            // The schemes the service accepts, as configured: the document says what is enforced.
+            let authenticator = security.authenticator();
+            let docs = docs.clone().dpop(authenticator.dpop_mode()).api_keys(authenticator.accepts_api_keys());
+            let document = crate::openapi::document(&inventory, &docs);
             Arc::<[u8]>::from(crate::openapi::to_json(&document).into_bytes())
         });
         let installed = Arc::new(crate::security::Installed {

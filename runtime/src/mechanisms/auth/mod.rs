@@ -232,6 +232,20 @@ impl Authenticator {
         &self.realm
     }
 
+    /// Whether DPoP-bound tokens are accepted or required.
+    pub fn dpop_mode(&self) -> DpopMode {
+        match &self.dpop {
+            None => DpopMode::Off,
+            Some(dpop) if dpop.required => DpopMode::Required,
+            Some(_) => DpopMode::Allowed,
+        }
+    }
+
+    /// Whether API keys (`X-API-Key`) are accepted.
+    pub fn accepts_api_keys(&self) -> bool {
+        !self.api_keys.is_empty()
+    }
+
     /// The JWT verifier, if bearer tokens are accepted.
     pub fn jwt(&self) -> Option<&JwtVerifier> {
         self.jwt.as_ref()

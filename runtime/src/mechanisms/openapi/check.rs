@@ -6,7 +6,10 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::requirements::{OAUTH2_SCHEME, ROLES_EXTENSION, Requirement, requirements, scopes};
+use super::requirements::{
+    API_KEY_SCHEME, BEARER_SCHEME, DPOP_SCHEME, OAUTH2_SCHEME, ROLES_EXTENSION, Requirement, Schemes, requirements,
+    scopes,
+};
 use crate::contract::EndpointInfo;
 
 /// One way a document disagrees with what the router enforces.
@@ -39,8 +42,16 @@ pub fn check(inventory: &[&'static EndpointInfo], document: &Value) -> Result<()
     let mut problems = Vec::new();
     let mut report = |operation: String, problem: String| problems.push(Mismatch { operation, problem });
     let root_security = document.get("security");
-    // `oauth2` alternatives are expected exactly when the document has a token endpoint.
-    let oauth = document.pointer(&format!("/components/securitySchemes/{OAUTH2_SCHEME}")).is_some();
+    // Each scheme's alternatives are expected exactly when the document declares the scheme: an
+    // `oauth2` token endpoint, DPoP (only DPoP when there is no `bearer`), API keys.
+    let declared = |scheme: &str| document.pointer(&format!("/components/securitySchemes/{scheme}")).is_some();
+    let oauth = declared(OAUTH2_SCHEME);
+    let dpop = match (declared(DPOP_SCHEME), declared(BEARER_SCHEME)) {
+        (false, _) => crate::auth::DpopMode::Off,
+        (true, true) => crate::auth::DpopMode::Allowed,
+        (true, false) => crate::auth::DpopMode::Required,
+    };
+    let schemes = Schemes { oauth, dpop, api_key: declared(API_KEY_SCHEME) };
 
     let mut mounted = BTreeSet::new();
     let mut all_scopes = BTreeSet::new();
@@ -56,7 +67,7 @@ pub fn check(inventory: &[&'static EndpointInfo], document: &Value) -> Result<()
         let expected: BTreeSet<Requirement> = match info.policy() {
             Some(policy) => {
                 scopes(policy, &mut all_scopes);
-                requirements(policy, oauth).into_iter().collect()
+                requirements(policy, &schemes).into_iter().collect()
             }
             None => BTreeSet::new(),
         };

@@ -44,7 +44,9 @@ use utoipa::openapi::header::Header;
 use utoipa::openapi::path::{HttpMethod, Operation, Parameter, ParameterIn};
 use utoipa::openapi::response::Response;
 use utoipa::openapi::schema::{Components, Schema};
-use utoipa::openapi::security::{ClientCredentials, Flow, Http, HttpAuthScheme, OAuth2, Scopes, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, ClientCredentials, Flow, Http, HttpAuthScheme, OAuth2, Scopes, SecurityScheme,
+};
 use utoipa::openapi::tag::Tag;
 use utoipa::openapi::{Content, Deprecated, Info, OpenApi, Paths, Ref, RefOr, Required, SecurityRequirement};
 use utoipa::{PartialSchema, ToSchema};
@@ -53,7 +55,10 @@ use crate::contract::{EndpointInfo, Method};
 
 pub use check::{Mismatch, check};
 pub use describe::{DescribeResponse, OperationDoc};
-pub use requirements::{BEARER_SCHEME, OAUTH2_SCHEME, ROLES_EXTENSION, Requirement, requirements, scopes};
+pub use requirements::{
+    API_KEY_SCHEME, BEARER_SCHEME, DPOP_SCHEME, OAUTH2_SCHEME, ROLES_EXTENSION, Requirement, Schemes, requirements,
+    scopes,
+};
 
 #[doc(hidden)]
 pub mod __private {
@@ -71,6 +76,8 @@ pub struct ApiDocs {
     token_url: Option<String>,
     scope_descriptions: BTreeMap<String, String>,
     swagger_ui: bool,
+    dpop: crate::auth::DpopMode,
+    api_keys: bool,
 }
 
 impl ApiDocs {
@@ -83,7 +90,24 @@ impl ApiDocs {
             token_url: None,
             scope_descriptions: BTreeMap::new(),
             swagger_ui: true,
+            dpop: crate::auth::DpopMode::Off,
+            api_keys: false,
         }
+    }
+
+    /// Documents DPoP-bound tokens (RFC 9449) as `mode` says: a `dpop` scheme offered beside
+    /// `bearer`, or instead of it when required. [`crate::Router::secured`] sets it from the
+    /// service's [`crate::auth::Authenticator`], so that the served document says what is enforced.
+    pub fn dpop(mut self, mode: crate::auth::DpopMode) -> Self {
+        self.dpop = mode;
+        self
+    }
+
+    /// Documents API keys (`X-API-Key`) as an `apiKey` scheme offered beside the tokens.
+    /// [`crate::Router::secured`] sets it from the service's configuration.
+    pub fn api_keys(mut self, accepted: bool) -> Self {
+        self.api_keys = accepted;
+        self
     }
 
     /// The document's description (Markdown).
@@ -135,6 +159,7 @@ impl ApiDocs {
 pub fn document(inventory: &[&'static EndpointInfo], docs: &ApiDocs) -> OpenApi {
     let mut paths = Paths::new();
     let mut schemas: Vec<(String, RefOr<Schema>)> = Vec::new();
+    let schemes = Schemes { oauth: docs.token_url.is_some(), dpop: docs.dpop, api_key: docs.api_keys };
     let mut declared_scopes = BTreeSet::new();
     let mut described: BTreeMap<&str, &str> = BTreeMap::new();
     let mut tags = BTreeSet::new();
@@ -144,7 +169,7 @@ pub fn document(inventory: &[&'static EndpointInfo], docs: &ApiDocs) -> OpenApi 
         }
         described.extend(info.scope_descriptions.iter().copied());
         tags.extend(info.tags.iter().copied());
-        let (operation, operation_schemas) = operation(info, docs.token_url.is_some());
+        let (operation, operation_schemas) = operation(info, &schemes);
         schemas.extend(operation_schemas);
         paths.add_path_operation(crate::contract::openapi_path(info.path), vec![http_method(info.method)], operation);
     }
@@ -166,7 +191,22 @@ pub fn document(inventory: &[&'static EndpointInfo], docs: &ApiDocs) -> OpenApi 
             (scope.to_owned(), description)
         })
         .collect();
-    components.security_schemes.insert(BEARER_SCHEME.to_owned(), RefOr::T(bearer_scheme(&scopes)));
+    if schemes.dpop != crate::auth::DpopMode::Required {
+        components.security_schemes.insert(BEARER_SCHEME.to_owned(), RefOr::T(bearer_scheme(&scopes)));
+    }
+    if schemes.dpop != crate::auth::DpopMode::Off {
+        components.security_schemes.insert(DPOP_SCHEME.to_owned(), RefOr::T(dpop_scheme()));
+    }
+    if schemes.api_key {
+        components.security_schemes.insert(
+            API_KEY_SCHEME.to_owned(),
+            RefOr::T(SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "An API key in `X-API-Key`, from `rampart keygen api-key`; a requirement lists the scopes the \
+                 key must carry (`RAMPART_API_KEYS`)",
+            )))),
+        );
+    }
     let scopes: Scopes = scopes.into_iter().collect();
     if let Some(token_url) = &docs.token_url {
         components.security_schemes.insert(
@@ -188,10 +228,23 @@ pub fn document(inventory: &[&'static EndpointInfo], docs: &ApiDocs) -> OpenApi 
         .build()
 }
 
+/// The extension that marks, in the document model, the `http` scheme whose name utoipa cannot
+/// write (`DPoP`); [`to_json`] writes it.
+const HTTP_SCHEME_EXTENSION: &str = "x-rampart-http-scheme";
+
 /// `document` as pretty JSON with every object's keys sorted, so that the same declarations
 /// always give the same bytes (a committed snapshot diffs only where the contract changed).
 pub fn to_json(document: &OpenApi) -> String {
-    let value = serde_json::to_value(document).unwrap_or_default();
+    let mut value = serde_json::to_value(document).unwrap_or_default();
+    // utoipa knows a fixed list of HTTP authentication schemes, without `DPoP` (IANA registered).
+    if let Some(schemes) = value.pointer_mut("/components/securitySchemes").and_then(serde_json::Value::as_object_mut) {
+        for scheme in schemes.values_mut().filter_map(serde_json::Value::as_object_mut) {
+            if let Some(name) = scheme.remove(HTTP_SCHEME_EXTENSION) {
+                scheme.insert("scheme".to_owned(), name);
+                scheme.remove("bearerFormat");
+            }
+        }
+    }
     let mut json = serde_json::to_string_pretty(&value).unwrap_or_default();
     json.push('\n');
     json
@@ -209,7 +262,7 @@ fn http_method(method: Method) -> HttpMethod {
     }
 }
 
-fn operation(info: &EndpointInfo, oauth: bool) -> (Operation, Vec<(String, RefOr<Schema>)>) {
+fn operation(info: &EndpointInfo, schemes: &Schemes) -> (Operation, Vec<(String, RefOr<Schema>)>) {
     let mut doc = OperationDoc::new(crate::contract::path_params(info.path));
     (info.openapi)(&mut doc);
     // Every template parameter is documented, as a string when its type did not say otherwise.
@@ -268,7 +321,7 @@ fn operation(info: &EndpointInfo, oauth: bool) -> (Operation, Vec<(String, RefOr
     let mut extensions = Extensions::builder();
     match info.policy() {
         Some(policy) => {
-            let alternatives = requirements(policy, oauth);
+            let alternatives = requirements(policy, schemes);
             let security = alternatives.iter().map(|(scheme, needs)| SecurityRequirement::new(scheme, needs.clone()));
             // 429 also when the caller is locked out after repeated failures (`rampart::lockout`),
             // whether or not the route has a rate limit of its own.
@@ -330,6 +383,19 @@ fn operation(info: &EndpointInfo, oauth: bool) -> (Operation, Vec<(String, RefOr
     }
     let operation = operation.extensions(Some(extensions.build())).build();
     (operation, doc.schemas)
+}
+
+/// The DPoP scheme: an `http` scheme named `DPoP` (written by [`to_json`]).
+fn dpop_scheme() -> SecurityScheme {
+    let mut http = Http::new(HttpAuthScheme::Bearer);
+    http.description = Some(
+        "A DPoP-bound JWT (RFC 9449) in `Authorization: DPoP`, with a `DPoP` proof signed by the key it is bound to \
+         (`cnf.jkt`) for this request's method and URL; `/oauth/token` binds the tokens it issues to the key of a \
+         proof sent with the request. A requirement lists the scopes the token must carry."
+            .to_owned(),
+    );
+    http.extensions = Some(Extensions::builder().add(HTTP_SCHEME_EXTENSION, "DPoP").build());
+    SecurityScheme::Http(http)
 }
 
 /// The bearer scheme, its description listing `scopes` (name, description).

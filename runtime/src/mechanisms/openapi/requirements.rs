@@ -1,12 +1,13 @@
 //! A [`Policy`] as OpenAPI security requirements: the policy in disjunctive normal form, one
 //! requirement object per alternative.
 //!
-//! Every alternative becomes a `bearer` requirement listing the scopes the token must carry.
-//! Roles are not scopes: an alternative's roles are left out of its list and the operation names
-//! them in `x-rampart-roles` (and the whole policy in `x-rampart-policy`). When the service has an
-//! OAuth2 token endpoint, alternatives without roles are also offered as an `oauth2`
-//! requirement with the same scopes, since tokens from the client-credentials flow carry scopes
-//! but no roles.
+//! Every alternative becomes a requirement per scheme the service accepts ([`Schemes`]), listing
+//! the scopes the credential must carry: `bearer` (unless DPoP is required), `dpop` (DPoP-bound
+//! tokens, RFC 9449), `apiKey` (`X-API-Key`, when keys are configured). Roles are not scopes: an
+//! alternative's roles are left out of its lists and the operation names them in
+//! `x-rampart-roles` (and the whole policy in `x-rampart-policy`). When the service has an OAuth2
+//! token endpoint, alternatives without roles are also offered as an `oauth2` requirement with the
+//! same scopes, since tokens from the client-credentials flow carry scopes but no roles.
 
 use std::collections::BTreeSet;
 
@@ -16,24 +17,43 @@ use crate::authz::Policy;
 pub const BEARER_SCHEME: &str = "bearer";
 /// The name of the OAuth2 client-credentials security scheme in generated documents.
 pub const OAUTH2_SCHEME: &str = "oauth2";
+/// The name of the DPoP (RFC 9449) security scheme in generated documents.
+pub const DPOP_SCHEME: &str = "dpop";
+/// The name of the API-key security scheme in generated documents.
+pub const API_KEY_SCHEME: &str = "apiKey";
+
+/// The credentials a service accepts, as the document describes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Schemes {
+    /// An OAuth2 token endpoint issues tokens (`oauth2` requirements).
+    pub oauth: bool,
+    /// DPoP-bound tokens: `dpop` requirements; only those when required.
+    pub dpop: crate::auth::DpopMode,
+    /// API keys (`apiKey` requirements).
+    pub api_key: bool,
+}
+
+impl Schemes {
+    /// Bearer tokens only.
+    pub const BEARER: Schemes = Schemes { oauth: false, dpop: crate::auth::DpopMode::Off, api_key: false };
+}
 /// The operation member that lists the roles a policy names.
 pub const ROLES_EXTENSION: &str = "x-rampart-roles";
 
 /// One security requirement object: a scheme and the scopes it needs.
 pub type Requirement = (String, BTreeSet<String>);
 
-/// What a policy needs, as alternatives of requirement sets; `oauth2` alternatives only when
-/// `oauth` (the document has a token endpoint).
+/// What a policy needs, as alternatives of requirement sets, in the `schemes` the service accepts.
 ///
 /// # Examples
 ///
 /// ```
 /// use rampart::authz::Policy;
-/// use rampart::openapi::requirements;
+/// use rampart::openapi::{Schemes, requirements};
 ///
 /// const DELETE: Policy = Policy::Any(&[Policy::Role("admin"), Policy::Scope("notes:write")]);
 /// let listed = |oauth| -> Vec<String> {
-///     requirements(&DELETE, oauth)
+///     requirements(&DELETE, &Schemes { oauth, ..Schemes::BEARER })
 ///         .into_iter()
 ///         .map(|(scheme, needs)| format!("{scheme}: {}", needs.into_iter().collect::<Vec<_>>().join(" ")))
 ///         .collect()
@@ -42,7 +62,8 @@ pub type Requirement = (String, BTreeSet<String>);
 /// assert_eq!(listed(true), ["bearer: ", "bearer: notes:write", "oauth2: notes:write"]);
 /// assert_eq!(listed(false), ["bearer: ", "bearer: notes:write"]);
 /// ```
-pub fn requirements(policy: &Policy, oauth: bool) -> Vec<Requirement> {
+pub fn requirements(policy: &Policy, schemes: &Schemes) -> Vec<Requirement> {
+    use crate::auth::DpopMode;
     let mut out: Vec<Requirement> = Vec::new();
     for alternative in alternatives(policy) {
         let has_role = alternative.iter().any(|need| matches!(need, Need::Role(_)));
@@ -59,9 +80,17 @@ pub fn requirements(policy: &Policy, oauth: bool) -> Vec<Requirement> {
                 out.push(requirement);
             }
         };
-        push(BEARER_SCHEME);
-        if oauth && !has_role {
+        if schemes.dpop != DpopMode::Required {
+            push(BEARER_SCHEME);
+        }
+        if schemes.dpop != DpopMode::Off {
+            push(DPOP_SCHEME);
+        }
+        if schemes.oauth && !has_role {
             push(OAUTH2_SCHEME);
+        }
+        if schemes.api_key {
+            push(API_KEY_SCHEME);
         }
     }
     out
@@ -116,7 +145,7 @@ mod tests {
     use super::*;
 
     fn listed(policy: &Policy) -> Vec<String> {
-        requirements(policy, true)
+        requirements(policy, &Schemes { oauth: true, ..Schemes::BEARER })
             .into_iter()
             .map(|(scheme, needs)| format!("{scheme}[{}]", needs.into_iter().collect::<Vec<_>>().join(",")))
             .collect()
@@ -125,7 +154,18 @@ mod tests {
     #[test]
     fn single_scope_is_offered_to_both_schemes() {
         assert_eq!(listed(&Policy::Scope("a")), ["bearer[a]", "oauth2[a]"]);
-        assert_eq!(requirements(&Policy::Scope("a"), false).len(), 1);
+        assert_eq!(requirements(&Policy::Scope("a"), &Schemes::BEARER).len(), 1);
+    }
+
+    #[test]
+    fn dpop_and_api_keys_are_alternatives_and_required_dpop_replaces_bearer() {
+        use crate::auth::DpopMode;
+        let all = Schemes { oauth: false, dpop: DpopMode::Allowed, api_key: true };
+        let listed = |schemes: &Schemes| -> Vec<String> {
+            requirements(&Policy::Scope("a"), schemes).into_iter().map(|(scheme, _)| scheme).collect()
+        };
+        assert_eq!(listed(&all), ["bearer", "dpop", "apiKey"]);
+        assert_eq!(listed(&Schemes { dpop: DpopMode::Required, ..all }), ["dpop", "apiKey"]);
     }
 
     #[test]
