@@ -60,7 +60,7 @@ pub enum DpopError {
     /// Not a compact JWS, or its parts do not decode.
     #[error("the DPoP proof is not a compact JWS")]
     Malformed,
-    /// Over [`MAX_PROOF_BYTES`].
+    /// Over [`crate::auth::dpop::MAX_PROOF_BYTES`].
     #[error("the DPoP proof is too large")]
     TooLarge,
     /// `typ` is not `dpop+jwt`.
