@@ -242,3 +242,24 @@ async fn the_service_decides_whether_dpop_is_off_allowed_or_required() {
         axum::http::StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_refused_dpop_token_is_challenged_in_the_dpop_scheme() {
+    let app = notes_app(&[("RAMPART_PUBLIC_URL", "https://notes.example")]).await;
+    let ec = key("ec.key.pem", Algorithm::ES256);
+    let mut expired = rampart_tests::claims("alice", "notes:read");
+    expired["cnf"] = json!({"jkt": thumbprint(&ec.jwk).unwrap()});
+    expired["exp"] = json!(now() - 3600);
+    let token = Scheme::Hs256.token(&expired);
+    let proof = proof_for(&ec, "https://notes.example/notes", &token);
+    let reply = send(&app, list_notes(&format!("DPoP {token}"), Some(&proof))).await;
+    // Expiry is said (the client must get a new token); a forged one is only "invalid".
+    assert_dpop_challenge(&reply, "invalid_token", "the access token expired");
+    let mut claims = expired.clone();
+    claims["exp"] = json!(now() + 3600);
+    let wrong_key = EncodingKey::from_secret(b"not-the-service-secret-0123456789abcdef").unwrap();
+    let forged = sign(&json!({"alg": "HS256", "typ": "JWT"}), &claims, &wrong_key, Algorithm::HS256);
+    let proof = proof_for(&ec, "https://notes.example/notes", &forged);
+    let reply = send(&app, list_notes(&format!("DPoP {forged}"), Some(&proof))).await;
+    assert_dpop_challenge(&reply, "invalid_token", "the access token is invalid");
+}

@@ -180,6 +180,10 @@ pub enum AuthError {
     /// A DPoP request (`Authorization: DPoP`) whose proof was refused.
     #[error(transparent)]
     Dpop(#[from] DpopError),
+    /// A DPoP request whose token was refused: the same reasons as [`AuthError::Token`],
+    /// challenged in the DPoP scheme.
+    #[error("DPoP token: {0}")]
+    DpopToken(TokenError),
     /// A token bound to a key (`cnf.jkt`) sent as a plain bearer token (RFC 9449 §7.1), or a
     /// bearer token where the service requires DPoP.
     #[error("a DPoP-bound token sent as a bearer token")]
@@ -199,7 +203,7 @@ impl AuthError {
     /// Whether the failure is challenged in the DPoP scheme (RFC 9449 §7.1): a refused proof, or
     /// a bound token sent without one.
     pub fn concerns_dpop(&self) -> bool {
-        matches!(self, AuthError::Dpop(_) | AuthError::DpopRequired)
+        matches!(self, AuthError::Dpop(_) | AuthError::DpopRequired | AuthError::DpopToken(_))
     }
 
     /// What the client is told: nothing that helps tell one failed check from another, except
@@ -207,7 +211,9 @@ impl AuthError {
     pub fn public_description(&self) -> &'static str {
         match self {
             AuthError::Missing | AuthError::UnsupportedScheme => "authentication is required",
-            AuthError::Token(TokenError::Expired) => "the access token expired",
+            AuthError::Token(TokenError::Expired) | AuthError::DpopToken(TokenError::Expired) => {
+                "the access token expired"
+            }
             AuthError::Dpop(_) => "the DPoP proof is invalid",
             AuthError::DpopRequired => "send this token with Authorization: DPoP and a DPoP proof",
             AuthError::Malformed(BOTH_CREDENTIALS) => "send one credential: a bearer token or an API key, not both",
@@ -254,6 +260,7 @@ impl AuthError {
             // A proof that does not verify is what a thief of the token without its key sends.
             AuthError::Dpop(error) => !matches!(error, DpopError::Busy),
             AuthError::DpopRequired => false,
+            AuthError::DpopToken(token) => AuthError::Token(token.clone()).is_guess(),
             AuthError::Token(token) => matches!(
                 token,
                 TokenError::Malformed(_)
@@ -286,6 +293,7 @@ impl AuthError {
             AuthError::RevocationUnavailable => "revocation_unavailable",
             AuthError::Dpop(error) => error.audit_reason(),
             AuthError::DpopRequired => "dpop_required",
+            AuthError::DpopToken(token) => AuthError::Token(token.clone()).audit_reason(),
             AuthError::Token(token) => match token {
                 TokenError::Malformed(_) => "malformed_token",
                 TokenError::AlgorithmNotAllowed => "algorithm_not_allowed",

@@ -95,12 +95,27 @@ pub struct VerifiedProof {
 }
 
 /// Checks DPoP proofs; holds the replay cache.
-#[derive(Debug)]
 pub struct DpopVerifier {
     window: Duration,
     leeway: Duration,
     replay: ReplayCache,
+    /// Imported proof keys by thumbprint (a client signs every proof with the same key; the
+    /// thumbprint names exactly one public key).
+    keys: quick_cache::sync::Cache<String, std::sync::Arc<jsonwebtoken::DecodingKey>>,
 }
+
+impl fmt::Debug for DpopVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DpopVerifier")
+            .field("window", &self.window)
+            .field("leeway", &self.leeway)
+            .field("replay", &self.replay)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Proof keys kept imported.
+const KEY_CACHE_ENTRIES: usize = 10_000;
 
 impl Default for DpopVerifier {
     fn default() -> Self {
@@ -116,6 +131,7 @@ impl DpopVerifier {
             window: DEFAULT_IAT_WINDOW,
             leeway: DEFAULT_IAT_LEEWAY,
             replay: ReplayCache::new(ReplayCache::DEFAULT_CAPACITY),
+            keys: quick_cache::sync::Cache::new(KEY_CACHE_ENTRIES),
         }
     }
 
@@ -175,9 +191,17 @@ impl DpopVerifier {
             return Err(DpopError::Key);
         }
         let jkt = thumbprint_of(jwk).ok_or(DpopError::Key)?;
-        let key: jsonwebtoken::jwk::Jwk =
-            serde_json::from_value(Value::Object(jwk.clone())).map_err(|_| DpopError::Key)?;
-        let key = jsonwebtoken::DecodingKey::from_jwk(&key).map_err(|_| DpopError::Key)?;
+        let key = match self.keys.get(&jkt) {
+            Some(key) => key,
+            None => {
+                let parsed: jsonwebtoken::jwk::Jwk =
+                    serde_json::from_value(Value::Object(jwk.clone())).map_err(|_| DpopError::Key)?;
+                let key =
+                    std::sync::Arc::new(jsonwebtoken::DecodingKey::from_jwk(&parsed).map_err(|_| DpopError::Key)?);
+                self.keys.insert(jkt.clone(), std::sync::Arc::clone(&key));
+                key
+            }
+        };
         let verified =
             jsonwebtoken::crypto::verify(compact.signature, compact.signing_input.as_bytes(), &key, algorithm)
                 .map_err(|_| DpopError::Signature)?;
@@ -343,9 +367,15 @@ fn normalized(uri: &str) -> Option<String> {
 /// store (a client's proof replayed to another instance would pass there).
 #[derive(Debug)]
 pub struct ReplayCache {
+    /// Proofs per shard.
     capacity: usize,
-    seen: Mutex<HashMap<[u8; 32], u64>>,
+    /// Shards by the first byte of the proof's id: threads checking proofs at once rarely wait
+    /// for each other.
+    shards: Vec<Mutex<HashMap<[u8; 32], u64>>>,
 }
+
+/// The replay cache's shards.
+const REPLAY_SHARDS: usize = 16;
 
 impl ReplayCache {
     /// Proofs remembered at once by default (each 40 bytes and the map's overhead).
@@ -353,7 +383,10 @@ impl ReplayCache {
 
     /// A cache of at most `capacity` proofs.
     pub fn new(capacity: usize) -> Self {
-        Self { capacity: capacity.max(1), seen: Mutex::new(HashMap::new()) }
+        Self {
+            capacity: capacity.div_ceil(REPLAY_SHARDS).max(1),
+            shards: (0..REPLAY_SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
     }
 
     /// Records the proof `jti` of the key `jkt` at `now` (seconds), kept for `window` seconds.
@@ -368,7 +401,8 @@ impl ReplayCache {
         hasher.update([0]);
         hasher.update(jti.as_bytes());
         let id: [u8; 32] = hasher.finalize().into();
-        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let shard = &self.shards[usize::from(id[0]) % REPLAY_SHARDS];
+        let mut seen = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(until) = seen.get(&id)
             && *until >= now
         {
@@ -415,14 +449,19 @@ mod tests {
 
     #[test]
     fn a_replayed_jti_is_refused_within_its_window_and_the_cache_is_bounded() {
-        let cache = ReplayCache::new(2);
+        let cache = ReplayCache::new(1);
         assert_eq!(cache.first_use("k", "a", 100, 65), Ok(()));
         assert_eq!(cache.first_use("k", "a", 120, 65), Err(DpopError::Replayed));
         // The same jti from another key is another proof.
         assert_eq!(cache.first_use("other", "a", 120, 65), Ok(()));
-        // Full of live proofs: refused, not forgotten.
-        assert_eq!(cache.first_use("k", "b", 120, 65), Err(DpopError::Busy));
-        // Once they are out of their window, they make room.
-        assert_eq!(cache.first_use("k", "b", 200, 65), Ok(()));
+        // One proof per shard here: proofs landing in a full shard are refused, not forgotten,
+        // until the live ones leave their window.
+        let busy = (0..64)
+            .map(|i| cache.first_use("k", &format!("p{i}"), 120, 65))
+            .filter(|r| *r == Err(DpopError::Busy))
+            .count();
+        assert!(busy > 0, "a full shard refuses");
+        assert_eq!(cache.first_use("k", "a", 160, 65), Err(DpopError::Replayed), "nothing live was forgotten");
+        assert_eq!(cache.first_use("k", "late", 300, 65), Ok(()));
     }
 }

@@ -338,7 +338,11 @@ impl Authenticator {
                     return Err(AuthError::Dpop(dpop::DpopError::Missing));
                 };
                 let proof = proof.to_str().map_err(|_| AuthError::Dpop(dpop::DpopError::Malformed))?;
-                let principal = self.verify_token(token).await?;
+                // A refused token is challenged in the scheme it came in.
+                let principal = self.verify_token(token).await.map_err(|error| match error {
+                    AuthError::Token(token) => AuthError::DpopToken(token),
+                    other => other,
+                })?;
                 let uri = dpop::request_uri(&dpop.public_url, path_and_query);
                 let verified = dpop.verifier.verify(proof, &dpop::ProofRequest::new(method, &uri), Some(token))?;
                 if principal.bound_key() != Some(verified.jkt.as_str()) {
