@@ -263,3 +263,74 @@ async fn a_refused_dpop_token_is_challenged_in_the_dpop_scheme() {
     let reply = send(&app, list_notes(&format!("DPoP {forged}"), Some(&proof))).await;
     assert_dpop_challenge(&reply, "invalid_token", "the access token is invalid");
 }
+
+/// Reads a ledger: only with a DPoP-bound token, whatever the service allows.
+#[rampart::secure(get, path = "/ledger", scope = "notes:read", dpop = "required", rate = "100/min")]
+async fn ledger(user: rampart::auth::Principal) -> String {
+    user.subject().to_owned()
+}
+
+/// Reads notes: bearer or DPoP, as the service allows.
+#[rampart::secure(get, path = "/notes", scope = "notes:read", rate = "100/min")]
+async fn notes_route(user: rampart::auth::Principal) -> String {
+    user.subject().to_owned()
+}
+
+#[tokio::test]
+async fn a_route_that_requires_dpop_refuses_bearer_tokens_and_api_keys_and_says_so_in_its_document() {
+    let issuer =
+        rampart::auth::Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).build().unwrap();
+    let key = "a-reporting-key-0123456789abcdef";
+    let keys = rampart::auth::ApiKeys::default().with(rampart::auth::ApiKey::from_plaintext("reporting", key, ["notes:read"]));
+    let authenticator = rampart::auth::Authenticator::builder()
+        .jwt(rampart::auth::JwtVerifier::new(vec![issuer]))
+        .api_keys(keys)
+        .dpop(rampart::auth::DpopMode::Allowed, "https://api.example")
+        .build()
+        .unwrap();
+    let router = rampart::Router::new().mount(ledger).mount(notes_route);
+    let document = serde_json::to_value(rampart::openapi::document(
+        router.inventory(),
+        &rampart::openapi::ApiDocs::new("t", "1").dpop(rampart::auth::DpopMode::Allowed).api_keys(true),
+    ))
+    .unwrap();
+    let app = router.secured(&rampart::Security::new(authenticator));
+
+    let plain = Scheme::Hs256.token(&rampart_tests::claims("bob", "notes:read"));
+    let get = |path: &str, authorization: (&str, String), proof: Option<String>| {
+        let mut request = axum::http::Request::get(path).header(authorization.0, authorization.1);
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        request.body(axum::body::Body::empty()).unwrap()
+    };
+    // The same bearer token reaches the ordinary route (and is cached), not the DPoP one.
+    let bearer = ("authorization", format!("Bearer {plain}"));
+    assert_eq!(send(&app, get("/notes", bearer.clone(), None)).await.status, axum::http::StatusCode::OK);
+    let refused = send(&app, get("/ledger", bearer, None)).await;
+    assert_eq!(refused.status, axum::http::StatusCode::UNAUTHORIZED);
+    assert!(refused.header("www-authenticate").starts_with(r#"DPoP realm="api", error="invalid_token""#));
+    let with_key = send(&app, get("/ledger", ("x-api-key", key.to_owned()), None)).await;
+    assert_eq!(with_key.status, axum::http::StatusCode::UNAUTHORIZED);
+    assert!(with_key.header("www-authenticate").starts_with("DPoP "));
+    // A bound token with its proof passes.
+    let ec = key_of("ec.key.pem");
+    let mut bound = rampart_tests::claims("alice", "notes:read");
+    bound["cnf"] = json!({"jkt": thumbprint(&ec.jwk).unwrap()});
+    let token = Scheme::Hs256.token(&bound);
+    let proof = proof_for(&ec, "https://api.example/ledger", &token);
+    let reply = send(&app, get("/ledger", ("authorization", format!("DPoP {token}")), Some(proof))).await;
+    assert_eq!(reply.status, axum::http::StatusCode::OK);
+
+    // The document: the DPoP route offers the dpop scheme only, the other every scheme.
+    assert_eq!(document["paths"]["/ledger"]["get"]["security"], json!([{"dpop": ["notes:read"]}]));
+    assert_eq!(document["paths"]["/ledger"]["get"]["x-rampart-dpop"], "required");
+    assert_eq!(
+        document["paths"]["/notes"]["get"]["security"],
+        json!([{"bearer": ["notes:read"]}, {"dpop": ["notes:read"]}, {"apiKey": ["notes:read"]}])
+    );
+}
+
+fn key_of(file: &str) -> Key {
+    key(file, Algorithm::ES256)
+}

@@ -106,6 +106,7 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
     let body_limit = spec.body_limit;
     let handler = name.to_string();
     let status = spec.status;
+    let dpop_required = spec.dpop_required;
     let timeout = match spec.timeout_ms {
         Some(ms) => quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#ms))),
         None => quote!(::core::option::Option::None),
@@ -130,6 +131,7 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
             module: ::core::module_path!(),
             status: #status,
             timeout: #timeout,
+            dpop_required: #dpop_required,
             openapi: #name::__rampart_openapi,
         }
     }

@@ -56,6 +56,8 @@ pub(crate) struct Spec {
     pub(crate) status: u16,
     /// The handler deadline in milliseconds (`timeout = "5s"`), when the route sets its own.
     pub(crate) timeout_ms: Option<u64>,
+    /// `dpop = "required"`: only DPoP-bound tokens with their proofs.
+    pub(crate) dpop_required: bool,
     /// `T` of the first `Json<T>` in the return type: the success response's body.
     pub(crate) response_body: Option<Type>,
     /// The handler's return type, when it can be named in the expansion (no `impl Trait`): it may
@@ -251,6 +253,18 @@ impl Spec {
             },
         };
 
+        let dpop_required = match &args.dpop {
+            None => false,
+            Some(lit) if lit.value() == "required" => true,
+            Some(lit) => {
+                errors.spanned(
+                    lit,
+                    "`dpop` takes \"required\": the route then accepts only DPoP-bound tokens with their proofs \
+                     (RFC 9449); without it, the route follows the service's RAMPART_DPOP",
+                );
+                false
+            }
+        };
         let timeout_ms = args.timeout.as_ref().and_then(|lit| match parse_timeout(&lit.value()) {
             Ok(ms) => Some(ms),
             Err(message) => {
@@ -287,6 +301,7 @@ impl Spec {
             scope_descriptions,
             status,
             timeout_ms,
+            dpop_required,
             response_body: match &sig.output {
                 syn::ReturnType::Default => None,
                 syn::ReturnType::Type(_, ty) => json_body(ty),

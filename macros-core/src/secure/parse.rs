@@ -47,8 +47,8 @@ const SHARED_KEYS: [&str; 11] = [
     "status",
     "timeout",
 ];
-/// Keys only `#[secure]` takes: the policy, the rate key and the resource check.
-const SECURE_KEYS: [&str; 8] = ["scope", "role", "any", "all", "rate_key", "owner", "load", "relation"];
+/// Keys only `#[secure]` takes: the policy, the rate key, the resource check and DPoP.
+const SECURE_KEYS: [&str; 9] = ["scope", "role", "any", "all", "rate_key", "owner", "load", "relation", "dpop"];
 /// Keys only `#[public]` takes.
 const PUBLIC_KEYS: [&str; 1] = ["reason"];
 
@@ -84,6 +84,7 @@ pub(crate) struct Args {
     pub(crate) body_limit: Option<Lit>,
     pub(crate) status: Option<LitInt>,
     pub(crate) timeout: Option<LitStr>,
+    pub(crate) dpop: Option<LitStr>,
 }
 
 impl Args {
@@ -158,6 +159,7 @@ impl Args {
             "validate" => self.validate = Some(meta.value()?.parse::<LitBool>()?),
             "body_limit" => self.body_limit = Some(meta.value()?.parse::<Lit>()?),
             "timeout" => self.timeout = Some(string(meta, "timeout = \"5s\"")?),
+            "dpop" => self.dpop = Some(string(meta, "dpop = \"required\"")?),
             "deprecated" => {
                 self.deprecated =
                     if meta.input.peek(Token![=]) { meta.value()?.parse::<LitBool>()?.value } else { true };

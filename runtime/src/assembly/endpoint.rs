@@ -277,6 +277,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             module: "rampart::Router::mount_service",
             status: 200,
             timeout: None,
+            dpop_required: false,
             openapi: |_| {},
         }));
         let service =

@@ -136,7 +136,8 @@ impl Check {
     #[inline(always)]
     fn passes_now(self, security: &Security, parts: &Parts, info: &'static EndpointInfo, found: &mut Found) -> bool {
         match self {
-            Check::Authenticate => match security.authenticate_now(parts) {
+            // A cached token is a bearer token: a route that requires DPoP decides in full.
+            Check::Authenticate => match security.authenticate_now(parts).filter(|_| !info.dpop_required) {
                 Some(principal) => {
                     crate::telemetry::record_token_cache(true);
                     found.principal = Some(principal);
@@ -171,7 +172,11 @@ impl Check {
     ) -> Result<(), Response> {
         match self {
             Check::Authenticate => {
-                found.principal = Some(security.authenticate(parts).await.map_err(IntoResponse::into_response)?);
+                let principal = security.authenticate(parts).await.map_err(IntoResponse::into_response)?;
+                if info.dpop_required {
+                    security.require_dpop(parts, &principal).map_err(IntoResponse::into_response)?;
+                }
+                found.principal = Some(principal);
             }
             Check::SubjectLock => {
                 let principal = principal_for(self, found)?;

@@ -278,6 +278,22 @@ impl Security {
         }
     }
 
+    /// For a route that requires DPoP: `principal` must have come with a DPoP-bound token and its
+    /// proof (only those carry a bound key); a denial is audited.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthenticated`] (401) with the DPoP challenge.
+    pub fn require_dpop(&self, parts: &Parts, principal: &Principal) -> Result<(), Error> {
+        if principal.bound_key().is_some() {
+            return Ok(());
+        }
+        let ctx = RequestContext::from_parts(parts);
+        AuditEvent::new(&ctx, Decision::Deny, "dpop_required", 401).principal(principal).emit();
+        let reason = AuthError::DpopRequired;
+        Err(Error::Unauthenticated(Unauthenticated::new(reason, Arc::clone(self.0.authenticator.realm()))))
+    }
+
     /// Evaluates `policy` for `principal`; a denial is audited.
     ///
     /// # Errors

@@ -67,7 +67,7 @@ pub fn check(inventory: &[&'static EndpointInfo], document: &Value) -> Result<()
         let expected: BTreeSet<Requirement> = match info.policy() {
             Some(policy) => {
                 scopes(policy, &mut all_scopes);
-                requirements(policy, &schemes).into_iter().collect()
+                requirements(policy, &schemes.of(info)).into_iter().collect()
             }
             None => BTreeSet::new(),
         };

@@ -194,7 +194,7 @@ pub fn document(inventory: &[&'static EndpointInfo], docs: &ApiDocs) -> OpenApi 
     if schemes.dpop != crate::auth::DpopMode::Required {
         components.security_schemes.insert(BEARER_SCHEME.to_owned(), RefOr::T(bearer_scheme(&scopes)));
     }
-    if schemes.dpop != crate::auth::DpopMode::Off {
+    if schemes.dpop != crate::auth::DpopMode::Off || inventory.iter().any(|info| info.dpop_required) {
         components.security_schemes.insert(DPOP_SCHEME.to_owned(), RefOr::T(dpop_scheme()));
     }
     if schemes.api_key {
@@ -321,7 +321,10 @@ fn operation(info: &EndpointInfo, schemes: &Schemes) -> (Operation, Vec<(String,
     let mut extensions = Extensions::builder();
     match info.policy() {
         Some(policy) => {
-            let alternatives = requirements(policy, schemes);
+            let alternatives = requirements(policy, &schemes.of(info));
+            if info.dpop_required {
+                extensions = extensions.add("x-rampart-dpop", "required");
+            }
             let security = alternatives.iter().map(|(scheme, needs)| SecurityRequirement::new(scheme, needs.clone()));
             // 429 also when the caller is locked out after repeated failures (`rampart::lockout`),
             // whether or not the route has a rate limit of its own.

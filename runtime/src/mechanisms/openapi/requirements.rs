@@ -36,6 +36,15 @@ pub struct Schemes {
 impl Schemes {
     /// Bearer tokens only.
     pub const BEARER: Schemes = Schemes { oauth: false, dpop: crate::auth::DpopMode::Off, api_key: false };
+
+    /// The schemes of one endpoint: a route with `dpop = "required"` takes DPoP-bound tokens only.
+    pub fn of(&self, info: &crate::contract::EndpointInfo) -> Schemes {
+        if info.dpop_required {
+            Schemes { oauth: false, dpop: crate::auth::DpopMode::Required, api_key: false }
+        } else {
+            *self
+        }
+    }
 }
 /// The operation member that lists the roles a policy names.
 pub const ROLES_EXTENSION: &str = "x-rampart-roles";

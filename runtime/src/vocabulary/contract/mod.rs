@@ -148,6 +148,9 @@ pub struct EndpointInfo {
     /// The handler's own deadline (`timeout = "5s"`); `None`: the service's
     /// ([`crate::timeout::Timeouts::handler`]).
     pub timeout: Option<std::time::Duration>,
+    /// `dpop = "required"`: only DPoP-bound tokens with their proofs (RFC 9449), whatever the
+    /// service's `RAMPART_DPOP`.
+    pub dpop_required: bool,
     /// Describes the handler's parameters, body and response for OpenAPI (generated).
     pub openapi: fn(&mut OperationDoc),
 }
