@@ -281,7 +281,8 @@ async fn a_route_that_requires_dpop_refuses_bearer_tokens_and_api_keys_and_says_
     let issuer =
         rampart::auth::Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).build().unwrap();
     let key = "a-reporting-key-0123456789abcdef";
-    let keys = rampart::auth::ApiKeys::default().with(rampart::auth::ApiKey::from_plaintext("reporting", key, ["notes:read"]));
+    let keys =
+        rampart::auth::ApiKeys::default().with(rampart::auth::ApiKey::from_plaintext("reporting", key, ["notes:read"]));
     let authenticator = rampart::auth::Authenticator::builder()
         .jwt(rampart::auth::JwtVerifier::new(vec![issuer]))
         .api_keys(keys)
