@@ -92,29 +92,41 @@ fn contract_with_redis_rate_limits() {
 
 /// A client written in another language: Python's requests-oauthlib
 /// (`BackendApplicationClient` + `OAuth2Session.fetch_token`), then `GET /notes`.
+/// Runs the Python client `script` (in tests/e2e) against `service` as the reader client of
+/// `deployment`, with `env` added; what it printed, as JSON. `packages` says what to install.
+fn python_client(
+    script: &str,
+    service: &Service,
+    deployment: &Deployment,
+    env: &[(&str, &str)],
+    packages: &str,
+) -> Value {
+    let (id, secret) = &deployment.clients.reader;
+    let output = std::process::Command::new("python3")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e").join(script))
+        .env("NOTES_URL", service.url(""))
+        .env("CLIENT_ID", id)
+        .env("CLIENT_SECRET", secret)
+        .envs(env.iter().copied())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{script} failed (./scripts/test installs {packages}):\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 #[test]
 fn a_python_oauth2_client_works_unchanged() {
     let rt = runtime();
     let deployment = rt.block_on(Deployment::new(Backend::Sqlite));
     let service = Service::start(&deployment.env);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/client.py");
-    let (id, secret) = &deployment.clients.reader;
-    let output = std::process::Command::new("python3")
-        .arg(script)
-        .env("NOTES_URL", service.url(""))
-        .env("CLIENT_ID", id)
-        .env("CLIENT_SECRET", secret)
-        // requests-oauthlib refuses plain HTTP unless told; the service is on loopback.
-        .env("OAUTHLIB_INSECURE_TRANSPORT", "1")
-        .output()
-        .expect("python3 runs (.ci/run installs requests-oauthlib)");
-    assert!(
-        output.status.success(),
-        "the Python client failed (pip install requests-oauthlib if missing):\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    // requests-oauthlib refuses plain HTTP unless told; the service is on loopback.
+    let insecure = [("OAUTHLIB_INSECURE_TRANSPORT", "1")];
+    let printed = python_client("client.py", &service, &deployment, &insecure, "requests-oauthlib");
     assert_eq!(printed["token_type"], "Bearer");
     assert_eq!(printed["scope"], "notes:read");
     assert_eq!(printed["status"], 200);
@@ -135,22 +147,7 @@ fn a_python_dpop_client_gets_a_bound_token_and_uses_it() {
     env.push(("RAMPART_ADDR".to_owned(), format!("127.0.0.1:{port}")));
     env.push(("RAMPART_PUBLIC_URL".to_owned(), format!("http://127.0.0.1:{port}")));
     let service = Service::start(&env);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/dpop_client.py");
-    let (id, secret) = &deployment.clients.reader;
-    let output = std::process::Command::new("python3")
-        .arg(script)
-        .env("NOTES_URL", service.url(""))
-        .env("CLIENT_ID", id)
-        .env("CLIENT_SECRET", secret)
-        .output()
-        .expect("python3 runs (./scripts/test installs joserfc)");
-    assert!(
-        output.status.success(),
-        "the Python DPoP client failed (pip install joserfc requests if missing):\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let printed = python_client("dpop_client.py", &service, &deployment, &[], "joserfc");
     assert_eq!(printed["token_type"], "DPoP");
     assert_eq!(printed["cnf_jkt"], printed["thumbprint"], "the token is bound to the client's key");
     assert_eq!(printed["status"], 200);
