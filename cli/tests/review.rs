@@ -207,6 +207,22 @@ fn each_kind_of_change_has_its_rule_and_verdict() {
             0,
         ),
         (
+            "dpop-required",
+            "scope = \"notes:read\", rate = \"100/min\")]\npub async fn list_notes",
+            "scope = \"notes:read\", rate = \"100/min\", dpop = \"required\")]\npub async fn list_notes",
+            "REVIEW006",
+            "info",
+            0,
+        ),
+        (
+            "dpop-removed",
+            "scope = \"notes:read\", rate = \"100/min\", dpop = \"required\")]\npub async fn list_notes",
+            "scope = \"notes:read\", rate = \"100/min\")]\npub async fn list_notes",
+            "REVIEW005",
+            "loosens",
+            1,
+        ),
+        (
             "made-public",
             "#[secure(get, path = \"/notes\", scope = \"notes:read\", rate = \"100/min\")]",
             "#[public(get, path = \"/notes\", reason = \"a public board\", rate = \"100/min\")]",

@@ -310,7 +310,7 @@ fn qualify(relation: &str, registry: &Registry) -> String {
 /// The contract of an endpoint in one line, for the markdown table.
 fn contract_line(route: &Route) -> String {
     let mut parts = vec![route.access.clone()];
-    for key in ["rate", "burst", "rate_key", "body_limit", "validate", "load", "owner", "relation"] {
+    for key in ["rate", "burst", "rate_key", "body_limit", "validate", "load", "owner", "relation", "dpop"] {
         if let Some(value) = route.arguments.get(key) {
             parts.push(format!("{key} = {value}"));
         }
@@ -463,6 +463,21 @@ impl Differ<'_> {
                 (LIMIT_LOOSENED, Effect::Loosens, format!("`{name}` no longer validates its body (`validate = false`)"))
             } else {
                 (LIMIT_TIGHTENED, Effect::Info, format!("`{name}` validates its body again"))
+            };
+            self.push(rule, effect, new, message, was.cloned(), is.cloned());
+        }
+        // `dpop = "required"`: a stolen token alone no longer reaches the route.
+        let (was, is) = (old.arguments.get("dpop"), new.arguments.get("dpop"));
+        if was != is {
+            let required = |v: Option<&String>| v.is_some_and(|v| v.trim_matches('"') == "required");
+            let (rule, effect, message) = if required(was) && !required(is) {
+                (
+                    POLICY_LOOSENED,
+                    Effect::Loosens,
+                    format!("`{name}` no longer requires DPoP-bound tokens (`dpop = \"required\"` removed)"),
+                )
+            } else {
+                (POLICY_TIGHTENED, Effect::Info, format!("`{name}` requires DPoP-bound tokens"))
             };
             self.push(rule, effect, new, message, was.cloned(), is.cloned());
         }
