@@ -8,6 +8,7 @@ mod compose;
 mod dpop;
 mod endpoints;
 mod headers;
+mod introspect;
 mod jwks;
 mod metrics;
 mod notes;

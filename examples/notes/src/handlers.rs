@@ -9,7 +9,7 @@ use rampart::audit::{AuditEvent, Decision, RequestContext};
 use rampart::authz::{Checked, Relations as _, Tuple, Visibility};
 use rampart::crypto::{SealContext, Sealed};
 use rampart::extract::{Json, Path, Query, Valid};
-use rampart::oauth::TokenResponse;
+use rampart::oauth::{IntrospectionResponse, TokenResponse};
 use rampart::prelude::*;
 
 use crate::AppState;
@@ -240,6 +240,25 @@ pub(crate) async fn issue_token(
 ) -> Result<TokenResponse, Error> {
     match &state.tokens {
         Some(tokens) => Ok(tokens.grant(&ctx, &headers, &body).await),
+        None => Err(Error::NotFound),
+    }
+}
+
+/// Describe a token (OAuth 2.0 token introspection, RFC 7662).
+///
+/// Form body `token=...`, the client authenticated as at `/oauth/token`. An active token is
+/// described (scope, client_id, sub, exp, iss, jti, token_type, cnf); anything unknown, expired or
+/// revoked is `{"active": false}`.
+// rampart-audit: allow(RAMPART003) clients authenticate here, with their own credentials
+#[public(post, path = "/oauth/introspect", rate = "600/min", body_limit = "16KiB", reason = "resource servers authenticate here, with their own client credentials", tags = ["oauth"])]
+pub(crate) async fn introspect_token(
+    ctx: RequestContext,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<IntrospectionResponse, Error> {
+    match &state.tokens {
+        Some(tokens) => Ok(tokens.introspect(&ctx, &headers, &body, state.security.authenticator()).await),
         None => Err(Error::NotFound),
     }
 }

@@ -3,7 +3,8 @@
 //! Every endpoint declares its contract with `#[secure]` or `#[public]` (`handlers.rs`); the OpenAPI
 //! document at `/openapi.json` and Swagger UI at `/docs` come from the same declarations. Notes
 //! live in SQLite (default) or PostgreSQL ([`NoteStore`]), their bodies sealed with AES-256-GCM;
-//! `/oauth/token` issues tokens to the clients of `RAMPART_OAUTH_CLIENTS`.
+//! `/oauth/token` issues tokens to the clients of `RAMPART_OAUTH_CLIENTS`, and `/oauth/introspect`
+//! describes them to those clients (RFC 7662).
 
 mod handlers;
 mod model;
@@ -25,6 +26,8 @@ struct AppState {
     store: NoteStore,
     keyring: Arc<Keyring>,
     tokens: Option<Arc<TokenEndpoint>>,
+    /// What `/oauth/introspect` verifies tokens with: the service's own authentication.
+    security: Security,
 }
 
 /// Every endpoint of the service, its documentation included.
@@ -40,6 +43,7 @@ fn router() -> Router<AppState> {
         .mount(share_note)
         .mount(unshare_note)
         .mount(issue_token)
+        .mount(introspect_token)
         .with_docs(api_docs())
 }
 
@@ -92,7 +96,7 @@ pub fn app(config: &Config, store: NoteStore) -> anyhow::Result<rampart::Secured
             _ => tokens.with_dpop(format!("{}/oauth/token", config.public_url())),
         })
         .map(Arc::new);
-    let state = AppState { store, keyring: Arc::new(config.seal.keyring.clone()), tokens };
+    let state = AppState { store, keyring: Arc::new(config.seal.keyring.clone()), tokens, security: security.clone() };
     let mut app = router().with_state(state).secured(&security);
     if !config.cors.is_empty() {
         app = app.layer(config.cors.clone().into_layer()?);

@@ -318,25 +318,46 @@ impl TokenEndpoint {
         body: &[u8],
         guess: &mut Option<Guess>,
     ) -> Result<(&ClientCredential, Vec<String>), Refused> {
-        let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let media_type = content_type.split(';').next().unwrap_or("").trim();
-        if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-            return Err((Refusal::InvalidRequest("the body must be application/x-www-form-urlencoded"), None));
-        }
-        let mut params: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::new();
-        for (name, value) in form_urlencoded::parse(body) {
-            if params.iter().any(|(seen, _)| *seen == name) {
-                return Err((Refusal::InvalidRequest("a parameter is repeated"), None));
-            }
-            params.push((name, value));
-        }
+        let params = form_params(headers, body)?;
         let param = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-
         let grant_type = param("grant_type").ok_or((Refusal::InvalidRequest("grant_type is missing"), None))?;
         if grant_type != "client_credentials" {
             return Err((Refusal::UnsupportedGrantType, None));
         }
+        let client = self.client_of(headers, &params, guess)?;
+        let refuse = |refusal| (refusal, Some(client.id.clone()));
 
+        let scopes: Vec<String> = match param("scope") {
+            None => client.scopes.clone(),
+            Some(requested) => {
+                let requested: Vec<&str> = requested.split(' ').collect();
+                if requested.iter().any(|s| s.is_empty()) {
+                    return Err(refuse(Refusal::InvalidScope("scope must be scope tokens separated by single spaces")));
+                }
+                if !requested.iter().all(|s| client.scopes.iter().any(|allowed| allowed == s)) {
+                    return Err(refuse(Refusal::InvalidScope("a requested scope is not allowed for this client")));
+                }
+                let mut granted: Vec<String> = Vec::with_capacity(requested.len());
+                for scope in requested {
+                    if !granted.iter().any(|g| g == scope) {
+                        granted.push(scope.to_owned());
+                    }
+                }
+                granted
+            }
+        };
+        Ok((client, scopes))
+    }
+
+    /// The client a request authenticates as, with `client_secret_basic` or `client_secret_post`
+    /// (never both); `guess` notes a wrong secret for the lockout.
+    fn client_of(
+        &self,
+        headers: &HeaderMap,
+        params: &[(Cow<'_, str>, Cow<'_, str>)],
+        guess: &mut Option<Guess>,
+    ) -> Result<&ClientCredential, Refused> {
+        let param = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
         let from_header = match headers.get_all(AUTHORIZATION).iter().count() {
             0 => None,
             1 => match basic_credentials(headers) {
@@ -364,28 +385,7 @@ impl TokenEndpoint {
             *guess = Some(Guess { id: Some(presented.id.into_owned()) });
             return Err((Refusal::InvalidClient, None));
         };
-        let refuse = |refusal| (refusal, Some(client.id.clone()));
-
-        let scopes: Vec<String> = match param("scope") {
-            None => client.scopes.clone(),
-            Some(requested) => {
-                let requested: Vec<&str> = requested.split(' ').collect();
-                if requested.iter().any(|s| s.is_empty()) {
-                    return Err(refuse(Refusal::InvalidScope("scope must be scope tokens separated by single spaces")));
-                }
-                if !requested.iter().all(|s| client.scopes.iter().any(|allowed| allowed == s)) {
-                    return Err(refuse(Refusal::InvalidScope("a requested scope is not allowed for this client")));
-                }
-                let mut granted: Vec<String> = Vec::with_capacity(requested.len());
-                for scope in requested {
-                    if !granted.iter().any(|g| g == scope) {
-                        granted.push(scope.to_owned());
-                    }
-                }
-                granted
-            }
-        };
-        Ok((client, scopes))
+        Ok(client)
     }
 
     /// The client whose id and secret match, comparing every client's digest in constant time
@@ -401,6 +401,70 @@ impl TokenEndpoint {
             }
         }
         found
+    }
+
+    /// Answers one introspection request (RFC 7662 §2): the client authenticates as at the token
+    /// endpoint; `token` is looked up with `authenticator` (signature, expiry, revocation). An
+    /// active token is described (`scope`, `client_id`, `sub`, `exp`, `iss`, `jti`, `token_type`,
+    /// and `cnf` for a bound one); anything else is `{"active": false}` and nothing more.
+    pub async fn introspect(
+        &self,
+        ctx: &RequestContext,
+        headers: &HeaderMap,
+        body: &[u8],
+        authenticator: &crate::auth::Authenticator,
+    ) -> IntrospectionResponse {
+        let mut guess = None;
+        let decided = form_params(headers, body).and_then(|params| {
+            let token = params.iter().find(|(n, _)| n == "token").map(|(_, v)| v.clone().into_owned());
+            let client = self.client_of(headers, &params, &mut guess)?;
+            let token = token.ok_or((Refusal::InvalidRequest("token is missing"), Some(client.id.clone())))?;
+            Ok((client, token))
+        });
+        let (client, token) = match decided {
+            Ok(found) => found,
+            Err((refusal, client_id)) => {
+                let refusal = match &guess {
+                    Some(guess) => match self.locked_after_guess(ctx, guess).await {
+                        Some(left) => Refusal::LockedOut(left),
+                        None => refusal,
+                    },
+                    None => refusal,
+                };
+                let mut event = AuditEvent::new(ctx, Decision::Deny, refusal.code(), refusal.status().as_u16());
+                if let Some(id) = &client_id {
+                    event = event.subject(id);
+                }
+                event.emit();
+                return IntrospectionResponse(refusal_response(refusal));
+            }
+        };
+        let body = match authenticator.introspect(&token).await {
+            Some(principal) => {
+                let mut active = serde_json::json!({
+                    "active": true,
+                    "scope": principal.scopes().join(" "),
+                    "sub": principal.subject(),
+                    "token_type": if principal.bound_key().is_some() { "DPoP" } else { "Bearer" },
+                });
+                let fields = [
+                    ("client_id", principal.client_id().map(serde_json::Value::from)),
+                    ("iss", principal.issuer().map(serde_json::Value::from)),
+                    ("jti", principal.token_id().map(serde_json::Value::from)),
+                    ("exp", principal.expires_at().map(serde_json::Value::from)),
+                    ("cnf", principal.bound_key().map(|jkt| serde_json::json!({"jkt": jkt}))),
+                ];
+                for (name, value) in fields {
+                    if let Some(value) = value {
+                        active[name] = value;
+                    }
+                }
+                active
+            }
+            None => serde_json::json!({"active": false}),
+        };
+        AuditEvent::new(ctx, Decision::Allow, "token_introspected", 200).subject(&client.id).emit();
+        IntrospectionResponse(json_response(StatusCode::OK, &body))
     }
 
     /// The thumbprint of the request's DPoP key, when it sent one proof and this endpoint issues
@@ -446,6 +510,26 @@ impl TokenEndpoint {
         });
         Ok(json_response(StatusCode::OK, &body))
     }
+}
+
+/// A form body's parameters: name and value.
+type FormParams<'b> = Vec<(Cow<'b, str>, Cow<'b, str>)>;
+
+/// The parameters of a form body, each at most once.
+fn form_params<'b>(headers: &HeaderMap, body: &'b [u8]) -> Result<FormParams<'b>, Refused> {
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Err((Refusal::InvalidRequest("the body must be application/x-www-form-urlencoded"), None));
+    }
+    let mut params: FormParams<'b> = Vec::new();
+    for (name, value) in form_urlencoded::parse(body) {
+        if params.iter().any(|(seen, _)| *seen == name) {
+            return Err((Refusal::InvalidRequest("a parameter is repeated"), None));
+        }
+        params.push((name, value));
+    }
+    Ok(params)
 }
 
 /// `client_secret_basic`: `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
@@ -509,6 +593,38 @@ impl DescribeResponse for TokenResponse {
     }
 }
 
+/// The answer of [`TokenEndpoint::introspect`]. As the return type of an introspection handler,
+/// it documents the operation: the form body, the RFC 7662 answer and the error objects.
+#[derive(Debug)]
+pub struct IntrospectionResponse(Response);
+
+impl IntoResponse for IntrospectionResponse {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+impl DescribeResponse for IntrospectionResponse {
+    fn describe_response(doc: &mut OperationDoc) {
+        use utoipa::openapi::{ContentBuilder, ResponseBuilder};
+        let form = doc.schema_of::<schema::IntrospectionForm>();
+        doc.request_body("application/x-www-form-urlencoded", form);
+        let answer = doc.schema_of::<schema::Introspection>();
+        doc.success_body("application/json", answer);
+        let error = doc.schema_of::<schema::OAuthError>();
+        for (status, description) in [
+            (400, "invalid_request: the form or the token parameter is missing (RFC 6749 §5.2)"),
+            (401, "invalid_client: client authentication failed (RFC 6749 §5.2)"),
+        ] {
+            let content = ContentBuilder::new().schema(Some(error.clone())).build();
+            doc.response(
+                status,
+                ResponseBuilder::new().description(description).content("application/json", content).build(),
+            );
+        }
+    }
+}
+
 /// The shapes [`TokenResponse`] documents; only read by the OpenAPI generator.
 mod schema {
     #![allow(dead_code, reason = "documentation types: their fields are read by utoipa's derive, not by code")]
@@ -543,6 +659,45 @@ mod schema {
         expires_in: u64,
         /// The granted scopes, space-separated.
         scope: String,
+    }
+
+    /// `POST /oauth/introspect` form (RFC 7662 §2.1); the client authenticates as at the token
+    /// endpoint.
+    #[derive(ToSchema)]
+    pub(super) struct IntrospectionForm {
+        /// The token to describe.
+        token: String,
+        /// Ignored: every token this service issues is an access token.
+        token_type_hint: Option<String>,
+        client_id: Option<String>,
+        client_secret: Option<String>,
+    }
+
+    /// What the introspection endpoint says of a token (RFC 7662 §2.2): only `active` when it
+    /// is not.
+    #[derive(ToSchema)]
+    pub(super) struct Introspection {
+        /// Whether the token is valid now (signature, expiry, revocation).
+        active: bool,
+        /// Its scopes, space-separated.
+        scope: Option<String>,
+        client_id: Option<String>,
+        sub: Option<String>,
+        iss: Option<String>,
+        jti: Option<String>,
+        /// Expiry, in seconds since the epoch.
+        exp: Option<u64>,
+        /// `Bearer`, or `DPoP` for a token bound to a key.
+        token_type: Option<String>,
+        /// The key a DPoP-bound token is bound to (`{"jkt": thumbprint}`, RFC 9449 §6.2).
+        cnf: Option<Confirmation>,
+    }
+
+    /// A key confirmation (RFC 7800).
+    #[derive(ToSchema)]
+    pub(super) struct Confirmation {
+        /// The RFC 7638 thumbprint of the key.
+        jkt: String,
     }
 
     /// An error of the token endpoint (RFC 6749 §5.2).

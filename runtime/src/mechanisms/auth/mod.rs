@@ -360,6 +360,16 @@ impl Authenticator {
         }
     }
 
+    /// What an introspection endpoint (RFC 7662) says of `token`: its principal when it verifies
+    /// and is not revoked, `None` for anything else (unknown, expired, revoked, or the revocation
+    /// list not answering: inactive rather than wrongly active). A bound token is active: its
+    /// holder proves the key to the resource server, not here.
+    pub async fn introspect(&self, token: &str) -> Option<Principal> {
+        let principal = self.verify_token(token).await.ok()?;
+        self.check_revocation(&principal).await.ok()?;
+        Some(principal)
+    }
+
     /// The principal of a JWT: from the verification cache, else verified (and remembered).
     async fn verify_token(&self, token: &str) -> Result<Principal, AuthError> {
         let verifier = self.jwt.as_ref().ok_or(AuthError::SchemeDisabled)?;
