@@ -335,3 +335,24 @@ async fn a_route_that_requires_dpop_refuses_bearer_tokens_and_api_keys_and_says_
 fn key_of(file: &str) -> Key {
     key(file, Algorithm::ES256)
 }
+
+#[test]
+fn a_route_that_requires_dpop_on_a_service_without_it_refuses_to_start_saying_what_to_change() {
+    let issuer =
+        rampart::auth::Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).build().unwrap();
+    let authenticator = rampart::auth::Authenticator::builder()
+        .jwt(rampart::auth::JwtVerifier::new(vec![issuer]))
+        .dpop(rampart::auth::DpopMode::Off, "https://api.example")
+        .build()
+        .unwrap();
+    let security = rampart::Security::new(authenticator);
+    let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rampart::Router::new().mount(ledger).secured(&security)
+    }));
+    let message = *refused.unwrap_err().downcast::<String>().unwrap();
+    assert_eq!(
+        message,
+        "`GET /ledger` requires DPoP-bound tokens (dpop = \"required\") but this service does not accept them \
+         (RAMPART_DPOP=off): set RAMPART_DPOP=allowed or required, or remove `dpop` from the route"
+    );
+}

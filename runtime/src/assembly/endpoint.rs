@@ -417,7 +417,22 @@ impl Router<()> {
     ///
     /// The router it returns takes no more routes ([`crate::SecuredRouter`]): mount everything
     /// before, services such as static files with [`Router::mount_service`].
+    ///
+    /// # Panics
+    ///
+    /// When an endpoint requires DPoP (`dpop = "required"`) and `security` does not accept it
+    /// (`RAMPART_DPOP=off`): no request could ever reach it.
     pub fn secured(self, security: &crate::Security) -> crate::SecuredRouter {
+        if security.authenticator().dpop_mode() == crate::auth::DpopMode::Off
+            && let Some(info) = self.inventory.iter().find(|info| info.dpop_required)
+        {
+            panic!(
+                "`{} {}` requires DPoP-bound tokens (dpop = \"required\") but this service does not accept \
+                 them (RAMPART_DPOP=off): set RAMPART_DPOP=allowed or required, or remove `dpop` from the route",
+                info.method.as_str(),
+                info.path
+            );
+        }
         let installation = Installation::default();
         let Built { router, inventory, docs, fallback } = self.build(&installation);
         let document = docs.as_ref().map(|docs| {
