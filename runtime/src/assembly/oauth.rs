@@ -470,15 +470,10 @@ impl TokenEndpoint {
     /// The thumbprint of the request's DPoP key, when it sent one proof and this endpoint issues
     /// bound tokens.
     fn dpop_key(&self, headers: &HeaderMap) -> Result<Option<String>, crate::auth::dpop::DpopError> {
-        use crate::auth::dpop::{DpopError, ProofRequest};
-        let mut proofs = headers.get_all(crate::auth::DPOP_HEADER).iter();
-        let (first, second) = (proofs.next(), proofs.next());
-        let (Some(dpop), Some(proof)) = (&self.dpop, first) else { return Ok(None) };
+        use crate::auth::dpop::{ProofRequest, proof_header};
+        let Some(dpop) = &self.dpop else { return Ok(None) };
+        let Some(proof) = proof_header(headers)? else { return Ok(None) };
         let (verifier, url) = dpop.as_ref();
-        if second.is_some() {
-            return Err(DpopError::Missing);
-        }
-        let proof = proof.to_str().map_err(|_| DpopError::Malformed)?;
         Ok(Some(verifier.verify(proof, &ProofRequest::new("POST", url), None)?.jkt))
     }
 

@@ -60,6 +60,21 @@ pub const MAX_PROOF_BYTES: usize = 8192;
 /// The longest `jti` accepted.
 pub const MAX_JTI_BYTES: usize = 256;
 
+/// The request's `DPoP` proof: `None` without one.
+///
+/// # Errors
+///
+/// [`DpopError::Missing`] for more than one `DPoP` header (§4.3: exactly one proof),
+/// [`DpopError::Malformed`] for one that is not ASCII.
+pub fn proof_header(headers: &axum::http::HeaderMap) -> Result<Option<&str>, DpopError> {
+    let mut proofs = headers.get_all(super::DPOP_HEADER).iter();
+    match (proofs.next(), proofs.next()) {
+        (None, _) => Ok(None),
+        (Some(_), Some(_)) => Err(DpopError::Missing),
+        (Some(proof), None) => proof.to_str().map(Some).map_err(|_| DpopError::Malformed),
+    }
+}
+
 /// What a proof is checked against: the request's method and URI.
 #[derive(Debug, Clone, Copy)]
 pub struct ProofRequest<'r> {

@@ -333,11 +333,7 @@ impl Authenticator {
             }
             Credentials::Dpop(token) => {
                 let dpop = self.dpop.as_ref().ok_or(AuthError::UnsupportedScheme)?;
-                let mut proofs = headers.get_all(DPOP_HEADER).iter();
-                let (Some(proof), None) = (proofs.next(), proofs.next()) else {
-                    return Err(AuthError::Dpop(dpop::DpopError::Missing));
-                };
-                let proof = proof.to_str().map_err(|_| AuthError::Dpop(dpop::DpopError::Malformed))?;
+                let proof = dpop::proof_header(headers)?.ok_or(AuthError::Dpop(dpop::DpopError::Missing))?;
                 // A refused token is challenged in the scheme it came in.
                 let principal = self.verify_token(token).await.map_err(|error| match error {
                     AuthError::Token(token) => AuthError::DpopToken(token),
