@@ -60,6 +60,9 @@ pub const MAX_PROOF_BYTES: usize = 8192;
 /// The longest `jti` accepted.
 pub const MAX_JTI_BYTES: usize = 256;
 
+/// The header that carries a DPoP proof.
+pub const DPOP_HEADER: &str = "dpop";
+
 /// The request's `DPoP` proof: `None` without one.
 ///
 /// # Errors
@@ -67,7 +70,7 @@ pub const MAX_JTI_BYTES: usize = 256;
 /// [`DpopError::Missing`] for more than one `DPoP` header (§4.3: exactly one proof),
 /// [`DpopError::Malformed`] for one that is not ASCII.
 pub fn proof_header(headers: &axum::http::HeaderMap) -> Result<Option<&str>, DpopError> {
-    let mut proofs = headers.get_all(super::DPOP_HEADER).iter();
+    let mut proofs = headers.get_all(DPOP_HEADER).iter();
     match (proofs.next(), proofs.next()) {
         (None, _) => Ok(None),
         (Some(_), Some(_)) => Err(DpopError::Missing),

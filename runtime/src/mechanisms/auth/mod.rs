@@ -59,8 +59,7 @@ pub use jwt::{Issuer, IssuerBuilder, IssuerError, JwtVerifier};
 pub use keys::{KeyError, MIN_HMAC_SECRET_BYTES, VerificationKey};
 pub use revocation::{BoxFuture, MemoryRevocations, RevocationError, RevocationFailure, Revocations};
 
-/// The header that carries a DPoP proof.
-pub const DPOP_HEADER: &str = "dpop";
+pub use dpop::DPOP_HEADER;
 
 /// The default bound on a bearer token or API key, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
