@@ -41,6 +41,9 @@ async fn a_client_learns_whether_a_token_is_active_and_nothing_else() {
     assert_eq!(described["sub"], "reporting");
     assert_eq!(described["token_type"], "Bearer");
     assert_eq!(described["iss"], ISSUER);
+    // A client's own token says so: a resource server must not take it for a user's.
+    assert_eq!(described["gty"], "client-credentials");
+    assert!(described["aud"].is_string(), "{described}");
     assert!(described["exp"].as_u64().unwrap() > now());
 
     // Unknown, forged, expired: inactive, with no detail.

@@ -9,6 +9,7 @@ mod dpop;
 mod endpoints;
 mod headers;
 mod introspect;
+mod introspection;
 mod jwks;
 mod metrics;
 mod notes;

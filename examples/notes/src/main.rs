@@ -65,6 +65,11 @@ async fn run(mut config: Config) -> anyhow::Result<()> {
         eprintln!("no RAMPART_JWT_SECRET: using a random key for this run. Dev token (8h, notes:read notes:write):");
         eprintln!("{token}");
     }
+    if let Some(introspection) = &config.introspection {
+        let local =
+            if matches!(config.jwt.keys, JwtKeys::None) { "every access token" } else { "opaque access tokens" };
+        eprintln!("{local} introspected at {}", rampart::config::redact_url(introspection.url.as_str()));
+    }
     match (&dev_key_file, config.seal.generated) {
         (Some(file), _) => eprintln!(
             "warning: no RAMPART_SEAL_KEY: note bodies are sealed with a development key kept in {} (set RAMPART_SEAL_KEY in production)",

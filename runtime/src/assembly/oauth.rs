@@ -405,8 +405,9 @@ impl TokenEndpoint {
 
     /// Answers one introspection request (RFC 7662 §2): the client authenticates as at the token
     /// endpoint; `token` is looked up with `authenticator` (signature, expiry, revocation). An
-    /// active token is described (`scope`, `client_id`, `sub`, `exp`, `iss`, `jti`, `token_type`,
-    /// and `cnf` for a bound one); anything else is `{"active": false}` and nothing more.
+    /// active token is described (`scope`, `client_id`, `sub`, `exp`, `iss`, `aud`, `jti`,
+    /// `token_type`, `cnf` for a bound one and `gty` for a client's own token); anything else is
+    /// `{"active": false}` and nothing more.
     pub async fn introspect(
         &self,
         ctx: &RequestContext,
@@ -453,6 +454,13 @@ impl TokenEndpoint {
                     ("jti", principal.token_id().map(serde_json::Value::from)),
                     ("exp", principal.expires_at().map(serde_json::Value::from)),
                     ("cnf", principal.bound_key().map(|jkt| serde_json::json!({"jkt": jkt}))),
+                    ("aud", principal.claim("aud").cloned()),
+                    // An OAuth client's own token: resource servers must not take it for a user's.
+                    (
+                        crate::auth::GRANT_TYPE_CLAIM,
+                        (principal.kind() == crate::auth::PrincipalKind::Client)
+                            .then(|| serde_json::Value::from(crate::auth::CLIENT_CREDENTIALS_GRANT)),
+                    ),
                 ];
                 for (name, value) in fields {
                     if let Some(value) = value {
@@ -686,6 +694,10 @@ mod schema {
         token_type: Option<String>,
         /// The key a DPoP-bound token is bound to (`{"jkt": thumbprint}`, RFC 9449 §6.2).
         cnf: Option<Confirmation>,
+        /// The audience(s) the token is for.
+        aud: Option<String>,
+        /// `client-credentials` for an OAuth client's own token (not a user's).
+        gty: Option<String>,
     }
 
     /// A key confirmation (RFC 7800).

@@ -183,9 +183,9 @@ impl Security {
         let client_ip = RequestMeta::of(&parts.extensions).map(|meta| LockoutKey::ip(meta.client_ip));
         let lockout = self.0.lockout.as_deref().zip(client_ip);
         // A locked IP may still present good credentials, but what it can make the server spend
-        // on asymmetric signature checks of new tokens is bounded.
+        // on asymmetric signature checks and introspection round trips of new tokens is bounded.
         if let Some((lockout, ip)) = &lockout
-            && self.0.authenticator.would_verify_signature(&parts.headers)
+            && self.0.authenticator.would_cost_a_check(&parts.headers)
             && lockout.locked(ip).await.is_some()
             && let LockoutKey::Ip(addr) = ip
             && !self.0.budget.take(*addr)
@@ -202,10 +202,10 @@ impl Security {
                 }
                 Ok(principal)
             }
-            Err(AuthError::RevocationUnavailable) => {
+            Err(reason @ (AuthError::RevocationUnavailable | AuthError::IntrospectionUnavailable)) => {
                 // The token may be fine: refusing it as invalid would make clients throw it away.
                 let ctx = RequestContext::from_parts(parts);
-                AuditEvent::new(&ctx, Decision::Deny, "revocation_unavailable", 503).emit();
+                AuditEvent::new(&ctx, Decision::Deny, reason.audit_reason(), 503).emit();
                 Err(Error::Unavailable)
             }
             Err(reason) => {

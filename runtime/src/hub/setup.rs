@@ -1,4 +1,5 @@
-//! Building the security hub from a validated [`Config`]: the issuer and its keys, API keys,
+//! Building the security hub from a validated [`Config`]: the issuer and its keys, the
+//! introspection endpoint, API keys,
 //! revocations and rate limits (Redis when `RAMPART_RATE_LIMIT` names it), trusted proxies, TLS.
 //!
 //! # Examples
@@ -18,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::{
-    Algorithm, Authenticator, AuthenticatorError, ClaimMapping, Issuer, IssuerError, JwtVerifier, KeyError,
-    MemoryRevocations, Revocations, VerificationKey,
+    Algorithm, Authenticator, AuthenticatorError, ClaimMapping, IntrospectionSetupError, IntrospectionVerifier, Issuer,
+    IssuerError, JwtVerifier, KeyError, MemoryRevocations, Revocations, VerificationKey,
 };
 use crate::config::{Config, JwtKeys, RateLimitBackend};
 use crate::lockout::Lockout;
@@ -42,6 +43,9 @@ pub enum SetupError {
     /// The authenticator is inconsistent.
     #[error(transparent)]
     Authenticator(#[from] AuthenticatorError),
+    /// The introspection endpoint cannot be used.
+    #[error("RAMPART_INTROSPECTION_URL: {0}")]
+    Introspection(#[from] IntrospectionSetupError),
     /// The Redis URL is unusable.
     #[error("RAMPART_RATE_LIMIT: {0}")]
     Redis(#[from] RedisStoreError),
@@ -66,19 +70,38 @@ impl Security {
     /// [`SetupError`] when a configured key or URL cannot be used.
     pub fn builder_from_config(config: &Config) -> Result<SecurityBuilder, SetupError> {
         let jwt = &config.jwt;
+        let mapping = ClaimMapping::default().with_roles_pointer(&jwt.roles_pointer);
         let issuer = Issuer::builder(&jwt.issuer, &jwt.audiences).leeway(jwt.leeway);
         let issuer = match &jwt.keys {
             JwtKeys::Secret { .. } => {
                 let secret = jwt.secret_bytes().unwrap_or_default();
-                issuer.key(VerificationKey::from_secret(Algorithm::HS256, secret)?)
+                Some(issuer.key(VerificationKey::from_secret(Algorithm::HS256, secret)?))
             }
-            JwtKeys::PublicKeyPem { key, .. } => issuer.key((**key).clone()),
-            JwtKeys::Jwks { url } => issuer.jwks(url.clone(), JWKS_REFRESH),
-        }
-        .build()?;
-        let verifier = JwtVerifier::new(vec![issuer])
-            .with_cache_bytes(jwt.token_cache_bytes)
-            .with_claim_mapping(ClaimMapping::default().with_roles_pointer(&jwt.roles_pointer));
+            JwtKeys::PublicKeyPem { key, .. } => Some(issuer.key((**key).clone())),
+            JwtKeys::Jwks { url } => Some(issuer.jwks(url.clone(), JWKS_REFRESH)),
+            JwtKeys::None => None,
+        };
+        let verifier = match issuer {
+            Some(issuer) => Some(
+                JwtVerifier::new(vec![issuer.build()?])
+                    .with_cache_bytes(jwt.token_cache_bytes)
+                    .with_claim_mapping(mapping.clone()),
+            ),
+            None => None,
+        };
+        let introspection = match &config.introspection {
+            Some(settings) => Some(
+                IntrospectionVerifier::builder(settings.url.clone(), &jwt.issuer, &jwt.audiences)
+                    .client(&settings.client_id, settings.client_secret.clone())
+                    .cache_for(settings.cache_for)
+                    .refuse_for(settings.refuse_for)
+                    .timeout(settings.timeout)
+                    .leeway(jwt.leeway)
+                    .claim_mapping(mapping)
+                    .build()?,
+            ),
+            None => None,
+        };
 
         let memory = MemoryStore::with_max_keys(config.rate_limit_max_keys);
         let (limiter, revocations, lockout): (RateLimiter, Arc<dyn Revocations>, Lockout) = match &config.rate_limit {
@@ -93,8 +116,14 @@ impl Security {
                 (RateLimiter::redis(redis, config.rate_limit_failure, memory), revocations, lockout)
             }
         };
-        let authenticator = Authenticator::builder()
-            .jwt(verifier)
+        let mut authenticator = Authenticator::builder();
+        if let Some(verifier) = verifier {
+            authenticator = authenticator.jwt(verifier);
+        }
+        if let Some(introspection) = introspection {
+            authenticator = authenticator.introspection(introspection);
+        }
+        let authenticator = authenticator
             .api_keys(config.api_keys.clone())
             .revocations(revocations)
             .revocation_failure(config.revocation_failure)

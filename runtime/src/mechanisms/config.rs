@@ -6,7 +6,7 @@
 //! an unreadable PEM file, a bad URL...).
 //!
 //! Every secret setting (`RAMPART_JWT_SECRET`, `RAMPART_SEAL_KEY`, `RAMPART_OAUTH_CLIENTS`,
-//! `RAMPART_API_KEYS`, `RAMPART_RATE_LIMIT`, `DATABASE_URL`) may instead be read from a file named
+//! `RAMPART_API_KEYS`, `RAMPART_RATE_LIMIT`, `DATABASE_URL`, `RAMPART_INTROSPECTION_CLIENT_SECRET`) may instead be read from a file named
 //! by its `_FILE` twin (`RAMPART_JWT_SECRET_FILE=/run/secrets/jwt`), trailing newline dropped;
 //! setting both is an error.
 //!
@@ -21,6 +21,10 @@
 //! | `RAMPART_JWT_SECRET` | generated (dev) | HS256 secret, raw UTF-8 bytes, >= 32 bytes |
 //! | `RAMPART_JWT_PUBLIC_KEY` + `RAMPART_JWT_ALGORITHM` | — | PEM file of the issuer's public key |
 //! | `RAMPART_JWKS_URL` | — | the issuer's JWKS |
+//! | `RAMPART_INTROSPECTION_URL` | — | an OAuth 2.0 introspection endpoint (RFC 7662): tokens that are not JWTs are checked there (every token, when no key setting is given); `https://`, plain http only for localhost |
+//! | `RAMPART_INTROSPECTION_CLIENT_ID` / `_CLIENT_SECRET` | — | this service's client credentials at that endpoint (required with it) |
+//! | `RAMPART_INTROSPECTION_CACHE_SECS` / `_NEGATIVE_CACHE_SECS` | `60` / `5` | how long an active answer is used (never past the token's `exp`; `0`: ask every time) / how long a refusal is remembered |
+//! | `RAMPART_INTROSPECTION_TIMEOUT_MS` | `2000` | bound on one round trip (50 to 10000); no answer: 503 with `Retry-After`, and the endpoint is left alone for a second |
 //! | `RAMPART_JWT_ISSUER` | `rampart-dev` | required `iss` |
 //! | `RAMPART_JWT_AUDIENCE` | `rampart-dev` (dev); required in production | accepted `aud` values, comma-separated |
 //! | `RAMPART_JWT_LEEWAY` | `30` | seconds, at most 300 |
@@ -114,6 +118,9 @@ pub enum JwtKeys {
         /// The URL.
         url: reqwest::Url,
     },
+    /// No local verification: `RAMPART_INTROSPECTION_URL` is set and no key is, so every bearer
+    /// token is introspected.
+    None,
 }
 
 /// Token verification settings.
@@ -246,6 +253,25 @@ pub struct Config {
     /// The URL clients call (`RAMPART_PUBLIC_URL`), which DPoP proofs name; unset: the listen
     /// address ([`Config::public_url`]).
     pub public_url: Option<String>,
+    /// The introspection endpoint tokens are checked with (`RAMPART_INTROSPECTION_*`), if any.
+    pub introspection: Option<IntrospectionSettings>,
+}
+
+/// Where access tokens are introspected (RFC 7662), and how answers are kept.
+#[derive(Debug, Clone)]
+pub struct IntrospectionSettings {
+    /// The endpoint (`RAMPART_INTROSPECTION_URL`).
+    pub url: reqwest::Url,
+    /// This service's client id there (`RAMPART_INTROSPECTION_CLIENT_ID`).
+    pub client_id: String,
+    /// Its secret (`RAMPART_INTROSPECTION_CLIENT_SECRET`).
+    pub client_secret: SecretString,
+    /// How long an active answer is used, never past `exp` (`RAMPART_INTROSPECTION_CACHE_SECS`).
+    pub cache_for: Duration,
+    /// How long a refusal is remembered (`RAMPART_INTROSPECTION_NEGATIVE_CACHE_SECS`).
+    pub refuse_for: Duration,
+    /// The bound on one round trip (`RAMPART_INTROSPECTION_TIMEOUT_MS`).
+    pub timeout: Duration,
 }
 
 /// A URL as it may be shown: a password in it replaced by `[redacted]`.
@@ -459,7 +485,8 @@ impl Config {
             SocketAddr::from(([127, 0, 0, 1], 3000))
         });
 
-        let jwt = read_jwt(&mut r, production);
+        let introspection = read_introspection(&mut r);
+        let jwt = read_jwt(&mut r, production, introspection.is_some());
 
         let api_keys = match r.get("RAMPART_API_KEYS") {
             None => ApiKeys::default(),
@@ -692,6 +719,7 @@ impl Config {
             server,
             dpop,
             public_url,
+            introspection,
         })
     }
 
@@ -771,7 +799,7 @@ fn read_dotenv(path: &std::path::Path) -> Result<Vec<(String, String)>, ConfigEr
 /// issuer's own name, which no real token carries (production requires the setting).
 pub const DEVELOPMENT_AUDIENCE: &str = "rampart-dev";
 
-fn read_jwt<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>, production: bool) -> JwtConfig {
+fn read_jwt<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>, production: bool, introspected: bool) -> JwtConfig {
     let secret = r.get("RAMPART_JWT_SECRET");
     let pem = r.get("RAMPART_JWT_PUBLIC_KEY");
     let jwks = r.get("RAMPART_JWKS_URL");
@@ -818,9 +846,14 @@ fn read_jwt<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>, production: bool) 
                 dev_secret()
             }
         }
+    } else if introspected {
+        JwtKeys::None
     } else {
         if production {
-            r.fail("RAMPART_JWT_SECRET", "required in production (or RAMPART_JWT_PUBLIC_KEY / RAMPART_JWKS_URL)");
+            r.fail(
+                "RAMPART_JWT_SECRET",
+                "required in production (or RAMPART_JWT_PUBLIC_KEY / RAMPART_JWKS_URL / RAMPART_INTROSPECTION_URL)",
+            );
         }
         dev_secret()
     };
@@ -878,6 +911,51 @@ fn read_jwt<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>, production: bool) 
         r.fail("RAMPART_ROLES_CLAIM", "expected a JSON pointer such as `/roles` or `/realm_access/roles`");
     }
     JwtConfig { keys, issuer, audiences, leeway, max_token_bytes, token_cache_bytes, roles_pointer }
+}
+
+fn read_introspection<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>) -> Option<IntrospectionSettings> {
+    let id = r.get("RAMPART_INTROSPECTION_CLIENT_ID");
+    let secret = r.get("RAMPART_INTROSPECTION_CLIENT_SECRET");
+    let cache_for = r.number("RAMPART_INTROSPECTION_CACHE_SECS", 60, 0..=3600);
+    let refuse_for = r.number("RAMPART_INTROSPECTION_NEGATIVE_CACHE_SECS", 5, 0..=300);
+    let timeout = r.number("RAMPART_INTROSPECTION_TIMEOUT_MS", 2000, 50..=10_000);
+    let Some(url) = r.get("RAMPART_INTROSPECTION_URL") else {
+        if id.is_some() || secret.is_some() {
+            r.fail("RAMPART_INTROSPECTION_URL", "the introspection client is set: also set the endpoint's URL");
+        }
+        return None;
+    };
+    let url = match reqwest::Url::parse(&url) {
+        Ok(url)
+            if url.scheme() == "https" || (url.scheme() == "http" && url.host_str().is_some_and(is_loopback_host)) =>
+        {
+            url
+        }
+        Ok(_) => {
+            r.fail("RAMPART_INTROSPECTION_URL", "use an https:// URL (plain http only for localhost)");
+            return None;
+        }
+        Err(e) => {
+            r.fail("RAMPART_INTROSPECTION_URL", format!("not a URL: {e}"));
+            return None;
+        }
+    };
+    let (Some(client_id), Some(secret)) = (id, secret) else {
+        r.fail(
+            "RAMPART_INTROSPECTION_CLIENT_ID",
+            "the introspection endpoint authenticates this service: set RAMPART_INTROSPECTION_CLIENT_ID and \
+             RAMPART_INTROSPECTION_CLIENT_SECRET (or _SECRET_FILE) to its client credentials there",
+        );
+        return None;
+    };
+    Some(IntrospectionSettings {
+        url,
+        client_id,
+        client_secret: SecretString::from(secret),
+        cache_for: Duration::from_secs(cache_for),
+        refuse_for: Duration::from_secs(refuse_for),
+        timeout: Duration::from_millis(timeout),
+    })
 }
 
 fn is_loopback_host(host: &str) -> bool {
@@ -993,8 +1071,9 @@ fn read_audit_settings<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>) -> crat
 
 /// The settings that hold secrets; each may instead name a file holding it, in `NAME_FILE`
 /// (container and orchestrator secrets, `/run/secrets/...`).
-pub const SECRET_SETTINGS: [&str; 6] = [
+pub const SECRET_SETTINGS: [&str; 7] = [
     "RAMPART_JWT_SECRET",
+    "RAMPART_INTROSPECTION_CLIENT_SECRET",
     "RAMPART_SEAL_KEY",
     "RAMPART_OAUTH_CLIENTS",
     "RAMPART_API_KEYS",
@@ -1024,8 +1103,9 @@ fn read_secret_files(lookup: &impl Fn(&str) -> Option<String>) -> (Vec<(&'static
 }
 
 /// `NAME_FILE` for each of [`SECRET_SETTINGS`].
-const SECRET_FILE_SETTINGS: [&str; 6] = [
+const SECRET_FILE_SETTINGS: [&str; 7] = [
     "RAMPART_JWT_SECRET_FILE",
+    "RAMPART_INTROSPECTION_CLIENT_SECRET_FILE",
     "RAMPART_SEAL_KEY_FILE",
     "RAMPART_OAUTH_CLIENTS_FILE",
     "RAMPART_API_KEYS_FILE",
@@ -1195,6 +1275,45 @@ mod tests {
             ["orders", "billing"]
         );
         assert_eq!(errors_for(&[("RAMPART_JWT_AUDIENCE", " , ")]), ["RAMPART_JWT_AUDIENCE"]);
+    }
+
+    #[test]
+    fn an_introspection_endpoint_needs_its_client_and_replaces_the_dev_key() {
+        let url = ("RAMPART_INTROSPECTION_URL", "https://idp.example/oauth/introspect");
+        let id = ("RAMPART_INTROSPECTION_CLIENT_ID", "orders-api");
+        let secret = ("RAMPART_INTROSPECTION_CLIENT_SECRET", "a-long-random-client-secret");
+        let err = config(&[url]).unwrap_err().to_string();
+        assert!(
+            err.contains("RAMPART_INTROSPECTION_CLIENT_ID: the introspection endpoint authenticates this service"),
+            "{err}"
+        );
+        assert_eq!(errors_for(&[id, secret]), ["RAMPART_INTROSPECTION_URL"]);
+        let plain = ("RAMPART_INTROSPECTION_URL", "http://idp.example/oauth/introspect");
+        assert_eq!(errors_for(&[plain, id, secret]), ["RAMPART_INTROSPECTION_URL"]);
+        assert_eq!(
+            errors_for(&[url, id, secret, ("RAMPART_INTROSPECTION_TIMEOUT_MS", "0")]),
+            ["RAMPART_INTROSPECTION_TIMEOUT_MS"]
+        );
+
+        // With no key setting, nothing is verified locally: no generated key, even in development,
+        // and production needs no JWT key.
+        let c = config(&[url, id, secret, ("RAMPART_INTROSPECTION_NEGATIVE_CACHE_SECS", "0")]).unwrap();
+        assert!(matches!(c.jwt.keys, JwtKeys::None));
+        let settings = c.introspection.unwrap();
+        assert_eq!((settings.cache_for, settings.refuse_for), (Duration::from_secs(60), Duration::ZERO));
+        assert_eq!(settings.timeout, Duration::from_secs(2));
+        let production = [
+            ("RAMPART_ENV", "production"),
+            ("RAMPART_JWT_AUDIENCE", "orders"),
+            ("RAMPART_SEAL_KEY", "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+            ("DATABASE_URL", "postgres://db/orders"),
+        ];
+        let vars: Vec<_> = production.iter().copied().chain([url, id, secret]).collect();
+        assert!(config(&vars).is_ok_and(|c| matches!(c.jwt.keys, JwtKeys::None)));
+        // With a key, JWTs are verified here and only opaque tokens are introspected.
+        let keyed =
+            config(&[url, id, secret, ("RAMPART_JWT_SECRET", "0123456789abcdefghijklmnopqrstuvwxyzABCD")]).unwrap();
+        assert!(matches!(keyed.jwt.keys, JwtKeys::Secret { generated: false, .. }));
     }
 
     #[test]

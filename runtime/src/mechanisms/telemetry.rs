@@ -306,6 +306,14 @@ pub(crate) fn record_jwks_fetch(ok: bool) {
     }
 }
 
+/// One token looked up by introspection: `cached`, `refused_cached` (answered from a cache),
+/// `active`, `refused` (asked), `error` (no usable answer), `unavailable` (not asked, after an error).
+pub(crate) fn record_introspection(outcome: &'static str) {
+    if enabled() {
+        metrics::counter!("rampart_introspection_total", "outcome" => outcome).increment(1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

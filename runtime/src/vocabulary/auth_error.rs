@@ -48,6 +48,10 @@ pub enum TokenError {
     /// wrote it, so it is not a guess.
     #[error("invalid claim: {0}")]
     InvalidClaim(&'static str),
+    /// The introspection endpoint says the token is not active (RFC 7662 §2.2: unknown,
+    /// expired, revoked, or not for this service; it does not say which).
+    #[error("token not active")]
+    Inactive,
 }
 
 /// The algorithms a DPoP proof may be signed with, as the `algs` of the challenge (RFC 9449 §7.1).
@@ -177,6 +181,9 @@ pub enum AuthError {
     /// The revocation store did not answer; authentication fails closed.
     #[error("revocation check unavailable")]
     RevocationUnavailable,
+    /// The introspection endpoint gave no usable answer; authentication fails closed.
+    #[error("token introspection unavailable")]
+    IntrospectionUnavailable,
     /// A DPoP request (`Authorization: DPoP`) whose proof was refused.
     #[error(transparent)]
     Dpop(#[from] DpopError),
@@ -271,12 +278,15 @@ impl AuthError {
                     | TokenError::UnknownKey
                     | TokenError::UnknownIssuer
                     | TokenError::BadSignature
+                    // Unknown to the authorization server: what an invented opaque token gets.
+                    | TokenError::Inactive
             ),
             AuthError::Missing
             | AuthError::UnsupportedScheme
             | AuthError::Revoked
             | AuthError::SchemeDisabled
-            | AuthError::RevocationUnavailable => false,
+            | AuthError::RevocationUnavailable
+            | AuthError::IntrospectionUnavailable => false,
         }
     }
 
@@ -291,6 +301,7 @@ impl AuthError {
             AuthError::UnknownApiKey => "unknown_api_key",
             AuthError::SchemeDisabled => "scheme_disabled",
             AuthError::RevocationUnavailable => "revocation_unavailable",
+            AuthError::IntrospectionUnavailable => "introspection_unavailable",
             AuthError::Dpop(error) => error.audit_reason(),
             AuthError::DpopRequired => "dpop_required",
             AuthError::DpopToken(token) => AuthError::Token(token.clone()).audit_reason(),
@@ -309,6 +320,7 @@ impl AuthError {
                 TokenError::WrongAudience => "wrong_audience",
                 TokenError::MissingClaim(_) => "missing_claim",
                 TokenError::InvalidClaim(_) => "invalid_claim",
+                TokenError::Inactive => "token_inactive",
             },
         }
     }

@@ -38,6 +38,8 @@ pub enum AuthMethod {
     Jwt,
     /// An `X-API-Key`.
     ApiKey,
+    /// An access token described by an introspection endpoint (RFC 7662).
+    Introspection,
 }
 
 /// The claim that names the grant a token was issued by (`gty`).
@@ -204,6 +206,15 @@ impl Principal {
             kind,
             claims: Value::Object(claims),
         })))
+    }
+
+    /// [`Self::from_verified_claims`] of an introspection endpoint's answer.
+    pub(crate) fn from_introspection(claims: Map<String, Value>, mapping: &ClaimMapping) -> Result<Self, TokenError> {
+        let mut principal = Self::from_verified_claims(claims, mapping)?;
+        if let Some(inner) = Arc::get_mut(&mut principal.0) {
+            inner.method = AuthMethod::Introspection;
+        }
+        Ok(principal)
     }
 
     /// Builds a principal for an API key (its id is the subject).

@@ -4,6 +4,7 @@
 
 mod contract;
 mod deployment;
+mod introspection;
 mod sealing;
 mod service;
 mod shutdown;
@@ -14,7 +15,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use service::Service;
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 

@@ -31,6 +31,7 @@ mod bearer;
 mod cache;
 mod claims;
 pub mod dpop;
+mod introspection;
 mod jose;
 mod jwks;
 mod jwt;
@@ -53,6 +54,10 @@ pub use api_key::{ApiKey, ApiKeys};
 pub use bearer::{API_KEY_HEADER, Credentials, extract_credentials};
 pub use cache::{DEFAULT_CACHE_BYTES, ENTRY_BYTES};
 pub use claims::{DEFAULT_LEEWAY, MAX_LEEWAY};
+pub use introspection::{
+    DEFAULT_INTROSPECTION_CACHE, DEFAULT_INTROSPECTION_ENTRIES, DEFAULT_INTROSPECTION_TIMEOUT, DEFAULT_NEGATIVE_CACHE,
+    IntrospectionBuilder, IntrospectionSetupError, IntrospectionVerifier, MAX_INTROSPECTION_BYTES,
+};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{JwksCache, JwksError, MAX_JWKS_BYTES, MIN_REFRESH_INTERVAL};
 pub use jwt::{Issuer, IssuerBuilder, IssuerError, JwtVerifier};
@@ -68,8 +73,8 @@ pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthenticatorError {
-    /// Neither JWT issuers nor API keys: every request would be refused.
-    #[error("no authentication scheme configured: add JWT issuers or API keys")]
+    /// No JWT issuer, introspection endpoint or API key: every request would be refused.
+    #[error("no authentication scheme configured: add JWT issuers, an introspection endpoint or API keys")]
     NothingConfigured,
     /// jsonwebtoken has no crypto provider (its features enable none or both backends).
     #[error("jsonwebtoken has no crypto provider: enable exactly one of its `aws_lc_rs` or `rust_crypto` features")]
@@ -79,6 +84,7 @@ pub enum AuthenticatorError {
 /// Verifies the credentials of a request.
 pub struct Authenticator {
     jwt: Option<JwtVerifier>,
+    introspection: Option<IntrospectionVerifier>,
     api_keys: ApiKeys,
     revocations: Option<Arc<dyn Revocations>>,
     revocation_failure: RevocationFailure,
@@ -118,6 +124,7 @@ impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
             .field("jwt", &self.jwt)
+            .field("introspection", &self.introspection)
             .field("api_keys", &self.api_keys)
             .field("revocations", &self.revocations.is_some())
             .field("revocation_failure", &self.revocation_failure)
@@ -132,6 +139,7 @@ impl std::fmt::Debug for Authenticator {
 #[derive(Default)]
 pub struct AuthenticatorBuilder {
     jwt: Option<JwtVerifier>,
+    introspection: Option<IntrospectionVerifier>,
     api_keys: ApiKeys,
     revocations: Option<Arc<dyn Revocations>>,
     revocation_failure: RevocationFailure,
@@ -159,6 +167,13 @@ impl AuthenticatorBuilder {
     /// Accepts bearer JWTs verified by `verifier`.
     pub fn jwt(mut self, verifier: JwtVerifier) -> Self {
         self.jwt = Some(verifier);
+        self
+    }
+
+    /// Accepts access tokens an introspection endpoint describes (RFC 7662): every bearer token
+    /// when no JWT verifier is given, else the tokens that are not JWTs (opaque tokens).
+    pub fn introspection(mut self, verifier: IntrospectionVerifier) -> Self {
+        self.introspection = Some(verifier);
         self
     }
 
@@ -198,7 +213,7 @@ impl AuthenticatorBuilder {
     ///
     /// [`AuthenticatorError`] when nothing is configured or the JWT crypto backend is missing.
     pub fn build(self) -> Result<Authenticator, AuthenticatorError> {
-        if self.jwt.is_none() && self.api_keys.is_empty() {
+        if self.jwt.is_none() && self.introspection.is_none() && self.api_keys.is_empty() {
             return Err(AuthenticatorError::NothingConfigured);
         }
         if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
@@ -208,6 +223,7 @@ impl AuthenticatorBuilder {
             self.realm.unwrap_or_else(|| "api".to_owned()).chars().filter(|c| *c != '"' && *c != '\\').collect();
         Ok(Authenticator {
             jwt: self.jwt,
+            introspection: self.introspection,
             api_keys: self.api_keys,
             revocations: self.revocations,
             revocation_failure: self.revocation_failure,
@@ -250,6 +266,18 @@ impl Authenticator {
         self.jwt.as_ref()
     }
 
+    /// The introspection verifier, if tokens are introspected.
+    pub fn introspection(&self) -> Option<&IntrospectionVerifier> {
+        self.introspection.as_ref()
+    }
+
+    /// The introspection verifier when `token` is one it decides: every token without a JWT
+    /// verifier, else the ones that are not shaped as a JWS (three parts).
+    fn introspects(&self, token: &str) -> Option<&IntrospectionVerifier> {
+        let introspection = self.introspection.as_ref()?;
+        (self.jwt.is_none() || token.bytes().filter(|b| *b == b'.').count() != 2).then_some(introspection)
+    }
+
     /// Whether verifying a new bearer token costs an asymmetric signature check (RSA, ECDSA,
     /// EdDSA: keys from PEM or JWKS), which the lockout's [`crate::lockout::VerificationBudget`]
     /// bounds for locked IPs. HMAC keys cost about what parsing the token does.
@@ -257,14 +285,18 @@ impl Authenticator {
         self.jwt.as_ref().is_some_and(JwtVerifier::has_asymmetric_keys)
     }
 
-    /// Whether authenticating these headers would cost an asymmetric signature check: a bearer
-    /// token of valid syntax whose JOSE header passes the checks and names an asymmetric
-    /// algorithm, not cached, with asymmetric keys configured. Requests without credentials,
-    /// with API keys or with malformed or HMAC tokens cost nothing of the kind.
-    pub(crate) fn would_verify_signature(&self, headers: &HeaderMap) -> bool {
+    /// Whether authenticating these headers would cost an asymmetric signature check or a round
+    /// trip to the introspection endpoint: a bearer token of valid syntax, not cached, that is
+    /// introspected, or whose JOSE header passes the checks and names an asymmetric algorithm
+    /// with asymmetric keys configured. Requests without credentials, with API keys or with
+    /// malformed or HMAC tokens cost nothing of the kind.
+    pub(crate) fn would_cost_a_check(&self, headers: &HeaderMap) -> bool {
         let Ok(Credentials::Bearer(token)) = bearer::extract_unchecked(headers, self.max_token_bytes) else {
             return false;
         };
+        if let Some(introspection) = self.introspects(token) {
+            return bearer::check_bearer_syntax(token, self.max_token_bytes).is_ok() && !introspection.knows(token);
+        }
         self.verification_is_costly()
             && bearer::check_bearer_syntax(token, self.max_token_bytes).is_ok()
             && jose::header_alg_passes(token, |alg| !alg.starts_with("HS"))
@@ -284,7 +316,15 @@ impl Authenticator {
     /// is in memory). `None` means: take [`Authenticator::authenticate`], which decides every
     /// other case, failures included.
     pub(crate) fn authenticate_cached(&self, headers: &HeaderMap) -> Option<Principal> {
-        let principal = self.jwt.as_ref()?.cached(bearer::plain_bearer(headers)?)?;
+        let token = bearer::plain_bearer(headers)?;
+        let principal = match (&self.jwt, &self.introspection) {
+            (Some(jwt), None) => jwt.cached(token)?,
+            // Each verifier caches only what it verified: at most one of them knows the token.
+            (jwt, Some(introspection)) => {
+                jwt.as_ref().and_then(|jwt| jwt.cached(token)).or_else(|| introspection.cached(token))?
+            }
+            (None, None) => return None,
+        };
         // A bound token without its proof, or any bearer token where DPoP is required: the full
         // path refuses it.
         if principal.bound_key().is_some() || self.dpop.as_ref().is_some_and(|dpop| dpop.required) {
@@ -367,6 +407,10 @@ impl Authenticator {
 
     /// The principal of a JWT: from the verification cache, else verified (and remembered).
     async fn verify_token(&self, token: &str) -> Result<Principal, AuthError> {
+        if let Some(introspection) = self.introspects(token) {
+            bearer::check_bearer_syntax(token, self.max_token_bytes)?;
+            return introspection.verify(token).await;
+        }
         let verifier = self.jwt.as_ref().ok_or(AuthError::SchemeDisabled)?;
         // A token verified before has exactly these bytes, whose syntax was checked then.
         let cached = verifier.cached(token.as_bytes());
