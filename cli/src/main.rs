@@ -50,8 +50,8 @@ struct ReviewArgs {
     #[arg(default_value = ".")]
     path: PathBuf,
     /// The revision the change starts from (`origin/main`, a commit).
-    #[arg(long, value_name = "REV")]
-    base: String,
+    #[arg(long, value_name = "REV", required_unless_present = "list_rules")]
+    base: Option<String>,
     /// The revision the change ends at (default: the working tree).
     #[arg(long, value_name = "REV")]
     head: Option<String>,
@@ -68,7 +68,8 @@ fn run_review(args: &ReviewArgs) -> anyhow::Result<Done> {
         let stdout = review::RULES.iter().map(|r| format!("{} {}: {}\n", r.id, r.name, r.summary)).collect();
         return Ok(Done { stdout, code: 0 });
     }
-    let result = review::run(&args.path, &args.base, args.head.as_deref())?;
+    let base = args.base.as_deref().unwrap_or("HEAD");
+    let result = review::run(&args.path, base, args.head.as_deref())?;
     let stdout = match args.format {
         review::report::Format::Text => review::report::text(&result),
         review::report::Format::Markdown => review::report::markdown(&result),

@@ -104,8 +104,8 @@ impl Repo {
         (output.status.code().unwrap(), serde_json::from_slice(&output.stdout).unwrap())
     }
 
-    fn output(&self, format: &str) -> (i32, String) {
-        let output = rampart(&["review", self.path(), "--base", "HEAD~1", "--head", "HEAD", "--format", format]);
+    fn output(&self, base: &str, format: &str) -> (i32, String) {
+        let output = rampart(&["review", self.path(), "--base", base, "--head", "HEAD", "--format", format]);
         (output.status.code().unwrap(), String::from_utf8(output.stdout).unwrap())
     }
 }
@@ -113,11 +113,16 @@ impl Repo {
 /// Compares the review of the last commit, in every format, with `tests/review/NAME.*`
 /// (`RAMPART_SNAPSHOTS=overwrite` writes them instead).
 fn snapshot(repo: &Repo, name: &str) {
+    snapshot_between(repo, name, "HEAD~1");
+}
+
+/// [`snapshot`] of the change from `base` to the last commit.
+fn snapshot_between(repo: &Repo, name: &str, base: &str) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/review");
     for (format, extension) in
         [("text", "txt"), ("markdown", "md"), ("json", "json"), ("sarif", "sarif"), ("github", "github")]
     {
-        let (_, output) = repo.output(format);
+        let (_, output) = repo.output(base, format);
         let file = dir.join(format!("{name}.{extension}"));
         if std::env::var_os("RAMPART_SNAPSHOTS").is_some_and(|v| v == "overwrite") {
             std::fs::create_dir_all(&dir).unwrap();
@@ -223,6 +228,22 @@ fn each_kind_of_change_has_its_rule_and_verdict() {
             1,
         ),
         (
+            "auth-narrowed",
+            "scope = \"notes:read\", rate = \"100/min\")]\npub async fn list_notes",
+            "scope = \"notes:read\", rate = \"100/min\", auth = [\"bearer\", \"dpop\"])]\npub async fn list_notes",
+            "REVIEW006",
+            "info",
+            0,
+        ),
+        (
+            "auth-removed",
+            ", auth = [\"bearer\", \"dpop\"])]\npub async fn list_notes",
+            ")]\npub async fn list_notes",
+            "REVIEW005",
+            "loosens",
+            1,
+        ),
+        (
             "made-public",
             "#[secure(get, path = \"/notes\", scope = \"notes:read\", rate = \"100/min\")]",
             "#[public(get, path = \"/notes\", reason = \"a public board\", rate = \"100/min\")]",
@@ -231,18 +252,7 @@ fn each_kind_of_change_has_its_rule_and_verdict() {
             1,
         ),
     ];
-    for (name, from, to, rule, effect, code) in cases {
-        repo.change(from, to);
-        snapshot(&repo, name);
-        let (exit, review) = repo.review();
-        let found = verdicts(&review);
-        assert!(
-            found.iter().any(|(r, e, _)| r == rule && e == effect),
-            "{from} -> {to}: expected {rule} {effect} in {found:?}"
-        );
-        assert_eq!(exit, *code, "{from} -> {to}: {found:?}");
-        assert_eq!(review["fails"], *code == 1);
-    }
+    run_cases(&mut repo, cases);
 
     // An endpoint added (secured: info; public: loosens) and removed (info).
     repo.change(
@@ -339,6 +349,70 @@ fn every_snapshot_sarif_validates_against_the_2_1_0_schema() {
     assert!(status.success());
 }
 
+/// Commits each case's change on `repo`, snapshots its review and checks its verdict: (snapshot,
+/// from, to, rule, effect, exit code).
+fn run_cases(repo: &mut Repo, cases: &[(&str, &str, &str, &str, &str, i32)]) {
+    for (name, from, to, rule, effect, code) in cases {
+        repo.change(from, to);
+        snapshot(repo, name);
+        let (exit, review) = repo.review();
+        let found = verdicts(&review);
+        assert!(
+            found.iter().any(|(r, e, _)| r == rule && e == effect),
+            "{from} -> {to}: expected {rule} {effect} in {found:?}"
+        );
+        assert_eq!(exit, *code, "{from} -> {to}: {found:?}");
+        assert_eq!(review["fails"], *code == 1);
+    }
+}
+
+#[test]
+fn a_policy_is_judged_by_who_it_lets_in_and_resource_checks_by_what_they_check() {
+    let mut repo = Repo::new();
+    let cases: &[(&str, &str, &str, &str, &str, i32)] = &[
+        (
+            "scope-added",
+            "scope = \"notes:read\", rate = \"100/min\")]\npub async fn list_notes",
+            "scope = [\"notes:read\", \"notes:write\"], rate = \"100/min\")]\npub async fn list_notes",
+            "REVIEW006",
+            "info",
+            0,
+        ),
+        (
+            "all-to-any",
+            "scope = [\"notes:read\", \"notes:write\"], rate = \"100/min\")]\npub async fn list_notes",
+            "any(scope = \"notes:read\", scope = \"notes:write\"), rate = \"100/min\")]\npub async fn list_notes",
+            "REVIEW005",
+            "loosens",
+            1,
+        ),
+        (
+            "alternative-removed",
+            "any(scope = \"notes:read\", scope = \"notes:write\"), rate",
+            "any(scope = \"notes:write\"), rate",
+            "REVIEW006",
+            "info",
+            0,
+        ),
+        (
+            "owner-instead-of-relation",
+            "load = load_note, relation = \"note#viewer\"",
+            "load = load_note, owner = is_author",
+            "REVIEW009",
+            "loosens",
+            1,
+        ),
+        ("owner-changed", "owner = is_author", "owner = is_author_or_admin", "REVIEW009", "loosens", 1),
+        ("owner-removed", "load = load_note, owner = is_author_or_admin, ", "", "REVIEW009", "loosens", 1),
+    ];
+    run_cases(&mut repo, cases);
+
+    // The same policy written otherwise is no change at all.
+    repo.change("any(scope = \"notes:write\"), rate", "scope = \"notes:write\", rate");
+    let (exit, review) = repo.review();
+    assert_eq!((exit, verdicts(&review)), (0, vec![]), "{review}");
+}
+
 #[test]
 fn a_loosening_is_accepted_only_with_a_reason_where_it_happens() {
     let mut repo = Repo::new();
@@ -348,6 +422,12 @@ fn a_loosening_is_accepted_only_with_a_reason_where_it_happens() {
     );
     let (exit, review) = repo.review();
     assert_eq!((exit, verdicts(&review)), (1, one("REVIEW003", "loosens")), "no reason: not accepted");
+    let message = review["changes"][0]["message"].as_str().unwrap();
+    assert!(
+        message.ends_with("(`accept(REVIEW003)` here has no reason and is ignored: write why after it)"),
+        "{message}"
+    );
+    snapshot(&repo, "accepted-without-reason");
 
     repo.change(
         "// rampart-review: accept(REVIEW003)\n",
@@ -362,13 +442,14 @@ fn a_loosening_is_accepted_only_with_a_reason_where_it_happens() {
     let text =
         String::from_utf8(rampart(&["review", repo.path(), "--base", "HEAD~2", "--head", "HEAD"]).stdout).unwrap();
     assert!(text.contains("= accepted: the board is read by the lobby screens, without accounts"), "{text}");
+    snapshot_between(&repo, "accepted-with-reason", "HEAD~2");
 }
 
 #[test]
 fn the_pull_request_gets_a_table_of_contracts_and_code_scanning_gets_valid_sarif() {
     let mut repo = Repo::new();
     repo.change("rate = \"10/min\", burst = 10", "rate = \"60/min\", burst = 10");
-    let (code, markdown) = repo.output("markdown");
+    let (code, markdown) = repo.output("HEAD~1", "markdown");
     assert_eq!(code, 1);
     let golden = "## Rampart security review\n\n\
         1 change(s) between HEAD~1 and HEAD: 1 loosening not accepted, 0 accepted.\n\n\
@@ -378,19 +459,19 @@ fn the_pull_request_gets_a_table_of_contracts_and_code_scanning_gets_valid_sarif
         | ❌ | REVIEW007 | the `rate` of `POST /notes` was raised | `src/lib.rs:10` |\n";
     assert_eq!(markdown, golden);
 
-    let (_, text) = repo.output("text");
+    let (_, text) = repo.output("HEAD~1", "text");
     assert_eq!(
         text,
         "src/lib.rs:10: loosens[REVIEW007] the `rate` of `POST /notes` was raised\n  = before: 10/min\n  = after:  60/min\n\
          1 change(s) between HEAD~1 and HEAD: 1 loosening not accepted, 0 accepted\n"
     );
-    let (_, github) = repo.output("github");
+    let (_, github) = repo.output("HEAD~1", "github");
     assert_eq!(
         github,
         "::error file=src/lib.rs,line=10,title=REVIEW007 limit-loosened::the `rate` of `POST /notes` was raised\n"
     );
 
-    let (_, sarif) = repo.output("sarif");
+    let (_, sarif) = repo.output("HEAD~1", "sarif");
     let file = repo.dir.path().join("review.sarif");
     std::fs::write(&file, &sarif).unwrap();
     let schema: PathBuf = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sarif-schema-2.1.0.json");
@@ -409,6 +490,12 @@ fn the_pull_request_gets_a_table_of_contracts_and_code_scanning_gets_valid_sarif
 #[test]
 fn nothing_changed_is_exit_0_and_a_bad_revision_is_exit_2() {
     let repo = Repo::new();
+    // The rules are listed without a revision to compare.
+    let rules = rampart(&["review", "--list-rules"]);
+    assert_eq!(rules.status.code(), Some(0));
+    let listed = String::from_utf8(rules.stdout).unwrap();
+    assert_eq!(listed.lines().count(), 11, "{listed}");
+    assert!(listed.starts_with("REVIEW001 endpoint-added: "), "{listed}");
     let output = rampart(&["review", repo.path(), "--base", "HEAD", "--head", "HEAD"]);
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(

@@ -107,6 +107,10 @@ pub use assembly::private as __private;
 ///   a caller who may see it but not do this 403;
 /// - `relation = "..."` without `load`, on a list: the handler takes an [`authz::Visibility`] (what
 ///   the caller may see, for one query);
+/// - `auth = ["bearer", "dpop", "api_key"]`: the credentials the route accepts, of those the
+///   service accepts (default: all of them); another is refused with a 401 that challenges in
+///   the accepted schemes, and the document lists only those ([`Accepts`]); `dpop = "required"`
+///   is `auth = ["dpop"]`;
 /// - `tags = ["notes"]`, `operation_id = "createNote"`, `summary = "..."` (default: the doc
 ///   comment's first paragraph), `deprecated`.
 ///
@@ -183,7 +187,9 @@ pub use rampart_macros::public;
 pub use rampart_macros::schema_rules;
 
 pub use assembly::secured::{RoutesGoBeforeSecured, SecuredRouter};
-pub use endpoint::{Access, Endpoint, EndpointHandler, EndpointInfo, Inventory, Method, RateKey, RateSpec, Router};
+pub use endpoint::{
+    Accepts, Access, Endpoint, EndpointHandler, EndpointInfo, Inventory, Method, RateKey, RateSpec, Router,
+};
 pub use error::Error;
 pub use security::{Security, SecurityBuilder};
 pub use serve::serve;

@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 
 const URI: &str = "https://api.example/notes/7";
 
-struct Key {
+pub(super) struct Key {
     signing: EncodingKey,
     algorithm: Algorithm,
-    jwk: Value,
+    pub(super) jwk: Value,
 }
 
 fn key(file: &str, algorithm: Algorithm) -> Key {
@@ -153,7 +153,7 @@ fn list_notes(authorization: &str, proof: Option<&str>) -> axum::http::Request<a
 }
 
 /// A proof of `key` for `GET {uri}` with `token`'s hash.
-fn proof_for(key: &Key, uri: &str, token: &str) -> String {
+pub(super) fn proof_for(key: &Key, uri: &str, token: &str) -> String {
     let mut claims = claims("GET", uri, now());
     claims["ath"] = json!(token_hash(token));
     proof(key, &claims)
@@ -332,7 +332,7 @@ async fn a_route_that_requires_dpop_refuses_bearer_tokens_and_api_keys_and_says_
     );
 }
 
-fn key_of(file: &str) -> Key {
+pub(super) fn key_of(file: &str) -> Key {
     key(file, Algorithm::ES256)
 }
 

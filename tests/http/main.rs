@@ -17,6 +17,7 @@ mod openapi;
 mod panic;
 mod passage;
 mod rate;
+mod schemes;
 mod services;
 mod timeouts;
 mod tls;

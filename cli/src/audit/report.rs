@@ -137,7 +137,6 @@ pub fn sarif(audit: &Audit) -> String {
             "tool": {"driver": {
                 "name": "rampart",
                 "semanticVersion": env!("CARGO_PKG_VERSION"),
-                "informationUri": env!("CARGO_PKG_REPOSITORY"),
                 "rules": RULES.iter().map(|r| sarif_rule(r)).collect::<Vec<_>>(),
             }},
             "results": results,

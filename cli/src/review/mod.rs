@@ -4,6 +4,7 @@
 //! the review (exit 1) unless it is accepted where it happens, at the head revision, with
 //! `// rampart-review: accept(RULE) reason` on the attribute's line or the line above.
 
+mod policy;
 pub mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -310,12 +311,25 @@ fn qualify(relation: &str, registry: &Registry) -> String {
 /// The contract of an endpoint in one line, for the markdown table.
 fn contract_line(route: &Route) -> String {
     let mut parts = vec![route.access.clone()];
-    for key in ["rate", "burst", "rate_key", "body_limit", "validate", "load", "owner", "relation", "dpop"] {
+    for key in ["rate", "burst", "rate_key", "body_limit", "validate", "load", "owner", "relation", "dpop", "auth"] {
         if let Some(value) = route.arguments.get(key) {
             parts.push(format!("{key} = {value}"));
         }
     }
     parts.join(", ")
+}
+
+/// The credentials a route accepts, as its attribute says: `auth = [...]`, else DPoP-bound
+/// tokens only with `dpop = "required"`, else all of them (whatever the service accepts).
+fn accepted_credentials(route: &Route) -> BTreeSet<&'static str> {
+    const ALL: [&str; 3] = ["api_key", "bearer", "dpop"];
+    if let Some(list) = route.arguments.get("auth") {
+        return ALL.into_iter().filter(|name| list.contains(&format!("\"{name}\""))).collect();
+    }
+    match route.arguments.get("dpop") {
+        Some(value) if value.trim_matches('"') == "required" => BTreeSet::from(["dpop"]),
+        _ => ALL.into_iter().collect(),
+    }
 }
 
 /// Reads a limit's value as a number to compare (`None`: unreadable).
@@ -380,24 +394,32 @@ impl Differ<'_> {
             _ => {}
         }
         if old.kind == "secure" && new.kind == "secure" && old.policy != new.policy {
-            let before: BTreeSet<&String> = old.policy.iter().collect();
-            let now: BTreeSet<&String> = new.policy.iter().collect();
-            let removed: Vec<&&String> = before.difference(&now).collect();
-            let added: Vec<&&String> = now.difference(&before).collect();
-            let widened = added.iter().any(|item| item.starts_with("any("));
-            let (rule, effect, what) = if !removed.is_empty() || widened || new.policy.is_empty() {
-                (POLICY_LOOSENED, Effect::Loosens, "loosened")
-            } else {
-                (POLICY_TIGHTENED, Effect::Info, "tightened")
+            let change = policy::compare(&old.policy, &new.policy).unwrap_or_else(|| {
+                // Unreadable items: judged by the text (a removed item or a new `any` loosens).
+                let before: BTreeSet<&String> = old.policy.iter().collect();
+                let now: BTreeSet<&String> = new.policy.iter().collect();
+                let widened = now.difference(&before).any(|item| item.starts_with("any("));
+                if before.difference(&now).next().is_some() || widened || new.policy.is_empty() {
+                    policy::Change::Loosened
+                } else {
+                    policy::Change::Tightened
+                }
+            });
+            let verdict = match change {
+                policy::Change::Loosened => Some((POLICY_LOOSENED, Effect::Loosens, "loosened")),
+                policy::Change::Tightened => Some((POLICY_TIGHTENED, Effect::Info, "tightened")),
+                policy::Change::Same => None,
             };
-            self.push(
-                rule,
-                effect,
-                new,
-                format!("the policy of `{name}` {what}"),
-                Some(old.access.clone()),
-                Some(new.access.clone()),
-            );
+            if let Some((rule, effect, what)) = verdict {
+                self.push(
+                    rule,
+                    effect,
+                    new,
+                    format!("the policy of `{name}` {what}"),
+                    Some(old.access.clone()),
+                    Some(new.access.clone()),
+                );
+            }
         }
         self.limits(&name, old, new);
         for key in ["load", "owner", "relation"] {
@@ -465,6 +487,21 @@ impl Differ<'_> {
                 (LIMIT_TIGHTENED, Effect::Info, format!("`{name}` validates its body again"))
             };
             self.push(rule, effect, new, message, was.cloned(), is.cloned());
+        }
+        // `auth = [...]`: a credential the route now also accepts widens who can call it.
+        let (was, is) = (old.arguments.get("auth"), new.arguments.get("auth"));
+        if (was.is_some() || is.is_some()) && accepted_credentials(old) != accepted_credentials(new) {
+            let (before, after) = (accepted_credentials(old), accepted_credentials(new));
+            let added: Vec<&str> = after.difference(&before).copied().collect();
+            let removed: Vec<&str> = before.difference(&after).copied().collect();
+            let (rule, effect, message) = if added.is_empty() {
+                (POLICY_TIGHTENED, Effect::Info, format!("`{name}` no longer accepts {} (`auth`)", removed.join(", ")))
+            } else {
+                (POLICY_LOOSENED, Effect::Loosens, format!("`{name}` now also accepts {} (`auth`)", added.join(", ")))
+            };
+            let shown = |set: &BTreeSet<&str>| Some(set.iter().copied().collect::<Vec<_>>().join(", "));
+            self.push(rule, effect, new, message, shown(&before), shown(&after));
+            return;
         }
         // `dpop = "required"`: a stolen token alone no longer reaches the route.
         let (was, is) = (old.arguments.get("dpop"), new.arguments.get("dpop"));
@@ -543,7 +580,14 @@ fn compare(before: &Side, after: &Side, review: &mut Review) {
 
     for change in &mut differ.review.changes {
         if let Some(text) = differ.after.sources.get(&change.file) {
-            change.accepted = accepted(text, change.line, change.rule.id);
+            match acceptance(text, change.line, change.rule.id) {
+                Acceptance::Accepted(reason) => change.accepted = Some(reason),
+                Acceptance::WithoutReason if change.effect == Effect::Loosens => change.message.push_str(&format!(
+                    " (`accept({})` here has no reason and is ignored: write why after it)",
+                    change.rule.id
+                )),
+                Acceptance::WithoutReason | Acceptance::None => {}
+            }
         }
     }
     let mut contracts: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
@@ -572,26 +616,46 @@ fn registry_change(message: String) -> Change {
     }
 }
 
-/// The reason of `// rampart-review: accept(RULE) reason` on `line` or the lines just above it
-/// (comments and attributes), when given with a reason.
-fn accepted(text: &str, line: usize, rule: &str) -> Option<String> {
+/// What the author wrote where a change happens.
+#[derive(Debug, PartialEq, Eq)]
+enum Acceptance {
+    /// `// rampart-review: accept(RULE) reason`: the reason.
+    Accepted(String),
+    /// `// rampart-review: accept(RULE)` with no reason, which does not count.
+    WithoutReason,
+    /// Nothing.
+    None,
+}
+
+/// `// rampart-review: accept(RULE) reason` on `line` or the lines just above it (comments and
+/// attributes).
+fn acceptance(text: &str, line: usize, rule: &str) -> Acceptance {
     let lines: Vec<&str> = text.lines().collect();
-    let mut index = line.checked_sub(1)?;
+    let Some(mut index) = line.checked_sub(1) else { return Acceptance::None };
     loop {
-        let current = lines.get(index)?.trim();
+        let Some(current) = lines.get(index).map(|line| line.trim()) else { return Acceptance::None };
         if let Some(rest) = current.split_once("rampart-review:").map(|(_, rest)| rest.trim())
             && let Some(rest) = rest.strip_prefix("accept(")
             && let Some((rules, reason)) = rest.split_once(')')
             && rules.split(',').any(|r| r.trim() == rule)
         {
             let reason = reason.trim();
-            return (!reason.is_empty()).then(|| reason.to_owned());
+            return if reason.is_empty() { Acceptance::WithoutReason } else { Acceptance::Accepted(reason.to_owned()) };
         }
         let continues = index + 1 == line || current.starts_with("//") || current.starts_with("#[");
         if !continues || index == 0 {
-            return None;
+            return Acceptance::None;
         }
         index -= 1;
+    }
+}
+
+/// The reason of an acceptance, when one was given.
+#[cfg(test)]
+fn accepted(text: &str, line: usize, rule: &str) -> Option<String> {
+    match acceptance(text, line, rule) {
+        Acceptance::Accepted(reason) => Some(reason),
+        Acceptance::WithoutReason | Acceptance::None => None,
     }
 }
 
@@ -606,6 +670,7 @@ mod tests {
         assert_eq!(accepted(text, 2, "REVIEW005"), None);
         let bare = "// rampart-review: accept(REVIEW003)\n#[public(get, path = \"/s\", reason = \"x\")]\n";
         assert_eq!(accepted(bare, 2, "REVIEW003"), None);
+        assert_eq!(acceptance(bare, 2, "REVIEW003"), Acceptance::WithoutReason);
         let far = "// rampart-review: accept(REVIEW003) reason\nfn other() {}\n#[public(get, path = \"/s\", reason = \"x\")]\n";
         assert_eq!(accepted(far, 3, "REVIEW003"), None);
     }

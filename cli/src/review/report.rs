@@ -150,7 +150,6 @@ pub fn sarif(review: &Review) -> String {
             "tool": {"driver": {
                 "name": "rampart-review",
                 "semanticVersion": env!("CARGO_PKG_VERSION"),
-                "informationUri": env!("CARGO_PKG_REPOSITORY"),
                 "rules": rules,
             }},
             "results": results,

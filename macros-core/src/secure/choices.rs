@@ -97,3 +97,49 @@ mod tests {
         }
     }
 }
+
+/// A credential a route may accept (`auth = [...]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Credential {
+    Bearer,
+    Dpop,
+    ApiKey,
+}
+
+impl Credential {
+    /// Every credential with its spelling in the attribute.
+    pub(crate) const ALL: [(&'static str, Credential); 3] =
+        [("bearer", Credential::Bearer), ("dpop", Credential::Dpop), ("api_key", Credential::ApiKey)];
+
+    /// The credential `auth = [...]` names.
+    pub(crate) fn from_attr(spelling: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(name, _)| *name == spelling).map(|(_, credential)| *credential)
+    }
+}
+
+/// The credentials a route accepts: every one the service does unless the attribute says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Accepted {
+    pub(crate) bearer: bool,
+    pub(crate) dpop: bool,
+    pub(crate) api_key: bool,
+}
+
+impl Accepted {
+    /// No `auth` and no `dpop`: whatever the service accepts.
+    pub(crate) const ANY: Accepted = Accepted { bearer: true, dpop: true, api_key: true };
+    /// `dpop = "required"`.
+    pub(crate) const DPOP: Accepted = Accepted { bearer: false, dpop: true, api_key: false };
+    /// None yet (filled from `auth = [...]`).
+    pub(crate) const NONE: Accepted = Accepted { bearer: false, dpop: false, api_key: false };
+
+    /// Also accepts `credential`; whether it was already accepted.
+    pub(crate) fn add(&mut self, credential: Credential) -> bool {
+        let slot = match credential {
+            Credential::Bearer => &mut self.bearer,
+            Credential::Dpop => &mut self.dpop,
+            Credential::ApiKey => &mut self.api_key,
+        };
+        std::mem::replace(slot, true)
+    }
+}

@@ -13,6 +13,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::ItemFn;
 use syn::spanned::Spanned;
 
+use super::choices::Accepted;
 use super::model::{ResourceCheck, Spec};
 use super::parse::{Kind, PolicyExpr};
 use crate::registry::ResolvedRelation;
@@ -106,7 +107,7 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
     let body_limit = spec.body_limit;
     let handler = name.to_string();
     let status = spec.status;
-    let dpop_required = spec.dpop_required;
+    let Accepted { bearer, dpop, api_key } = spec.accepts;
     let timeout = match spec.timeout_ms {
         Some(ms) => quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#ms))),
         None => quote!(::core::option::Option::None),
@@ -131,7 +132,7 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
             module: ::core::module_path!(),
             status: #status,
             timeout: #timeout,
-            dpop_required: #dpop_required,
+            accepts: ::rampart::Accepts { bearer: #bearer, dpop: #dpop, api_key: #api_key },
             openapi: #name::__rampart_openapi,
         }
     }

@@ -3,7 +3,7 @@
 use proc_macro2::Span;
 use syn::{FnArg, GenericArgument, Ident, ItemFn, LitStr, PathArguments, Type};
 
-use super::choices::{HttpMethod, RateKey};
+use super::choices::{Accepted, Credential, HttpMethod, RateKey};
 use super::parse::{Args, Kind, METHODS, PolicyExpr};
 use crate::errors::{Errors, closest};
 use crate::rate::parse_rate;
@@ -56,8 +56,8 @@ pub(crate) struct Spec {
     pub(crate) status: u16,
     /// The handler deadline in milliseconds (`timeout = "5s"`), when the route sets its own.
     pub(crate) timeout_ms: Option<u64>,
-    /// `dpop = "required"`: only DPoP-bound tokens with their proofs.
-    pub(crate) dpop_required: bool,
+    /// The credentials it accepts (`auth = [...]`; `dpop = "required"` is DPoP only).
+    pub(crate) accepts: Accepted,
     /// `T` of the first `Json<T>` in the return type: the success response's body.
     pub(crate) response_body: Option<Type>,
     /// The handler's return type, when it can be named in the expansion (no `impl Trait`): it may
@@ -265,6 +265,19 @@ impl Spec {
                 false
             }
         };
+        let accepts = match (&args.auth, &args.dpop) {
+            (None, _) if dpop_required => Accepted::DPOP,
+            (None, _) => Accepted::ANY,
+            (Some(_), Some(lit)) => {
+                errors.spanned(
+                    lit,
+                    "`dpop = \"required\"` and `auth` both say which credentials the route accepts: keep \
+                     `auth = [\"dpop\"]` alone",
+                );
+                Accepted::ANY
+            }
+            (Some(names), None) => accepted(names, &mut errors),
+        };
         let timeout_ms = args.timeout.as_ref().and_then(|lit| match parse_timeout(&lit.value()) {
             Ok(ms) => Some(ms),
             Err(message) => {
@@ -301,7 +314,7 @@ impl Spec {
             scope_descriptions,
             status,
             timeout_ms,
-            dpop_required,
+            accepts,
             response_body: match &sig.output {
                 syn::ReturnType::Default => None,
                 syn::ReturnType::Type(_, ty) => json_body(ty),
@@ -312,6 +325,32 @@ impl Spec {
             },
         })
     }
+}
+
+/// The credentials `auth = [...]` names; an unknown or repeated one is reported.
+fn accepted(names: &[LitStr], errors: &mut Errors) -> Accepted {
+    let mut accepted = Accepted::NONE;
+    for lit in names {
+        match Credential::from_attr(&lit.value()) {
+            Some(credential) => {
+                if accepted.add(credential) {
+                    errors.spanned(lit, format!("`{}` is listed twice in `auth`", lit.value()));
+                }
+            }
+            None => {
+                let hint = closest(&lit.value(), Credential::ALL.map(|(spelling, _)| spelling))
+                    .map_or_else(String::new, |candidate| format!("; did you mean `{candidate}`?"));
+                errors.spanned(
+                    lit,
+                    format!(
+                        "unknown credential `{}` in `auth`; expected `bearer`, `dpop` or `api_key`{hint}",
+                        lit.value()
+                    ),
+                );
+            }
+        }
+    }
+    if accepted == Accepted::NONE { Accepted::ANY } else { accepted }
 }
 
 fn rate_spec(kind: Kind, args: &Args, errors: &mut Errors) -> Option<RateSpec> {

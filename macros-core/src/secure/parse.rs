@@ -47,8 +47,10 @@ const SHARED_KEYS: [&str; 11] = [
     "status",
     "timeout",
 ];
-/// Keys only `#[secure]` takes: the policy, the rate key, the resource check and DPoP.
-const SECURE_KEYS: [&str; 9] = ["scope", "role", "any", "all", "rate_key", "owner", "load", "relation", "dpop"];
+/// Keys only `#[secure]` takes: the policy, the rate key, the resource check, DPoP and the
+/// accepted credentials.
+const SECURE_KEYS: [&str; 10] =
+    ["scope", "role", "any", "all", "rate_key", "owner", "load", "relation", "dpop", "auth"];
 /// Keys only `#[public]` takes.
 const PUBLIC_KEYS: [&str; 1] = ["reason"];
 
@@ -85,6 +87,7 @@ pub(crate) struct Args {
     pub(crate) status: Option<LitInt>,
     pub(crate) timeout: Option<LitStr>,
     pub(crate) dpop: Option<LitStr>,
+    pub(crate) auth: Option<Vec<LitStr>>,
 }
 
 impl Args {
@@ -160,6 +163,7 @@ impl Args {
             "body_limit" => self.body_limit = Some(meta.value()?.parse::<Lit>()?),
             "timeout" => self.timeout = Some(string(meta, "timeout = \"5s\"")?),
             "dpop" => self.dpop = Some(string(meta, "dpop = \"required\"")?),
+            "auth" => self.auth = Some(strings(meta, "auth")?),
             "deprecated" => {
                 self.deprecated =
                     if meta.input.peek(Token![=]) { meta.value()?.parse::<LitBool>()?.value } else { true };

@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 use axum::routing::MethodRouter;
 
-pub use crate::contract::{Access, EndpointInfo, Method, RateKey, RateSpec};
+pub use crate::contract::{Accepts, Access, EndpointInfo, Method, RateKey, RateSpec};
 use crate::guard::Installation;
 use crate::openapi::ApiDocs;
 pub use crate::security::Inventory;
@@ -277,7 +277,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             module: "rampart::Router::mount_service",
             status: 200,
             timeout: None,
-            dpop_required: false,
+            accepts: crate::contract::Accepts::ANY,
             openapi: |_| {},
         }));
         let service =
@@ -420,17 +420,33 @@ impl Router<()> {
     ///
     /// # Panics
     ///
-    /// When an endpoint requires DPoP (`dpop = "required"`) and `security` does not accept it
-    /// (`RAMPART_DPOP=off`): no request could ever reach it.
+    /// When a secured endpoint accepts no credential the service accepts: it requires DPoP
+    /// (`dpop = "required"`) and the service does not accept it (`RAMPART_DPOP=off`), or it names
+    /// only credentials (`auth = [...]`) the service is not configured for. No request could ever
+    /// reach it.
     pub fn secured(self, security: &crate::Security) -> crate::SecuredRouter {
-        if security.authenticator().dpop_mode() == crate::auth::DpopMode::Off
-            && let Some(info) = self.inventory.iter().find(|info| info.dpop_required)
-        {
+        let service = security.authenticator().accepts();
+        for info in self.inventory.iter().filter(|info| !info.is_public()) {
+            let route = info.accepts;
+            if (route.bearer && service.bearer) || (route.dpop && service.dpop) || (route.api_key && service.api_key) {
+                continue;
+            }
+            if info.dpop_required() {
+                panic!(
+                    "`{} {}` requires DPoP-bound tokens (dpop = \"required\") but this service does not accept \
+                     them (RAMPART_DPOP=off): set RAMPART_DPOP=allowed or required, or remove `dpop` from the route",
+                    info.method.as_str(),
+                    info.path
+                );
+            }
             panic!(
-                "`{} {}` requires DPoP-bound tokens (dpop = \"required\") but this service does not accept \
-                 them (RAMPART_DPOP=off): set RAMPART_DPOP=allowed or required, or remove `dpop` from the route",
+                "`{} {}` accepts only {:?} (`auth = [...]`) but this service accepts {:?}: configure one of the \
+                 route's (API keys: RAMPART_API_KEYS; DPoP: RAMPART_DPOP=allowed; tokens: a JWT key or \
+                 RAMPART_INTROSPECTION_URL), or widen the route's `auth`",
                 info.method.as_str(),
-                info.path
+                info.path,
+                route.names(),
+                service.names()
             );
         }
         let installation = Installation::default();

@@ -136,15 +136,17 @@ impl Check {
     #[inline(always)]
     fn passes_now(self, security: &Security, parts: &Parts, info: &'static EndpointInfo, found: &mut Found) -> bool {
         match self {
-            // A cached token is a bearer token: a route that requires DPoP decides in full.
-            Check::Authenticate => match security.authenticate_now(parts).filter(|_| !info.dpop_required) {
-                Some(principal) => {
-                    crate::telemetry::record_token_cache(true);
-                    found.principal = Some(principal);
-                    true
+            // A credential the route does not accept is refused in full.
+            Check::Authenticate => {
+                match security.authenticate_now(parts).filter(|p| info.accepts.admits(p.credential())) {
+                    Some(principal) => {
+                        crate::telemetry::record_token_cache(true);
+                        found.principal = Some(principal);
+                        true
+                    }
+                    None => false,
                 }
-                None => false,
-            },
+            }
             Check::SubjectLock => {
                 found.principal.as_ref().and_then(|principal| security.subject_unlocked_now(principal)) == Some(true)
             }
@@ -173,9 +175,7 @@ impl Check {
         match self {
             Check::Authenticate => {
                 let principal = security.authenticate(parts).await.map_err(IntoResponse::into_response)?;
-                if info.dpop_required {
-                    security.require_dpop(parts, &principal).map_err(IntoResponse::into_response)?;
-                }
+                security.require_credential(parts, &principal, info.accepts).map_err(IntoResponse::into_response)?;
                 found.principal = Some(principal);
             }
             Check::SubjectLock => {

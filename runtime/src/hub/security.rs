@@ -29,7 +29,7 @@ use crate::authz::Policy;
 use crate::client_ip::TrustedProxies;
 use crate::context::RequestScope;
 use crate::context::{RequestContext, RequestMeta};
-use crate::contract::EndpointInfo;
+use crate::contract::{Accepts, EndpointInfo};
 use crate::error::{Error, Unauthenticated};
 use crate::lockout::{Failure, Lockout, LockoutKey, VerificationBudget};
 use crate::rate::RateLimiter;
@@ -278,19 +278,30 @@ impl Security {
         }
     }
 
-    /// For a route that requires DPoP: `principal` must have come with a DPoP-bound token and its
-    /// proof (only those carry a bound key); a denial is audited.
+    /// `principal` must have come with a credential the route accepts (`auth = [...]`,
+    /// `dpop = "required"`); a refusal is audited and challenges in the schemes the route and the
+    /// service both accept.
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] (401) with the DPoP challenge.
-    pub fn require_dpop(&self, parts: &Parts, principal: &Principal) -> Result<(), Error> {
-        if principal.bound_key().is_some() {
+    /// [`Error::Unauthenticated`] (401): for a DPoP-only route, the DPoP challenge; else one
+    /// challenge per accepted scheme.
+    pub fn require_credential(&self, parts: &Parts, principal: &Principal, accepts: Accepts) -> Result<(), Error> {
+        if accepts.admits(principal.credential()) {
             return Ok(());
         }
+        let reason = if accepts.dpop_only() {
+            AuthError::DpopRequired
+        } else {
+            let service = self.0.authenticator.accepts();
+            AuthError::NotAccepted(Accepts {
+                bearer: accepts.bearer && service.bearer,
+                dpop: accepts.dpop && service.dpop,
+                api_key: accepts.api_key && service.api_key,
+            })
+        };
         let ctx = RequestContext::from_parts(parts);
-        AuditEvent::new(&ctx, Decision::Deny, "dpop_required", 401).principal(principal).emit();
-        let reason = AuthError::DpopRequired;
+        AuditEvent::new(&ctx, Decision::Deny, reason.audit_reason(), 401).principal(principal).emit();
         Err(Error::Unauthenticated(Unauthenticated::new(reason, Arc::clone(self.0.authenticator.realm()))))
     }
 

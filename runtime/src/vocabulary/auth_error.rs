@@ -1,6 +1,8 @@
 //! Why a request is not authenticated ([`AuthError`]) and why a JWT was refused ([`TokenError`]):
 //! what authentication reports, the 401 renders and the audit records.
 
+use super::contract::Accepts;
+
 /// Why a JWT was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -195,13 +197,18 @@ pub enum AuthError {
     /// bearer token where the service requires DPoP.
     #[error("a DPoP-bound token sent as a bearer token")]
     DpopRequired,
+    /// A credential the route does not accept (`auth = [...]`): the challenge names the ones it
+    /// does.
+    #[error("this credential is not accepted by the route")]
+    NotAccepted(Accepts),
 }
 
 impl AuthError {
     /// The RFC 6750 `error` code, or `None` when no credentials were presented (§3.1).
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
-            AuthError::Missing | AuthError::UnsupportedScheme => None,
+            // Like no credentials: the route's own kind of credential is missing (RFC 6750 §3.1).
+            AuthError::Missing | AuthError::UnsupportedScheme | AuthError::NotAccepted(_) => None,
             AuthError::Dpop(_) => Some("invalid_dpop_proof"),
             _ => Some("invalid_token"),
         }
@@ -223,6 +230,15 @@ impl AuthError {
             }
             AuthError::Dpop(_) => "the DPoP proof is invalid",
             AuthError::DpopRequired => "send this token with Authorization: DPoP and a DPoP proof",
+            AuthError::NotAccepted(accepts) => match (accepts.bearer, accepts.dpop, accepts.api_key) {
+                (true, true, false) => "this route accepts access tokens, not API keys",
+                (true, false, false) => "this route accepts bearer tokens only",
+                (false, true, false) => "this route accepts DPoP-bound tokens only",
+                (false, false, true) => "this route accepts API keys only",
+                (true, false, true) => "this route accepts bearer tokens and API keys, not DPoP",
+                (false, true, true) => "this route accepts DPoP-bound tokens and API keys",
+                _ => "this route does not accept this credential",
+            },
             AuthError::Malformed(BOTH_CREDENTIALS) => "send one credential: a bearer token or an API key, not both",
             _ if self.concerns_api_key() => "the API key is invalid",
             _ => "the access token is invalid",
@@ -266,7 +282,7 @@ impl AuthError {
             AuthError::Malformed(_) | AuthError::TooLarge { .. } | AuthError::UnknownApiKey => true,
             // A proof that does not verify is what a thief of the token without its key sends.
             AuthError::Dpop(error) => !matches!(error, DpopError::Busy),
-            AuthError::DpopRequired => false,
+            AuthError::DpopRequired | AuthError::NotAccepted(_) => false,
             AuthError::DpopToken(token) => AuthError::Token(token.clone()).is_guess(),
             AuthError::Token(token) => matches!(
                 token,
@@ -304,6 +320,7 @@ impl AuthError {
             AuthError::IntrospectionUnavailable => "introspection_unavailable",
             AuthError::Dpop(error) => error.audit_reason(),
             AuthError::DpopRequired => "dpop_required",
+            AuthError::NotAccepted(_) => "credential_not_accepted",
             AuthError::DpopToken(token) => AuthError::Token(token.clone()).audit_reason(),
             AuthError::Token(token) => match token {
                 TokenError::Malformed(_) => "malformed_token",

@@ -138,6 +138,22 @@ impl Unauthenticated {
 
     /// The RFC 6750 §3 challenge: no `error` attribute when no credentials were sent (§3.1).
     fn challenge(&self) -> String {
+        // One challenge per credential the route accepts, none with an error (RFC 9110 §11.6.1
+        // allows several in one field).
+        if let AuthError::NotAccepted(accepts) = &self.reason {
+            let mut challenges = Vec::new();
+            if accepts.bearer {
+                challenges.push(format!("Bearer realm=\"{}\"", self.realm));
+            }
+            if accepts.dpop {
+                let algs = crate::vocabulary::auth_error::DPOP_ALGORITHMS;
+                challenges.push(format!("DPoP realm=\"{}\", algs=\"{algs}\"", self.realm));
+            }
+            if accepts.api_key {
+                challenges.push(format!("ApiKey realm=\"{}\", header=\"X-API-Key\"", self.realm));
+            }
+            return challenges.join(", ");
+        }
         if self.reason.concerns_dpop() {
             return format!(
                 "DPoP realm=\"{}\", error=\"{}\", error_description=\"{}\", algs=\"{}\"",

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::auth_error::TokenError;
+use super::contract::Credential;
 use super::footprint;
 
 /// How the caller proved who they are.
@@ -233,6 +234,19 @@ impl Principal {
             kind: PrincipalKind::ApiKey,
             claims: Value::Object(serde_json::Map::new()),
         }))
+    }
+
+    /// The kind of credential it was authenticated with: an API key, a DPoP-bound token (only
+    /// those carry a bound key: a bound token sent as `Bearer` is refused), or a bearer token.
+    #[inline]
+    pub fn credential(&self) -> Credential {
+        if self.0.method == AuthMethod::ApiKey {
+            Credential::ApiKey
+        } else if self.0.bound_key.is_some() {
+            Credential::Dpop
+        } else {
+            Credential::Bearer
+        }
     }
 
     /// Whom this principal stands for: a user, an OAuth client, or an API key.

@@ -261,6 +261,18 @@ impl Authenticator {
         !self.api_keys.is_empty()
     }
 
+    /// The credentials this service accepts: bearer tokens (unless DPoP is required) and
+    /// DPoP-bound ones (unless off) when it verifies or introspects tokens, API keys when keys
+    /// are configured.
+    pub fn accepts(&self) -> crate::contract::Accepts {
+        let tokens = self.jwt.is_some() || self.introspection.is_some();
+        crate::contract::Accepts {
+            bearer: tokens && self.dpop_mode() != DpopMode::Required,
+            dpop: tokens && self.dpop_mode() != DpopMode::Off,
+            api_key: self.accepts_api_keys(),
+        }
+    }
+
     /// The JWT verifier, if bearer tokens are accepted.
     pub fn jwt(&self) -> Option<&JwtVerifier> {
         self.jwt.as_ref()

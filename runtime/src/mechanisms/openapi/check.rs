@@ -46,12 +46,12 @@ pub fn check(inventory: &[&'static EndpointInfo], document: &Value) -> Result<()
     // `oauth2` token endpoint, DPoP (only DPoP when there is no `bearer`), API keys.
     let declared = |scheme: &str| document.pointer(&format!("/components/securitySchemes/{scheme}")).is_some();
     let oauth = declared(OAUTH2_SCHEME);
-    let dpop = match (declared(DPOP_SCHEME), declared(BEARER_SCHEME)) {
-        (false, _) => crate::auth::DpopMode::Off,
-        (true, true) => crate::auth::DpopMode::Allowed,
-        (true, false) => crate::auth::DpopMode::Required,
+    let schemes = Schemes {
+        oauth,
+        bearer: declared(BEARER_SCHEME),
+        dpop: declared(DPOP_SCHEME),
+        api_key: declared(API_KEY_SCHEME),
     };
-    let schemes = Schemes { oauth, dpop, api_key: declared(API_KEY_SCHEME) };
 
     let mut mounted = BTreeSet::new();
     let mut all_scopes = BTreeSet::new();

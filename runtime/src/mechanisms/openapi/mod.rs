@@ -159,7 +159,7 @@ impl ApiDocs {
 pub fn document(inventory: &[&'static EndpointInfo], docs: &ApiDocs) -> OpenApi {
     let mut paths = Paths::new();
     let mut schemas: Vec<(String, RefOr<Schema>)> = Vec::new();
-    let schemes = Schemes { oauth: docs.token_url.is_some(), dpop: docs.dpop, api_key: docs.api_keys };
+    let schemes = Schemes::service(docs.token_url.is_some(), docs.dpop, docs.api_keys);
     let mut declared_scopes = BTreeSet::new();
     let mut described: BTreeMap<&str, &str> = BTreeMap::new();
     let mut tags = BTreeSet::new();
@@ -191,13 +191,23 @@ pub fn document(inventory: &[&'static EndpointInfo], docs: &ApiDocs) -> OpenApi 
             (scope.to_owned(), description)
         })
         .collect();
-    if schemes.dpop != crate::auth::DpopMode::Required {
+    // The service's schemes, and any an operation names on its own (see `Schemes::of`).
+    let used = inventory.iter().filter(|info| !info.is_public()).map(|info| schemes.of(info)).fold(
+        schemes,
+        |used, operation| Schemes {
+            bearer: used.bearer || operation.bearer,
+            dpop: used.dpop || operation.dpop,
+            api_key: used.api_key || operation.api_key,
+            ..used
+        },
+    );
+    if used.bearer {
         components.security_schemes.insert(BEARER_SCHEME.to_owned(), RefOr::T(bearer_scheme(&scopes)));
     }
-    if schemes.dpop != crate::auth::DpopMode::Off || inventory.iter().any(|info| info.dpop_required) {
+    if used.dpop {
         components.security_schemes.insert(DPOP_SCHEME.to_owned(), RefOr::T(dpop_scheme()));
     }
-    if schemes.api_key {
+    if used.api_key {
         components.security_schemes.insert(
             API_KEY_SCHEME.to_owned(),
             RefOr::T(SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
@@ -322,8 +332,11 @@ fn operation(info: &EndpointInfo, schemes: &Schemes) -> (Operation, Vec<(String,
     match info.policy() {
         Some(policy) => {
             let alternatives = requirements(policy, &schemes.of(info));
-            if info.dpop_required {
+            if info.dpop_required() {
                 extensions = extensions.add("x-rampart-dpop", "required");
+            }
+            if info.accepts != crate::contract::Accepts::ANY {
+                extensions = extensions.add("x-rampart-auth", info.accepts.names());
             }
             let security = alternatives.iter().map(|(scheme, needs)| SecurityRequirement::new(scheme, needs.clone()));
             // 429 also when the caller is locked out after repeated failures (`rampart::lockout`),

@@ -22,27 +22,45 @@ pub const DPOP_SCHEME: &str = "dpop";
 /// The name of the API-key security scheme in generated documents.
 pub const API_KEY_SCHEME: &str = "apiKey";
 
-/// The credentials a service accepts, as the document describes them.
+/// The credentials a service (or one operation) accepts, as the document describes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Schemes {
-    /// An OAuth2 token endpoint issues tokens (`oauth2` requirements).
+    /// An OAuth2 token endpoint issues tokens (`oauth2` requirements, beside `bearer`).
     pub oauth: bool,
-    /// DPoP-bound tokens: `dpop` requirements; only those when required.
-    pub dpop: crate::auth::DpopMode,
+    /// Plain bearer tokens (`bearer` requirements).
+    pub bearer: bool,
+    /// DPoP-bound tokens (`dpop` requirements).
+    pub dpop: bool,
     /// API keys (`apiKey` requirements).
     pub api_key: bool,
 }
 
 impl Schemes {
     /// Bearer tokens only.
-    pub const BEARER: Schemes = Schemes { oauth: false, dpop: crate::auth::DpopMode::Off, api_key: false };
+    pub const BEARER: Schemes = Schemes { oauth: false, bearer: true, dpop: false, api_key: false };
 
-    /// The schemes of one endpoint: a route with `dpop = "required"` takes DPoP-bound tokens only.
+    /// The schemes of a service: tokens as `dpop` says (bearer unless DPoP is required, DPoP-bound
+    /// ones unless off), API keys when configured, the OAuth2 flow when it has a token endpoint.
+    pub fn service(oauth: bool, dpop: crate::auth::DpopMode, api_key: bool) -> Schemes {
+        use crate::auth::DpopMode;
+        Schemes { oauth, bearer: dpop != DpopMode::Required, dpop: dpop != DpopMode::Off, api_key }
+    }
+
+    /// The schemes of one endpoint: those of the service it also accepts (`auth = [...]`,
+    /// `dpop = "required"`). When it accepts none of them (a configuration the router refuses
+    /// to serve), its own, so that a secured operation never looks open.
     pub fn of(&self, info: &crate::contract::EndpointInfo) -> Schemes {
-        if info.dpop_required {
-            Schemes { oauth: false, dpop: crate::auth::DpopMode::Required, api_key: false }
+        let accepts = info.accepts;
+        let both = Schemes {
+            oauth: self.oauth && accepts.bearer,
+            bearer: self.bearer && accepts.bearer,
+            dpop: self.dpop && accepts.dpop,
+            api_key: self.api_key && accepts.api_key,
+        };
+        if both.bearer || both.dpop || both.api_key {
+            both
         } else {
-            *self
+            Schemes { oauth: false, bearer: accepts.bearer, dpop: accepts.dpop, api_key: accepts.api_key }
         }
     }
 }
@@ -72,7 +90,6 @@ pub type Requirement = (String, BTreeSet<String>);
 /// assert_eq!(listed(false), ["bearer: ", "bearer: notes:write"]);
 /// ```
 pub fn requirements(policy: &Policy, schemes: &Schemes) -> Vec<Requirement> {
-    use crate::auth::DpopMode;
     let mut out: Vec<Requirement> = Vec::new();
     for alternative in alternatives(policy) {
         let has_role = alternative.iter().any(|need| matches!(need, Need::Role(_)));
@@ -89,10 +106,10 @@ pub fn requirements(policy: &Policy, schemes: &Schemes) -> Vec<Requirement> {
                 out.push(requirement);
             }
         };
-        if schemes.dpop != DpopMode::Required {
+        if schemes.bearer {
             push(BEARER_SCHEME);
         }
-        if schemes.dpop != DpopMode::Off {
+        if schemes.dpop {
             push(DPOP_SCHEME);
         }
         if schemes.oauth && !has_role {
@@ -169,12 +186,13 @@ mod tests {
     #[test]
     fn dpop_and_api_keys_are_alternatives_and_required_dpop_replaces_bearer() {
         use crate::auth::DpopMode;
-        let all = Schemes { oauth: false, dpop: DpopMode::Allowed, api_key: true };
+        let all = Schemes::service(false, DpopMode::Allowed, true);
         let listed = |schemes: &Schemes| -> Vec<String> {
             requirements(&Policy::Scope("a"), schemes).into_iter().map(|(scheme, _)| scheme).collect()
         };
         assert_eq!(listed(&all), ["bearer", "dpop", "apiKey"]);
-        assert_eq!(listed(&Schemes { dpop: DpopMode::Required, ..all }), ["dpop", "apiKey"]);
+        assert_eq!(listed(&Schemes::service(false, DpopMode::Required, true)), ["dpop", "apiKey"]);
+        assert_eq!(listed(&Schemes::service(true, DpopMode::Off, false)), ["bearer", "oauth2"]);
     }
 
     #[test]

@@ -17,9 +17,11 @@
 
 use std::fmt;
 
+mod accepts;
 pub(crate) mod operation;
 mod policy;
 
+pub use accepts::{Accepts, Credential};
 pub use operation::OperationDoc;
 pub use policy::{Denied, Policy};
 
@@ -148,9 +150,9 @@ pub struct EndpointInfo {
     /// The handler's own deadline (`timeout = "5s"`); `None`: the service's
     /// ([`crate::timeout::Timeouts::handler`]).
     pub timeout: Option<std::time::Duration>,
-    /// `dpop = "required"`: only DPoP-bound tokens with their proofs (RFC 9449), whatever the
-    /// service's `RAMPART_DPOP`.
-    pub dpop_required: bool,
+    /// The credentials it accepts (`auth = [...]`; `dpop = "required"` is [`Accepts::DPOP`]):
+    /// [`Accepts::ANY`] unless given, that is, whatever the service accepts.
+    pub accepts: Accepts,
     /// Describes the handler's parameters, body and response for OpenAPI (generated).
     pub openapi: fn(&mut OperationDoc),
 }
@@ -159,6 +161,12 @@ impl EndpointInfo {
     /// Whether anyone may call it.
     pub fn is_public(&self) -> bool {
         matches!(self.access, Access::Public { .. })
+    }
+
+    /// Whether it accepts only DPoP-bound tokens with their proofs (RFC 9449), whatever the
+    /// service's `RAMPART_DPOP`.
+    pub fn dpop_required(&self) -> bool {
+        self.accepts.dpop_only()
     }
 
     /// The policy, for secured endpoints.
