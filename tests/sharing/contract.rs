@@ -110,9 +110,20 @@ async fn every_caller_gets_what_its_relation_allows_on_each_route() {
     assert_eq!(notes.call(Method::PATCH, &note, &root, Some(json!({"tags": ["ops"]}))).await.0, StatusCode::OK);
     assert_eq!(notes.call(Method::PATCH, &note, &carol, Some(json!({"title": "mine"}))).await, forbidden());
     assert_eq!(notes.call(Method::PATCH, &note, &mallory, Some(json!({"title": "mine"}))).await, not_found());
+    let (status, body) = notes.call(Method::PATCH, &note, &alice, Some(json!({"title": "alice's plans"}))).await;
+    assert_eq!((status, &body["title"], &body["owner"]), (StatusCode::OK, &json!("alice's plans"), &json!("alice")));
+    assert_eq!(notes.call(Method::PATCH, &note, &bob, Some(json!({"title": "bob's plans"}))).await.0, StatusCode::OK);
+    // A token without notes:write is refused before the note is even loaded.
+    let reader = Scheme::Hs256.token(&claims("bob", "notes:read"));
+    let (status, body) = notes.call(Method::PATCH, &note, &reader, Some(json!({"title": "x"}))).await;
+    assert_eq!((status, &body["status"]), (StatusCode::FORBIDDEN, &json!(403)));
     // The create rules apply to each field given.
-    let (status, body) = notes.call(Method::PATCH, &note, &alice, Some(json!({"title": ""}))).await;
-    assert_eq!((status, &body["errors"][0]["pointer"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("#/title")));
+    for (field, bad) in [("title", json!("")), ("body", json!("x".repeat(10_001))), ("tags", json!(["no spaces"]))] {
+        let (status, body) = notes.call(Method::PATCH, &note, &alice, Some(json!({field: bad}))).await;
+        let pointer = body["errors"][0]["pointer"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
+        assert!(pointer.starts_with(&format!("#/{field}")), "{field}: {body}");
+    }
     // The body an editor wrote is still sealed to the owner's row: the owner reads it.
     let (_, read) = notes.call(Method::GET, &note, &alice, None).await;
     assert_eq!(
@@ -132,7 +143,14 @@ async fn every_caller_gets_what_its_relation_allows_on_each_route() {
     assert_eq!(notes.share(&root, id, "dave", "viewer").await.0, StatusCode::NO_CONTENT);
     assert_eq!(notes.call(Method::GET, &note, &user("dave"), None).await.0, StatusCode::OK);
 
-    // DELETE: an editor or a viewer is refused with 403, a stranger 404; the owner deletes it.
+    // DELETE: an editor or a viewer is refused with 403, a stranger 404; an admin deletes
+    // another of alice's notes, the owner this one.
+    let other_id = notes.create(&alice, "old plans").await;
+    let other = format!("/notes/{other_id}");
+    assert_eq!(notes.share(&alice, other_id, "bob", "editor").await.0, StatusCode::NO_CONTENT);
+    assert_eq!(notes.call(Method::DELETE, &other, &bob, None).await, forbidden());
+    assert_eq!(notes.call(Method::DELETE, &other, &root, None).await, (StatusCode::NO_CONTENT, Value::Null));
+    assert_eq!(notes.call(Method::GET, &other, &alice, None).await, not_found());
     assert_eq!(notes.call(Method::DELETE, &note, &bob, None).await, forbidden());
     assert_eq!(notes.call(Method::DELETE, &note, &carol, None).await, forbidden());
     assert_eq!(notes.call(Method::DELETE, &note, &mallory, None).await, not_found());
@@ -153,9 +171,11 @@ async fn a_revoked_share_is_a_404_again_and_only_the_owner_or_an_admin_revokes()
     assert_eq!(notes.share(&alice, id, "bob", "viewer").await.0, StatusCode::NO_CONTENT);
     assert_eq!(notes.call(Method::GET, &note, &bob, None).await.0, StatusCode::OK);
 
-    // The viewer cannot revoke (403), a stranger cannot (404).
+    // The viewer cannot revoke (403), nor can an editor, a stranger cannot (404).
     let revoke_bob = format!("/notes/{id}/shares/bob");
     assert_eq!(notes.call(Method::DELETE, &revoke_bob, &bob, None).await, forbidden());
+    assert_eq!(notes.share(&alice, id, "dave", "editor").await.0, StatusCode::NO_CONTENT);
+    assert_eq!(notes.call(Method::DELETE, &revoke_bob, &user("dave"), None).await, forbidden());
     assert_eq!(notes.call(Method::DELETE, &revoke_bob, &carol, None).await, not_found());
     assert_eq!(notes.call(Method::GET, &note, &bob, None).await.0, StatusCode::OK);
 

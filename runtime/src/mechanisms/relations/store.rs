@@ -20,7 +20,9 @@ pub struct Tuple<'a> {
 #[error("relations store: {0}")]
 pub struct RelationsError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
-/// Where relation tuples are kept.
+/// Where relation tuples are kept: [`super::SqlRelations`] (SQLite, PostgreSQL), or an external
+/// engine — an OpenFGA-style server maps `held` onto `Check` (or `BatchCheck`), `objects` onto
+/// `ListObjects`, and `grant`/`revoke` onto `Write` (see the [module docs](super)).
 pub trait Relations: std::fmt::Debug + Send + Sync + 'static {
     /// The relations `subject` holds directly on `kind:id`.
     fn held<'a>(
