@@ -2,13 +2,30 @@
 
 /// Accumulated errors, combined into one `syn::Error` (each keeps its span).
 #[derive(Default)]
-pub(crate) struct Errors(Option<syn::Error>);
+pub(crate) struct Errors {
+    all: Option<syn::Error>,
+    /// Some arguments did not parse: an argument reported missing may be one of them, so such
+    /// reports are left out (they would be follow-on errors).
+    partial: bool,
+}
 
 impl Errors {
+    /// Starts from the errors of an earlier stage, if any.
+    pub(crate) fn after(earlier: Option<syn::Error>) -> Self {
+        Self { partial: earlier.is_some(), all: earlier }
+    }
+
     pub(crate) fn push(&mut self, error: syn::Error) {
-        match &mut self.0 {
+        match &mut self.all {
             Some(all) => all.combine(error),
-            None => self.0 = Some(error),
+            None => self.all = Some(error),
+        }
+    }
+
+    /// A required argument is missing (reported unless some argument failed to parse).
+    pub(crate) fn missing(&mut self, message: impl std::fmt::Display) {
+        if !self.partial {
+            self.push(syn::Error::new(proc_macro2::Span::call_site(), message));
         }
     }
 
@@ -17,7 +34,12 @@ impl Errors {
     }
 
     pub(crate) fn finish(self) -> syn::Result<()> {
-        self.0.map_or(Ok(()), Err)
+        self.all.map_or(Ok(()), Err)
+    }
+
+    /// The errors so far, if any.
+    pub(crate) fn into_error(self) -> Option<syn::Error> {
+        self.all
     }
 }
 

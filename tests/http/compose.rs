@@ -170,12 +170,24 @@ async fn metric_labels_name_the_full_path() {
 
 #[tokio::test]
 async fn merged_routers_keep_every_endpoint_and_refuse_a_twin() {
-    let merged = Router::new().mount(me).merge(Router::new().nest("/api", Router::new().mount(me)));
+    let merged = Router::new()
+        .mount(me)
+        .merge(Router::new().nest("/api", Router::new().mount(me)))
+        .with_docs(ApiDocs::new("t", "1"));
     let paths: Vec<&str> = merged.inventory().iter().map(|info| info.path).collect();
-    assert_eq!(paths, ["/me", "/api/me"]);
+    assert_eq!(paths, ["/me", "/api/me", "/openapi.json", "/docs", "/docs/{file}"]);
+    let inventory = merged.inventory().to_vec();
     let address = serve(merged.secured(&security())).await;
     assert_eq!(get(address, "/me", Some(&reader("erin"))).await.status(), StatusCode::OK);
     assert_eq!(get(address, "/api/me", Some(&reader("erin"))).await.status(), StatusCode::OK);
+    // Each keeps its own quota (2/min per full path).
+    assert_eq!(get(address, "/me", Some(&reader("erin"))).await.status(), StatusCode::OK);
+    assert_eq!(get(address, "/me", Some(&reader("erin"))).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(get(address, "/api/me", Some(&reader("erin"))).await.status(), StatusCode::OK);
+    // The document has both paths and agrees with the router.
+    let document: serde_json::Value = get(address, "/openapi.json", None).await.json().await.unwrap();
+    assert!(document["paths"]["/me"]["get"].is_object() && document["paths"]["/api/me"]["get"].is_object());
+    assert_eq!(rampart::openapi::check(&inventory, &document), Ok(()));
 
     let twin = std::panic::catch_unwind(|| Router::<()>::new().mount(me).merge(Router::new().mount(me)));
     let message = *twin.unwrap_err().downcast::<String>().unwrap();

@@ -356,3 +356,72 @@ fn a_route_that_requires_dpop_on_a_service_without_it_refuses_to_start_saying_wh
          (RAMPART_DPOP=off): set RAMPART_DPOP=allowed or required, or remove `dpop` from the route"
     );
 }
+
+/// One instance of a service whose DPoP proofs are recorded in the Redis under `prefix`.
+fn instance(prefix: &str) -> rampart::SecuredRouter {
+    let issuer =
+        rampart::auth::Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).build().unwrap();
+    let redis = rampart::rate::RedisStore::connect("redis://127.0.0.1:6379", std::time::Duration::from_millis(500))
+        .unwrap()
+        .with_prefix(prefix);
+    let authenticator = rampart::auth::Authenticator::builder()
+        .jwt(rampart::auth::JwtVerifier::new(vec![issuer]))
+        .dpop(rampart::auth::DpopMode::Allowed, "https://api.example")
+        .dpop_replays(std::sync::Arc::new(redis.dpop_replays()))
+        .build()
+        .unwrap();
+    rampart::Router::new().mount(notes_route).secured(&rampart::Security::new(authenticator))
+}
+
+#[tokio::test]
+async fn a_proof_used_at_one_instance_is_refused_at_another_sharing_redis() {
+    let prefix = format!("rampart-test:dpop:{}:{}", std::process::id(), now());
+    let (first, second) = (instance(&prefix), instance(&prefix));
+    let ec = key_of("ec.key.pem");
+    let mut bound = rampart_tests::claims("alice", "notes:read");
+    bound["cnf"] = json!({"jkt": thumbprint(&ec.jwk).unwrap()});
+    let token = Scheme::Hs256.token(&bound);
+    let proof = proof_for(&ec, "https://api.example/notes", &token);
+    let authorization = format!("DPoP {token}");
+
+    assert_eq!(send(&first, list_notes(&authorization, Some(&proof))).await.status, axum::http::StatusCode::OK);
+    // Replayed to the other instance, whose own cache never saw it.
+    let replayed = send(&second, list_notes(&authorization, Some(&proof))).await;
+    assert_dpop_challenge(&replayed, "invalid_dpop_proof", "the DPoP proof is invalid");
+    // A fresh proof passes at either.
+    let fresh = proof_for(&ec, "https://api.example/notes", &token);
+    assert_eq!(send(&second, list_notes(&authorization, Some(&fresh))).await.status, axum::http::StatusCode::OK);
+
+    // The proof is kept in Redis for its window only.
+    let mut redis =
+        redis::Client::open("redis://127.0.0.1:6379").unwrap().get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:dpop:*")).query_async(&mut redis).await.unwrap();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let ttl: i64 = redis::cmd("TTL").arg(&keys[0]).query_async(&mut redis).await.unwrap();
+    assert!((1..=70).contains(&ttl), "ttl {ttl}");
+}
+
+#[tokio::test]
+async fn without_an_answer_from_the_shared_store_a_proof_is_refused_with_503() {
+    let issuer =
+        rampart::auth::Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).build().unwrap();
+    // Nothing listens on port 9 of loopback.
+    let redis =
+        rampart::rate::RedisStore::connect("redis://127.0.0.1:9", std::time::Duration::from_millis(200)).unwrap();
+    let authenticator = rampart::auth::Authenticator::builder()
+        .jwt(rampart::auth::JwtVerifier::new(vec![issuer]))
+        .dpop(rampart::auth::DpopMode::Allowed, "https://api.example")
+        .dpop_replays(std::sync::Arc::new(redis.dpop_replays()))
+        .build()
+        .unwrap();
+    let app = rampart::Router::new().mount(notes_route).secured(&rampart::Security::new(authenticator));
+    let ec = key_of("ec.key.pem");
+    let mut bound = rampart_tests::claims("alice", "notes:read");
+    bound["cnf"] = json!({"jkt": thumbprint(&ec.jwk).unwrap()});
+    let token = Scheme::Hs256.token(&bound);
+    let proof = proof_for(&ec, "https://api.example/notes", &token);
+    let reply = send(&app, list_notes(&format!("DPoP {token}"), Some(&proof))).await;
+    assert_eq!(reply.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.header("retry-after"), "1");
+    assert!(reply.headers.get("www-authenticate").is_none());
+}

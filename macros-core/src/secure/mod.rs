@@ -28,11 +28,17 @@ pub fn expand(
             )
         })
         .map(|func| {
-            let spec = parse::Args::parse(kind, args).and_then(|args| {
-                let registry = registry::find(source_file)
-                    .map_err(|message| syn::Error::new(proc_macro2::Span::call_site(), message))?;
-                model::Spec::new(kind, args, &func, registry.as_ref())
-            });
+            // The model checks what parsed even when some arguments did not, so that every
+            // mistake of the attribute is reported at once.
+            let (args, parse_errors) = parse::Args::parse(kind, args);
+            let spec = match registry::find(source_file) {
+                Ok(registry) => model::Spec::new(kind, args, &func, registry.as_ref(), parse_errors),
+                Err(message) => {
+                    let mut errors = crate::errors::Errors::after(parse_errors);
+                    errors.push(syn::Error::new(proc_macro2::Span::call_site(), message));
+                    Err(errors.into_error().unwrap_or_else(|| syn::Error::new(proc_macro2::Span::call_site(), "")))
+                }
+            };
             match spec {
                 Ok(spec) => expand::endpoint(&spec, func),
                 Err(err) => fallback(&err, func),

@@ -125,8 +125,15 @@ fn parse_timeout(text: &str) -> Result<u64, String> {
 }
 
 impl Spec {
-    pub(crate) fn new(kind: Kind, args: Args, func: &ItemFn, registry: Option<&Registry>) -> syn::Result<Self> {
-        let mut errors = Errors::default();
+    pub(crate) fn new(
+        kind: Kind,
+        args: Args,
+        func: &ItemFn,
+        registry: Option<&Registry>,
+        parse_errors: Option<syn::Error>,
+    ) -> syn::Result<Self> {
+        // The parse stage's errors come first; what parsed is checked on.
+        let mut errors = Errors::after(parse_errors);
         let sig = &func.sig;
 
         if sig.asyncness.is_none() {
@@ -164,10 +171,7 @@ impl Spec {
         let method = match args.methods.as_slice() {
             [one] => HttpMethod::from_key(&one.to_string()).map(|method| (method, one.span())),
             [] => {
-                errors.push(syn::Error::new(
-                    Span::call_site(),
-                    format!("#[{}] needs an HTTP method: add one of {}", kind.name(), METHODS.join(", ")),
-                ));
+                errors.missing(format!("#[{}] needs an HTTP method: add one of {}", kind.name(), METHODS.join(", ")));
                 None
             }
             [first, second, ..] => {
@@ -178,10 +182,7 @@ impl Spec {
 
         let mut params = Vec::new();
         match &args.path {
-            None => errors.push(syn::Error::new(
-                Span::call_site(),
-                format!("#[{}] needs the route: add `path = \"/...\"`", kind.name()),
-            )),
+            None => errors.missing(format!("#[{}] needs the route: add `path = \"/...\"`", kind.name())),
             Some(path) => match path_params(&path.value()) {
                 Ok(found) => params = found,
                 Err(message) => errors.spanned(path, message),
@@ -211,10 +212,7 @@ impl Spec {
         let mut reason = None;
         if kind == Kind::Public {
             match &args.reason {
-                None => errors.push(syn::Error::new(
-                    Span::call_site(),
-                    "#[public] needs `reason = \"...\"` saying why this endpoint is open to anyone",
-                )),
+                None => errors.missing("#[public] needs `reason = \"...\"` saying why this endpoint is open to anyone"),
                 Some(lit) if lit.value().trim().is_empty() => {
                     errors.spanned(lit, "the reason must say why this endpoint is public; it cannot be empty");
                 }

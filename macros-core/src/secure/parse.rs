@@ -92,8 +92,9 @@ pub(crate) struct Args {
 
 impl Args {
     /// Parses `tokens`, reporting every argument at fault at once: after a bad argument, parsing
-    /// goes on from the next comma (as serde's derive collects its errors in a context).
-    pub(crate) fn parse(kind: Kind, tokens: TokenStream) -> syn::Result<Self> {
+    /// goes on from the next comma (as serde's derive collects its errors in a context). The
+    /// arguments that parsed come back with the errors, so that the next stage checks them too.
+    pub(crate) fn parse(kind: Kind, tokens: TokenStream) -> (Self, Option<syn::Error>) {
         let mut args = Args::default();
         let mut seen: Vec<String> = Vec::new();
         let mut errors = Errors::default();
@@ -107,8 +108,7 @@ impl Args {
         if let Err(error) = syn::parse::Parser::parse2(parser, tokens) {
             errors.push(error);
         }
-        errors.finish()?;
-        Ok(args)
+        (args, errors.into_error())
     }
 
     fn parse_one(&mut self, kind: Kind, meta: &ParseNestedMeta<'_>, seen: &mut Vec<String>) -> syn::Result<()> {
@@ -293,11 +293,19 @@ fn nested_policy(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<PolicyExpr>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The arguments when all parsed, else the errors.
+    fn strict(kind: Kind, tokens: TokenStream) -> syn::Result<Args> {
+        match Args::parse(kind, tokens) {
+            (args, None) => Ok(args),
+            (_, Some(error)) => Err(error),
+        }
+    }
     use quote::quote;
 
     #[test]
     fn parses_a_full_secure_attribute() {
-        let args = Args::parse(
+        let args = strict(
             Kind::Secure,
             quote!(
                 post,
@@ -320,8 +328,7 @@ mod tests {
 
     #[test]
     fn a_list_inside_any_stays_all_of() {
-        let args =
-            Args::parse(Kind::Secure, quote!(get, path = "/x", any(role = "admin", scope = ["a", "b"]))).unwrap();
+        let args = strict(Kind::Secure, quote!(get, path = "/x", any(role = "admin", scope = ["a", "b"]))).unwrap();
         let [PolicyExpr::Any(inner, _)] = args.policy.as_slice() else { panic!("{:?}", args.policy) };
         assert!(matches!(inner.as_slice(), [PolicyExpr::Role(_), PolicyExpr::All(list, _)] if list.len() == 2));
     }
@@ -336,16 +343,16 @@ mod tests {
             (quote!(get, any(scop = "a")), "did you mean `scope`?"),
             (quote!(get = 1), "takes no value"),
         ] {
-            let err = Args::parse(Kind::Secure, tokens).unwrap_err().to_string();
+            let err = strict(Kind::Secure, tokens).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
         }
-        let err = Args::parse(Kind::Public, quote!(get, scope = "a")).unwrap_err().to_string();
+        let err = strict(Kind::Public, quote!(get, scope = "a")).unwrap_err().to_string();
         assert!(err.contains("a public endpoint has no `scope`"), "{err}");
     }
 
     #[test]
     fn every_bad_argument_is_reported_at_once() {
-        let err = Args::parse(
+        let err = strict(
             Kind::Secure,
             quote!(get, scpoe = "a", path = 3, any(scop = "b"), rate = "10/min", tags = [1], burst = "x"),
         )
@@ -361,7 +368,7 @@ mod tests {
         ]) {
             assert!(message.contains(needle), "{message}");
         }
-        let err = Args::parse(Kind::Public, quote!(get, scope = "a")).unwrap_err().to_string();
+        let err = strict(Kind::Public, quote!(get, scope = "a")).unwrap_err().to_string();
         assert!(err.contains("a public endpoint has no `scope`"), "{err}");
     }
 }

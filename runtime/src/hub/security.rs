@@ -202,7 +202,11 @@ impl Security {
                 }
                 Ok(principal)
             }
-            Err(reason @ (AuthError::RevocationUnavailable | AuthError::IntrospectionUnavailable)) => {
+            Err(
+                reason @ (AuthError::RevocationUnavailable
+                | AuthError::IntrospectionUnavailable
+                | AuthError::ReplayCheckUnavailable),
+            ) => {
                 // The token may be fine: refusing it as invalid would make clients throw it away.
                 let ctx = RequestContext::from_parts(parts);
                 AuditEvent::new(&ctx, Decision::Deny, reason.audit_reason(), 503).emit();

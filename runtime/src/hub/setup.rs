@@ -18,6 +18,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::dpop::SharedReplays;
 use crate::auth::{
     Algorithm, Authenticator, AuthenticatorError, ClaimMapping, IntrospectionSetupError, IntrospectionVerifier, Issuer,
     IssuerError, JwtVerifier, KeyError, MemoryRevocations, Revocations, VerificationKey,
@@ -104,16 +105,22 @@ impl Security {
         };
 
         let memory = MemoryStore::with_max_keys(config.rate_limit_max_keys);
-        let (limiter, revocations, lockout): (RateLimiter, Arc<dyn Revocations>, Lockout) = match &config.rate_limit {
-            RateLimitBackend::Memory => {
-                (RateLimiter::memory(memory), Arc::new(MemoryRevocations::default()), Lockout::memory(config.lockout))
-            }
+        type Shared = (RateLimiter, Arc<dyn Revocations>, Lockout, Option<Arc<dyn SharedReplays>>);
+        let (limiter, revocations, lockout, replays): Shared = match &config.rate_limit {
+            RateLimitBackend::Memory => (
+                RateLimiter::memory(memory),
+                Arc::new(MemoryRevocations::default()),
+                Lockout::memory(config.lockout),
+                None,
+            ),
             RateLimitBackend::Redis(url) => {
                 let redis =
                     RedisStore::connect(url, config.rate_limit_timeout)?.with_prefix(config.rate_limit_prefix.clone());
                 let revocations = Arc::new(redis.revocations());
                 let lockout = Lockout::redis(config.lockout, redis.clone());
-                (RateLimiter::redis(redis, config.rate_limit_failure, memory), revocations, lockout)
+                // Instances sharing Redis share the DPoP proofs they have seen.
+                let replays: Arc<dyn SharedReplays> = Arc::new(redis.dpop_replays());
+                (RateLimiter::redis(redis, config.rate_limit_failure, memory), revocations, lockout, Some(replays))
             }
         };
         let mut authenticator = Authenticator::builder();
@@ -123,13 +130,16 @@ impl Security {
         if let Some(introspection) = introspection {
             authenticator = authenticator.introspection(introspection);
         }
-        let authenticator = authenticator
+        let mut authenticator = authenticator
             .api_keys(config.api_keys.clone())
             .revocations(revocations)
             .revocation_failure(config.revocation_failure)
             .max_token_bytes(jwt.max_token_bytes)
-            .dpop(config.dpop, config.public_url())
-            .build()?;
+            .dpop(config.dpop, config.public_url());
+        if let Some(replays) = replays {
+            authenticator = authenticator.dpop_replays(replays);
+        }
+        let authenticator = authenticator.build()?;
         Ok(Security::builder(authenticator)
             .rate_limiter(limiter)
             .trusted_proxies(config.trusted_proxies.clone())

@@ -35,7 +35,7 @@
 //! | `RAMPART_PUBLIC_URL` | the listen address | the URL clients call, which DPoP proofs name (behind a TLS-terminating proxy, its public URL) |
 //! | `RAMPART_API_KEYS` | — | `id:sha256hex:scope scope\|role role;id2:...` (the `\|roles` part is optional; `rampart keygen api-key` prints an entry) |
 //! | `RAMPART_OAUTH_CLIENTS` | — | `id:secret:scope1 scope2,id2:...`; a secret may be given as `sha256-<64 hex digits>` of itself |
-//! | `RAMPART_RATE_LIMIT` | `memory` | `memory` or a `redis://` URL |
+//! | `RAMPART_RATE_LIMIT` | `memory` | `memory` or a `redis://` URL (then rate limits, lockouts, revocations and the DPoP proofs seen are shared by the instances using it) |
 //! | `RAMPART_RATE_LIMIT_FAILURE` | `local` | `local`, `open` or `closed` |
 //! | `RAMPART_REVOCATION_FAILURE` | `closed` | when the revocation list (Redis) does not answer: `closed` refuses with 503 + `Retry-After`, `open` accepts the verified token unchecked (counted and logged); the store is then left alone for a second |
 //! | `RAMPART_RATE_LIMIT_TIMEOUT_MS` | `100` | bound on one Redis round trip |

@@ -186,6 +186,10 @@ pub enum AuthError {
     /// The introspection endpoint gave no usable answer; authentication fails closed.
     #[error("token introspection unavailable")]
     IntrospectionUnavailable,
+    /// The shared DPoP replay store did not answer; the proof is refused, not let through
+    /// unchecked.
+    #[error("DPoP replay check unavailable")]
+    ReplayCheckUnavailable,
     /// A DPoP request (`Authorization: DPoP`) whose proof was refused.
     #[error(transparent)]
     Dpop(#[from] DpopError),
@@ -302,7 +306,8 @@ impl AuthError {
             | AuthError::Revoked
             | AuthError::SchemeDisabled
             | AuthError::RevocationUnavailable
-            | AuthError::IntrospectionUnavailable => false,
+            | AuthError::IntrospectionUnavailable
+            | AuthError::ReplayCheckUnavailable => false,
         }
     }
 
@@ -318,6 +323,7 @@ impl AuthError {
             AuthError::SchemeDisabled => "scheme_disabled",
             AuthError::RevocationUnavailable => "revocation_unavailable",
             AuthError::IntrospectionUnavailable => "introspection_unavailable",
+            AuthError::ReplayCheckUnavailable => "dpop_replay_check_unavailable",
             AuthError::Dpop(error) => error.audit_reason(),
             AuthError::DpopRequired => "dpop_required",
             AuthError::NotAccepted(_) => "credential_not_accepted",

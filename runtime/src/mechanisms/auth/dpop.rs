@@ -105,12 +105,38 @@ pub fn request_uri(public_url: &str, path_and_query: &str) -> String {
     format!("{}/{}", public_url.trim_end_matches('/'), path.trim_start_matches('/'))
 }
 
-/// A proof that passed: its key's thumbprint (for `cnf.jkt`) and its `jti`.
+/// A proof that passed: its key's thumbprint (for `cnf.jkt`), and what a shared replay store
+/// records of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedProof {
     /// The RFC 7638 SHA-256 thumbprint of the proof's key, base64url.
     pub jkt: String,
+    /// SHA-256 of the key's thumbprint and the proof's `jti`: the proof's identity.
+    pub id: [u8; 32],
+    /// How long, in seconds, the proof must be remembered (its `iat` window).
+    pub keep_secs: u64,
 }
+
+/// A replay store shared by the instances of a service (Redis), consulted after the instance's
+/// own [`ReplayCache`]: a proof used at one instance is refused at every other within its window.
+pub trait SharedReplays: Send + Sync + 'static {
+    /// Records `id` for `keep_secs` seconds: `Ok(true)` when it was new, `Ok(false)` when it was
+    /// already recorded (a replay).
+    ///
+    /// # Errors
+    ///
+    /// The store did not answer; the proof is then refused (503), never let through unchecked.
+    fn first_use<'a>(
+        &'a self,
+        id: &'a [u8; 32],
+        keep_secs: u64,
+    ) -> super::revocation::BoxFuture<'a, Result<bool, ReplayStoreError>>;
+}
+
+/// The shared replay store did not answer.
+#[derive(Debug, thiserror::Error)]
+#[error("DPoP replay store unavailable: {0}")]
+pub struct ReplayStoreError(pub String);
 
 /// Checks DPoP proofs; holds the replay cache.
 pub struct DpopVerifier {
@@ -254,8 +280,10 @@ impl DpopVerifier {
             (Some(_), _) => return Err(DpopError::AccessTokenHash),
         }
         // Last, so that a proof refused for any other reason does not use up its `jti`.
-        self.replay.first_use(&jkt, jti, now_secs, newest.saturating_sub(oldest))?;
-        Ok(VerifiedProof { jkt })
+        let keep_secs = newest.saturating_sub(oldest);
+        let id = replay_id(&jkt, jti);
+        self.replay.first_use(&id, now_secs, keep_secs)?;
+        Ok(VerifiedProof { jkt, id, keep_secs })
     }
 }
 
@@ -381,8 +409,8 @@ fn normalized(uri: &str) -> Option<String> {
 ///
 /// Bounded: when full of proofs still inside their window, new proofs are refused
 /// ([`DpopError::Busy`]) rather than old ones forgotten, since a forgotten `jti` could be
-/// replayed. In memory, so per instance: instances behind one load balancer should share a
-/// store (a client's proof replayed to another instance would pass there).
+/// replayed. In memory, so per instance: instances behind one load balancer also consult a
+/// [`SharedReplays`] store (Redis, with `RAMPART_RATE_LIMIT=redis://...`).
 #[derive(Debug)]
 pub struct ReplayCache {
     /// Proofs per shard.
@@ -413,15 +441,10 @@ impl ReplayCache {
     ///
     /// [`DpopError::Replayed`] when it was seen within the window; [`DpopError::Busy`] when the
     /// cache is full of proofs inside their window.
-    fn first_use(&self, jkt: &str, jti: &str, now: u64, window: u64) -> Result<(), DpopError> {
-        let mut hasher = Sha256::new();
-        hasher.update(jkt.as_bytes());
-        hasher.update([0]);
-        hasher.update(jti.as_bytes());
-        let id: [u8; 32] = hasher.finalize().into();
+    fn first_use(&self, id: &[u8; 32], now: u64, window: u64) -> Result<(), DpopError> {
         let shard = &self.shards[usize::from(id[0]) % REPLAY_SHARDS];
         let mut seen = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(until) = seen.get(&id)
+        if let Some(until) = seen.get(id)
             && *until >= now
         {
             return Err(DpopError::Replayed);
@@ -432,9 +455,19 @@ impl ReplayCache {
                 return Err(DpopError::Busy);
             }
         }
-        seen.insert(id, now.saturating_add(window));
+        seen.insert(*id, now.saturating_add(window));
         Ok(())
     }
+}
+
+/// A proof's identity: SHA-256 of its key's thumbprint and its `jti` (two keys may pick the same
+/// `jti`).
+fn replay_id(jkt: &str, jti: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(jkt.as_bytes());
+    hasher.update([0]);
+    hasher.update(jti.as_bytes());
+    hasher.finalize().into()
 }
 
 #[cfg(test)]
@@ -468,18 +501,22 @@ mod tests {
     #[test]
     fn a_replayed_jti_is_refused_within_its_window_and_the_cache_is_bounded() {
         let cache = ReplayCache::new(1);
-        assert_eq!(cache.first_use("k", "a", 100, 65), Ok(()));
-        assert_eq!(cache.first_use("k", "a", 120, 65), Err(DpopError::Replayed));
+        assert_eq!(cache.first_use(&replay_id("k", "a"), 100, 65), Ok(()));
+        assert_eq!(cache.first_use(&replay_id("k", "a"), 120, 65), Err(DpopError::Replayed));
         // The same jti from another key is another proof.
-        assert_eq!(cache.first_use("other", "a", 120, 65), Ok(()));
+        assert_eq!(cache.first_use(&replay_id("other", "a"), 120, 65), Ok(()));
         // One proof per shard here: proofs landing in a full shard are refused, not forgotten,
         // until the live ones leave their window.
         let busy = (0..64)
-            .map(|i| cache.first_use("k", &format!("p{i}"), 120, 65))
+            .map(|i| cache.first_use(&replay_id("k", &format!("p{i}")), 120, 65))
             .filter(|r| *r == Err(DpopError::Busy))
             .count();
         assert!(busy > 0, "a full shard refuses");
-        assert_eq!(cache.first_use("k", "a", 160, 65), Err(DpopError::Replayed), "nothing live was forgotten");
-        assert_eq!(cache.first_use("k", "late", 300, 65), Ok(()));
+        assert_eq!(
+            cache.first_use(&replay_id("k", "a"), 160, 65),
+            Err(DpopError::Replayed),
+            "nothing live was forgotten"
+        );
+        assert_eq!(cache.first_use(&replay_id("k", "late"), 300, 65), Ok(()));
     }
 }

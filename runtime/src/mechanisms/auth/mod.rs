@@ -103,6 +103,14 @@ struct Dpop {
     verifier: dpop::DpopVerifier,
     public_url: String,
     required: bool,
+    /// Proofs seen by every instance (Redis), beside this instance's own replay cache.
+    shared: Option<Arc<dyn dpop::SharedReplays>>,
+}
+
+impl std::fmt::Debug for dyn dpop::SharedReplays {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedReplays")
+    }
 }
 
 /// Whether an [`Authenticator`] accepts DPoP-bound tokens (RFC 9449), and requires them.
@@ -159,8 +167,18 @@ impl AuthenticatorBuilder {
                 verifier: dpop::DpopVerifier::new(),
                 public_url: public_url.into(),
                 required: mode == DpopMode::Required,
+                shared: None,
             }),
         };
+        self
+    }
+
+    /// Also records DPoP proofs in `store`, shared with the service's other instances, so that a
+    /// proof used at one is refused at all (with [`AuthenticatorBuilder::dpop`]; call it after).
+    pub fn dpop_replays(mut self, store: Arc<dyn dpop::SharedReplays>) -> Self {
+        if let Some(dpop) = &mut self.dpop {
+            dpop.shared = Some(store);
+        }
         self
     }
 
@@ -394,6 +412,16 @@ impl Authenticator {
                 let verified = dpop.verifier.verify(proof, &dpop::ProofRequest::new(method, &uri), Some(token))?;
                 if principal.bound_key() != Some(verified.jkt.as_str()) {
                     return Err(AuthError::Dpop(dpop::DpopError::KeyMismatch));
+                }
+                if let Some(shared) = &dpop.shared {
+                    match shared.first_use(&verified.id, verified.keep_secs).await {
+                        Ok(true) => {}
+                        Ok(false) => return Err(AuthError::Dpop(dpop::DpopError::Replayed)),
+                        Err(error) => {
+                            tracing::warn!(target: "rampart::auth", %error, "the shared DPoP replay store did not answer; proof refused");
+                            return Err(AuthError::ReplayCheckUnavailable);
+                        }
+                    }
                 }
                 self.check_revocation(&principal).await?;
                 Ok(principal)

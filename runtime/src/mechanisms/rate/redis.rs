@@ -161,6 +161,39 @@ impl RedisStore {
     pub fn revocations(&self) -> RedisRevocations {
         RedisRevocations(self.clone())
     }
+
+    /// The DPoP proofs seen by every instance using this Redis.
+    pub fn dpop_replays(&self) -> RedisReplays {
+        RedisReplays(self.clone())
+    }
+}
+
+/// DPoP proofs in Redis (`{prefix}:dpop:{id}`, `SET NX` with the proof's window as expiry): a
+/// proof is accepted by one instance only.
+#[derive(Debug, Clone)]
+pub struct RedisReplays(RedisStore);
+
+impl crate::auth::dpop::SharedReplays for RedisReplays {
+    fn first_use<'a>(
+        &'a self,
+        id: &'a [u8; 32],
+        keep_secs: u64,
+    ) -> BoxFuture<'a, Result<bool, crate::auth::dpop::ReplayStoreError>> {
+        Box::pin(async move {
+            use std::fmt::Write as _;
+            let mut key = format!("{}:dpop:", self.0.prefix);
+            for byte in id {
+                let _ = write!(key, "{byte:02x}");
+            }
+            let mut connection = self.0.connection.clone();
+            let set = redis::cmd("SET").arg(&key).arg(1).arg("NX").arg("EX").arg(keep_secs.max(1)).to_owned();
+            self.0
+                .bounded(set.query_async::<Option<String>>(&mut connection))
+                .await
+                .map(|reply| reply.is_some())
+                .map_err(|e| crate::auth::dpop::ReplayStoreError(e.to_string()))
+        })
+    }
 }
 
 /// Revoked `jti`s in Redis, each kept until the token would have expired anyway.

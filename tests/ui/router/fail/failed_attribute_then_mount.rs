@@ -1,5 +1,5 @@
-//! A handler whose attribute has errors: the build reports every argument at fault, and mounting
-//! the handler adds no second error.
+//! A handler whose attribute has errors: every argument at fault is reported, whether it fails
+//! to parse or to check (`10/fortnight`), and mounting the handler adds no second error.
 use rampart::{Router, secure};
 
 #[secure(get, path = "/notes", scpoe = "notes:read", rate = "10/fortnight", burst = "x")]
