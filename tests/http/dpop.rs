@@ -425,3 +425,49 @@ async fn without_an_answer_from_the_shared_store_a_proof_is_refused_with_503() {
     assert_eq!(reply.header("retry-after"), "1");
     assert!(reply.headers.get("www-authenticate").is_none());
 }
+
+#[tokio::test]
+async fn with_nonces_required_a_proof_carries_the_nonce_the_service_gave() {
+    let issuer =
+        rampart::auth::Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).build().unwrap();
+    let authenticator = rampart::auth::Authenticator::builder()
+        .jwt(rampart::auth::JwtVerifier::new(vec![issuer]))
+        .dpop(rampart::auth::DpopMode::Allowed, "https://api.example")
+        .dpop_nonces(rampart::auth::NonceIssuer::new(&[3; 32]))
+        .build()
+        .unwrap();
+    let app = rampart::Router::new().mount(notes_route).secured(&rampart::Security::new(authenticator));
+    let ec = key_of("ec.key.pem");
+    let mut bound = rampart_tests::claims("alice", "notes:read");
+    bound["cnf"] = json!({"jkt": thumbprint(&ec.jwk).unwrap()});
+    let token = Scheme::Hs256.token(&bound);
+    let authorization = format!("DPoP {token}");
+    let with_nonce = |nonce: &str, uri: &str| {
+        let mut claims = claims("GET", uri, now());
+        claims["ath"] = json!(token_hash(&token));
+        claims["nonce"] = json!(nonce);
+        proof(&ec, &claims)
+    };
+
+    // Without a nonce: told to use one, and given it.
+    let first =
+        send(&app, list_notes(&authorization, Some(&proof_for(&ec, "https://api.example/notes", &token)))).await;
+    assert_dpop_challenge(&first, "use_dpop_nonce", "sign the proof again with the nonce in DPoP-Nonce");
+    let nonce = first.header("dpop-nonce").to_owned();
+    assert!(nonce.len() >= 32, "{nonce}");
+    // With it: served.
+    let served = send(&app, list_notes(&authorization, Some(&with_nonce(&nonce, "https://api.example/notes")))).await;
+    assert_eq!(served.status, axum::http::StatusCode::OK);
+    // Another service's nonce, or an invented one: told again, with a fresh nonce.
+    let foreign = rampart::auth::NonceIssuer::new(&[4; 32]).issue();
+    for bad in [foreign.as_str(), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", ""] {
+        let refused = send(&app, list_notes(&authorization, Some(&with_nonce(bad, "https://api.example/notes")))).await;
+        assert_dpop_challenge(&refused, "use_dpop_nonce", "sign the proof again with the nonce in DPoP-Nonce");
+        assert!(!refused.header("dpop-nonce").is_empty());
+    }
+    // A proof refused for another reason still comes with a nonce for the next one.
+    let elsewhere =
+        send(&app, list_notes(&authorization, Some(&with_nonce(&nonce, "https://api.example/other")))).await;
+    assert_dpop_challenge(&elsewhere, "invalid_dpop_proof", "the DPoP proof is invalid");
+    assert!(!elsewhere.header("dpop-nonce").is_empty());
+}

@@ -117,7 +117,7 @@ async fn cors_answers_only_an_allowed_origin_and_exposes_what_a_client_acts_on()
     assert_eq!(allowed.header("access-control-allow-origin"), "https://app.example");
     assert_eq!(
         allowed.header("access-control-expose-headers"),
-        "ratelimit,ratelimit-policy,retry-after,x-request-id,www-authenticate"
+        "ratelimit,ratelimit-policy,retry-after,x-request-id,www-authenticate,dpop-nonce"
     );
     // Another origin gets the answer (the server cannot stop it) but no `Access-Control-Allow-Origin`:
     // the browser gives its page neither the body nor any header.

@@ -234,9 +234,16 @@ impl Security {
                 } else {
                     AuditEvent::new(&ctx, Decision::Deny, reason.audit_reason(), 401).emit();
                 }
-                Err(Error::Unauthenticated(Unauthenticated::new(reason, Arc::clone(self.0.authenticator.realm()))))
+                Err(self.unauthenticated(reason))
             }
         }
+    }
+
+    /// The 401 of `reason`; a DPoP challenge carries a fresh nonce where proofs need one.
+    fn unauthenticated(&self, reason: AuthError) -> Error {
+        let nonce = if reason.concerns_dpop() { self.0.authenticator.dpop_nonce() } else { None };
+        let realm = Arc::clone(self.0.authenticator.realm());
+        Error::Unauthenticated(Unauthenticated::new(reason, realm).with_dpop_nonce(nonce))
     }
 
     /// The fast path of [`Security::authenticate`]: the principal when the request is already
@@ -306,7 +313,7 @@ impl Security {
         };
         let ctx = RequestContext::from_parts(parts);
         AuditEvent::new(&ctx, Decision::Deny, reason.audit_reason(), 401).principal(principal).emit();
-        Err(Error::Unauthenticated(Unauthenticated::new(reason, Arc::clone(self.0.authenticator.realm()))))
+        Err(self.unauthenticated(reason))
     }
 
     /// Evaluates `policy` for `principal`; a denial is audited.

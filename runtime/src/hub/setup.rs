@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::auth::dpop::SharedReplays;
 use crate::auth::{
     Algorithm, Authenticator, AuthenticatorError, ClaimMapping, IntrospectionSetupError, IntrospectionVerifier, Issuer,
-    IssuerError, JwtVerifier, KeyError, MemoryRevocations, Revocations, VerificationKey,
+    IssuerError, JwtVerifier, KeyError, MemoryRevocations, NonceIssuer, Revocations, VerificationKey,
 };
 use crate::config::{Config, JwtKeys, RateLimitBackend};
 use crate::lockout::Lockout;
@@ -136,6 +136,9 @@ impl Security {
             .revocation_failure(config.revocation_failure)
             .max_token_bytes(jwt.max_token_bytes)
             .dpop(config.dpop, config.public_url());
+        if config.dpop_nonce {
+            authenticator = authenticator.dpop_nonces(NonceIssuer::new(&config.seal.keyring.derive("dpop-nonce")));
+        }
         if let Some(replays) = replays {
             authenticator = authenticator.dpop_replays(replays);
         }

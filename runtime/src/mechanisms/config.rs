@@ -32,6 +32,7 @@
 //! | `RAMPART_TOKEN_CACHE_BYTES` | `33554432` | memory for verified tokens (32 MiB: about 16,000 tokens of 500 bytes); beyond, the least used are evicted one by one; `0` = verify every request |
 //! | `RAMPART_ROLES_CLAIM` | `/roles` | JSON pointer to the roles array |
 //! | `RAMPART_DPOP` | `allowed` | DPoP-bound tokens (RFC 9449): `allowed` (and plain bearer tokens), `required` (only bound tokens), `off` |
+//! | `RAMPART_DPOP_NONCE` | `off` | `required`: every DPoP proof carries a nonce the service issued in the last 5 minutes (RFC 9449 §9; sent in `DPoP-Nonce` with a `use_dpop_nonce` challenge; derived from `RAMPART_SEAL_KEY`, so instances sharing it accept each other's) |
 //! | `RAMPART_PUBLIC_URL` | the listen address | the URL clients call, which DPoP proofs name (behind a TLS-terminating proxy, its public URL) |
 //! | `RAMPART_API_KEYS` | — | `id:sha256hex:scope scope\|role role;id2:...` (the `\|roles` part is optional; `rampart keygen api-key` prints an entry) |
 //! | `RAMPART_OAUTH_CLIENTS` | — | `id:secret:scope1 scope2,id2:...`; a secret may be given as `sha256-<64 hex digits>` of itself |
@@ -250,6 +251,8 @@ pub struct Config {
     pub server: crate::timeout::ServerLimits,
     /// DPoP-bound tokens (`RAMPART_DPOP`).
     pub dpop: crate::auth::DpopMode,
+    /// Whether DPoP proofs must carry a server nonce (`RAMPART_DPOP_NONCE=required`).
+    pub dpop_nonce: bool,
     /// The URL clients call (`RAMPART_PUBLIC_URL`), which DPoP proofs name; unset: the listen
     /// address ([`Config::public_url`]).
     pub public_url: Option<String>,
@@ -666,6 +669,18 @@ impl Config {
                 crate::auth::DpopMode::Allowed
             }
         };
+        let dpop_nonce = match r.get("RAMPART_DPOP_NONCE").as_deref() {
+            None | Some("off") => false,
+            Some("required") if dpop == crate::auth::DpopMode::Off => {
+                r.fail("RAMPART_DPOP_NONCE", "nonces are for DPoP proofs: set RAMPART_DPOP=allowed or required too");
+                false
+            }
+            Some("required") => true,
+            Some(_) => {
+                r.fail("RAMPART_DPOP_NONCE", "expected `required` or `off`");
+                false
+            }
+        };
         let public_url = r.get("RAMPART_PUBLIC_URL").map(|url| url.trim_end_matches('/').to_owned());
         if let Some(url) = &public_url {
             let parsed = reqwest::Url::parse(url);
@@ -718,6 +733,7 @@ impl Config {
             timeouts,
             server,
             dpop,
+            dpop_nonce,
             public_url,
             introspection,
         })
@@ -1314,6 +1330,15 @@ mod tests {
         let keyed =
             config(&[url, id, secret, ("RAMPART_JWT_SECRET", "0123456789abcdefghijklmnopqrstuvwxyzABCD")]).unwrap();
         assert!(matches!(keyed.jwt.keys, JwtKeys::Secret { generated: false, .. }));
+    }
+
+    #[test]
+    fn dpop_nonces_are_off_unless_required_and_need_dpop() {
+        assert!(!config(&[]).unwrap().dpop_nonce);
+        assert!(config(&[("RAMPART_DPOP_NONCE", "required")]).unwrap().dpop_nonce);
+        assert_eq!(errors_for(&[("RAMPART_DPOP_NONCE", "sometimes")]), ["RAMPART_DPOP_NONCE"]);
+        let err = config(&[("RAMPART_DPOP_NONCE", "required"), ("RAMPART_DPOP", "off")]).unwrap_err().to_string();
+        assert!(err.contains("RAMPART_DPOP_NONCE: nonces are for DPoP proofs: set RAMPART_DPOP=allowed"), "{err}");
     }
 
     #[test]

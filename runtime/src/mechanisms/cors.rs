@@ -2,7 +2,8 @@
 //!
 //! Responses expose to the calling page the headers a client acts on ([`EXPOSED_HEADERS`]):
 //! `RateLimit`, `RateLimit-Policy` and `Retry-After` (when to call again), `X-Request-Id` (what to
-//! quote in a support request) and `WWW-Authenticate` (why a call was refused). Without
+//! quote in a support request), `WWW-Authenticate` (why a call was refused) and `DPoP-Nonce` (the
+//! nonce the next DPoP proof carries). Without
 //! `Access-Control-Expose-Headers` a browser hides them from scripts.
 //!
 //! # Examples
@@ -18,8 +19,8 @@ use axum::http::{HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// The response headers a cross-origin page may read.
-pub const EXPOSED_HEADERS: [&str; 5] =
-    ["ratelimit", "ratelimit-policy", "retry-after", "x-request-id", "www-authenticate"];
+pub const EXPOSED_HEADERS: [&str; 6] =
+    ["ratelimit", "ratelimit-policy", "retry-after", "x-request-id", "www-authenticate", "dpop-nonce"];
 
 /// A CORS configuration that cannot be applied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -175,6 +175,25 @@ impl Keyring {
         Ok(Self { keys })
     }
 
+    /// A 32-byte key for another `purpose`, derived from the current sealing key
+    /// (HMAC-SHA256 of `rampart:{purpose}`): the instances sharing `RAMPART_SEAL_KEY` derive the
+    /// same one, and it tells nothing of the sealing key.
+    ///
+    /// ```
+    /// use rampart::crypto::Keyring;
+    ///
+    /// let keyring = Keyring::generate("k1");
+    /// assert_eq!(keyring.derive("dpop-nonce"), keyring.derive("dpop-nonce"));
+    /// assert_ne!(keyring.derive("dpop-nonce"), keyring.derive("other"));
+    /// ```
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, self.current().key.as_slice());
+        let tag = aws_lc_rs::hmac::sign(&key, format!("rampart:{purpose}").as_bytes());
+        let mut derived = [0; 32];
+        derived.copy_from_slice(tag.as_ref());
+        derived
+    }
+
     /// The id of the key new values are sealed with.
     pub fn current_kid(&self) -> &str {
         &self.keys[0].kid

@@ -110,6 +110,10 @@ pub enum DpopError {
     /// No `DPoP` header with a DPoP-scheme token, or more than one.
     #[error("a DPoP request carries exactly one DPoP proof")]
     Missing,
+    /// No `nonce`, or one this service did not issue within its lifetime, where nonces are
+    /// required: the client is sent one (`DPoP-Nonce`) to use (RFC 9449 §9).
+    #[error("the DPoP proof needs the nonce the service provides")]
+    UseNonce,
     /// The proof's key is not the one the token is bound to (`cnf.jkt`), or the token is bound
     /// to no key.
     #[error("the DPoP proof's key is not the token's")]
@@ -136,6 +140,7 @@ impl DpopError {
             DpopError::Busy => "dpop_busy",
             DpopError::Missing => "dpop_missing",
             DpopError::KeyMismatch => "dpop_key_mismatch",
+            DpopError::UseNonce => "dpop_use_nonce",
         }
     }
 }
@@ -213,6 +218,7 @@ impl AuthError {
         match self {
             // Like no credentials: the route's own kind of credential is missing (RFC 6750 §3.1).
             AuthError::Missing | AuthError::UnsupportedScheme | AuthError::NotAccepted(_) => None,
+            AuthError::Dpop(DpopError::UseNonce) => Some("use_dpop_nonce"),
             AuthError::Dpop(_) => Some("invalid_dpop_proof"),
             _ => Some("invalid_token"),
         }
@@ -232,6 +238,7 @@ impl AuthError {
             AuthError::Token(TokenError::Expired) | AuthError::DpopToken(TokenError::Expired) => {
                 "the access token expired"
             }
+            AuthError::Dpop(DpopError::UseNonce) => "sign the proof again with the nonce in DPoP-Nonce",
             AuthError::Dpop(_) => "the DPoP proof is invalid",
             AuthError::DpopRequired => "send this token with Authorization: DPoP and a DPoP proof",
             AuthError::NotAccepted(accepts) => match (accepts.bearer, accepts.dpop, accepts.api_key) {
@@ -285,7 +292,8 @@ impl AuthError {
         match self {
             AuthError::Malformed(_) | AuthError::TooLarge { .. } | AuthError::UnknownApiKey => true,
             // A proof that does not verify is what a thief of the token without its key sends.
-            AuthError::Dpop(error) => !matches!(error, DpopError::Busy),
+            // A client's first proof lacks the nonce it has not been given yet: not a guess.
+            AuthError::Dpop(error) => !matches!(error, DpopError::Busy | DpopError::UseNonce),
             AuthError::DpopRequired | AuthError::NotAccepted(_) => false,
             AuthError::DpopToken(token) => AuthError::Token(token.clone()).is_guess(),
             AuthError::Token(token) => matches!(

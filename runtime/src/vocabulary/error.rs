@@ -119,12 +119,21 @@ pub enum Error {
 pub struct Unauthenticated {
     reason: AuthError,
     realm: Arc<str>,
+    /// A fresh DPoP nonce for the client's next proof (`DPoP-Nonce`), when the service requires
+    /// them and the challenge is DPoP's.
+    dpop_nonce: Option<String>,
 }
 
 impl Unauthenticated {
     /// Wraps an [`AuthError`] with the realm announced in `WWW-Authenticate`.
     pub fn new(reason: AuthError, realm: Arc<str>) -> Self {
-        Self { reason, realm }
+        Self { reason, realm, dpop_nonce: None }
+    }
+
+    /// Sends `nonce` in `DPoP-Nonce` with the challenge.
+    pub fn with_dpop_nonce(mut self, nonce: Option<String>) -> Self {
+        self.dpop_nonce = nonce;
+        self
     }
 
     /// Why authentication failed (for audit and logs, not for the client).
@@ -296,7 +305,13 @@ impl Error {
 
     fn headers(&self) -> Vec<(HeaderName, String)> {
         match self {
-            Error::Unauthenticated(u) => vec![(WWW_AUTHENTICATE, u.challenge())],
+            Error::Unauthenticated(u) => {
+                let mut headers = vec![(WWW_AUTHENTICATE, u.challenge())];
+                if let Some(nonce) = &u.dpop_nonce {
+                    headers.push((HeaderName::from_static("dpop-nonce"), nonce.clone()));
+                }
+                headers
+            }
             Error::InsufficientScope { required } => {
                 let mut value = String::from("Bearer error=\"insufficient_scope\"");
                 if !required.is_empty() {

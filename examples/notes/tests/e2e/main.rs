@@ -139,6 +139,17 @@ fn a_python_oauth2_client_works_unchanged() {
 /// bearer token are refused with the DPoP challenge.
 #[test]
 fn a_python_dpop_client_gets_a_bound_token_and_uses_it() {
+    python_dpop_client(false);
+}
+
+/// The same client, where the service requires server nonces in proofs: asked once, it signs
+/// its proof again with the nonce and is served.
+#[test]
+fn a_python_dpop_client_uses_the_nonce_the_service_requires() {
+    python_dpop_client(true);
+}
+
+fn python_dpop_client(nonces: bool) {
     let rt = runtime();
     let deployment = rt.block_on(Deployment::new(Backend::Sqlite));
     // The proofs name the URL the client calls: the service is told its public URL, on a port
@@ -147,8 +158,12 @@ fn a_python_dpop_client_gets_a_bound_token_and_uses_it() {
     let mut env = deployment.env.clone();
     env.push(("RAMPART_ADDR".to_owned(), format!("127.0.0.1:{port}")));
     env.push(("RAMPART_PUBLIC_URL".to_owned(), format!("http://127.0.0.1:{port}")));
+    if nonces {
+        env.push(("RAMPART_DPOP_NONCE".to_owned(), "required".to_owned()));
+    }
     let service = Service::start(&env);
     let printed = python_client("dpop_client.py", &service, &deployment, &[], "joserfc");
+    assert_eq!(printed["nonce_asked"], nonces);
     assert_eq!(printed["token_type"], "DPoP");
     assert_eq!(printed["cnf_jkt"], printed["thumbprint"], "the token is bound to the client's key");
     assert_eq!(printed["status"], 200);

@@ -146,6 +146,8 @@ pub struct DpopVerifier {
     /// Imported proof keys by thumbprint (a client signs every proof with the same key; the
     /// thumbprint names exactly one public key).
     keys: quick_cache::sync::Cache<String, std::sync::Arc<jsonwebtoken::DecodingKey>>,
+    /// Server nonces every proof must carry, when required (RFC 9449 §9).
+    nonces: Option<super::NonceIssuer>,
 }
 
 impl fmt::Debug for DpopVerifier {
@@ -176,7 +178,19 @@ impl DpopVerifier {
             leeway: DEFAULT_IAT_LEEWAY,
             replay: ReplayCache::new(ReplayCache::DEFAULT_CAPACITY),
             keys: quick_cache::sync::Cache::new(KEY_CACHE_ENTRIES),
+            nonces: None,
         }
+    }
+
+    /// Requires every proof to carry a `nonce` that `nonces` issued within its lifetime.
+    pub fn nonces(mut self, nonces: super::NonceIssuer) -> Self {
+        self.nonces = Some(nonces);
+        self
+    }
+
+    /// A fresh nonce, when proofs must carry one.
+    pub fn issue_nonce(&self) -> Option<String> {
+        self.nonces.as_ref().map(super::NonceIssuer::issue)
     }
 
     /// Accepts an `iat` up to `window` old.
@@ -273,6 +287,12 @@ impl DpopVerifier {
         );
         if iat < oldest || iat > newest {
             return Err(DpopError::IssuedAt);
+        }
+        // RFC 9449 §4.3 step 10: the nonce the server provided.
+        if let Some(nonces) = &self.nonces
+            && !claims.get("nonce").and_then(Value::as_str).is_some_and(|nonce| nonces.accepts(nonce))
+        {
+            return Err(DpopError::UseNonce);
         }
         match (access_token, claims.get("ath")) {
             (None, _) => {}

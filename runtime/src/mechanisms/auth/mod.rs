@@ -36,6 +36,7 @@ mod jose;
 mod jwks;
 mod jwt;
 mod keys;
+mod nonce;
 mod recent;
 pub(crate) mod revocation;
 mod signature;
@@ -65,6 +66,7 @@ pub use keys::{KeyError, MIN_HMAC_SECRET_BYTES, VerificationKey};
 pub use revocation::{BoxFuture, MemoryRevocations, RevocationError, RevocationFailure, Revocations};
 
 pub use dpop::DPOP_HEADER;
+pub use nonce::{NONCE_LIFETIME, NonceIssuer};
 
 /// The default bound on a bearer token or API key, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -182,6 +184,15 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Requires a fresh server nonce in every DPoP proof (RFC 9449 §9), issued by `nonces`
+    /// (with [`AuthenticatorBuilder::dpop`]; call it after).
+    pub fn dpop_nonces(mut self, nonces: NonceIssuer) -> Self {
+        if let Some(dpop) = self.dpop.take() {
+            self.dpop = Some(Dpop { verifier: dpop.verifier.nonces(nonces), ..dpop });
+        }
+        self
+    }
+
     /// Accepts bearer JWTs verified by `verifier`.
     pub fn jwt(mut self, verifier: JwtVerifier) -> Self {
         self.jwt = Some(verifier);
@@ -272,6 +283,11 @@ impl Authenticator {
             Some(dpop) if dpop.required => DpopMode::Required,
             Some(_) => DpopMode::Allowed,
         }
+    }
+
+    /// A fresh DPoP nonce for a `DPoP-Nonce` header, when proofs must carry one.
+    pub fn dpop_nonce(&self) -> Option<String> {
+        self.dpop.as_ref()?.verifier.issue_nonce()
     }
 
     /// Whether API keys (`X-API-Key`) are accepted.
