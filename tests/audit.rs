@@ -46,12 +46,21 @@ async fn denials_are_audited_as_json_lines_without_the_token() {
     let limited = Router::new().mount(once_a_minute).secured(&Security::new(authenticator(&[Scheme::Hs256])));
     send(&limited, get_with_token("/once", &reader)).await;
     send(&limited, get_with_token("/once", &reader)).await;
-    // Nested: the event names the full path.
+    // Nested, served over loopback TCP and called with a real HTTP client: the event names the
+    // full path.
     let nested = Router::new()
         .nest("/api/v1", Router::new().mount(once_a_minute))
         .secured(&Security::new(authenticator(&[Scheme::Hs256])));
-    assert_eq!(send(&nested, get_with_token("/api/v1/once", &reader)).await.status, 200);
-    assert_eq!(send(&nested, get_with_token("/api/v1/once", &reader)).await.status, 429);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, nested.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+    });
+    let http = reqwest::Client::new();
+    for expected in [200, 429] {
+        let reply = http.get(format!("http://{address}/api/v1/once")).bearer_auth(&reader).send().await.unwrap();
+        assert_eq!(reply.status().as_u16(), expected);
+    }
     let dead_redis = RedisStore::connect("redis://127.0.0.1:1", Duration::from_millis(100)).unwrap();
     let degraded = Router::new().mount(once_a_minute).secured(
         &Security::builder(authenticator(&[Scheme::Hs256]))
@@ -118,6 +127,7 @@ async fn denials_are_audited_as_json_lines_without_the_token() {
     assert_eq!(events[4]["subject"], "alice");
     assert_eq!(events[5]["subject"], "alice");
     assert_eq!(events[6]["subject"], "alice");
+    assert_eq!(events[6]["client_ip"], "127.0.0.1", "the served request's peer");
     assert_eq!(events[7]["level"], "WARN");
     assert_eq!(events[8]["subject"], "alice");
 }
