@@ -8,6 +8,8 @@ use rampart_tests::*;
 use serde_json::{Value, json};
 
 const URI: &str = "https://api.example/notes/7";
+/// The local Redis.
+const REDIS: &str = "redis://127.0.0.1:6379";
 
 pub(super) struct Key {
     signing: EncodingKey,
@@ -357,30 +359,41 @@ fn a_route_that_requires_dpop_on_a_service_without_it_refuses_to_start_saying_wh
     );
 }
 
-/// One instance of a service whose DPoP proofs are recorded in the Redis under `prefix`.
-fn instance(prefix: &str) -> rampart::SecuredRouter {
+/// The notes route of a service accepting DPoP proofs for `https://api.example`, with what
+/// `configure` adds to its authenticator.
+fn dpop_service(
+    configure: impl FnOnce(rampart::auth::AuthenticatorBuilder) -> rampart::auth::AuthenticatorBuilder,
+) -> rampart::SecuredRouter {
     let issuer =
         rampart::auth::Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).build().unwrap();
-    let redis = rampart::rate::RedisStore::connect("redis://127.0.0.1:6379", std::time::Duration::from_millis(500))
-        .unwrap()
-        .with_prefix(prefix);
-    let authenticator = rampart::auth::Authenticator::builder()
+    let builder = rampart::auth::Authenticator::builder()
         .jwt(rampart::auth::JwtVerifier::new(vec![issuer]))
-        .dpop(rampart::auth::DpopMode::Allowed, "https://api.example")
-        .dpop_replays(std::sync::Arc::new(redis.dpop_replays()))
-        .build()
-        .unwrap();
+        .dpop(rampart::auth::DpopMode::Allowed, "https://api.example");
+    let authenticator = configure(builder).build().unwrap();
     rampart::Router::new().mount(notes_route).secured(&rampart::Security::new(authenticator))
+}
+
+/// One instance of a service whose DPoP proofs are also recorded in the Redis at `url`, under
+/// `prefix`.
+fn instance(url: &str, prefix: &str) -> rampart::SecuredRouter {
+    let redis =
+        rampart::rate::RedisStore::connect(url, std::time::Duration::from_millis(300)).unwrap().with_prefix(prefix);
+    dpop_service(|builder| builder.dpop_replays(std::sync::Arc::new(redis.dpop_replays())))
+}
+
+/// Alice's token, bound to `key`.
+fn bound_to(key: &Key) -> String {
+    let mut bound = rampart_tests::claims("alice", "notes:read");
+    bound["cnf"] = json!({"jkt": thumbprint(&key.jwk).unwrap()});
+    Scheme::Hs256.token(&bound)
 }
 
 #[tokio::test]
 async fn a_proof_used_at_one_instance_is_refused_at_another_sharing_redis() {
     let prefix = format!("rampart-test:dpop:{}:{}", std::process::id(), now());
-    let (first, second) = (instance(&prefix), instance(&prefix));
+    let (first, second) = (instance(REDIS, &prefix), instance(REDIS, &prefix));
     let ec = key_of("ec.key.pem");
-    let mut bound = rampart_tests::claims("alice", "notes:read");
-    bound["cnf"] = json!({"jkt": thumbprint(&ec.jwk).unwrap()});
-    let token = Scheme::Hs256.token(&bound);
+    let token = bound_to(&ec);
     let proof = proof_for(&ec, "https://api.example/notes", &token);
     let authorization = format!("DPoP {token}");
 
@@ -393,8 +406,7 @@ async fn a_proof_used_at_one_instance_is_refused_at_another_sharing_redis() {
     assert_eq!(send(&second, list_notes(&authorization, Some(&fresh))).await.status, axum::http::StatusCode::OK);
 
     // The proof is kept in Redis for its window only.
-    let mut redis =
-        redis::Client::open("redis://127.0.0.1:6379").unwrap().get_multiplexed_async_connection().await.unwrap();
+    let mut redis = redis::Client::open(REDIS).unwrap().get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:dpop:*")).query_async(&mut redis).await.unwrap();
     assert_eq!(keys.len(), 2, "{keys:?}");
     let ttl: i64 = redis::cmd("TTL").arg(&keys[0]).query_async(&mut redis).await.unwrap();
@@ -403,22 +415,10 @@ async fn a_proof_used_at_one_instance_is_refused_at_another_sharing_redis() {
 
 #[tokio::test]
 async fn without_an_answer_from_the_shared_store_a_proof_is_refused_with_503() {
-    let issuer =
-        rampart::auth::Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).build().unwrap();
     // Nothing listens on port 9 of loopback.
-    let redis =
-        rampart::rate::RedisStore::connect("redis://127.0.0.1:9", std::time::Duration::from_millis(200)).unwrap();
-    let authenticator = rampart::auth::Authenticator::builder()
-        .jwt(rampart::auth::JwtVerifier::new(vec![issuer]))
-        .dpop(rampart::auth::DpopMode::Allowed, "https://api.example")
-        .dpop_replays(std::sync::Arc::new(redis.dpop_replays()))
-        .build()
-        .unwrap();
-    let app = rampart::Router::new().mount(notes_route).secured(&rampart::Security::new(authenticator));
+    let app = instance("redis://127.0.0.1:9", "rampart-test:dpop:down");
     let ec = key_of("ec.key.pem");
-    let mut bound = rampart_tests::claims("alice", "notes:read");
-    bound["cnf"] = json!({"jkt": thumbprint(&ec.jwk).unwrap()});
-    let token = Scheme::Hs256.token(&bound);
+    let token = bound_to(&ec);
     let proof = proof_for(&ec, "https://api.example/notes", &token);
     let reply = send(&app, list_notes(&format!("DPoP {token}"), Some(&proof))).await;
     assert_eq!(reply.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
@@ -428,19 +428,9 @@ async fn without_an_answer_from_the_shared_store_a_proof_is_refused_with_503() {
 
 #[tokio::test]
 async fn with_nonces_required_a_proof_carries_the_nonce_the_service_gave() {
-    let issuer =
-        rampart::auth::Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).build().unwrap();
-    let authenticator = rampart::auth::Authenticator::builder()
-        .jwt(rampart::auth::JwtVerifier::new(vec![issuer]))
-        .dpop(rampart::auth::DpopMode::Allowed, "https://api.example")
-        .dpop_nonces(rampart::auth::NonceIssuer::new(&[3; 32]))
-        .build()
-        .unwrap();
-    let app = rampart::Router::new().mount(notes_route).secured(&rampart::Security::new(authenticator));
+    let app = dpop_service(|builder| builder.dpop_nonces(rampart::auth::NonceIssuer::new(&[3; 32])));
     let ec = key_of("ec.key.pem");
-    let mut bound = rampart_tests::claims("alice", "notes:read");
-    bound["cnf"] = json!({"jkt": thumbprint(&ec.jwk).unwrap()});
-    let token = Scheme::Hs256.token(&bound);
+    let token = bound_to(&ec);
     let authorization = format!("DPoP {token}");
     let with_nonce = |nonce: &str, uri: &str| {
         let mut claims = claims("GET", uri, now());

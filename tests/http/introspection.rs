@@ -71,17 +71,27 @@ async fn authorization_server() -> (Arc<Server>, reqwest::Url) {
     (server, url)
 }
 
-/// A resource server introspecting at `url` (no JWT keys: every token is introspected).
-fn resource_server(
+/// A resource server introspecting at `url` with `secret` (no JWT keys: every token is
+/// introspected).
+fn resource_server_with(
     url: reqwest::Url,
+    secret: &str,
     configure: impl FnOnce(rampart::auth::IntrospectionBuilder) -> rampart::auth::IntrospectionBuilder,
 ) -> axum::Router {
     let verifier =
-        configure(IntrospectionVerifier::builder(url, ISSUER, [AUDIENCE]).client(CLIENT_ID, CLIENT_SECRET.to_owned()))
+        configure(IntrospectionVerifier::builder(url, ISSUER, [AUDIENCE]).client(CLIENT_ID, secret.to_owned()))
             .build()
             .unwrap();
     let authenticator = Authenticator::builder().introspection(verifier).realm("test").build().unwrap();
     test_app(&Security::builder(authenticator).build(), &Calls::default())
+}
+
+/// [`resource_server_with`] the registered secret.
+fn resource_server(
+    url: reqwest::Url,
+    configure: impl FnOnce(rampart::auth::IntrospectionBuilder) -> rampart::auth::IntrospectionBuilder,
+) -> axum::Router {
+    resource_server_with(url, CLIENT_SECRET, configure)
 }
 
 fn active(sub: &str, scope: &str, ttl: u64) -> Value {
@@ -229,14 +239,7 @@ async fn an_error_answer_or_wrong_client_credentials_are_a_503() {
         assert_unavailable(&send(&app, get_with_token("/me", "opaque-alice")).await);
     }
     *server.failure.lock().unwrap() = None;
-    let not_registered = {
-        let verifier = IntrospectionVerifier::builder(url.clone(), ISSUER, [AUDIENCE])
-            .client(CLIENT_ID, "not-the-secret-0123456789abcdef".to_owned())
-            .build()
-            .unwrap();
-        let authenticator = Authenticator::builder().introspection(verifier).realm("test").build().unwrap();
-        test_app(&Security::builder(authenticator).build(), &Calls::default())
-    };
+    let not_registered = resource_server_with(url.clone(), "not-the-secret-0123456789abcdef", |b| b);
     assert_unavailable(&send(&not_registered, get_with_token("/me", "opaque-alice")).await);
     // The endpoint itself says not-an-answer for an active flag that is not a boolean.
     server.answer("weird", json!({"active": "yes"}));

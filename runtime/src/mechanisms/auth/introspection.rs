@@ -380,17 +380,11 @@ impl IntrospectionVerifier {
         if let Some(traceparent) = crate::trace::outgoing_traceparent() {
             request = request.header("traceparent", traceparent);
         }
-        let mut response = request.send().await?;
+        let response = request.send().await?;
         if response.status() != reqwest::StatusCode::OK {
             return Err(FetchError::Status(response.status()));
         }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
-            if bytes.len() + chunk.len() > MAX_INTROSPECTION_BYTES {
-                return Err(FetchError::TooLarge);
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = super::remote::body_within(response, MAX_INTROSPECTION_BYTES).await?.ok_or(FetchError::TooLarge)?;
         let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&bytes) else {
             return Err(FetchError::NotAnAnswer("not a JSON object"));
         };

@@ -141,17 +141,11 @@ impl JwksCache {
         if let Some(traceparent) = crate::trace::outgoing_traceparent() {
             request = request.header("traceparent", traceparent);
         }
-        let mut response = request.send().await?;
+        let response = request.send().await?;
         if !response.status().is_success() {
             return Err(JwksError::Status(response.status()));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(JwksError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = super::remote::body_within(response, MAX_JWKS_BYTES).await?.ok_or(JwksError::TooLarge)?;
         let set: JwkSet = serde_json::from_slice(&body)?;
         let mut keys = HashMap::new();
         let mut fingerprint = Vec::new();

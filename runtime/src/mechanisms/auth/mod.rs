@@ -38,6 +38,7 @@ mod jwt;
 mod keys;
 mod nonce;
 mod recent;
+mod remote;
 pub(crate) mod revocation;
 mod signature;
 
