@@ -407,8 +407,16 @@ fn a_policy_is_judged_by_who_it_lets_in_and_resource_checks_by_what_they_check()
     ];
     run_cases(&mut repo, cases);
 
-    // The same policy written otherwise is no change at all.
+    // The same policy written otherwise is no change at all; nor are the same credentials.
     repo.change("any(scope = \"notes:write\"), rate", "scope = \"notes:write\", rate");
+    let (exit, review) = repo.review();
+    assert_eq!((exit, verdicts(&review)), (0, vec![]), "{review}");
+    repo.change(
+        "rate = \"100/min\")]\npub async fn list_notes",
+        "rate = \"100/min\", dpop = \"required\")]\npub async fn list_notes",
+    );
+    assert_eq!(verdicts(&repo.review().1), one("REVIEW006", "info"));
+    repo.change("dpop = \"required\")]\npub async fn list_notes", "auth = [\"dpop\"])]\npub async fn list_notes");
     let (exit, review) = repo.review();
     assert_eq!((exit, verdicts(&review)), (0, vec![]), "{review}");
 }

@@ -132,7 +132,7 @@ async fn an_active_answer_is_used_until_the_configured_time_and_never_past_exp()
     assert_eq!(refused.header("www-authenticate"), r#"Bearer error="insufficient_scope", scope="notes:write""#);
 
     // A token expiring in a second is not kept past its exp, though the cache time is longer.
-    server.answer("opaque-short", json!({"active": true, "sub": "sam", "exp": now() + 1}));
+    server.answer("opaque-short", json!({"active": true, "sub": "sam", "exp": now() + 1, "aud": AUDIENCE}));
     assert_eq!(send(&app, get_with_token("/me", "opaque-short")).await.status, StatusCode::OK);
     let asked = server.calls();
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -170,12 +170,20 @@ async fn a_refusal_is_remembered_briefly_and_an_invented_token_is_a_401() {
 #[tokio::test]
 async fn answers_for_another_issuer_or_audience_are_refused_and_a_client_is_a_client() {
     let (server, url) = authorization_server().await;
-    server.answer("other-issuer", json!({"active": true, "sub": "alice", "iss": "https://elsewhere.test"}));
+    server.answer(
+        "other-issuer",
+        json!({"active": true, "sub": "alice", "iss": "https://elsewhere.test", "aud": AUDIENCE}),
+    );
     server.answer("other-audience", json!({"active": true, "sub": "alice", "aud": ["billing"]}));
-    server.answer("expired", json!({"active": true, "sub": "alice", "exp": now() - 3600}));
-    server.answer("client-token", json!({"active": true, "client_id": "reporting", "scope": "notes:read"}));
-    let app = resource_server(url, |b| b);
-    for token in ["other-issuer", "other-audience"] {
+    server.answer("no-audience", json!({"active": true, "sub": "alice"}));
+    server.answer("refresh", json!({"active": true, "sub": "alice", "aud": AUDIENCE, "token_type": "refresh_token"}));
+    server.answer("expired", json!({"active": true, "sub": "alice", "exp": now() - 3600, "aud": AUDIENCE}));
+    server.answer(
+        "client-token",
+        json!({"active": true, "client_id": "reporting", "scope": "notes:read", "aud": AUDIENCE}),
+    );
+    let app = resource_server(url.clone(), |b| b);
+    for token in ["other-issuer", "other-audience", "no-audience", "refresh"] {
         assert_invalid_token(&send(&app, get_with_token("/me", token)).await, token);
     }
     let expired = send(&app, get_with_token("/me", "expired")).await;
@@ -186,6 +194,9 @@ async fn answers_for_another_issuer_or_audience_are_refused_and_a_client_is_a_cl
     let client = send(&app, get_with_token("/me", "client-token")).await;
     assert_eq!(client.status, StatusCode::OK);
     assert_eq!(client.json()["sub"], "reporting");
+    // Where the server's tokens are all for this service, an answer may leave `aud` out.
+    let lenient = resource_server(url, rampart::auth::IntrospectionBuilder::audience_optional);
+    assert_eq!(send(&lenient, get_with_token("/me", "no-audience")).await.status, StatusCode::OK);
 }
 
 /// The 503 a request gets when the endpoint gave no usable answer.
@@ -241,6 +252,12 @@ async fn an_error_answer_or_wrong_client_credentials_are_a_503() {
     *server.failure.lock().unwrap() = None;
     let not_registered = resource_server_with(url.clone(), "not-the-secret-0123456789abcdef", |b| b);
     assert_unavailable(&send(&not_registered, get_with_token("/me", "opaque-alice")).await);
+    // A 400 for one token refuses that token (401), and leaves the endpoint in use for others.
+    *server.failure.lock().unwrap() = Some((StatusCode::BAD_REQUEST, "{\"error\": \"invalid_request\"}"));
+    let app = resource_server(url.clone(), |b| b);
+    assert_invalid_token(&send(&app, get_with_token("/me", "opaque-alice")).await, "opaque-alice");
+    *server.failure.lock().unwrap() = None;
+    assert_eq!(send(&app, get_with_token("/me", "opaque-bob-unknown")).await.status, StatusCode::UNAUTHORIZED);
     // The endpoint itself says not-an-answer for an active flag that is not a boolean.
     server.answer("weird", json!({"active": "yes"}));
     assert_unavailable(&send(&resource_server(url, |b| b), get_with_token("/me", "weird")).await);

@@ -488,35 +488,38 @@ impl Differ<'_> {
             };
             self.push(rule, effect, new, message, was.cloned(), is.cloned());
         }
-        // `auth = [...]`: a credential the route now also accepts widens who can call it.
-        let (was, is) = (old.arguments.get("auth"), new.arguments.get("auth"));
-        if (was.is_some() || is.is_some()) && accepted_credentials(old) != accepted_credentials(new) {
-            let (before, after) = (accepted_credentials(old), accepted_credentials(new));
+        // The credentials it accepts (`auth = [...]`, `dpop = "required"`), compared as sets: a
+        // rewrite that accepts the same ones (`dpop = "required"` -> `auth = ["dpop"]`) is none.
+        let (before, after) = (accepted_credentials(old), accepted_credentials(new));
+        if before != after {
             let added: Vec<&str> = after.difference(&before).copied().collect();
             let removed: Vec<&str> = before.difference(&after).copied().collect();
-            let (rule, effect, message) = if added.is_empty() {
-                (POLICY_TIGHTENED, Effect::Info, format!("`{name}` no longer accepts {} (`auth`)", removed.join(", ")))
-            } else {
-                (POLICY_LOOSENED, Effect::Loosens, format!("`{name}` now also accepts {} (`auth`)", added.join(", ")))
-            };
-            let shown = |set: &BTreeSet<&str>| Some(set.iter().copied().collect::<Vec<_>>().join(", "));
-            self.push(rule, effect, new, message, shown(&before), shown(&after));
-            return;
-        }
-        // `dpop = "required"`: a stolen token alone no longer reaches the route.
-        let (was, is) = (old.arguments.get("dpop"), new.arguments.get("dpop"));
-        if was != is {
-            let required = |v: Option<&String>| v.is_some_and(|v| v.trim_matches('"') == "required");
-            let (rule, effect, message) = if required(was) && !required(is) {
-                (
+            let uses_auth = old.arguments.contains_key("auth") || new.arguments.contains_key("auth");
+            let (rule, effect, message) = match (added.is_empty(), uses_auth) {
+                (false, true) => (
+                    POLICY_LOOSENED,
+                    Effect::Loosens,
+                    format!("`{name}` now also accepts {} (`auth`)", added.join(", ")),
+                ),
+                (true, true) => (
+                    POLICY_TIGHTENED,
+                    Effect::Info,
+                    format!("`{name}` no longer accepts {} (`auth`)", removed.join(", ")),
+                ),
+                (false, false) => (
                     POLICY_LOOSENED,
                     Effect::Loosens,
                     format!("`{name}` no longer requires DPoP-bound tokens (`dpop = \"required\"` removed)"),
-                )
-            } else {
-                (POLICY_TIGHTENED, Effect::Info, format!("`{name}` requires DPoP-bound tokens"))
+                ),
+                (true, false) => (POLICY_TIGHTENED, Effect::Info, format!("`{name}` requires DPoP-bound tokens")),
             };
-            self.push(rule, effect, new, message, was.cloned(), is.cloned());
+            let (was, is) = if uses_auth {
+                let shown = |set: &BTreeSet<&str>| Some(set.iter().copied().collect::<Vec<_>>().join(", "));
+                (shown(&before), shown(&after))
+            } else {
+                (old.arguments.get("dpop").cloned(), new.arguments.get("dpop").cloned())
+            };
+            self.push(rule, effect, new, message, was, is);
         }
     }
 }

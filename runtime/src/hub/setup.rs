@@ -91,16 +91,17 @@ impl Security {
             None => None,
         };
         let introspection = match &config.introspection {
-            Some(settings) => Some(
-                IntrospectionVerifier::builder(settings.url.clone(), &jwt.issuer, &jwt.audiences)
+            Some(settings) => {
+                let builder = IntrospectionVerifier::builder(settings.url.clone(), &jwt.issuer, &jwt.audiences)
                     .client(&settings.client_id, settings.client_secret.clone())
                     .cache_for(settings.cache_for)
                     .refuse_for(settings.refuse_for)
                     .timeout(settings.timeout)
                     .leeway(jwt.leeway)
-                    .claim_mapping(mapping)
-                    .build()?,
-            ),
+                    .claim_mapping(mapping);
+                let builder = if settings.require_audience { builder } else { builder.audience_optional() };
+                Some(builder.build()?)
+            }
             None => None,
         };
 

@@ -24,6 +24,7 @@
 //! | `RAMPART_INTROSPECTION_URL` | — | an OAuth 2.0 introspection endpoint (RFC 7662): tokens that are not JWTs are checked there (every token, when no key setting is given); `https://`, plain http only for localhost |
 //! | `RAMPART_INTROSPECTION_CLIENT_ID` / `_CLIENT_SECRET` | — | this service's client credentials at that endpoint (required with it) |
 //! | `RAMPART_INTROSPECTION_CACHE_SECS` / `_NEGATIVE_CACHE_SECS` | `60` / `5` | how long an active answer is used (never past the token's `exp`; `0`: ask every time) / how long a refusal is remembered |
+//! | `RAMPART_INTROSPECTION_AUDIENCE` | `required` | an active answer must name one of `RAMPART_JWT_AUDIENCE` in `aud`; `optional` accepts answers without `aud` (only where the server's tokens are all for this service) |
 //! | `RAMPART_INTROSPECTION_TIMEOUT_MS` | `2000` | bound on one round trip (50 to 10000); no answer: 503 with `Retry-After`, and the endpoint is left alone for a second |
 //! | `RAMPART_JWT_ISSUER` | `rampart-dev` | required `iss` |
 //! | `RAMPART_JWT_AUDIENCE` | `rampart-dev` (dev); required in production | accepted `aud` values, comma-separated |
@@ -32,7 +33,7 @@
 //! | `RAMPART_TOKEN_CACHE_BYTES` | `33554432` | memory for verified tokens (32 MiB: about 16,000 tokens of 500 bytes); beyond, the least used are evicted one by one; `0` = verify every request |
 //! | `RAMPART_ROLES_CLAIM` | `/roles` | JSON pointer to the roles array |
 //! | `RAMPART_DPOP` | `allowed` | DPoP-bound tokens (RFC 9449): `allowed` (and plain bearer tokens), `required` (only bound tokens), `off` |
-//! | `RAMPART_DPOP_NONCE` | `off` | `required`: every DPoP proof carries a nonce the service issued in the last 5 minutes (RFC 9449 §9; sent in `DPoP-Nonce` with a `use_dpop_nonce` challenge; derived from `RAMPART_SEAL_KEY`, so instances sharing it accept each other's) |
+//! | `RAMPART_DPOP_NONCE` | `off` | `required`: every DPoP proof of a resource request carries a nonce the service issued in the last 5 minutes (RFC 9449 §9; sent in `DPoP-Nonce` with a `use_dpop_nonce` challenge; derived from `RAMPART_SEAL_KEY`, so instances sharing it accept each other's) |
 //! | `RAMPART_PUBLIC_URL` | the listen address | the URL clients call, which DPoP proofs name (behind a TLS-terminating proxy, its public URL) |
 //! | `RAMPART_API_KEYS` | — | `id:sha256hex:scope scope\|role role;id2:...` (the `\|roles` part is optional; `rampart keygen api-key` prints an entry) |
 //! | `RAMPART_OAUTH_CLIENTS` | — | `id:secret:scope1 scope2,id2:...`; a secret may be given as `sha256-<64 hex digits>` of itself |
@@ -275,6 +276,9 @@ pub struct IntrospectionSettings {
     pub refuse_for: Duration,
     /// The bound on one round trip (`RAMPART_INTROSPECTION_TIMEOUT_MS`).
     pub timeout: Duration,
+    /// Whether an active answer must name this service in `aud`
+    /// (`RAMPART_INTROSPECTION_AUDIENCE=required`, the default, or `optional`).
+    pub require_audience: bool,
 }
 
 /// A URL as it may be shown: a password in it replaced by `[redacted]`.
@@ -935,6 +939,14 @@ fn read_introspection<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>) -> Optio
     let cache_for = r.number("RAMPART_INTROSPECTION_CACHE_SECS", 60, 0..=3600);
     let refuse_for = r.number("RAMPART_INTROSPECTION_NEGATIVE_CACHE_SECS", 5, 0..=300);
     let timeout = r.number("RAMPART_INTROSPECTION_TIMEOUT_MS", 2000, 50..=10_000);
+    let require_audience = match r.get("RAMPART_INTROSPECTION_AUDIENCE").as_deref() {
+        None | Some("required") => true,
+        Some("optional") => false,
+        Some(_) => {
+            r.fail("RAMPART_INTROSPECTION_AUDIENCE", "expected `required` (the default) or `optional`");
+            true
+        }
+    };
     let Some(url) = r.get("RAMPART_INTROSPECTION_URL") else {
         if id.is_some() || secret.is_some() {
             r.fail("RAMPART_INTROSPECTION_URL", "the introspection client is set: also set the endpoint's URL");
@@ -942,6 +954,13 @@ fn read_introspection<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>) -> Optio
         return None;
     };
     let url = match reqwest::Url::parse(&url) {
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+            r.fail(
+                "RAMPART_INTROSPECTION_URL",
+                "put no credentials in the URL: set RAMPART_INTROSPECTION_CLIENT_ID and _CLIENT_SECRET",
+            );
+            return None;
+        }
         Ok(url)
             if url.scheme() == "https" || (url.scheme() == "http" && url.host_str().is_some_and(is_loopback_host)) =>
         {
@@ -971,6 +990,7 @@ fn read_introspection<F: Fn(&str) -> Option<String>>(r: &mut Reader<F>) -> Optio
         cache_for: Duration::from_secs(cache_for),
         refuse_for: Duration::from_secs(refuse_for),
         timeout: Duration::from_millis(timeout),
+        require_audience,
     })
 }
 
@@ -1306,6 +1326,13 @@ mod tests {
         assert_eq!(errors_for(&[id, secret]), ["RAMPART_INTROSPECTION_URL"]);
         let plain = ("RAMPART_INTROSPECTION_URL", "http://idp.example/oauth/introspect");
         assert_eq!(errors_for(&[plain, id, secret]), ["RAMPART_INTROSPECTION_URL"]);
+        let with_password = ("RAMPART_INTROSPECTION_URL", "https://api:hunter2@idp.example/oauth/introspect");
+        let err = config(&[with_password, id, secret]).unwrap_err().to_string();
+        assert!(err.contains("put no credentials in the URL") && !err.contains("hunter2"), "{err}");
+        assert_eq!(
+            errors_for(&[url, id, secret, ("RAMPART_INTROSPECTION_AUDIENCE", "maybe")]),
+            ["RAMPART_INTROSPECTION_AUDIENCE"]
+        );
         assert_eq!(
             errors_for(&[url, id, secret, ("RAMPART_INTROSPECTION_TIMEOUT_MS", "0")]),
             ["RAMPART_INTROSPECTION_TIMEOUT_MS"]

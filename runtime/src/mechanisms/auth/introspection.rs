@@ -6,23 +6,30 @@
 //! answer:
 //!
 //! - `"active": true`: the described claims become the [`Principal`] (`sub`, `scope`,
-//!   `client_id`, `exp`, `jti`, `cnf.jkt`, the roles pointer), after the same claim checks as a
-//!   JWT's: `iss`, when given, is the configured issuer (and is taken as it when not given);
-//!   `aud`, when given, names one of the configured audiences; `exp`, when given, is not past
-//!   (beyond the leeway). An answer without `sub` but with `client_id` is that client's own
-//!   token (a client-credentials token: [`crate::auth::PrincipalKind::Client`]).
-//! - `"active": false`, or an active answer that fails those checks: refused with 401
-//!   `invalid_token` ([`TokenError::Inactive`] and the others), like an unknown JWT.
-//! - No answer within the timeout, an error status, or a body that is not an introspection
-//!   answer: 503 with `Retry-After` ([`AuthError::IntrospectionUnavailable`]), the warning logged
-//!   (never the token), and the endpoint left alone for a second so that requests do not each
-//!   wait out the timeout. A token cannot be accepted without an answer: there is no open mode.
+//!   `client_id`, `exp`, `jti`, `cnf.jkt`, the roles pointer), after these checks: `aud` names
+//!   one of the configured audiences (required, as in a JWT, unless
+//!   [`IntrospectionBuilder::audience_optional`]: RFC 7662 makes it optional, and a server that
+//!   leaves it out would let another service's tokens in); `iss`, when given, is the configured
+//!   issuer (and is taken as it when not given); `exp`, when given, is not past (beyond the
+//!   leeway); the token is not a refresh token (`token_type`, `token_use` or `typ` saying so:
+//!   `token_type_hint` is only a hint). An answer without `sub` is its client's own token, and so
+//!   is one whose `sub` is its `client_id` (RFC 9068 §2.2): [`crate::auth::PrincipalKind::Client`],
+//!   never a user of the same name.
+//! - `"active": false`, an active answer that fails those checks, or a `400`/`413` (the server
+//!   refusing this token): refused with 401 `invalid_token` ([`TokenError::Inactive`] and the
+//!   others), like an unknown JWT.
+//! - No answer within the timeout, another error status (a `401` says this service's client
+//!   credentials are wrong), or a body that is not an introspection answer: 503 with
+//!   `Retry-After` ([`AuthError::IntrospectionUnavailable`]), the warning logged (never the
+//!   token), and the endpoint left alone for a second so that requests do not each wait out the
+//!   timeout. A token cannot be accepted without an answer: there is no open mode.
 //!
 //! # Caches
 //!
 //! Active answers are kept for at most the configured time and never past the token's `exp`;
 //! refusals for a short time (the *negative* cache), so that a client retrying a dead token does
-//! not cost one round trip per request. Both caches are bounded in entries, and are separate: a
+//! not cost one round trip per request. The active answers are bounded in bytes
+//! ([`DEFAULT_INTROSPECTION_CACHE_BYTES`]), the refusals in entries; the two are separate: a
 //! flood of invented tokens evicts refusals, never the principals of live tokens. They are keyed
 //! by the SHA-256 of the token, so no token is held in memory after its request.
 //! A revocation at the authorization server therefore takes effect within the positive cache's
@@ -60,8 +67,9 @@ pub const DEFAULT_INTROSPECTION_CACHE: Duration = Duration::from_secs(60);
 pub const DEFAULT_NEGATIVE_CACHE: Duration = Duration::from_secs(5);
 /// The default bound on one round trip to the endpoint.
 pub const DEFAULT_INTROSPECTION_TIMEOUT: Duration = Duration::from_secs(2);
-/// The most active answers kept by default.
-pub const DEFAULT_INTROSPECTION_ENTRIES: usize = 10_000;
+/// The memory active answers may take by default (their principals, weighed as the
+/// verification cache weighs them).
+pub const DEFAULT_INTROSPECTION_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// The largest introspection answer read.
 pub const MAX_INTROSPECTION_BYTES: usize = 64 * 1024;
 /// The most refusals kept.
@@ -91,6 +99,10 @@ enum FetchError {
     Http(#[from] reqwest::Error),
     #[error("the endpoint answered {0} (are RAMPART_INTROSPECTION_CLIENT_ID and _SECRET registered there?)")]
     Status(reqwest::StatusCode),
+    /// The server refused this one token's request (`400`, `413`): a refusal of the token, not
+    /// an outage.
+    #[error("the endpoint refused the token's request ({0})")]
+    Refused(reqwest::StatusCode),
     #[error("the answer is over {MAX_INTROSPECTION_BYTES} bytes")]
     TooLarge,
     #[error("the answer is not an introspection response: {0}")]
@@ -107,11 +119,12 @@ pub struct IntrospectionVerifier {
     authorization: HeaderValue,
     issuer: String,
     audiences: Vec<String>,
+    require_audience: bool,
     mapping: ClaimMapping,
     leeway: Duration,
     cache_for: Duration,
     refuse_for: Duration,
-    active: quick_cache::sync::Cache<[u8; 32], Active>,
+    active: quick_cache::sync::Cache<[u8; 32], Active, ByBytes>,
     refused: quick_cache::sync::Cache<[u8; 32], Refused>,
     requests: AtomicU64,
     /// Until when (ms after `started`) the endpoint is not asked, after a failure.
@@ -124,6 +137,19 @@ struct Active {
     principal: Principal,
     until: Instant,
 }
+
+/// Weighs an active answer by the memory its principal holds.
+#[derive(Clone)]
+struct ByBytes;
+
+impl quick_cache::Weighter<[u8; 32], Active> for ByBytes {
+    fn weight(&self, _key: &[u8; 32], entry: &Active) -> u64 {
+        entry.principal.heap_bytes().saturating_add(64).max(1)
+    }
+}
+
+/// A principal's usual weight, for the cache's first sizing.
+const TYPICAL_ENTRY_BYTES: u64 = 1024;
 
 #[derive(Clone)]
 struct Refused {
@@ -155,7 +181,8 @@ pub struct IntrospectionBuilder {
     cache_for: Duration,
     refuse_for: Duration,
     timeout: Duration,
-    entries: usize,
+    cache_bytes: u64,
+    require_audience: bool,
 }
 
 impl IntrospectionBuilder {
@@ -185,9 +212,17 @@ impl IntrospectionBuilder {
         self
     }
 
-    /// The most active answers kept (default [`DEFAULT_INTROSPECTION_ENTRIES`]).
-    pub fn entries(mut self, entries: usize) -> Self {
-        self.entries = entries.max(1);
+    /// The memory active answers may take (default [`DEFAULT_INTROSPECTION_CACHE_BYTES`]).
+    pub fn cache_bytes(mut self, bytes: u64) -> Self {
+        self.cache_bytes = bytes.max(1);
+        self
+    }
+
+    /// Accepts active answers without `aud` (RFC 7662 makes it optional). Only for an
+    /// authorization server whose tokens are all for this service: another service's token would
+    /// be accepted here.
+    pub fn audience_optional(mut self) -> Self {
+        self.require_audience = false;
         self
     }
 
@@ -237,7 +272,12 @@ impl IntrospectionBuilder {
             leeway: self.leeway,
             cache_for: self.cache_for,
             refuse_for: self.refuse_for,
-            active: quick_cache::sync::Cache::new(self.entries),
+            active: quick_cache::sync::Cache::with_weighter(
+                usize::try_from(self.cache_bytes / TYPICAL_ENTRY_BYTES).unwrap_or(usize::MAX).max(16),
+                self.cache_bytes,
+                ByBytes,
+            ),
+            require_audience: self.require_audience,
             refused: quick_cache::sync::Cache::new(NEGATIVE_ENTRIES),
             requests: AtomicU64::new(0),
             down_until_ms: AtomicU64::new(0),
@@ -283,7 +323,8 @@ impl IntrospectionVerifier {
             cache_for: DEFAULT_INTROSPECTION_CACHE,
             refuse_for: DEFAULT_NEGATIVE_CACHE,
             timeout: DEFAULT_INTROSPECTION_TIMEOUT,
-            entries: DEFAULT_INTROSPECTION_ENTRIES,
+            cache_bytes: DEFAULT_INTROSPECTION_CACHE_BYTES,
+            require_audience: true,
         }
     }
 
@@ -336,6 +377,7 @@ impl IntrospectionVerifier {
         }
         let answer = match self.ask(token).await {
             Ok(answer) => answer,
+            Err(FetchError::Refused(_)) => None,
             Err(error) => {
                 tracing::warn!(target: "rampart::auth", endpoint = self.endpoint.host_str().unwrap_or_default(), %error, "token introspection failed; not asking again for a second");
                 let retry_at = now_ms + u64::try_from(RETRY_AFTER_FAILURE.as_millis()).unwrap_or(1000);
@@ -381,8 +423,12 @@ impl IntrospectionVerifier {
             request = request.header("traceparent", traceparent);
         }
         let response = request.send().await?;
-        if response.status() != reqwest::StatusCode::OK {
-            return Err(FetchError::Status(response.status()));
+        match response.status() {
+            reqwest::StatusCode::OK => {}
+            status @ (reqwest::StatusCode::BAD_REQUEST | reqwest::StatusCode::PAYLOAD_TOO_LARGE) => {
+                return Err(FetchError::Refused(status));
+            }
+            status => return Err(FetchError::Status(status)),
         }
         let bytes = super::remote::body_within(response, MAX_INTROSPECTION_BYTES).await?.ok_or(FetchError::TooLarge)?;
         let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&bytes) else {
@@ -405,8 +451,18 @@ impl IntrospectionVerifier {
             Some(Value::String(iss)) if *iss == self.issuer => {}
             Some(_) => return Err(TokenError::WrongIssuer),
         }
+        let says = |name: &str, values: &[&str]| {
+            claims.get(name).and_then(Value::as_str).is_some_and(|v| values.iter().any(|r| v.eq_ignore_ascii_case(r)))
+        };
+        if says("token_type", &["refresh_token"])
+            || says("token_use", &["refresh_token", "refresh"])
+            || says("typ", &["Refresh"])
+        {
+            return Err(TokenError::WrongType);
+        }
         let ours = |aud: &Value| aud.as_str().is_some_and(|aud| self.audiences.iter().any(|a| a == aud));
         match claims.get("aud") {
+            None if self.require_audience => return Err(TokenError::MissingClaim("aud")),
             None => {}
             Some(aud @ Value::String(_)) if ours(aud) => {}
             Some(Value::Array(list)) if list.iter().any(ours) => {}
@@ -423,13 +479,15 @@ impl IntrospectionVerifier {
                 (exp > now).then(|| self.cache_for.min(Duration::from_secs(exp - now)))
             }
         };
-        // A token with no subject is its client's own (client-credentials grant).
-        if !claims.contains_key("sub")
-            && let Some(Value::String(client)) = claims.get("client_id")
+        // A token with no subject, or whose subject is its client, is that client's own
+        // (client-credentials grant), whatever else the answer says: never a user's.
+        let client = claims.get("client_id").and_then(Value::as_str).map(str::to_owned);
+        let subject = claims.get("sub").and_then(Value::as_str);
+        if let Some(client) = client
+            && (subject.is_none() || subject == Some(client.as_str()))
         {
-            let client = Value::String(client.clone());
-            claims.insert("sub".to_owned(), client);
-            claims.entry(GRANT_TYPE_CLAIM).or_insert_with(|| Value::String(CLIENT_CREDENTIALS_GRANT.to_owned()));
+            claims.insert("sub".to_owned(), Value::String(client));
+            claims.insert(GRANT_TYPE_CLAIM.to_owned(), Value::String(CLIENT_CREDENTIALS_GRANT.to_owned()));
         }
         claims.remove("active");
         Ok((Principal::from_introspection(claims, &self.mapping)?, keep))
@@ -439,6 +497,7 @@ impl IntrospectionVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn verifier() -> IntrospectionVerifier {
         IntrospectionVerifier::builder("http://127.0.0.1:9/introspect".parse().unwrap(), "idp", ["api"])
@@ -478,23 +537,46 @@ mod tests {
         let v = verifier();
         let now = unix_now();
         let (p, keep) = v
-            .principal_of(claims(serde_json::json!({"active": true, "sub": "alice", "scope": "a b", "exp": now + 10})))
+            .principal_of(claims(
+                json!({"active": true, "sub": "alice", "scope": "a b", "exp": now + 10, "aud": "api"}),
+            ))
             .unwrap();
         assert_eq!((p.subject(), p.issuer(), p.scopes().len()), ("alice", Some("idp"), 2));
         assert_eq!(p.method(), crate::auth::AuthMethod::Introspection);
         assert!(keep.is_some_and(|keep| keep <= Duration::from_secs(10)), "{keep:?}");
-        let wrong_issuer = claims(serde_json::json!({"active": true, "sub": "a", "iss": "other"}));
+        let no_audience = claims(json!({"active": true, "sub": "a"}));
+        assert_eq!(v.principal_of(no_audience.clone()).unwrap_err(), TokenError::MissingClaim("aud"));
+        let lenient = IntrospectionVerifier::builder("http://127.0.0.1:9/i".parse().unwrap(), "idp", ["api"])
+            .client("api", "secret".to_owned())
+            .audience_optional()
+            .build()
+            .unwrap();
+        assert!(lenient.principal_of(no_audience).is_ok());
+        for refresh in
+            [json!({"token_type": "refresh_token"}), json!({"token_use": "refresh_token"}), json!({"typ": "Refresh"})]
+        {
+            let mut answer = claims(json!({"active": true, "sub": "a", "aud": "api"}));
+            answer.extend(claims(refresh));
+            assert_eq!(v.principal_of(answer).unwrap_err(), TokenError::WrongType);
+        }
+        let wrong_issuer = claims(json!({"active": true, "sub": "a", "iss": "other", "aud": "api"}));
         assert_eq!(v.principal_of(wrong_issuer).unwrap_err(), TokenError::WrongIssuer);
         let wrong_audience = claims(serde_json::json!({"active": true, "sub": "a", "aud": ["x", "y"]}));
         assert_eq!(v.principal_of(wrong_audience).unwrap_err(), TokenError::WrongAudience);
         let ours = claims(serde_json::json!({"active": true, "sub": "a", "aud": ["x", "api"]}));
         assert!(v.principal_of(ours).is_ok());
-        let expired = claims(serde_json::json!({"active": true, "sub": "a", "exp": now - 3600}));
+        let expired = claims(json!({"active": true, "sub": "a", "exp": now - 3600, "aud": "api"}));
         assert_eq!(v.principal_of(expired).unwrap_err(), TokenError::Expired);
-        let client = claims(serde_json::json!({"active": true, "client_id": "svc"}));
-        let (p, _) = v.principal_of(client).unwrap();
-        assert_eq!((p.kind(), p.subject()), (crate::auth::PrincipalKind::Client, "svc"));
-        let nobody = claims(serde_json::json!({"active": true, "scope": "a"}));
+        for client in [
+            json!({"active": true, "client_id": "svc", "aud": "api", "gty": "authorization_code"}),
+            json!({"active": true, "client_id": "svc", "sub": "svc", "aud": "api"}),
+        ] {
+            let (p, _) = v.principal_of(claims(client)).unwrap();
+            assert_eq!((p.kind(), p.subject()), (crate::auth::PrincipalKind::Client, "svc"));
+        }
+        let user = claims(json!({"active": true, "client_id": "web", "sub": "alice", "aud": "api"}));
+        assert_eq!(v.principal_of(user).unwrap().0.kind(), crate::auth::PrincipalKind::User);
+        let nobody = claims(json!({"active": true, "scope": "a", "aud": "api"}));
         assert_eq!(v.principal_of(nobody).unwrap_err(), TokenError::MissingClaim("sub"));
     }
 }

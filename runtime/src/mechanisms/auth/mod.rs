@@ -57,8 +57,9 @@ pub use bearer::{API_KEY_HEADER, Credentials, extract_credentials};
 pub use cache::{DEFAULT_CACHE_BYTES, ENTRY_BYTES};
 pub use claims::{DEFAULT_LEEWAY, MAX_LEEWAY};
 pub use introspection::{
-    DEFAULT_INTROSPECTION_CACHE, DEFAULT_INTROSPECTION_ENTRIES, DEFAULT_INTROSPECTION_TIMEOUT, DEFAULT_NEGATIVE_CACHE,
-    IntrospectionBuilder, IntrospectionSetupError, IntrospectionVerifier, MAX_INTROSPECTION_BYTES,
+    DEFAULT_INTROSPECTION_CACHE, DEFAULT_INTROSPECTION_CACHE_BYTES, DEFAULT_INTROSPECTION_TIMEOUT,
+    DEFAULT_NEGATIVE_CACHE, IntrospectionBuilder, IntrospectionSetupError, IntrospectionVerifier,
+    MAX_INTROSPECTION_BYTES,
 };
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{JwksCache, JwksError, MAX_JWKS_BYTES, MIN_REFRESH_INTERVAL};
@@ -319,7 +320,9 @@ impl Authenticator {
     }
 
     /// The introspection verifier when `token` is one it decides: every token without a JWT
-    /// verifier, else the ones that are not shaped as a JWS (three parts).
+    /// verifier, else the ones that are not shaped as a JWS (three parts). With both, a JWT from
+    /// the introspecting server is therefore verified here, by this service's keys: give it that
+    /// server's keys (`RAMPART_JWKS_URL`), or no key setting so that every token is introspected.
     fn introspects(&self, token: &str) -> Option<&IntrospectionVerifier> {
         let introspection = self.introspection.as_ref()?;
         (self.jwt.is_none() || token.bytes().filter(|b| *b == b'.').count() != 2).then_some(introspection)
@@ -338,7 +341,10 @@ impl Authenticator {
     /// with asymmetric keys configured. Requests without credentials, with API keys or with
     /// malformed or HMAC tokens cost nothing of the kind.
     pub(crate) fn would_cost_a_check(&self, headers: &HeaderMap) -> bool {
-        let Ok(Credentials::Bearer(token)) = bearer::extract_unchecked(headers, self.max_token_bytes) else {
+        // A DPoP request's token is verified (or introspected) before its proof is looked at.
+        let (Ok(Credentials::Bearer(token)) | Ok(Credentials::Dpop(token))) =
+            bearer::extract_unchecked(headers, self.max_token_bytes)
+        else {
             return false;
         };
         if let Some(introspection) = self.introspects(token) {

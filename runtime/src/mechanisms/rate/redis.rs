@@ -169,7 +169,9 @@ impl RedisStore {
 }
 
 /// DPoP proofs in Redis (`{prefix}:dpop:{id}`, `SET NX` with the proof's window as expiry): a
-/// proof is accepted by one instance only.
+/// resource request's proof is accepted by one instance only. (The token endpoint keeps its own
+/// replay cache: a token-request proof replayed elsewhere can only get a token bound to the
+/// key its replayer does not hold.)
 #[derive(Debug, Clone)]
 pub struct RedisReplays(RedisStore);
 
