@@ -242,6 +242,9 @@ fn read_side(project: &Path) -> anyhow::Result<Side> {
             sources.insert(finding.file.clone(), text);
         }
     }
+    if let Ok(text) = std::fs::read_to_string(project.join("rampart.toml")) {
+        sources.insert("rampart.toml".to_owned(), text);
+    }
     Ok(Side { routes, findings: result.findings, registry: read_registry(project), sources })
 }
 
@@ -568,12 +571,15 @@ fn compare(before: &Side, after: &Side, review: &mut Review) {
             accepted: None,
         });
     }
+    // An addition is located where the head's rampart.toml declares it; a removal at its top.
+    let toml = differ.after.sources.get("rampart.toml").cloned().unwrap_or_default();
     let registry = |label: &str, was: &BTreeSet<String>, is: &BTreeSet<String>, changes: &mut Vec<Change>| {
         for removed in was.difference(is) {
-            changes.push(registry_change(format!("{label} `{removed}` removed from rampart.toml")));
+            changes.push(registry_change(format!("{label} `{removed}` removed from rampart.toml"), 1));
         }
         for added in is.difference(was) {
-            changes.push(registry_change(format!("{label} `{added}` added to rampart.toml")));
+            let line = declared_at(&toml, added);
+            changes.push(registry_change(format!("{label} `{added}` added to rampart.toml"), line));
         }
     };
     let changes = &mut differ.review.changes;
@@ -605,7 +611,22 @@ fn compare(before: &Side, after: &Side, review: &mut Review) {
     differ.review.changes.sort_by(|a, b| (&a.file, a.line, a.rule.id).cmp(&(&b.file, b.line, b.rule.id)));
 }
 
-fn registry_change(message: String) -> Change {
+/// The line of `rampart.toml` that declares `name` (a scope or role in quotes, or a relation's
+/// key: `viewer` of `note#viewer`), else 1.
+fn declared_at(toml: &str, name: &str) -> usize {
+    // A relation is listed as `note#viewer (implied by [...])`.
+    let name = name.split(" (").next().unwrap_or(name);
+    let key = name.rsplit('#').next().unwrap_or(name);
+    let quoted = format!("\"{name}\"");
+    toml.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            line.contains(&quoted) || line.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(1, |index| index + 1)
+}
+
+fn registry_change(message: String, line: usize) -> Change {
     Change {
         rule: REGISTRY_CHANGED,
         effect: Effect::Info,
@@ -614,7 +635,7 @@ fn registry_change(message: String) -> Change {
         before: None,
         after: None,
         file: "rampart.toml".to_owned(),
-        line: 1,
+        line,
         accepted: None,
     }
 }
