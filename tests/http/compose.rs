@@ -342,3 +342,42 @@ async fn a_nested_resource_route_still_loads_and_checks_its_resource() {
         "the contract names its check"
     );
 }
+
+/// How many times [`counted_load`] ran.
+static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+async fn counted_load(
+    axum::extract::Path(owner): axum::extract::Path<String>,
+) -> Result<Option<OwnedNote>, rampart::Error> {
+    LOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    Ok(Some(OwnedNote { owner }))
+}
+
+/// Read a note, loaded by a loader that counts its calls; twice a minute.
+#[secure(get, path = "/counted/{owner}", scope = "notes:read", load = counted_load, owner = is_owner, rate = "2/min")]
+async fn counted_note(
+    note: rampart::authz::Checked<OwnedNote>,
+    axum::extract::Path(_owner): axum::extract::Path<String>,
+) -> String {
+    note.into_inner().owner
+}
+
+#[tokio::test]
+async fn the_resource_is_loaded_only_after_authentication_authorization_and_the_rate_limit() {
+    let address = serve(Router::new().mount(counted_note).secured(&security())).await;
+    let loads = || LOADS.load(std::sync::atomic::Ordering::SeqCst);
+    // No token, a forged one, a token without the scope: refused before any load.
+    assert_eq!(get(address, "/counted/carol", None).await.status(), StatusCode::UNAUTHORIZED);
+    let forged = format!("{}x", reader("carol"));
+    assert_eq!(get(address, "/counted/carol", Some(&forged)).await.status(), StatusCode::UNAUTHORIZED);
+    let writer = Scheme::Hs256.token(&claims("carol", "notes:write"));
+    assert_eq!(get(address, "/counted/carol", Some(&writer)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(loads(), 0);
+    // Allowed: loaded once per request, until the limit refuses before loading.
+    for _ in 0..2 {
+        assert_eq!(get(address, "/counted/carol", Some(&reader("carol"))).await.status(), StatusCode::OK);
+    }
+    assert_eq!(loads(), 2);
+    assert_eq!(get(address, "/counted/carol", Some(&reader("carol"))).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(loads(), 2);
+}
