@@ -288,3 +288,32 @@ async fn with_jwt_keys_only_opaque_tokens_are_introspected() {
     assert_eq!(send(&app, get_with_token("/me", "opaque-alice")).await.json()["sub"], "alice");
     assert_eq!(server.calls(), 1);
 }
+
+#[tokio::test]
+async fn requests_with_the_same_new_token_at_once_share_one_introspection() {
+    let (server, url) = authorization_server().await;
+    server.answer("opaque-alice", active("alice", "notes:read", 3600));
+    *server.delay.lock().unwrap() = Duration::from_millis(300);
+    let app = resource_server(url, |b| b);
+    let requests: Vec<_> = (0..20)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { send(&app, get_with_token("/me", "opaque-alice")).await.status })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(server.calls(), 1, "twenty requests at once, one introspection");
+    // Refusals are shared the same way.
+    let requests: Vec<_> = (0..10)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { send(&app, get_with_token("/me", "invented")).await.status })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(server.calls(), 2);
+}

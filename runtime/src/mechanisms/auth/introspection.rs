@@ -31,7 +31,8 @@
 //! not cost one round trip per request. The active answers are bounded in bytes
 //! ([`DEFAULT_INTROSPECTION_CACHE_BYTES`]), the refusals in entries; the two are separate: a
 //! flood of invented tokens evicts refusals, never the principals of live tokens. They are keyed
-//! by the SHA-256 of the token, so no token is held in memory after its request.
+//! by the SHA-256 of the token, so no token is held in memory after its request. Requests that
+//! arrive with the same new token while it is being asked about share that one round trip.
 //! A revocation at the authorization server therefore takes effect within the positive cache's
 //! time (`RAMPART_INTROSPECTION_CACHE_SECS`, 60 s by default; `0` asks on every request).
 //!
@@ -50,13 +51,16 @@
 //! assert_eq!(verifier.request_count(), 0);
 //! ```
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
 
 use super::claims::DEFAULT_LEEWAY;
 use super::{AuthError, CLIENT_CREDENTIALS_GRANT, ClaimMapping, GRANT_TYPE_CLAIM, Principal, TokenError};
@@ -127,6 +131,8 @@ pub struct IntrospectionVerifier {
     active: quick_cache::sync::Cache<[u8; 32], Active, ByBytes>,
     refused: quick_cache::sync::Cache<[u8; 32], Refused>,
     requests: AtomicU64,
+    /// The round trips under way, by token digest, with the answer their waiters will share.
+    in_flight: Mutex<HashMap<[u8; 32], Arc<OnceCell<Result<Principal, AuthError>>>>>,
     /// Until when (ms after `started`) the endpoint is not asked, after a failure.
     down_until_ms: AtomicU64,
     started: Instant,
@@ -280,6 +286,7 @@ impl IntrospectionBuilder {
             require_audience: self.require_audience,
             refused: quick_cache::sync::Cache::new(NEGATIVE_ENTRIES),
             requests: AtomicU64::new(0),
+            in_flight: Mutex::default(),
             down_until_ms: AtomicU64::new(0),
             started: Instant::now(),
         })
@@ -375,6 +382,28 @@ impl IntrospectionVerifier {
             crate::telemetry::record_introspection("unavailable");
             return Err(AuthError::IntrospectionUnavailable);
         }
+        // Requests with the same new token at once share one round trip: the first asks, the
+        // others wait for its answer (if the first is cancelled, the next one asks).
+        let pending = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(in_flight.entry(key).or_default())
+        };
+        let outcome = pending.get_or_init(|| self.ask_and_remember(token, key, now, now_ms)).await.clone();
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if in_flight.get(&key).is_some_and(|current| Arc::ptr_eq(current, &pending)) {
+            in_flight.remove(&key);
+        }
+        outcome
+    }
+
+    /// Asks the endpoint about `token` and caches the answer.
+    async fn ask_and_remember(
+        &self,
+        token: &str,
+        key: [u8; 32],
+        now: Instant,
+        now_ms: u64,
+    ) -> Result<Principal, AuthError> {
         let answer = match self.ask(token).await {
             Ok(answer) => answer,
             Err(FetchError::Refused(_)) => None,
