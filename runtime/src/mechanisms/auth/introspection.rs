@@ -132,11 +132,14 @@ pub struct IntrospectionVerifier {
     refused: quick_cache::sync::Cache<[u8; 32], Refused>,
     requests: AtomicU64,
     /// The round trips under way, by token digest, with the answer their waiters will share.
-    in_flight: Mutex<HashMap<[u8; 32], Arc<OnceCell<Result<Principal, AuthError>>>>>,
+    in_flight: Mutex<HashMap<[u8; 32], Arc<Pending>>>,
     /// Until when (ms after `started`) the endpoint is not asked, after a failure.
     down_until_ms: AtomicU64,
     started: Instant,
 }
+
+/// The answer a round trip under way will give every request that waits for it.
+type Pending = OnceCell<Result<Principal, AuthError>>;
 
 #[derive(Clone)]
 struct Active {
