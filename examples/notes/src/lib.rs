@@ -12,6 +12,7 @@ mod store;
 
 use std::sync::Arc;
 
+use rampart::auth::NonceIssuer;
 use rampart::config::Config;
 use rampart::crypto::Keyring;
 use rampart::oauth::TokenEndpoint;
@@ -94,6 +95,11 @@ pub fn app(config: &Config, store: NoteStore) -> anyhow::Result<rampart::Secured
         .map(|tokens| match config.dpop {
             rampart::auth::DpopMode::Off => tokens,
             _ => tokens.with_dpop(format!("{}/oauth/token", config.public_url())),
+        })
+        // Proofs sent here carry the service's nonce too, when RAMPART_DPOP_NONCE requires one.
+        .map(|tokens| match config.dpop_nonce {
+            true => tokens.with_dpop_nonces(NonceIssuer::new(&config.seal.keyring.derive("dpop-nonce"))),
+            false => tokens,
         })
         .map(Arc::new);
     let state = AppState { store, keyring: Arc::new(config.seal.keyring.clone()), tokens, security: security.clone() };

@@ -131,6 +131,8 @@ enum Refusal {
     LockedOut(Duration),
     /// A DPoP proof that does not pass (RFC 9449 §5).
     InvalidDpopProof,
+    /// A DPoP proof without the nonce this endpoint requires (RFC 9449 §8).
+    UseDpopNonce,
 }
 
 impl Refusal {
@@ -142,6 +144,7 @@ impl Refusal {
             Refusal::InvalidScope(_) => "invalid_scope",
             Refusal::LockedOut(_) => "temporarily_unavailable",
             Refusal::InvalidDpopProof => "invalid_dpop_proof",
+            Refusal::UseDpopNonce => "use_dpop_nonce",
         }
     }
 
@@ -152,6 +155,7 @@ impl Refusal {
             Refusal::UnsupportedGrantType => "only the client_credentials grant is supported",
             Refusal::LockedOut(_) => "too many failed client authentications; retry later",
             Refusal::InvalidDpopProof => "the DPoP proof is invalid",
+            Refusal::UseDpopNonce => "sign the proof again with the nonce in DPoP-Nonce",
         }
     }
 
@@ -200,6 +204,18 @@ impl TokenEndpoint {
     /// one still get bearer tokens.
     pub fn with_dpop(mut self, url: impl Into<String>) -> Self {
         self.dpop = Some(Arc::new((crate::auth::dpop::DpopVerifier::new(), url.into())));
+        self
+    }
+
+    /// Requires a fresh server nonce in every DPoP proof sent here (RFC 9449 §8), issued by
+    /// `nonces`: a proof without one is answered `400 {"error": "use_dpop_nonce"}` with a nonce in
+    /// `DPoP-Nonce` (with [`TokenEndpoint::with_dpop`]; call it after).
+    pub fn with_dpop_nonces(mut self, nonces: crate::auth::NonceIssuer) -> Self {
+        if let Some(dpop) = self.dpop.take() {
+            let (verifier, url) = Arc::try_unwrap(dpop)
+                .unwrap_or_else(|shared| (crate::auth::dpop::DpopVerifier::new(), shared.1.clone()));
+            self.dpop = Some(Arc::new((verifier.nonces(nonces), url)));
+        }
         self
     }
 
@@ -286,7 +302,18 @@ impl TokenEndpoint {
                 Err(error) => {
                     let event = AuditEvent::new(ctx, Decision::Deny, error.audit_reason(), 400).subject(&client.id);
                     event.emit();
-                    return refusal_response(Refusal::InvalidDpopProof);
+                    let refusal = if error == crate::auth::dpop::DpopError::UseNonce {
+                        Refusal::UseDpopNonce
+                    } else {
+                        Refusal::InvalidDpopProof
+                    };
+                    let mut response = refusal_response(refusal);
+                    // Where nonces are required, every refused proof learns the next one to use.
+                    let nonce = self.dpop.as_ref().and_then(|dpop| dpop.0.issue_nonce());
+                    if let Some(value) = nonce.and_then(|nonce| HeaderValue::from_str(&nonce).ok()) {
+                        response.headers_mut().insert(crate::auth::dpop::NONCE_HEADER, value);
+                    }
+                    return response;
                 }
             },
             Err(_) => None,

@@ -33,7 +33,7 @@
 //! | `RAMPART_TOKEN_CACHE_BYTES` | `33554432` | memory for verified tokens (32 MiB: about 16,000 tokens of 500 bytes); beyond, the least used are evicted one by one; `0` = verify every request |
 //! | `RAMPART_ROLES_CLAIM` | `/roles` | JSON pointer to the roles array |
 //! | `RAMPART_DPOP` | `allowed` | DPoP-bound tokens (RFC 9449): `allowed` (and plain bearer tokens), `required` (only bound tokens), `off` |
-//! | `RAMPART_DPOP_NONCE` | `off` | `required`: every DPoP proof of a resource request carries a nonce the service issued in the last 5 minutes (RFC 9449 §9; sent in `DPoP-Nonce` with a `use_dpop_nonce` challenge; derived from `RAMPART_SEAL_KEY`, so instances sharing it accept each other's) |
+//! | `RAMPART_DPOP_NONCE` | `off` | `required`: every DPoP proof carries a nonce (resource requests; a token endpoint too when built with `TokenEndpoint::with_dpop_nonces`, as the notes service's is) the service issued in the last 5 minutes (RFC 9449 §9; sent in `DPoP-Nonce` with a `use_dpop_nonce` challenge; derived from `RAMPART_SEAL_KEY`, so instances sharing it accept each other's) |
 //! | `RAMPART_PUBLIC_URL` | the listen address | the URL clients call, which DPoP proofs name (behind a TLS-terminating proxy, its public URL) |
 //! | `RAMPART_API_KEYS` | — | `id:sha256hex:scope scope\|role role;id2:...` (the `\|roles` part is optional; `rampart keygen api-key` prints an entry) |
 //! | `RAMPART_OAUTH_CLIENTS` | — | `id:secret:scope1 scope2,id2:...`; a secret may be given as `sha256-<64 hex digits>` of itself |

@@ -33,12 +33,22 @@ def proof(method, url, access_token=None, nonce=None):
 
 
 token_url = base + "/oauth/token"
-grant = requests.post(
-    token_url,
-    auth=(client_id, secret),
-    data={"grant_type": "client_credentials"},
-    headers={"DPoP": proof("POST", token_url)},
-)
+
+
+def ask_token(nonce=None):
+    return requests.post(
+        token_url,
+        auth=(client_id, secret),
+        data={"grant_type": "client_credentials"},
+        headers={"DPoP": proof("POST", token_url, nonce=nonce)},
+    )
+
+
+grant = ask_token()
+token_nonce_asked = None
+if grant.status_code == 400 and grant.json().get("error") == "use_dpop_nonce":
+    token_nonce_asked = [grant.status_code, grant.json()]
+    grant = ask_token(grant.headers["DPoP-Nonce"])
 grant.raise_for_status()
 token = grant.json()
 access_token = token["access_token"]
@@ -58,6 +68,7 @@ json.dump(
         "token_type": token["token_type"],
         "cnf_jkt": payload.get("cnf", {}).get("jkt"),
         "thumbprint": key.thumbprint(),
+        "token_nonce_asked": token_nonce_asked,
         "nonce_asked": nonce_asked,
         "status": reply.status_code,
         "notes": reply.json(),

@@ -164,6 +164,11 @@ fn python_dpop_client(nonces: bool) {
     let service = Service::start(&env);
     let printed = python_client("dpop_client.py", &service, &deployment, &[], "joserfc");
     assert_eq!(printed["nonce_asked"], nonces);
+    // The token endpoint asks for its nonce the same way (RFC 9449 §8): 400 use_dpop_nonce.
+    let expected_token_nonce = nonces.then(|| {
+        serde_json::json!([400, {"error": "use_dpop_nonce", "error_description": "sign the proof again with the nonce in DPoP-Nonce"}])
+    });
+    assert_eq!(printed["token_nonce_asked"], expected_token_nonce.unwrap_or(Value::Null));
     assert_eq!(printed["token_type"], "DPoP");
     assert_eq!(printed["cnf_jkt"], printed["thumbprint"], "the token is bound to the client's key");
     assert_eq!(printed["status"], 200);

@@ -63,6 +63,9 @@ pub const MAX_JTI_BYTES: usize = 256;
 /// The header that carries a DPoP proof.
 pub const DPOP_HEADER: &str = "dpop";
 
+/// The header a server sends its DPoP nonce in (RFC 9449 §8.1).
+pub const NONCE_HEADER: axum::http::HeaderName = axum::http::HeaderName::from_static("dpop-nonce");
+
 /// The request's `DPoP` proof: `None` without one.
 ///
 /// # Errors
