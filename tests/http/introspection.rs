@@ -317,3 +317,27 @@ async fn requests_with_the_same_new_token_at_once_share_one_introspection() {
     }
     assert_eq!(server.calls(), 2);
 }
+
+#[tokio::test]
+async fn with_more_live_tokens_than_the_cache_holds_the_oldest_are_asked_again_and_all_are_served() {
+    let (server, url) = authorization_server().await;
+    let tokens: Vec<String> = (0..200).map(|i| format!("opaque-user-{i}")).collect();
+    for (i, token) in tokens.iter().enumerate() {
+        server.answer(token, active(&format!("user-{i}"), "notes:read", 3600));
+    }
+    // Room for a few dozen principals, not two hundred.
+    let app = resource_server(url, |b| b.cache_bytes(32 * 1024));
+    for (i, token) in tokens.iter().enumerate() {
+        let reply = send(&app, get_with_token("/me", token)).await;
+        assert_eq!((reply.status, reply.json()["sub"].clone()), (StatusCode::OK, json!(format!("user-{i}"))));
+    }
+    assert_eq!(server.calls(), 200);
+    // The last ones are still held; the first ones were evicted and are asked about again, and
+    // every one is still served as its own subject.
+    let asked = server.calls();
+    assert_eq!(send(&app, get_with_token("/me", &tokens[199])).await.status, StatusCode::OK);
+    assert_eq!(server.calls(), asked, "a recent token is answered from the cache");
+    let reply = send(&app, get_with_token("/me", &tokens[0])).await;
+    assert_eq!((reply.status, reply.json()["sub"].clone()), (StatusCode::OK, json!("user-0")));
+    assert_eq!(server.calls(), asked + 1, "an evicted token is asked about again");
+}

@@ -247,8 +247,8 @@ pub(crate) async fn issue_token(
 /// Describe a token (OAuth 2.0 token introspection, RFC 7662).
 ///
 /// Form body `token=...`, the client authenticated as at `/oauth/token`. An active token is
-/// described (scope, client_id, sub, exp, iss, jti, token_type, cnf); anything unknown, expired or
-/// revoked is `{"active": false}`.
+/// described (scope, client_id, sub, exp, iss, aud, jti, token_type, cnf, and gty for a client's
+/// own token); anything unknown, expired or revoked is `{"active": false}`.
 // rampart-audit: allow(RAMPART003) clients authenticate here, with their own credentials
 #[public(post, path = "/oauth/introspect", rate = "600/min", body_limit = "16KiB", reason = "resource servers authenticate here, with their own client credentials", tags = ["oauth"])]
 pub(crate) async fn introspect_token(
