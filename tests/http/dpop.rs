@@ -455,6 +455,16 @@ async fn with_nonces_required_a_proof_carries_the_nonce_the_service_gave() {
         assert_dpop_challenge(&refused, "use_dpop_nonce", "sign the proof again with the nonce in DPoP-Nonce");
         assert!(!refused.header("dpop-nonce").is_empty());
     }
+    // The builder takes the nonces before or after DPoP itself.
+    let issuer =
+        rampart::auth::Issuer::builder(ISSUER, [AUDIENCE]).key(Scheme::Hs256.verification_key()).build().unwrap();
+    let nonces_first = rampart::auth::Authenticator::builder()
+        .jwt(rampart::auth::JwtVerifier::new(vec![issuer]))
+        .dpop_nonces(rampart::auth::NonceIssuer::new(&[3; 32]))
+        .dpop(rampart::auth::DpopMode::Allowed, "https://api.example")
+        .build()
+        .unwrap();
+    assert!(nonces_first.dpop_nonce().is_some_and(|nonce| rampart::auth::NonceIssuer::new(&[3; 32]).accepts(&nonce)));
     // A proof refused for another reason still comes with a nonce for the next one.
     let elsewhere =
         send(&app, list_notes(&authorization, Some(&with_nonce(&nonce, "https://api.example/other")))).await;

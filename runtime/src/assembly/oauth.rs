@@ -106,6 +106,8 @@ pub struct TokenEndpoint {
     lockout: Option<Arc<Lockout>>,
     /// DPoP-bound tokens (RFC 9449 §5): the proof check and this endpoint's public URL.
     dpop: Option<Arc<(crate::auth::dpop::DpopVerifier, String)>>,
+    /// The nonces its proofs must carry, when required.
+    dpop_nonces: Option<crate::auth::NonceIssuer>,
 }
 
 impl fmt::Debug for TokenEndpoint {
@@ -196,6 +198,7 @@ impl TokenEndpoint {
             ttl: DEFAULT_TOKEN_TTL,
             lockout: None,
             dpop: None,
+            dpop_nonces: None,
         }
     }
 
@@ -203,18 +206,25 @@ impl TokenEndpoint {
     /// `DPoP` proof for `POST url`, this endpoint's public URL (RFC 9449 §5); requests without
     /// one still get bearer tokens.
     pub fn with_dpop(mut self, url: impl Into<String>) -> Self {
-        self.dpop = Some(Arc::new((crate::auth::dpop::DpopVerifier::new(), url.into())));
+        self.dpop = Some(Arc::new((self.dpop_verifier(), url.into())));
         self
+    }
+
+    fn dpop_verifier(&self) -> crate::auth::dpop::DpopVerifier {
+        let verifier = crate::auth::dpop::DpopVerifier::new();
+        match &self.dpop_nonces {
+            Some(nonces) => verifier.nonces(nonces.clone()),
+            None => verifier,
+        }
     }
 
     /// Requires a fresh server nonce in every DPoP proof sent here (RFC 9449 §8), issued by
     /// `nonces`: a proof without one is answered `400 {"error": "use_dpop_nonce"}` with a nonce in
-    /// `DPoP-Nonce` (with [`TokenEndpoint::with_dpop`]; call it after).
+    /// `DPoP-Nonce` (while [`TokenEndpoint::with_dpop`] binds tokens, in either order).
     pub fn with_dpop_nonces(mut self, nonces: crate::auth::NonceIssuer) -> Self {
-        if let Some(dpop) = self.dpop.take() {
-            let (verifier, url) = Arc::try_unwrap(dpop)
-                .unwrap_or_else(|shared| (crate::auth::dpop::DpopVerifier::new(), shared.1.clone()));
-            self.dpop = Some(Arc::new((verifier.nonces(nonces), url)));
+        self.dpop_nonces = Some(nonces);
+        if let Some(url) = self.dpop.as_ref().map(|dpop| dpop.1.clone()) {
+            self.dpop = Some(Arc::new((self.dpop_verifier(), url)));
         }
         self
     }

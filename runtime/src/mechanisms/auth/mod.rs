@@ -158,6 +158,8 @@ pub struct AuthenticatorBuilder {
     realm: Option<String>,
     max_token_bytes: Option<usize>,
     dpop: Option<Dpop>,
+    dpop_replays: Option<Arc<dyn dpop::SharedReplays>>,
+    dpop_nonces: Option<NonceIssuer>,
 }
 
 impl AuthenticatorBuilder {
@@ -178,20 +180,16 @@ impl AuthenticatorBuilder {
     }
 
     /// Also records DPoP proofs in `store`, shared with the service's other instances, so that a
-    /// proof used at one is refused at all (with [`AuthenticatorBuilder::dpop`]; call it after).
+    /// proof used at one is refused at all (while [`AuthenticatorBuilder::dpop`] accepts proofs).
     pub fn dpop_replays(mut self, store: Arc<dyn dpop::SharedReplays>) -> Self {
-        if let Some(dpop) = &mut self.dpop {
-            dpop.shared = Some(store);
-        }
+        self.dpop_replays = Some(store);
         self
     }
 
     /// Requires a fresh server nonce in every DPoP proof (RFC 9449 §9), issued by `nonces`
-    /// (with [`AuthenticatorBuilder::dpop`]; call it after).
+    /// (while [`AuthenticatorBuilder::dpop`] accepts proofs).
     pub fn dpop_nonces(mut self, nonces: NonceIssuer) -> Self {
-        if let Some(dpop) = self.dpop.take() {
-            self.dpop = Some(Dpop { verifier: dpop.verifier.nonces(nonces), ..dpop });
-        }
+        self.dpop_nonces = Some(nonces);
         self
     }
 
@@ -252,6 +250,16 @@ impl AuthenticatorBuilder {
         }
         let realm: String =
             self.realm.unwrap_or_else(|| "api".to_owned()).chars().filter(|c| *c != '"' && *c != '\\').collect();
+        // The shared replay store and the nonces, whichever order the builder was given them in.
+        let (replays, nonces) = (self.dpop_replays, self.dpop_nonces);
+        let dpop = self.dpop.map(|dpop| Dpop {
+            verifier: match nonces {
+                Some(nonces) => dpop.verifier.nonces(nonces),
+                None => dpop.verifier,
+            },
+            shared: replays,
+            ..dpop
+        });
         Ok(Authenticator {
             jwt: self.jwt,
             introspection: self.introspection,
@@ -262,7 +270,7 @@ impl AuthenticatorBuilder {
             started: std::time::Instant::now(),
             realm: realm.into(),
             max_token_bytes: self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES),
-            dpop: self.dpop,
+            dpop,
         })
     }
 }

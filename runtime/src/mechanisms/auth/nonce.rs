@@ -35,6 +35,7 @@ const ISSUED_LEEWAY_SECS: u64 = 5;
 const MAC_BYTES: usize = 16;
 
 /// Issues and checks DPoP nonces.
+#[derive(Clone)]
 pub struct NonceIssuer {
     key: hmac::Key,
 }
