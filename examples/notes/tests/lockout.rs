@@ -300,3 +300,47 @@ async fn a_locked_address_gets_a_bounded_asymmetric_verification_budget() {
     assert_eq!(service.get_notes(&attacker, &valid).await.status(), StatusCode::OK);
     println!("budget: {sent} fresh ES256 tokens in 1 s from a locked address, {verified} verified, {refused} refused");
 }
+
+/// A resource server that introspects (at another notes process): a locked address's invented
+/// opaque tokens cost at most the verification budget's round trips to the authorization server
+/// (2/s, burst 4), answered 429 beyond; another address is served as before.
+#[tokio::test]
+async fn a_locked_address_gets_a_bounded_introspection_budget() {
+    let resource_secret = "resource-server-secret-0123456789ab";
+    let clients = format!("resource-server:{resource_secret}:");
+    let issuer = Instance::start(&[("RAMPART_OAUTH_CLIENTS", clients.as_str())]);
+    let endpoint = format!("http://{}/oauth/introspect", issuer.service.addr);
+    let resource = Instance::start(&[
+        ("RAMPART_JWT_SECRET", ""),
+        ("RAMPART_INTROSPECTION_URL", endpoint.as_str()),
+        ("RAMPART_INTROSPECTION_CLIENT_ID", "resource-server"),
+        ("RAMPART_INTROSPECTION_CLIENT_SECRET", resource_secret),
+    ]);
+    let introspections =
+        || issuer.counter("rampart_requests_total{route=\"/oauth/introspect\",method=\"POST\",status=\"200\"} ");
+    let (attacker, bystander) = (client_from("127.0.0.11"), client_from("127.0.0.12"));
+
+    // Twenty invented tokens: each introspected, each inactive, the twentieth locks the address.
+    for i in 0..20 {
+        let response = resource.get_notes(&attacker, &format!("invented-opaque-{i}")).await;
+        assert_invalid_token(response, "the access token is invalid").await;
+    }
+    assert_locked(resource.get_notes(&attacker, "invented-opaque-20").await).await;
+
+    // One second of fresh invented tokens from the locked address.
+    let before = introspections().await;
+    let started = Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < Duration::from_secs(1) {
+        assert_locked(resource.get_notes(&attacker, &format!("fresh-opaque-{sent}")).await).await;
+        sent += 1;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let asked = introspections().await - before;
+    assert!(sent > 20, "the loop sent {sent} requests");
+    assert!((1.0..=7.0).contains(&asked), "{asked} introspections in one second from a locked address");
+
+    // Another address, with a token the authorization server issued: served.
+    assert_eq!(resource.get_notes(&bystander, &token("bystander", "notes:read")).await.status(), StatusCode::OK);
+    println!("introspection budget: {sent} invented tokens in 1 s from a locked address, {asked} introspected");
+}
