@@ -11,7 +11,8 @@
 //!
 //! An entry lives until the token's `exp` (without the leeway, so never longer than the token
 //! would verify) and only while the key set it was verified with is unchanged (a JWKS refresh
-//! that changes the keys moves the key generation and so retires every entry). Only successful
+//! that changes the keys moves the key generation and so retires every entry); an entry found
+//! dead is removed at once, its room going back to live tokens. Only successful
 //! verifications are stored; the revocation check runs on every request, cached or not (see
 //! [`super::Authenticator::authenticate`]).
 //!
@@ -25,7 +26,9 @@
 //! slot: see [`super::footprint`]), so that the budget bounds resident memory. When the budget
 //! is reached, entries are evicted one by one by quick_cache's policy (a Clock-PRO variant close
 //! to S3-FIFO), which keeps the tokens used again and again over those seen once: there is no
-//! cliff where a full cache empties itself. The map is sharded, so worker threads do not serialize on one lock; each
+//! cliff where a full cache empties itself, and a token used again while held is kept over
+//! newcomers, so that tokens used in turn, more of them than the cache holds, still hit in
+//! the proportion it holds, where a recency-only cache would hit none. The map is sharded, so worker threads do not serialize on one lock; each
 //! eviction is counted (`rampart_token_cache_evictions_total`).
 
 use std::hash::{BuildHasher, Hasher};
@@ -209,8 +212,11 @@ impl VerificationCache {
         if let Some(principal) = super::recent::get(self.id, token, now, generation) {
             return Some(principal);
         }
-        let entry = self.entries.as_ref()?.get(token)?;
+        let entries = self.entries.as_ref()?;
+        let entry = entries.get(token)?;
         if entry.generation != generation || now >= entry.expires_at {
+            // Dead weight: its room goes back to the live tokens at once.
+            entries.remove_if(token, |entry| entry.generation != generation || now >= entry.expires_at);
             return None;
         }
         super::recent::keep(self.id, token, &entry.principal, entry.expires_at, generation);
@@ -298,6 +304,56 @@ mod tests {
         let full = held_before[1_000];
         assert!(full > 100, "{full} entries in 256 KiB");
         assert!(held_before[1_000..].iter().all(|&n| n + 2 >= full), "the cache emptied itself: {held_before:?}");
+    }
+
+    /// Tokens used in turn, each coming back only after all the others, more of them than the
+    /// cache holds: the lookups that hit in the last of several rounds. Each miss is inserted once
+    /// as a token seen before, so that every one is a candidate (the doorkeeper does not sort
+    /// them).
+    fn hits_in_a_cycle(cache: &VerificationCache, tokens: usize) -> usize {
+        let tokens: Vec<String> = (0..tokens).map(|i| format!("{}.cycle-{i:05}", "c".repeat(400))).collect();
+        let mut hits = 0;
+        for _round in 0..12 {
+            hits = 0;
+            for token in &tokens {
+                if cache.get(token.as_bytes(), 1_000, 0).is_some() {
+                    hits += 1;
+                } else {
+                    cache.seen_once.seen_before(token.as_bytes());
+                    cache.insert(token.as_bytes(), &principal("user", 2_000), 1_000, 0);
+                }
+            }
+        }
+        hits
+    }
+
+    #[test]
+    fn a_cycle_through_more_tokens_than_it_holds_keeps_hitting_the_tokens_it_holds() {
+        // The worst order for a recency-only cache (LRU, FIFO): each newly inserted token pushes
+        // out one about to come back, and every lookup misses. Here a token used again while
+        // held is kept over the newcomers, so what the cache holds keeps being hit.
+        let cache = VerificationCache::with_budget(256 * 1024);
+        let hits = hits_in_a_cycle(&cache, 2_000);
+        let held = cache.len();
+        assert!(held > 100, "{held} entries in 256 KiB");
+        assert!(hits * 10 >= held * 7, "{hits} hits in a round of 2,000 tokens with {held} held");
+    }
+
+    #[test]
+    fn dead_entries_are_removed_when_found_and_their_room_goes_to_live_tokens() {
+        let cache = VerificationCache::with_budget(256 * 1024);
+        hits_in_a_cycle(&cache, 2_000);
+        let held = cache.len();
+        // The keys rotated: every entry is dead, and each one found is removed.
+        let tokens: Vec<String> = (0..2_000).map(|i| format!("{}.cycle-{i:05}", "c".repeat(400))).collect();
+        for token in &tokens {
+            assert!(cache.get(token.as_bytes(), 1_000, 1).is_none());
+        }
+        assert_eq!(cache.len(), 0, "{held} dead entries removed");
+        for token in tokens.iter().take(100) {
+            verified_twice(&cache, token.as_bytes(), &principal("user", 2_000), 1_000, 1);
+        }
+        assert_eq!(cache.len(), 100);
     }
 
     #[test]
