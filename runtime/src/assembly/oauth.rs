@@ -491,7 +491,7 @@ impl TokenEndpoint {
                     ("jti", principal.token_id().map(serde_json::Value::from)),
                     ("exp", principal.expires_at().map(serde_json::Value::from)),
                     ("cnf", principal.bound_key().map(|jkt| serde_json::json!({"jkt": jkt}))),
-                    ("aud", principal.claim("aud").cloned()),
+                    ("aud", principal.claim("aud")),
                     // An OAuth client's own token: resource servers must not take it for a user's.
                     (
                         crate::auth::GRANT_TYPE_CLAIM,

@@ -7,5 +7,6 @@ pub(crate) mod auth_error;
 pub mod contract;
 pub mod error;
 pub(crate) mod footprint;
+pub(crate) mod payload;
 pub(crate) mod principal;
 pub(crate) mod request;

@@ -23,13 +23,16 @@
 //! assert!(principal.has_role("admin"));
 //! ```
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::auth_error::TokenError;
 use super::contract::Credential;
 use super::footprint;
+use super::payload::{self, Members};
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,16 +92,30 @@ impl ClaimMapping {
         self
     }
 
-    /// The roles claim of `claims`, by the pointer (what `Value::pointer` finds, without parsing
-    /// the pointer again for every token).
-    fn roles<'c>(&self, claims: &'c Map<String, Value>) -> Option<&'c Value> {
-        let path = self.roles_path.as_ref()?;
-        let (first, rest) = path.split_first()?;
-        rest.iter().try_fold(claims.get(first)?, |value, token| match value {
+    /// The member the roles pointer starts at (its first reference token), if it points into
+    /// the claims.
+    pub(crate) fn roles_member(&self) -> Option<&str> {
+        self.roles_path.as_ref()?.first().map(String::as_str)
+    }
+
+    /// The roles, by the pointer from `member`, the value of [`Self::roles_member`] (what
+    /// `Value::pointer` finds, without parsing the pointer again for every token): `None` when
+    /// the pointer finds nothing, `Some(Err)` when it finds something other than an array of
+    /// strings.
+    fn roles(&self, member: Option<&RawValue>) -> Option<Result<Vec<String>, TokenError>> {
+        let (member, rest) = (member?, self.roles_path.as_deref()?.get(1..)?);
+        let not_array = || TokenError::InvalidClaim("the roles claim is not an array");
+        if rest.is_empty() {
+            let roles = payload::texts(member).ok_or_else(not_array);
+            return Some(roles.map(|roles| roles.into_iter().map(Cow::into_owned).collect()));
+        }
+        let value: Value = serde_json::from_str(member.get()).ok()?;
+        let found = rest.iter().try_fold(&value, |value, token| match value {
             Value::Object(map) => map.get(token),
             Value::Array(items) => token_index(token).and_then(|i| items.get(i)),
             _ => None,
-        })
+        })?;
+        Some(string_array(found).ok_or_else(not_array))
     }
 
     /// The JSON pointer roles are read from.
@@ -131,7 +148,8 @@ struct Inner {
     bound_key: Option<String>,
     method: AuthMethod,
     kind: PrincipalKind,
-    claims: Value,
+    /// The claims as the token carried them (its payload's JSON text): parsed only when asked.
+    payload: Box<str>,
 }
 
 impl Principal {
@@ -151,61 +169,83 @@ impl Principal {
 
     /// [`Self::from_claims`] of a claims object.
     pub(crate) fn from_verified_claims(claims: Map<String, Value>, mapping: &ClaimMapping) -> Result<Self, TokenError> {
-        let subject = match claims.get("sub") {
-            Some(Value::String(sub)) if !sub.is_empty() => sub.as_str(),
+        Self::from_payload(Value::Object(claims).to_string(), mapping, |_| Ok(()))
+    }
+
+    /// Builds a principal from a token's claims as JSON text (its payload), read once;
+    /// `check` sees the members first (the registered-claim checks) and can refuse them.
+    pub(crate) fn from_payload(
+        payload: String,
+        mapping: &ClaimMapping,
+        check: impl FnOnce(&Members<'_>) -> Result<(), TokenError>,
+    ) -> Result<Self, TokenError> {
+        let claims = Members::read(&payload, mapping.roles_member())?;
+        check(&claims)?;
+        let subject = match claims.sub.and_then(payload::text) {
+            Some(sub) if !sub.is_empty() => sub,
             _ => return Err(TokenError::MissingClaim("sub")),
         };
-        let mut scopes = match claims.get("scope") {
+        let words = |text: &str| text.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+        let mut scopes = match claims.scope {
             None => Vec::new(),
-            Some(Value::String(s)) => s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-            Some(_) => return Err(TokenError::InvalidClaim("`scope` is not a string")),
+            Some(raw) => words(&payload::text(raw).ok_or(TokenError::InvalidClaim("`scope` is not a string"))?),
         };
-        match claims.get("scp") {
+        match claims.scp {
             None => {}
-            Some(Value::String(s)) => scopes.extend(s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned)),
-            Some(value) => scopes.extend(string_array(value).ok_or(TokenError::InvalidClaim("`scp` is not an array"))?),
+            Some(raw) => match payload::text(raw) {
+                Some(scp) => scopes.extend(words(&scp)),
+                None => scopes.extend(
+                    payload::texts(raw)
+                        .ok_or(TokenError::InvalidClaim("`scp` is not an array"))?
+                        .into_iter()
+                        .map(Cow::into_owned),
+                ),
+            },
         }
         scopes.sort_unstable();
         scopes.dedup();
-        let roles = match mapping.roles(&claims) {
-            None => Vec::new(),
-            Some(value) => string_array(value).ok_or(TokenError::InvalidClaim("the roles claim is not an array"))?,
-        };
-        let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
-        let kind = match claims.get(GRANT_TYPE_CLAIM) {
+        let roles = mapping.roles(claims.roles).transpose()?.unwrap_or_default();
+        let text = |raw: Option<&RawValue>| raw.and_then(payload::text).map(Cow::into_owned);
+        let kind = match claims.gty {
             None => PrincipalKind::User,
-            Some(Value::String(grant)) if grant == CLIENT_CREDENTIALS_GRANT => PrincipalKind::Client,
-            // Another grant's tokens (password, authorization code...) are users'.
-            Some(Value::String(_)) => PrincipalKind::User,
-            Some(_) => return Err(TokenError::InvalidClaim("`gty` is not a string")),
+            Some(raw) => match payload::text(raw) {
+                Some(grant) if grant == CLIENT_CREDENTIALS_GRANT => PrincipalKind::Client,
+                // Another grant's tokens (password, authorization code...) are users'.
+                Some(_) => PrincipalKind::User,
+                None => return Err(TokenError::InvalidClaim("`gty` is not a string")),
+            },
         };
-        let bound_key = match claims.get("cnf") {
+        let bound_key = match claims.cnf.map(|raw| serde_json::from_str::<Value>(raw.get())) {
             None => None,
-            Some(Value::Object(cnf)) => match cnf.get("jkt") {
+            Some(Ok(Value::Object(cnf))) => match cnf.get("jkt") {
                 None => None,
                 Some(Value::String(jkt)) if !jkt.is_empty() => Some(jkt.clone()),
                 Some(_) => return Err(TokenError::InvalidClaim("`cnf.jkt` is not a thumbprint")),
             },
             Some(_) => return Err(TokenError::InvalidClaim("`cnf` is not an object")),
         };
-        let issuer = claims.get("iss").and_then(Value::as_str);
+        let issuer = claims.iss.and_then(payload::text);
         let namespace = if kind == PrincipalKind::Client { "client" } else { "jwt" };
         let issuer_start = namespace.len() + 1;
-        let issuer_range = issuer.map(|iss| issuer_start..issuer_start + iss.len());
-        let qualified_subject = [namespace, ":", issuer.unwrap_or_default(), "#", subject].concat();
+        let issuer_range = issuer.as_ref().map(|iss| issuer_start..issuer_start + iss.len());
+        let qualified_subject = [namespace, ":", issuer.as_deref().unwrap_or_default(), "#", &subject].concat();
+        let client_id = text(claims.client_id).or_else(|| text(claims.azp));
+        let token_id = text(claims.jti);
+        let expires_at = claims.exp.and_then(|raw| serde_json::from_str::<u64>(raw.get()).ok());
+        let subject_start = qualified_subject.len() - subject.len();
         Ok(Self(Arc::new(Inner {
-            subject_start: qualified_subject.len() - subject.len(),
+            subject_start,
             issuer: issuer_range,
             qualified_subject,
             scopes,
             roles,
-            client_id: text("client_id").or_else(|| text("azp")),
-            token_id: text("jti"),
-            expires_at: claims.get("exp").and_then(Value::as_u64),
+            client_id,
+            token_id,
+            expires_at,
             bound_key,
             method: AuthMethod::Jwt,
             kind,
-            claims: Value::Object(claims),
+            payload: payload.into_boxed_str(),
         })))
     }
 
@@ -232,7 +272,7 @@ impl Principal {
             bound_key: None,
             method: AuthMethod::ApiKey,
             kind: PrincipalKind::ApiKey,
-            claims: Value::Object(serde_json::Map::new()),
+            payload: Box::from("{}"),
         }))
     }
 
@@ -336,14 +376,35 @@ impl Principal {
         self.0.method
     }
 
-    /// A raw claim by name.
-    pub fn claim(&self, name: &str) -> Option<&Value> {
-        self.0.claims.get(name)
+    /// A raw claim by name, parsed from the token's payload on each call (keep what you need).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rampart::auth::{ClaimMapping, Principal};
+    /// use serde_json::json;
+    ///
+    /// let principal = Principal::from_claims(json!({"sub": "ada", "org": {"id": 7}}), &ClaimMapping::default()).unwrap();
+    /// assert_eq!(principal.claim("org"), Some(json!({"id": 7})));
+    /// assert_eq!(principal.claim("team"), None);
+    /// ```
+    pub fn claim(&self, name: &str) -> Option<Value> {
+        match self.claims() {
+            Value::Object(mut claims) => claims.remove(name),
+            _ => None,
+        }
     }
 
-    /// All claims, as verified.
-    pub fn claims(&self) -> &Value {
-        &self.0.claims
+    /// All claims, as verified: a JSON object parsed from the token's payload on each call (the
+    /// principal keeps the payload's text, not a parsed tree, so that verifying a token costs
+    /// no tree nobody reads).
+    pub fn claims(&self) -> Value {
+        serde_json::from_str(&self.0.payload).unwrap_or_else(|_| Value::Object(Map::new()))
+    }
+
+    /// The claims' JSON text, as the token carried it.
+    pub fn claims_json(&self) -> &str {
+        &self.0.payload
     }
 
     /// What this principal holds on the heap, by the allocator's measure (see
@@ -358,7 +419,8 @@ impl Principal {
             + footprint::strings(&inner.roles)
             + optional(&inner.client_id)
             + optional(&inner.token_id)
-            + footprint::json(&inner.claims)
+            + optional(&inner.bound_key)
+            + footprint::chunk(inner.payload.len())
     }
 }
 

@@ -2,8 +2,10 @@
 //! issuer's rules.
 //!
 //! jsonwebtoken's `decode` parses the payload twice (once for its own checks, once into the
-//! caller's type); the claims are parsed here once, into the map the [`super::Principal`] keeps,
-//! refusing duplicate members (RFC 7515 §5.2), and the checks below read that map. They are
+//! caller's type); here the payload is read once, without building a JSON tree (the members
+//! Rampart reads are kept as slices of its text: see `crate::vocabulary::payload`), refusing
+//! duplicate members (RFC 7515 §5.2), and the checks below read those members; the
+//! [`super::Principal`] keeps the text. They are
 //! jsonwebtoken's, with the settings [`super::jwt`] used to give it:
 //!
 //! - `exp`, `iss`, `aud` and `sub` are required; a required claim of the wrong type counts as
@@ -14,17 +16,15 @@
 //! - `iss` must be the issuer's (a string: an array of issuers names no one issuer);
 //! - `aud` is a string or an array of strings, one of which must be among the audiences.
 
-use std::fmt;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
-use serde_json::map::Entry;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
 use super::TokenError;
-use super::jose::DUPLICATE;
+pub(crate) use crate::vocabulary::payload::Members;
+use crate::vocabulary::payload::{text, texts};
 
 /// The default clock-skew allowance.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
@@ -39,25 +39,15 @@ pub(crate) struct ClaimRules {
     pub(crate) leeway: Duration,
 }
 
-/// The claims of a token.
-pub(crate) type Claims = Map<String, Value>;
-
-/// Decodes and parses the payload segment of a JWS.
+/// Decodes the payload segment of a JWS into its JSON text (read with [`Members::read`]).
 ///
 /// # Errors
 ///
-/// [`TokenError::Malformed`] when it is not base64url of a JSON object,
-/// [`TokenError::DuplicateMember`] when a member repeats.
-pub(crate) fn parse(segment: &str) -> Result<Claims, TokenError> {
-    let bytes =
-        URL_SAFE_NO_PAD.decode(segment).map_err(|_| TokenError::Malformed("the token is not a well-formed JWS"))?;
-    serde_json::from_slice::<StrictClaims>(&bytes).map(|claims| claims.0).map_err(|e| {
-        if e.to_string().starts_with(DUPLICATE) {
-            TokenError::DuplicateMember
-        } else {
-            TokenError::Malformed("the token is not a well-formed JWS")
-        }
-    })
+/// [`TokenError::Malformed`] when it is not base64url of UTF-8.
+pub(crate) fn decode(segment: &str) -> Result<String, TokenError> {
+    let malformed = || TokenError::Malformed("the token is not a well-formed JWS");
+    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| malformed())?;
+    String::from_utf8(bytes).map_err(|_| malformed())
 }
 
 /// Checks the registered claims of a verified token at `now` (Unix seconds): see the
@@ -67,23 +57,19 @@ pub(crate) fn parse(segment: &str) -> Result<Claims, TokenError> {
 ///
 /// The [`TokenError`] of the first check that fails, in jsonwebtoken's order: required claims,
 /// `exp`, `nbf`, `iss`, `aud`.
-pub(crate) fn check_registered(claims: &Claims, rules: &ClaimRules, now: u64) -> Result<(), TokenError> {
-    let exp = numeric_date(claims.get("exp")).and_then(Result::ok).ok_or(TokenError::MissingClaim("exp"))?;
-    let Some(Value::String(iss)) = claims.get("iss") else { return Err(TokenError::MissingClaim("iss")) };
-    let aud = claims.get("aud");
-    let audience_matches = match aud {
-        Some(Value::String(aud)) => Some(rules.audiences.iter().any(|ours| ours == aud)),
-        Some(Value::Array(auds)) if auds.iter().all(Value::is_string) => {
-            Some(auds.iter().filter_map(Value::as_str).any(|aud| rules.audiences.iter().any(|ours| ours == aud)))
-        }
-        _ => None,
-    };
+pub(crate) fn check_registered(claims: &Members<'_>, rules: &ClaimRules, now: u64) -> Result<(), TokenError> {
+    let exp = numeric_date(claims.exp).and_then(Result::ok).ok_or(TokenError::MissingClaim("exp"))?;
+    let iss = claims.iss.and_then(text).ok_or(TokenError::MissingClaim("iss"))?;
+    let audience_matches = claims.aud.and_then(|aud| match text(aud) {
+        Some(aud) => Some(rules.audiences.iter().any(|ours| *ours == aud)),
+        None => texts(aud).map(|auds| auds.iter().any(|aud| rules.audiences.iter().any(|ours| ours == aud))),
+    });
     let audience_matches = audience_matches.ok_or(TokenError::MissingClaim("aud"))?;
-    if !matches!(claims.get("sub"), Some(Value::String(_))) {
+    if claims.sub.and_then(text).is_none() {
         return Err(TokenError::MissingClaim("sub"));
     }
     let leeway = rules.leeway.as_secs();
-    let nbf = match numeric_date(claims.get("nbf")) {
+    let nbf = match numeric_date(claims.nbf) {
         None => None,
         Some(Ok(nbf)) => Some(nbf),
         Some(Err(())) => return Err(TokenError::Malformed("a registered claim has the wrong type")),
@@ -94,7 +80,7 @@ pub(crate) fn check_registered(claims: &Claims, rules: &ClaimRules, now: u64) ->
     if nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
         return Err(TokenError::NotYetValid);
     }
-    if *iss != rules.issuer {
+    if iss != rules.issuer {
         return Err(TokenError::WrongIssuer);
     }
     if !audience_matches {
@@ -104,52 +90,25 @@ pub(crate) fn check_registered(claims: &Claims, rules: &ClaimRules, now: u64) ->
 }
 
 /// A NumericDate claim: `None` when absent, `Some(Err)` when not a non-negative number.
-fn numeric_date(value: Option<&Value>) -> Option<Result<u64, ()>> {
-    let value = value?;
-    Some(match value.as_u64() {
-        Some(n) => Ok(n),
-        None => match value.as_f64() {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "range checked")]
-            Some(f) if f.is_finite() && f >= 0.0 && f < u64::MAX as f64 => Ok(f.round() as u64),
-            _ => Err(()),
+fn numeric_date(value: Option<&RawValue>) -> Option<Result<u64, ()>> {
+    let number = serde_json::from_str::<serde_json::Number>(value?.get()).ok();
+    Some(match number {
+        None => Err(()),
+        Some(number) => match number.as_u64() {
+            Some(n) => Ok(n),
+            None => match number.as_f64() {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "range checked")]
+                Some(f) if f.is_finite() && f >= 0.0 && f < u64::MAX as f64 => Ok(f.round() as u64),
+                _ => Err(()),
+            },
         },
     })
-}
-
-/// A JSON object that refuses duplicate member names instead of keeping the last one.
-struct StrictClaims(Claims);
-
-impl<'de> Deserialize<'de> for StrictClaims {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct StrictVisitor;
-        impl<'de> Visitor<'de> for StrictVisitor {
-            type Value = StrictClaims;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrictClaims, A::Error> {
-                let mut members = Map::new();
-                while let Some(name) = map.next_key::<String>()? {
-                    match members.entry(name) {
-                        Entry::Occupied(entry) => {
-                            return Err(de::Error::custom(format_args!("{DUPLICATE} `{}`", entry.key())));
-                        }
-                        Entry::Vacant(entry) => {
-                            entry.insert(map.next_value::<Value>()?);
-                        }
-                    }
-                }
-                Ok(StrictClaims(members))
-            }
-        }
-        deserializer.deserialize_map(StrictVisitor)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
     use std::time::Duration;
 
     const NOW: u64 = 1_800_000_000;
@@ -163,8 +122,8 @@ mod tests {
     }
 
     fn check(claims: Value) -> Result<(), TokenError> {
-        let Value::Object(claims) = claims else { panic!("an object") };
-        check_registered(&claims, &rules(), NOW)
+        let text = claims.to_string();
+        check_registered(&Members::read(&text, None)?, &rules(), NOW)
     }
 
     fn valid() -> Value {
@@ -223,11 +182,22 @@ mod tests {
     }
 
     #[test]
-    fn the_payload_is_parsed_strictly() {
+    fn the_payload_is_decoded_strictly() {
         let encode = |json: &str| URL_SAFE_NO_PAD.encode(json);
-        assert_eq!(parse(&encode(r#"{"sub":"a","n":{"x":1}}"#)).unwrap()["n"]["x"], json!(1));
-        assert_eq!(parse(&encode(r#"{"sub":"a","sub":"b"}"#)), Err(TokenError::DuplicateMember));
-        assert!(matches!(parse(&encode(r#"["sub"]"#)), Err(TokenError::Malformed(_))));
-        assert!(matches!(parse("!!"), Err(TokenError::Malformed(_))));
+        assert_eq!(decode(&encode(r#"{"sub":"a"}"#)).unwrap(), r#"{"sub":"a"}"#);
+        assert!(matches!(decode("!!"), Err(TokenError::Malformed(_))));
+        assert!(matches!(decode(&URL_SAFE_NO_PAD.encode([0xff, 0xfe])), Err(TokenError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_date_as_a_float_or_a_string_and_an_escaped_audience() {
+        assert_eq!(check(with("exp", json!(f64::MAX))), Err(TokenError::MissingClaim("exp")));
+        assert_eq!(
+            check(with("nbf", json!(null))),
+            Err(TokenError::Malformed("a registered claim has the wrong type"))
+        );
+        let mut claims = valid().to_string();
+        claims = claims.replace(r#""aud":"notes""#, r#""aud":"n\u006ftes""#);
+        assert_eq!(check_registered(&Members::read(&claims, None).unwrap(), &rules(), NOW), Ok(()));
     }
 }

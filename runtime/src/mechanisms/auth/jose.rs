@@ -121,7 +121,7 @@ pub(crate) fn header_alg_passes(token: &str, accept: impl FnOnce(&str) -> bool) 
     Compact::split(token).and_then(|jws| read_header(jws.header, &mut buffer)).is_ok_and(|header| accept(&header.alg))
 }
 
-pub(crate) const DUPLICATE: &str = "duplicate member";
+pub(crate) use crate::vocabulary::payload::DUPLICATE;
 const TOO_MANY: &str = "too many members";
 
 const ALG: u16 = 1;

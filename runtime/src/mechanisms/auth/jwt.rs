@@ -29,12 +29,13 @@ use jsonwebtoken::Algorithm;
 
 use super::TokenError;
 use super::cache::{self, DEFAULT_CACHE_BYTES, VerificationCache};
-use super::claims::{self, ClaimRules, Claims, DEFAULT_LEEWAY, MAX_LEEWAY};
+use super::claims::{self, ClaimRules, DEFAULT_LEEWAY, MAX_LEEWAY};
 use super::jose::{Compact, read_header};
 use super::jwks::JwksCache;
 use super::keys::{KeyError, VerificationKey};
 use super::signature::{KeyEntry, algorithm_name_matches};
 use super::{ClaimMapping, Principal};
+use crate::vocabulary::payload::text;
 
 enum KeySource {
     Static { by_kid: HashMap<String, Arc<KeyEntry>>, all: Vec<Arc<KeyEntry>> },
@@ -310,32 +311,32 @@ impl JwtVerifier {
         let jws = Compact::split(token)?;
         let mut header_bytes = Vec::new();
         let header = read_header(jws.header, &mut header_bytes)?;
-        let (issuer, claims) = self.issuer_for(&jws)?;
+        let (issuer, payload) = self.issuer_for(&jws)?;
         let entry = issuer.select_key(header.kid.as_deref(), &header.alg).await?;
         if !algorithm_name_matches(entry.key.algorithm, &header.alg) {
             return Err(TokenError::AlgorithmNotAllowed);
         }
         entry.verify_signature(&jws)?;
-        let claims = match claims {
-            Some(claims) => claims,
-            None => claims::parse(jws.payload)?,
+        let payload = match payload {
+            Some(payload) => payload,
+            None => claims::decode(jws.payload)?,
         };
-        claims::check_registered(&claims, &issuer.rules, now)?;
-        Principal::from_verified_claims(claims, &self.mapping)
+        Principal::from_payload(payload, &self.mapping, |claims| claims::check_registered(claims, &issuer.rules, now))
     }
 
-    /// The issuer whose keys verify `jws`, and its claims when they had to be read to tell.
-    fn issuer_for(&self, jws: &Compact<'_>) -> Result<(&Issuer, Option<Claims>), TokenError> {
+    /// The issuer whose keys verify `jws`, and its decoded payload when it had to be read to tell.
+    fn issuer_for(&self, jws: &Compact<'_>) -> Result<(&Issuer, Option<String>), TokenError> {
         match self.issuers.as_slice() {
             [] => Err(TokenError::UnknownIssuer),
             [only] => Ok((only, None)),
             several => {
                 // Read `iss` unverified, only to pick the issuer whose keys then verify everything.
-                let claims = claims::parse(jws.payload)?;
+                let payload = claims::decode(jws.payload)?;
+                let claims = claims::Members::read(&payload, None)?;
                 // Unsigned yet: a missing `iss` names no issuer (a guess), not a signed token's omission.
-                let iss = claims.get("iss").and_then(|v| v.as_str()).ok_or(TokenError::UnknownIssuer)?;
+                let iss = claims.iss.and_then(text).ok_or(TokenError::UnknownIssuer)?;
                 let issuer = several.iter().find(|i| i.rules.issuer == iss).ok_or(TokenError::UnknownIssuer)?;
-                Ok((issuer, Some(claims)))
+                Ok((issuer, Some(payload)))
             }
         }
     }
