@@ -30,7 +30,7 @@
 //! | `RAMPART_JWT_AUDIENCE` | `rampart-dev` (dev); required in production | accepted `aud` values, comma-separated |
 //! | `RAMPART_JWT_LEEWAY` | `30` | seconds, at most 300 |
 //! | `RAMPART_MAX_TOKEN_BYTES` | `8192` | largest bearer token |
-//! | `RAMPART_TOKEN_CACHE_BYTES` | `33554432` | memory for verified tokens (32 MiB: about 16,000 tokens of 500 bytes); beyond, the least used are evicted one by one; `0` = verify every request |
+//! | `RAMPART_TOKEN_CACHE_BYTES` | `33554432` | memory for verified tokens (32 MiB: about 20,000 tokens of 500 bytes); beyond, the least used are evicted one by one; `0` = verify every request |
 //! | `RAMPART_ROLES_CLAIM` | `/roles` | JSON pointer to the roles array |
 //! | `RAMPART_DPOP` | `allowed` | DPoP-bound tokens (RFC 9449): `allowed` (and plain bearer tokens), `required` (only bound tokens), `off` |
 //! | `RAMPART_DPOP_NONCE` | `off` | `required`: every DPoP proof carries a nonce (resource requests; a token endpoint too when built with `TokenEndpoint::with_dpop_nonces`, as the notes service's is) the service issued in the last 5 minutes (RFC 9449 §9; sent in `DPoP-Nonce` with a `use_dpop_nonce` challenge; derived from `RAMPART_SEAL_KEY`, so instances sharing it accept each other's) |

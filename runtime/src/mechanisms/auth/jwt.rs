@@ -221,7 +221,7 @@ impl JwtVerifier {
         self
     }
 
-    /// Remembers about `capacity` tokens of 500 bytes (0 verifies every request from scratch): a
+    /// Remembers at least `capacity` tokens of 500 bytes (0 verifies every request from scratch): a
     /// byte budget of `capacity` times [`ENTRY_BYTES`](super::ENTRY_BYTES) ([`Self::with_cache_bytes`]).
     pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
         let budget = (capacity as u64).saturating_mul(super::ENTRY_BYTES);
