@@ -84,8 +84,8 @@ pub(crate) fn texts(raw: &RawValue) -> Option<Vec<Cow<'_, str>>> {
     serde_json::from_str::<Vec<Text<'_>>>(raw.get()).ok().map(|texts| texts.into_iter().map(|text| text.0).collect())
 }
 
-/// A JSON string, borrowed when it can be.
-struct Text<'a>(Cow<'a, str>);
+/// A JSON string, borrowed when it can be (member names here and in the JOSE header).
+pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Text<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

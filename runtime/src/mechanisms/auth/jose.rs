@@ -15,6 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::TokenError;
+use crate::vocabulary::payload::Text;
 
 /// `typ` values of access tokens (RFC 7519 §5.1, RFC 9068 §2.1).
 const ACCEPTED_TYPES: [&str; 3] = ["JWT", "at+jwt", "application/at+jwt"];
@@ -160,7 +161,7 @@ impl<'de> Deserialize<'de> for HeaderMembers<'de> {
                 // Members the verifier ignores, kept only to refuse their duplicates.
                 let mut others: Vec<Cow<'de, str>> = Vec::new();
                 let mut count = 0;
-                while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
+                while let Some(Text(name)) = map.next_key::<Text<'de>>()? {
                     count += 1;
                     if count > MAX_HEADER_MEMBERS {
                         return Err(de::Error::custom(TOO_MANY));
@@ -195,30 +196,6 @@ impl<'de> Deserialize<'de> for HeaderMembers<'de> {
             }
         }
         deserializer.deserialize_map(HeaderVisitor)
-    }
-}
-
-/// A member name, borrowed when it has no escapes.
-struct Name<'h>(Cow<'h, str>);
-
-impl<'de> Deserialize<'de> for Name<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(TextVisitor).map(Name)
-    }
-}
-
-struct TextVisitor;
-
-impl<'de> Visitor<'de> for TextVisitor {
-    type Value = Cow<'de, str>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_owned()))
     }
 }
 
