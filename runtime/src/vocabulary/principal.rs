@@ -402,7 +402,8 @@ impl Principal {
         serde_json::from_str(&self.0.payload).unwrap_or_else(|_| Value::Object(Map::new()))
     }
 
-    /// The claims' JSON text, as the token carried it.
+    /// The claims' JSON text: a JWT's payload as the token carried it, or the introspection
+    /// endpoint's answer as Rampart read it (`{}` for an API key).
     pub fn claims_json(&self) -> &str {
         &self.0.payload
     }
