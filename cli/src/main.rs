@@ -40,7 +40,9 @@ enum Command {
     /// Print the project's OpenAPI document, or check it against a committed copy.
     Openapi(openapi::OpenapiArgs),
     /// The security diff of a change: what it did to who can call what, between two git
-    /// revisions. Exit 1 when it loosens the contract without `// rampart-review: accept(RULE) reason`.
+    /// revisions, read from the security lockfile (rampart.lock, what the compiled router mounts)
+    /// or, when a revision has none, from the sources (said in the output). Exit 1 when it loosens
+    /// the contract without `// rampart-review: accept(RULE) reason`.
     Review(ReviewArgs),
 }
 

@@ -57,6 +57,7 @@ fn every_rule_fires_where_it_should() {
         ("Cargo.toml", 1, "RAMPART011"),
         ("Dockerfile", 5, "RAMPART010"),
         ("src/broken.rs", 3, "RAMPART012"),
+        ("src/generated.rs", 7, "RAMPART014"),
         ("src/lib.rs", 13, "RAMPART003"),
         ("src/lib.rs", 19, "RAMPART004"),
         ("src/lib.rs", 26, "RAMPART005"),
@@ -79,7 +80,7 @@ fn every_rule_fires_where_it_should() {
     assert_eq!(located(&report), expected);
     let rules: std::collections::BTreeSet<&str> =
         report["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
-    assert_eq!(rules.len(), 13, "every rule is exercised");
+    assert_eq!(rules.len(), 14, "every rule is exercised");
     let first = &report["findings"][0];
     assert!(first["fingerprint"].as_str().unwrap().len() == 16);
     assert!(first["help"].as_str().unwrap().contains(".env"));
@@ -91,11 +92,13 @@ fn text_output_names_file_line_and_column() {
     assert_eq!(output.status.code(), Some(1));
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(
-        text.contains("src/lib.rs:44:10: error[RAMPART002] `.route(...)` adds a route outside the secure router\n"),
+        text.contains(
+            "src/lib.rs:44:10: error[RAMPART002] `.route(\"/raw\", ...)` serves `/raw` outside the secure router\n"
+        ),
         "{text}"
     );
     assert!(!text.contains('\x1b'), "no color when stdout is not a terminal");
-    assert!(text.ends_with("19 finding(s) in 2 Rust file(s) (13 error, 5 warning, 1 note)\n"), "{text}");
+    assert!(text.ends_with("20 finding(s) in 3 Rust file(s) (13 error, 6 warning, 1 note)\n"), "{text}");
 }
 
 #[test]
@@ -128,7 +131,7 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
     let sarif: Value = serde_json::from_slice(&output.stdout).unwrap();
     let run = &sarif["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 13);
+    assert_eq!(rules.len(), 14);
     for result in run["results"].as_array().unwrap() {
         let index = result["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(rules[index]["id"], result["ruleId"]);
@@ -191,10 +194,19 @@ fn suppression_is_per_rule_and_per_place() {
     std::fs::write(copy.path().join("Cargo.toml"), "[package]\nname = \"s\"\n").unwrap();
     std::fs::write(copy.path().join("deny.toml"), "").unwrap();
     std::fs::write(copy.path().join(".gitignore"), ".env\n").unwrap();
-    let source = "fn app(r: axum::Router) -> axum::Router {\n    // rampart-audit: allow(RAMPART003)\n    let r = r.route(\"/a\", todo());\n    // rampart-audit: allow(RAMPART002)\n    r.route(\"/b\", todo())\n}\n";
+    let source = "fn app(r: axum::Router) -> axum::Router {\n    // rampart-audit: allow(RAMPART003) not this rule\n    let r = r.route(\"/a\", todo());\n    // rampart-audit: allow(RAMPART002) the health probe of the sidecar\n    let r = r.route(\"/b\", todo());\n    // rampart-audit: allow(RAMPART002)\n    r.route(\"/c\", todo())\n}\n";
     std::fs::write(copy.path().join("src/lib.rs"), source).unwrap();
     let (_, report) = audit_json(copy.path());
-    assert_eq!(located(&report), [("src/lib.rs".to_owned(), 3, "RAMPART002".to_owned())]);
+    // A marker without a reason silences nothing, and the finding says so.
+    assert_eq!(
+        located(&report),
+        [("src/lib.rs".to_owned(), 3, "RAMPART002".to_owned()), ("src/lib.rs".to_owned(), 7, "RAMPART002".to_owned())]
+    );
+    let bare = report["findings"][1]["message"].as_str().unwrap();
+    assert!(
+        bare.ends_with("(`rampart-audit: allow(RAMPART002)` here has no reason and is ignored: write why after it)"),
+        "{bare}"
+    );
 }
 
 #[test]

@@ -194,7 +194,14 @@ fn each_kind_of_change_has_its_rule_and_verdict() {
         ),
         ("relation-narrowed", "relation = \"note#viewer\"", "relation = \"note#editor\"", "REVIEW009", "info", 0),
         ("relation-widened", "relation = \"note#editor\"", "relation = \"note#viewer\"", "REVIEW009", "loosens", 1),
-        ("relation-removed", "relation = \"note#viewer\", ", "", "REVIEW009", "loosens", 1),
+        (
+            "relation-removed",
+            "load = load_note, relation = \"note#viewer\", rate = \"100/min\")]\npub async fn get_note(note: Checked<Note>",
+            "rate = \"100/min\")]\npub async fn get_note(note: State<Note>",
+            "REVIEW009",
+            "loosens",
+            1,
+        ),
         (
             "rate-removed",
             ", rate = \"60/min\")]\npub async fn health",
@@ -254,12 +261,12 @@ fn each_kind_of_change_has_its_rule_and_verdict() {
     ];
     run_cases(&mut repo, cases);
 
-    // An endpoint added (secured: info; public: loosens) and removed (info).
+    // An endpoint added (secured or public: someone may call what did not exist) and removed (info).
     repo.change(
         "/// Health.",
         "/// Export.\n#[secure(get, path = \"/export\", role = \"admin\", rate = \"1/min\")]\npub async fn export() {}\n\n/// Health.",
     );
-    assert_eq!(verdicts(&repo.review().1), one("REVIEW001", "info"));
+    assert_eq!(verdicts(&repo.review().1), one("REVIEW001", "loosens"));
     snapshot(&repo, "secure-endpoint-added");
     repo.change(
         "/// Health.",
@@ -303,24 +310,42 @@ fn each_kind_of_change_has_its_rule_and_verdict() {
         snapshot(&repo, name);
     }
 
-    // rampart.toml: scopes, roles and relations changed are reported.
+    // rampart.toml: scopes, roles and relations changed are reported; a scope an endpoint still
+    // names, removed, loosens (the attribute no longer reads as it compiled).
     let mut registry = REGISTRY.to_owned();
-    for (name, from, to, message) in [
-        ("registry-scope-removed", "\"notes:write\" = \"Write notes\"\n", "", "scope `notes:write` removed"),
-        ("registry-role-added", "roles = [\"admin\"]", "roles = [\"admin\", \"auditor\"]", "role `auditor` added"),
+    for (name, from, to, message, rule, exit_code) in [
+        (
+            "registry-role-added",
+            "roles = [\"admin\"]",
+            "roles = [\"admin\", \"auditor\"]",
+            "role `auditor` added",
+            "REVIEW011",
+            0,
+        ),
         (
             "registry-relation-changed",
             "viewer = [\"editor\"]",
             "viewer = [\"editor\", \"owner\"]",
-            "relation `note#viewer",
+            "`note#viewer` is implied directly by",
+            "REVIEW011",
+            0,
+        ),
+        (
+            "registry-scope-removed",
+            "\"notes:write\" = \"Write notes\"\n",
+            "",
+            "scope `notes:write` removed from rampart.toml, but an endpoint still names it",
+            "REVIEW014",
+            1,
         ),
     ] {
         registry = registry.replacen(from, to, 1);
         std::fs::write(repo.dir.path().join("rampart.toml"), &registry).unwrap();
         git(repo.dir.path(), &["commit", "-q", "-am", name]);
         let (exit, review) = repo.review();
-        assert_eq!(exit, 0, "{name}");
-        assert!(verdicts(&review).iter().all(|(r, e, _)| r == "REVIEW011" && e == "info"), "{name}");
+        assert_eq!(exit, exit_code, "{name}");
+        let found = verdicts(&review);
+        assert!(found.iter().any(|(r, _, _)| r == rule), "{name}: {found:?}");
         let messages = review["changes"].to_string();
         assert!(messages.contains(message), "{name}: {messages}");
         snapshot(&repo, name);
@@ -403,7 +428,14 @@ fn a_policy_is_judged_by_who_it_lets_in_and_resource_checks_by_what_they_check()
             1,
         ),
         ("owner-changed", "owner = is_author", "owner = is_author_or_admin", "REVIEW009", "loosens", 1),
-        ("owner-removed", "load = load_note, owner = is_author_or_admin, ", "", "REVIEW009", "loosens", 1),
+        (
+            "owner-removed",
+            "load = load_note, owner = is_author_or_admin, rate = \"100/min\")]\npub async fn get_note(note: Checked<Note>",
+            "rate = \"100/min\")]\npub async fn get_note(note: State<Note>",
+            "REVIEW009",
+            "loosens",
+            1,
+        ),
     ];
     run_cases(&mut repo, cases);
 
@@ -460,23 +492,23 @@ fn the_pull_request_gets_a_table_of_contracts_and_code_scanning_gets_valid_sarif
     let (code, markdown) = repo.output("HEAD~1", "markdown");
     assert_eq!(code, 1);
     let golden = "## Rampart security review\n\n\
-        1 change(s) between HEAD~1 and HEAD: 1 loosening not accepted, 0 accepted.\n\n\
+        1 change(s) between HEAD~1 and HEAD: 1 loosening not accepted, 0 accepted; contracts read from the sources, not the compiled router (no rampart.lock at either revision): code a reader cannot see is not compared.\n\n\
         | endpoint | before | after |\n|---|---|---|\n\
-        | `POST /notes` | `scope = [\"notes:write\", \"notes:read\"], rate = 10/min, burst = 10, body_limit = 64KiB` | `scope = [\"notes:write\", \"notes:read\"], rate = 60/min, burst = 10, body_limit = 64KiB` |\n\n\
+        | `POST /notes` | `all(scope = \"notes:write\", scope = \"notes:read\"), auth = [api_key, bearer, dpop], rate = 10/60s burst 10 per sub, body_limit = 65536` | `all(scope = \"notes:write\", scope = \"notes:read\"), auth = [api_key, bearer, dpop], rate = 60/60s burst 10 per sub, body_limit = 65536` |\n\n\
         | | rule | change | where |\n|---|---|---|---|\n\
-        | ❌ | REVIEW007 | the `rate` of `POST /notes` was raised | `src/lib.rs:10` |\n";
+        | ❌ | REVIEW007 | the rate limit of `POST /notes` was raised | `src/lib.rs:10` |\n";
     assert_eq!(markdown, golden);
 
     let (_, text) = repo.output("HEAD~1", "text");
     assert_eq!(
         text,
-        "src/lib.rs:10: loosens[REVIEW007] the `rate` of `POST /notes` was raised\n  = before: 10/min\n  = after:  60/min\n\
-         1 change(s) between HEAD~1 and HEAD: 1 loosening not accepted, 0 accepted\n"
+        "src/lib.rs:10: loosens[REVIEW007] the rate limit of `POST /notes` was raised\n  = before: 10/60s burst 10 per sub\n  = after:  60/60s burst 10 per sub\n\
+         1 change(s) between HEAD~1 and HEAD: 1 loosening not accepted, 0 accepted; contracts read from the sources, not the compiled router (no rampart.lock at either revision): code a reader cannot see is not compared\n"
     );
     let (_, github) = repo.output("HEAD~1", "github");
     assert_eq!(
         github,
-        "::error file=src/lib.rs,line=10,title=REVIEW007 limit-loosened::the `rate` of `POST /notes` was raised\n"
+        "::warning title=rampart review::contracts read from the sources, not the compiled router (no rampart.lock at either revision): code a reader cannot see is not compared\n::error file=src/lib.rs,line=10,title=REVIEW007 limit-loosened::the rate limit of `POST /notes` was raised\n"
     );
 
     let (_, sarif) = repo.output("HEAD~1", "sarif");
@@ -502,17 +534,96 @@ fn nothing_changed_is_exit_0_and_a_bad_revision_is_exit_2() {
     let rules = rampart(&["review", "--list-rules"]);
     assert_eq!(rules.status.code(), Some(0));
     let listed = String::from_utf8(rules.stdout).unwrap();
-    assert_eq!(listed.lines().count(), 11, "{listed}");
+    assert_eq!(listed.lines().count(), 18, "{listed}");
     assert!(listed.starts_with("REVIEW001 endpoint-added: "), "{listed}");
     let output = rampart(&["review", repo.path(), "--base", "HEAD", "--head", "HEAD"]);
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
-        "0 change(s) between HEAD and HEAD: 0 loosening not accepted, 0 accepted\n"
+        "0 change(s) between HEAD and HEAD: 0 loosening not accepted, 0 accepted; contracts read from the sources, not the compiled router (no rampart.lock at either revision): code a reader cannot see is not compared\n"
     );
     let output = rampart(&["review", repo.path(), "--base", "no-such-branch"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("`no-such-branch` is not a revision"));
     let output = rampart(&["review", repo.path()]);
     assert_eq!(output.status.code(), Some(2), "--base is required");
+}
+
+/// The notes service reviewed as a pull request would be: its committed `rampart.lock` (which
+/// must be what its compiled router mounts) at the base, and at the head the lockfile of the
+/// same router with `POST /notes` raised from 10 to 600 requests a minute, as
+/// `rate = "600/min"` compiles. The markdown is the one README.md shows.
+#[test]
+fn the_notes_service_is_reviewed_from_its_lockfile() {
+    let notes = workspace().join("examples/notes");
+    let committed = std::fs::read_to_string(notes.join("rampart.lock")).unwrap();
+    assert_eq!(
+        committed,
+        rampart::lock::render(&notes::inventory()),
+        "examples/notes/rampart.lock is stale: RAMPART_LOCK=write cargo test -p notes --test lock"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path();
+    std::fs::create_dir(repo.join("src")).unwrap();
+    for file in ["Cargo.toml", "rampart.toml", "rampart.lock", "deny.toml"] {
+        std::fs::copy(notes.join(file), repo.join(file)).unwrap();
+    }
+    for entry in std::fs::read_dir(notes.join("src")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), repo.join("src").join(entry.file_name())).unwrap();
+    }
+    std::fs::write(repo.join(".gitignore"), ".env\ntarget/\n").unwrap();
+    git(repo, &["init", "-q", "-b", "main"]);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", "base"]);
+
+    let handlers = std::fs::read_to_string(repo.join("src/handlers.rs")).unwrap();
+    let attribute = "#[secure(post, path = \"/notes\", scope = \"notes:write\", rate = \"10/min\"";
+    assert!(handlers.contains(attribute));
+    let raised_attribute = attribute.replace("10/min", "600/min");
+    std::fs::write(repo.join("src/handlers.rs"), handlers.replacen(attribute, &raised_attribute, 1)).unwrap();
+    let raised: Vec<&'static rampart::EndpointInfo> = notes::inventory()
+        .into_iter()
+        .map(|info| {
+            if info.path != "/notes" || info.method != rampart::Method::POST {
+                return info;
+            }
+            let mut copy = *info;
+            copy.rate = copy.rate.map(|rate| rampart::RateSpec { count: 600, ..rate });
+            &*Box::leak(Box::new(copy))
+        })
+        .collect();
+    std::fs::write(repo.join("rampart.lock"), rampart::lock::render(&raised)).unwrap();
+    git(repo, &["commit", "-q", "-am", "raise the create rate"]);
+
+    let output = rampart(&["review", repo.to_str().unwrap(), "--base", "HEAD~1", "--head", "HEAD", "--format", "markdown"]);
+    assert_eq!(output.status.code(), Some(1));
+    let markdown = String::from_utf8(output.stdout).unwrap();
+    assert!(markdown.contains("contracts read from rampart.lock"), "{markdown}");
+    let line = handlers.lines().position(|l| l.starts_with(attribute)).unwrap() + 1;
+    assert!(markdown.contains(&format!("`src/handlers.rs:{line}`")), "located at the attribute: {markdown}");
+    // README.md shows this review (the line number aside: handlers.rs changes more often).
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let shown = without_line_numbers(&readme);
+    assert!(
+        shown.contains(&without_line_numbers(&format!("```markdown\n{markdown}```"))),
+        "README.md shows another review:\n{markdown}"
+    );
+}
+
+/// `text` with the numbers after `src/handlers.rs:` removed.
+fn without_line_numbers(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("src/handlers.rs:") {
+        let (before, after) = rest.split_at(at + "src/handlers.rs:".len());
+        out.push_str(before);
+        rest = after.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }

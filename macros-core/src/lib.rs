@@ -15,6 +15,7 @@
 //! assert!(expand(Kind::Secure, bad, item, None).to_string().contains("unknown rate unit"));
 //! ```
 
+mod contract;
 mod errors;
 mod rate;
 mod registry;
@@ -22,6 +23,8 @@ mod route_path;
 mod schema_rules;
 mod secure;
 
+pub use contract::{Contract, RateContract, contract};
 pub use rate::{Rate, parse_rate};
+pub use registry::{Registry, Relations, read_registry};
 pub use schema_rules::schema_rules;
 pub use secure::{Kind, expand};

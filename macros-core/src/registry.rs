@@ -27,19 +27,22 @@
 use std::path::{Path, PathBuf};
 
 /// The declared scopes (with descriptions) and roles, and the file they came from.
-#[derive(Debug, Clone)]
-pub(crate) struct Registry {
-    pub(crate) file: PathBuf,
-    pub(crate) scopes: Vec<(String, String)>,
-    pub(crate) roles: Vec<String>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registry {
+    /// The file, made absolute.
+    pub file: PathBuf,
+    /// Each scope with its description, in the file's order.
+    pub scopes: Vec<(String, String)>,
+    /// The roles.
+    pub roles: Vec<String>,
     /// Resource type -> its relations, each with the relations that directly imply it.
-    pub(crate) relations: Relations,
-    /// Resource type -> role -> the relation the role holds on every object of the type.
-    pub(crate) grants: Vec<(String, String, String)>,
+    pub relations: Relations,
+    /// (resource type, role, the relation the role holds on every object of the type).
+    pub grants: Vec<(String, String, String)>,
 }
 
 /// Resource type -> its relations, each with the relations that directly imply it.
-pub(crate) type Relations = Vec<(String, Vec<(String, Vec<String>)>)>;
+pub type Relations = Vec<(String, Vec<(String, Vec<String>)>)>;
 
 /// A `relation = "..."` resolved against the registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,6 +164,16 @@ pub(crate) fn find(source_file: Option<PathBuf>) -> Result<Option<Registry>, Str
             return Ok(None);
         }
     }
+}
+
+/// Reads a `rampart.toml` as `#[secure]` does.
+///
+/// # Errors
+///
+/// The message the attribute would give: unreadable, not TOML, or a declaration that does not
+/// hold (a relation implied by an undeclared one, a grant of an unknown relation, ...).
+pub fn read_registry(file: &Path) -> Result<Registry, String> {
+    read(file)
 }
 
 fn read(file: &Path) -> Result<Registry, String> {

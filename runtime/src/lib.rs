@@ -43,7 +43,7 @@ mod hub;
 mod mechanisms;
 mod vocabulary;
 
-pub use assembly::{docs, endpoint, metrics, oauth, serve, testing};
+pub use assembly::{docs, endpoint, lock, metrics, oauth, serve, testing};
 pub use edge::{context, headers};
 pub use guard::{extract, validate};
 pub use hub::setup;

@@ -4,8 +4,13 @@
 //! [`rules::RULES`]; the project's files (`.gitignore`, `Dockerfile`, `deny.toml`) are checked
 //! too. Each finding has a stable rule id, a repository-relative `file:line:column` and a
 //! fingerprint that survives unrelated edits (it hashes the rule, the file and the offending line's
-//! text, not its number). `// rampart-audit: allow(RAMPART003)` on the line or the line above
-//! silences one rule there.
+//! text, not its number). `// rampart-audit: allow(RAMPART003) why` on the line or the line above
+//! silences one rule there; without a reason it silences nothing (and says so).
+//!
+//! What a reader cannot see is named, not passed: items made by a macro are findings
+//! (`RAMPART014`), `include!` and `#[path]` files are followed, `cfg` predicates are judged by
+//! their meaning, and only the crate root's `tests/` and `benches/` are skipped (with modules
+//! declared under `#[cfg(test)]`).
 
 pub mod report;
 pub mod rules;
@@ -60,11 +65,28 @@ pub struct Audit {
     pub routes: Vec<Route>,
     /// How many Rust files were read.
     pub files_scanned: usize,
+    /// Every `rampart-audit: allow(...)` marker, honoured or not.
+    pub suppressions: Vec<Suppression>,
 }
 
-/// Directories never audited: build output, VCS data, and test code (which legitimately holds
-/// fixed secrets and mock routes).
-const SKIPPED_DIRS: [&str; 4] = ["target", "tests", "benches", "node_modules"];
+/// A `// rampart-audit: allow(RULES) reason` marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppression {
+    /// Repository-relative file.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// The marker's text, from `rampart-audit:` on.
+    pub text: String,
+    /// The reason after `allow(...)`, when one is given.
+    pub reason: Option<String>,
+}
+
+/// Directories never audited: build output and installed packages.
+const SKIPPED_DIRS: [&str; 2] = ["target", "node_modules"];
+/// Directories of test code (which legitimately holds fixed secrets and mock routes), skipped
+/// only where cargo compiles them as tests: at a crate's root, beside its `Cargo.toml`.
+const TEST_DIRS: [&str; 2] = ["tests", "benches"];
 
 fn rust_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
@@ -77,7 +99,8 @@ fn rust_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
             let name = entry.file_name().to_string_lossy().into_owned();
             let kind = entry.file_type()?;
             if kind.is_dir() {
-                if !name.starts_with('.') && !SKIPPED_DIRS.contains(&name.as_str()) {
+                let test_dir = TEST_DIRS.contains(&name.as_str()) && dir.join("Cargo.toml").is_file();
+                if !name.starts_with('.') && !SKIPPED_DIRS.contains(&name.as_str()) && !test_dir {
                     stack.push(path);
                 }
             } else if kind.is_file() && name.ends_with(".rs") {
@@ -108,17 +131,74 @@ pub fn run(root: &Path) -> anyhow::Result<Audit> {
     let mut raw: Vec<(String, Hit)> = Vec::new();
     let mut plain_fns = BTreeSet::new();
     let mut mounts = Vec::new();
+    let mut defined_macros = BTreeSet::new();
+    let mut statement_macros = Vec::new();
 
-    for path in rust_files(&root)? {
+    // Every file, then the files they bring in by path; modules declared for tests only are
+    // test code wherever they are.
+    let mut scanned: Vec<(PathBuf, String, String, FileFacts)> = Vec::new();
+    let mut queue: Vec<PathBuf> = rust_files(&root)?;
+    queue.reverse();
+    let mut seen: BTreeSet<PathBuf> = queue.iter().cloned().collect();
+    let mut test_code: BTreeSet<PathBuf> = BTreeSet::new();
+    while let Some(path) = queue.pop() {
         let file = relative(&root, &path);
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let facts = scan_source_at(&file, &text, Some(path.clone()));
+        for module in &facts.test_modules {
+            test_code.extend(module_files(&path, module));
+        }
+        for (included, line, column) in &facts.included {
+            let target = path.parent().unwrap_or(&root).join(included);
+            match target.canonicalize() {
+                Ok(target) if target.is_file() => {
+                    if seen.insert(target.clone()) {
+                        queue.push(target);
+                    }
+                }
+                _ => raw.push((
+                    file.clone(),
+                    Hit {
+                        rule: rules::NOT_REVIEWABLE,
+                        line: *line,
+                        column: *column,
+                        message: format!("`{included}` cannot be read: the code it brings in is not reviewed"),
+                    },
+                )),
+            }
+        }
+        scanned.push((path, file, text, facts));
+    }
+    for (path, file, text, facts) in scanned {
+        let is_test = test_code.iter().any(|test| path == *test || path.starts_with(test.with_extension("")));
+        if is_test {
+            continue;
+        }
         audit.files_scanned += 1;
-        let facts = scan_source(&file, &text);
         raw.extend(facts.hits.into_iter().map(|h| (file.clone(), h)));
         audit.routes.extend(facts.routes);
         plain_fns.extend(facts.plain_async_fns);
         mounts.extend(facts.mounts.into_iter().map(|(name, line, column)| (file.clone(), name, line, column)));
+        defined_macros.extend(facts.defined_macros);
+        statement_macros
+            .extend(facts.statement_macros.into_iter().map(|(name, line, column)| (file.clone(), name, line, column)));
+        audit.suppressions.extend(suppressions(&file, &text));
         sources.insert(file, text);
+    }
+    for (file, name, line, column) in statement_macros {
+        if defined_macros.contains(&name) {
+            raw.push((
+                file,
+                Hit {
+                    rule: rules::NOT_REVIEWABLE,
+                    line,
+                    column,
+                    message: format!(
+                        "the items `{name}!` expands to cannot be read: a handler or route it makes is not reviewed"
+                    ),
+                },
+            ));
+        }
     }
     for (file, name, line, column) in mounts {
         if plain_fns.contains(&name) {
@@ -138,8 +218,14 @@ pub fn run(root: &Path) -> anyhow::Result<Audit> {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (file, hit) in raw {
         let text = sources.get(&file).map(String::as_str).unwrap_or("");
-        if suppressed(text, hit.line, hit.rule.id) {
-            continue;
+        let mut hit = hit;
+        match suppressed(text, hit.line, hit.rule.id) {
+            Allowed::WithReason => continue,
+            Allowed::WithoutReason => hit.message.push_str(&format!(
+                " (`rampart-audit: allow({})` here has no reason and is ignored: write why after it)",
+                hit.rule.id
+            )),
+            Allowed::No => {}
         }
         let line_text = text.lines().nth(hit.line.saturating_sub(1)).unwrap_or("").trim();
         let base = format!("{}\0{file}\0{line_text}", hit.rule.id);
@@ -170,9 +256,18 @@ pub fn run(root: &Path) -> anyhow::Result<Audit> {
 /// assert!(facts.hits[0].message.starts_with("not audited"));
 /// ```
 pub fn scan_source(file: &str, text: &str) -> FileFacts {
+    scan_source_at(file, text, None)
+}
+
+/// [`scan_source`] of the file at the absolute path `source`, from which the attributes find
+/// their `rampart.toml`.
+pub fn scan_source_at(file: &str, text: &str, source: Option<PathBuf>) -> FileFacts {
     match syn::parse_file(text) {
         Ok(ast) => {
-            let mut visitor = visit::Visitor::new(file);
+            let mut visitor = match source {
+                Some(source) => visit::Visitor::at(file, source),
+                None => visit::Visitor::new(file),
+            };
             syn::visit::Visit::visit_file(&mut visitor, &ast);
             visitor.finish()
         }
@@ -189,15 +284,70 @@ pub fn scan_source(file: &str, text: &str) -> FileFacts {
     }
 }
 
-/// `// rampart-audit: allow(RAMPART003)` on the finding's line or the line above.
-fn suppressed(text: &str, line: usize, rule: &str) -> bool {
-    let marker = format!("rampart-audit: allow({rule})");
+/// The files of `mod module;` declared in `file` (or `#[path = "module"]`): `module.rs` and the
+/// directory `module/`, beside `file` (or in its own directory, for a non-`mod.rs` file).
+fn module_files(file: &Path, module: &str) -> Vec<PathBuf> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    if module.ends_with(".rs") {
+        return vec![dir.join(module)];
+    }
+    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let base = if matches!(stem, "mod" | "lib" | "main") { dir.to_path_buf() } else { dir.join(stem) };
+    vec![base.join(format!("{module}.rs")), base.join(module)]
+}
+
+/// Whether a finding is silenced by `// rampart-audit: allow(RULE) reason`.
+#[derive(Debug, PartialEq, Eq)]
+enum Allowed {
+    /// Silenced: the marker names the rule and says why.
+    WithReason,
+    /// A marker without a reason, which silences nothing.
+    WithoutReason,
+    /// No marker.
+    No,
+}
+
+/// `// rampart-audit: allow(RAMPART003) reason` on the finding's line or the line above.
+fn suppressed(text: &str, line: usize, rule: &str) -> Allowed {
     let lines: Vec<&str> = text.lines().collect();
-    [line.checked_sub(1), line.checked_sub(2)]
-        .into_iter()
-        .flatten()
-        .filter_map(|i| lines.get(i))
-        .any(|l| l.contains(&marker))
+    let mut found = Allowed::No;
+    for marker in [line.checked_sub(1), line.checked_sub(2)].into_iter().flatten().filter_map(|i| lines.get(i)) {
+        if let Some((rules, reason)) = allow_marker(marker)
+            && rules.split(',').any(|r| r.trim() == rule)
+        {
+            if reason.is_some() {
+                return Allowed::WithReason;
+            }
+            found = Allowed::WithoutReason;
+        }
+    }
+    found
+}
+
+/// The rules and the reason of a `rampart-audit: allow(RULES) reason` marker on `line`.
+fn allow_marker(line: &str) -> Option<(&str, Option<&str>)> {
+    let (_, rest) = line.split_once("rampart-audit:")?;
+    let rest = rest.trim_start().strip_prefix("allow(")?;
+    let (rules, reason) = rest.split_once(')')?;
+    let reason = reason.trim();
+    Some((rules, (!reason.is_empty()).then_some(reason)))
+}
+
+/// Every allow marker of a file.
+fn suppressions(file: &str, text: &str) -> Vec<Suppression> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(index, line)| {
+            let (_, reason) = allow_marker(line)?;
+            let start = line.find("rampart-audit:").unwrap_or(0);
+            Some(Suppression {
+                file: file.to_owned(),
+                line: index + 1,
+                text: line[start..].trim().to_owned(),
+                reason: reason.map(str::to_owned),
+            })
+        })
+        .collect()
 }
 
 /// The project-level rules: `.env` ignored, the container user, `deny.toml`.

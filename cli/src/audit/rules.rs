@@ -62,7 +62,7 @@ pub const PUBLIC_MUTATION: &Rule = &Rule {
     name: "public-mutating-endpoint",
     severity: Severity::Warning,
     summary: "#[public] on a state-changing method",
-    help: "Anyone can call a #[public] endpoint. Use #[secure(...)] for POST/PUT/PATCH/DELETE unless it must be open (a token endpoint, a webhook with its own signature check); then say so with `// rampart-audit: allow(RAMPART003)` above it.",
+    help: "Anyone can call a #[public] endpoint. Use #[secure(...)] for POST/PUT/PATCH/DELETE unless it must be open (a token endpoint, a webhook with its own signature check); then say so with `// rampart-audit: allow(RAMPART003) why` above it (a marker without a reason silences nothing).",
 };
 
 /// RAMPART004.
@@ -155,6 +155,15 @@ pub const MOUNTED_SERVICE: &Rule = &Rule {
     help: "Anyone may call what `.mount_service(path, service, reason)` serves; its answers get the secure headers and request id. Check that it serves only what may be public (no directory above the intended one, no source maps or dotfiles).",
 };
 
+/// RAMPART014.
+pub const NOT_REVIEWABLE: &Rule = &Rule {
+    id: "RAMPART014",
+    name: "not-reviewable-by-reading",
+    severity: Severity::Warning,
+    summary: "Code a reader of the sources cannot see into: items made by a macro, an `include!` or `#[path]` that cannot be followed",
+    help: "Items a macro invocation expands to (a handler, a route) are invisible to a text review: declare endpoints with the attribute directly, or keep the security lockfile (rampart.lock) fresh so that `rampart review` judges what is compiled. Accept a macro that makes no endpoint with `// rampart-audit: allow(RAMPART014) why`.",
+};
+
 /// Every rule, in id order.
 pub const RULES: &[&Rule] = &[
     UNANNOTATED_HANDLER,
@@ -170,4 +179,5 @@ pub const RULES: &[&Rule] = &[
     NO_DENY,
     UNPARSABLE,
     MOUNTED_SERVICE,
+    NOT_REVIEWABLE,
 ];

@@ -34,9 +34,13 @@ pub struct Route {
     #[serde(skip)]
     pub policy: Vec<String>,
     /// Every other argument as written (`burst`, `body_limit`, `validate`, `owner`, `load`,
-    /// `relation`, `rate_key`, `reason`, ...), for `review`.
+    /// `relation`, `rate_key`, `reason`, ...).
     #[serde(skip)]
     pub arguments: std::collections::BTreeMap<String, String>,
+    /// The contract as the compiler reads the attribute (`rampart-macros-core`), or why it does
+    /// not compile; for `review`.
+    #[serde(skip)]
+    pub contract: Result<rampart_macros_core::Contract, String>,
 }
 
 /// What one file yields.
@@ -50,14 +54,29 @@ pub struct FileFacts {
     pub plain_async_fns: Vec<String>,
     /// `.mount(name)` calls: the mounted name and where.
     pub mounts: Vec<(String, usize, usize)>,
+    /// Names of the `macro_rules!` the file defines.
+    pub defined_macros: Vec<String>,
+    /// Statement-position macro calls (name, line, column): reported when the project defines
+    /// the macro (it may expand to a handler or a route).
+    pub statement_macros: Vec<(String, usize, usize)>,
+    /// Files the file brings in by path (`include!("...")`, `#[path = "..."] mod m;`), as
+    /// written, with where: followed by the audit.
+    pub included: Vec<(String, usize, usize)>,
+    /// `mod m;` declarations compiled only in tests (`#[cfg(test)]`): their files are test code.
+    pub test_modules: Vec<String>,
 }
 
 /// The syntax-tree walk that collects [`FileFacts`] from one file.
 pub struct Visitor<'a> {
     file: &'a str,
+    /// The file's absolute path, to find the `rampart.toml` the attribute reads.
+    source: Option<std::path::PathBuf>,
     facts: FileFacts,
     in_test: usize,
 }
+
+/// Item-position macros of the standard library and tokio that make no handler or route.
+const KNOWN_ITEM_MACROS: [&str; 4] = ["thread_local", "task_local", "macro_rules", "compile_error"];
 
 const RAW_ROUTING: [&str; 6] = ["route", "route_service", "nest", "nest_service", "fallback", "fallback_service"];
 const SECRET_NAMES: [&str; 7] = ["SECRET", "PASSWORD", "PASSWD", "PRIVATE_KEY", "API_KEY", "TOKEN", "CREDENTIAL"];
@@ -70,12 +89,60 @@ fn position(span: Span) -> (usize, usize) {
     (start.line, start.column + 1)
 }
 
-fn is_test_attr(attr: &Attribute) -> bool {
+/// Whether the item is compiled only in tests: `#[test]`, or a `cfg` whose predicate is false
+/// when `test` is (judged by its meaning, not its text: `cfg(any(test, not(test)))` is always
+/// compiled, and a predicate on anything else may hold in production).
+pub(crate) fn is_test_attr(attr: &Attribute) -> bool {
     let path = attr.path();
-    if path.segments.last().is_some_and(|s| s.ident == "test") {
+    if path.segments.len() == 1 && path.is_ident("test") {
         return true;
     }
-    path.is_ident("cfg") && attr.meta.require_list().is_ok_and(|l| l.tokens.to_string().contains("test"))
+    path.is_ident("cfg")
+        && attr
+            .meta
+            .require_list()
+            .ok()
+            .and_then(|list| syn::parse2::<Meta>(list.tokens.clone()).ok())
+            .is_some_and(|predicate| cfg_outside_tests(&predicate) == Some(false))
+}
+
+/// A `cfg` predicate's value in a build without `test`: `Some(false)` never compiled there,
+/// `Some(true)` always, `None` depends on features, targets and other options.
+fn cfg_outside_tests(predicate: &Meta) -> Option<bool> {
+    let nested = |list: &syn::MetaList| -> Option<Vec<Meta>> {
+        list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated).ok().map(|p| p.into_iter().collect())
+    };
+    match predicate {
+        Meta::Path(path) if path.is_ident("test") => Some(false),
+        Meta::List(list) if list.path.is_ident("not") => {
+            let inner = nested(list)?;
+            match inner.as_slice() {
+                [one] => cfg_outside_tests(one).map(|value| !value),
+                _ => None,
+            }
+        }
+        Meta::List(list) if list.path.is_ident("all") => {
+            let values: Vec<Option<bool>> = nested(list)?.iter().map(cfg_outside_tests).collect();
+            if values.contains(&Some(false)) {
+                Some(false)
+            } else if values.iter().all(|v| *v == Some(true)) {
+                Some(true)
+            } else {
+                None
+            }
+        }
+        Meta::List(list) if list.path.is_ident("any") => {
+            let values: Vec<Option<bool>> = nested(list)?.iter().map(cfg_outside_tests).collect();
+            if values.contains(&Some(true)) {
+                Some(true)
+            } else if values.iter().all(|v| *v == Some(false)) {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
 }
 
 fn last_ident(path: &syn::Path) -> String {
@@ -98,7 +165,13 @@ fn literal_bytes(expr: &Expr) -> Option<(usize, Span)> {
 impl<'a> Visitor<'a> {
     /// A walk over the file at the repository-relative path `file`.
     pub fn new(file: &'a str) -> Self {
-        Self { file, facts: FileFacts::default(), in_test: 0 }
+        Self { file, source: None, facts: FileFacts::default(), in_test: 0 }
+    }
+
+    /// A walk over `file`, which is at the absolute path `source` (the attribute's
+    /// `rampart.toml` is found from there, as the compiler finds it).
+    pub fn at(file: &'a str, source: std::path::PathBuf) -> Self {
+        Self { source: Some(source), ..Self::new(file) }
     }
 
     /// What the walk found.
@@ -174,6 +247,7 @@ impl<'a> Visitor<'a> {
             }
         }
         let handler = func.sig.ident.to_string();
+        let contract = self.contract(func, attr, kind);
         if kind == "public"
             && let Some((m, span)) = &method
             && MUTATING.contains(&m.as_str())
@@ -211,8 +285,22 @@ impl<'a> Visitor<'a> {
                 kind: kind.to_owned(),
                 policy,
                 arguments,
+                contract,
             });
         }
+    }
+
+    /// The attribute read by `rampart-macros-core`, as the compiler reads it (the function
+    /// without this attribute, as the macro receives it).
+    fn contract(&self, func: &ItemFn, attr: &Attribute, kind: &str) -> Result<rampart_macros_core::Contract, String> {
+        let kind = if kind == "public" { rampart_macros_core::Kind::Public } else { rampart_macros_core::Kind::Secure };
+        let args = match &attr.meta {
+            Meta::List(list) => list.tokens.clone(),
+            _ => proc_macro2::TokenStream::new(),
+        };
+        let mut item = func.clone();
+        item.attrs.retain(|other| other != attr);
+        rampart_macros_core::contract(kind, args, quote::ToTokens::to_token_stream(&item), self.source.clone())
     }
 }
 
@@ -234,7 +322,7 @@ impl Visitor<'_> {
             let line = position(call.method.span()).0;
             self.facts.routes.push(Route {
                 method: "GET".to_owned(),
-                path,
+                path: path.clone(),
                 access: format!("public ({reason})"),
                 rate: None,
                 handler: "mount_service".to_owned(),
@@ -242,7 +330,23 @@ impl Visitor<'_> {
                 line,
                 kind: "public".to_owned(),
                 policy: Vec::new(),
-                arguments: std::collections::BTreeMap::from([("reason".to_owned(), reason)]),
+                arguments: std::collections::BTreeMap::from([("reason".to_owned(), reason.clone())]),
+                contract: Ok(rampart_macros_core::Contract {
+                    handler: "mount_service".to_owned(),
+                    method: "GET",
+                    path: path.clone(),
+                    public_reason: Some(reason),
+                    policy: None,
+                    accepts: Vec::new(),
+                    rate: None,
+                    body_limit: 0,
+                    validate: false,
+                    timeout_ms: None,
+                    load: None,
+                    owner: None,
+                    relation: None,
+                    status: 200,
+                }),
             });
         }
     }
@@ -251,6 +355,21 @@ impl Visitor<'_> {
 impl<'ast> Visit<'ast> for Visitor<'_> {
     fn visit_item_mod(&mut self, item: &'ast ItemMod) {
         let test = item.attrs.iter().any(is_test_attr);
+        if item.content.is_none() {
+            let path = item.attrs.iter().find(|a| a.path().is_ident("path")).and_then(|a| match &a.meta {
+                Meta::NameValue(nv) => match &nv.value {
+                    Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.value()),
+                    _ => None,
+                },
+                _ => None,
+            });
+            if test || self.in_test > 0 {
+                self.facts.test_modules.push(path.unwrap_or_else(|| item.ident.to_string()));
+            } else if let Some(path) = path {
+                let (line, column) = position(item.ident.span());
+                self.facts.included.push((path, line, column));
+            }
+        }
         self.in_test += usize::from(test);
         visit::visit_item_mod(self, item);
         self.in_test -= usize::from(test);
@@ -290,11 +409,20 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
     fn visit_expr_method_call(&mut self, call: &'ast ExprMethodCall) {
         let method = call.method.to_string();
         if RAW_ROUTING.contains(&method.as_str()) {
-            self.hit(
-                rules::RAW_ROUTE,
-                call.method.span(),
-                format!("`.{method}(...)` adds a route outside the secure router"),
-            );
+            let message = match call.args.first() {
+                Some(Expr::Lit(ExprLit { lit: Lit::Str(path), .. })) => {
+                    format!(
+                        "`.{method}(\"{}\", ...)` serves `{}` outside the secure router",
+                        path.value(),
+                        path.value()
+                    )
+                }
+                _ if method.starts_with("fallback") => {
+                    format!("`.{method}(...)` serves every unmatched path outside the secure router")
+                }
+                _ => format!("`.{method}(...)` adds a route whose path is not a literal, outside the secure router"),
+            };
+            self.hit(rules::RAW_ROUTE, call.method.span(), message);
         } else if method == "mount"
             && let Some(Expr::Path(arg)) = call.args.first()
         {
@@ -366,6 +494,35 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
         visit::visit_local(self, local);
     }
 
+    fn visit_item_macro(&mut self, item: &'ast syn::ItemMacro) {
+        let name = last_ident(&item.mac.path);
+        if name == "macro_rules" {
+            if let Some(ident) = &item.ident {
+                self.facts.defined_macros.push(ident.to_string());
+            }
+        } else if name == "include" {
+            self.include(&item.mac);
+        } else if !KNOWN_ITEM_MACROS.contains(&name.as_str()) && self.in_test == 0 {
+            self.hit(
+                rules::NOT_REVIEWABLE,
+                item.mac.path.span(),
+                format!("the items `{name}!` expands to cannot be read: a handler or route it makes is not reviewed"),
+            );
+        }
+        visit::visit_item_macro(self, item);
+    }
+
+    fn visit_stmt_macro(&mut self, stmt: &'ast syn::StmtMacro) {
+        let name = last_ident(&stmt.mac.path);
+        if name == "include" {
+            self.include(&stmt.mac);
+        } else if self.in_test == 0 {
+            let (line, column) = position(stmt.mac.path.span());
+            self.facts.statement_macros.push((name, line, column));
+        }
+        visit::visit_stmt_macro(self, stmt);
+    }
+
     fn visit_lit_str(&mut self, lit: &'ast syn::LitStr) {
         let value = lit.value();
         if value.contains("-----BEGIN") && value.contains("PRIVATE KEY-----") {
@@ -375,6 +532,22 @@ impl<'ast> Visit<'ast> for Visitor<'_> {
 }
 
 impl Visitor<'_> {
+    /// `include!("file.rs")`: followed by the audit; any other argument cannot be.
+    fn include(&mut self, mac: &syn::Macro) {
+        if self.in_test > 0 {
+            return;
+        }
+        let (line, column) = position(mac.path.span());
+        match syn::parse2::<syn::LitStr>(mac.tokens.clone()) {
+            Ok(path) => self.facts.included.push((path.value(), line, column)),
+            Err(_) => self.hit(
+                rules::NOT_REVIEWABLE,
+                mac.path.span(),
+                format!("`include!({})` names a file only the build knows: its code is not reviewed", mac.tokens),
+            ),
+        }
+    }
+
     /// `const JWT_SECRET: &str = "..."` and the like.
     fn named_secret(&mut self, ident: &syn::Ident, expr: &Expr) {
         let name = ident.to_string().to_uppercase();

@@ -1,19 +1,25 @@
-//! `rampart review`: what a change did to who can call what. The project's sources are read at
-//! two git revisions (no build: the same syn reading as `audit`), and every security-relevant
-//! difference becomes a finding with a stable rule id. A finding that loosens the contract fails
-//! the review (exit 1) unless it is accepted where it happens, at the head revision, with
-//! `// rampart-review: accept(RULE) reason` on the attribute's line or the line above.
+//! `rampart review`: what a change did to who can call what. At two git revisions (no build) it
+//! reads the security lockfile, `rampart.lock`, which the project's own test writes from the
+//! compiled router (so code a reader of the sources would miss is in it); when either revision
+//! has none, it reads the sources with the attribute's own grammar instead, and says so.
+//! Endpoints are matched by their handler, not their path text. Every security-relevant
+//! difference becomes a finding with a stable rule id; one that loosens the contract fails the
+//! review (exit 1) unless it is accepted where it happens, at the head revision, with
+//! `// rampart-review: accept(RULE) reason` on the attribute's line or the line above. The source
+//! audit's findings (raw routes, code a reader cannot see into, new `rampart-audit: allow`
+//! markers) are compared too.
 
+mod compare;
 mod policy;
 pub mod report;
+pub mod snapshot;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, bail};
 
-use crate::audit::{self, Route};
+pub use snapshot::{LOCKFILE, Origin};
 
 /// Whether a finding loosens the contract (it fails the review unless accepted) or only informs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -45,7 +51,7 @@ macro_rules! review_rules {
 }
 
 review_rules! {
-    ENDPOINT_ADDED = "REVIEW001", "endpoint-added", "An endpoint was added (a public one loosens the contract).";
+    ENDPOINT_ADDED = "REVIEW001", "endpoint-added", "An endpoint was added: someone may call what did not exist (it loosens the contract).";
     ENDPOINT_REMOVED = "REVIEW002", "endpoint-removed", "An endpoint was removed.";
     BECAME_PUBLIC = "REVIEW003", "became-public", "An endpoint became #[public].";
     PUBLIC_REASON_CHANGED = "REVIEW004", "public-reason-changed", "The reason of a #[public] endpoint changed.";
@@ -56,6 +62,13 @@ review_rules! {
     RESOURCE_CHECK_CHANGED = "REVIEW009", "resource-check-changed", "An owner or relation check was removed or changed.";
     AUDIT_FINDING_ADDED = "REVIEW010", "audit-finding-added", "A new `rampart audit` finding: a raw route, permissive CORS, a weakened setting, ...";
     REGISTRY_CHANGED = "REVIEW011", "registry-changed", "`rampart.toml` scopes, roles or relations changed.";
+    RELATION_WIDENED = "REVIEW012", "relation-widened", "A relation is implied by more relations than before (`viewer = [\"owner\", \"anyone\"]`).";
+    GRANT_WIDENED = "REVIEW013", "grant-widened", "A role was given a relation on every object of a type, or a wider one (`[grants]`).";
+    DECLARATION_REMOVED = "REVIEW014", "declaration-removed", "A scope or role an endpoint still names was removed from `rampart.toml`.";
+    SUPPRESSION_ADDED = "REVIEW015", "suppression-added", "A `rampart-audit: allow(...)` marker was added: an audit finding is silenced.";
+    NOT_READABLE = "REVIEW016", "not-readable", "An endpoint attribute could not be read as the compiler reads it.";
+    ROUTE_CHANGED = "REVIEW017", "route-changed", "An endpoint answers another method or path, or another success status.";
+    RATE_KEY_CHANGED = "REVIEW018", "rate-key-changed", "A rate limit is counted per something finer or other (`client` -> `sub`, `sub` -> `ip`).";
 }
 
 /// One difference.
@@ -104,6 +117,10 @@ pub struct Review {
     pub changes: Vec<Change>,
     /// Endpoints whose contract changed: `METHOD /path` → (before, after).
     pub contracts: Vec<(String, Option<String>, Option<String>)>,
+    /// Where the contracts were read.
+    pub origin: Origin,
+    /// Why the sources were read instead of the lockfile.
+    pub origin_note: Option<String>,
 }
 
 impl Review {
@@ -161,459 +178,43 @@ fn tar_extract(archive: &[u8], into: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What one revision declares.
-struct Side {
-    routes: BTreeMap<String, Route>,
-    findings: Vec<audit::Finding>,
-    registry: Registry,
-    sources: BTreeMap<String, String>,
-}
-
-/// `rampart.toml`, as sets of declared names.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Registry {
-    scopes: BTreeSet<String>,
-    roles: BTreeSet<String>,
-    relations: BTreeSet<String>,
-    /// `type#relation` → the relations of the type that imply it directly.
-    implied_by: BTreeMap<String, Vec<String>>,
-}
-
-impl Registry {
-    /// `type#relation` and every relation that grants it, directly or not (`None` when the
-    /// relation is not declared).
-    fn granted_by(&self, qualified: &str) -> Option<BTreeSet<String>> {
-        let (kind, _) = qualified.split_once('#')?;
-        self.implied_by.get(qualified)?;
-        let mut found = BTreeSet::from([qualified.to_owned()]);
-        let mut queue = vec![qualified.to_owned()];
-        while let Some(next) = queue.pop() {
-            for implying in self.implied_by.get(&next).into_iter().flatten() {
-                let implying = format!("{kind}#{implying}");
-                if found.insert(implying.clone()) {
-                    queue.push(implying);
-                }
-            }
-        }
-        Some(found)
-    }
-}
-
-fn read_registry(project: &Path) -> Registry {
-    let Ok(text) = std::fs::read_to_string(project.join("rampart.toml")) else { return Registry::default() };
-    let Ok(table) = text.parse::<toml::Table>() else { return Registry::default() };
-    let mut registry = Registry::default();
-    if let Some(scopes) = table.get("scopes").and_then(toml::Value::as_table) {
-        registry.scopes = scopes.keys().cloned().collect();
-    }
-    if let Some(roles) = table.get("roles").and_then(toml::Value::as_array) {
-        registry.roles = roles.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect();
-    }
-    if let Some(types) = table.get("relations").and_then(toml::Value::as_table) {
-        for (kind, relations) in types {
-            for (relation, implied_by) in relations.as_table().into_iter().flatten() {
-                let implied_by: Vec<&str> =
-                    implied_by.as_array().into_iter().flatten().filter_map(toml::Value::as_str).collect();
-                registry.relations.insert(format!("{kind}#{relation} (implied by [{}])", implied_by.join(", ")));
-                registry
-                    .implied_by
-                    .insert(format!("{kind}#{relation}"), implied_by.iter().map(|r| (*r).to_owned()).collect());
-            }
-        }
-    }
-    registry
-}
-
-fn read_side(project: &Path) -> anyhow::Result<Side> {
-    let result = audit::run(project)?;
-    let mut routes = BTreeMap::new();
-    let mut sources = BTreeMap::new();
-    for route in result.routes {
-        let file = project.join(&route.file);
-        if let Ok(text) = std::fs::read_to_string(&file) {
-            sources.insert(route.file.clone(), text);
-        }
-        routes.insert(format!("{} {}", route.method, route.path), route);
-    }
-    for finding in &result.findings {
-        if !sources.contains_key(&finding.file)
-            && let Ok(text) = std::fs::read_to_string(project.join(&finding.file))
-        {
-            sources.insert(finding.file.clone(), text);
-        }
-    }
-    if let Ok(text) = std::fs::read_to_string(project.join("rampart.toml")) {
-        sources.insert("rampart.toml".to_owned(), text);
-    }
-    Ok(Side { routes, findings: result.findings, registry: read_registry(project), sources })
-}
-
 /// Reviews the project at `path` (inside a git repository) between `base` and `head` (the
 /// working tree when `None`).
 ///
 /// # Errors
 ///
-/// When git fails, a revision does not exist, or the sources cannot be read.
+/// When git fails, a revision does not exist, or the sources or a lockfile cannot be read.
 pub fn run(path: &Path, base: &str, head: Option<&str>) -> anyhow::Result<Review> {
     let path = path.canonicalize().with_context(|| format!("{} does not exist", path.display()))?;
     let top = PathBuf::from(String::from_utf8(git(&path, &["rev-parse", "--show-toplevel"])?)?.trim());
     let prefix = path.strip_prefix(&top).unwrap_or(Path::new("")).to_path_buf();
     let base_tree = checkout(&top, &prefix, base)?;
-    let before = read_side(&base_tree.project)?;
     let head_tree = head.map(|rev| checkout(&top, &prefix, rev)).transpose()?;
-    let after = read_side(head_tree.as_ref().map_or(path.as_path(), |tree| tree.project.as_path()))?;
-    let mut review =
-        Review { base: base.to_owned(), head: head.unwrap_or("working tree").to_owned(), ..Review::default() };
-    compare(&before, &after, &mut review);
+    let head_project = head_tree.as_ref().map_or(path.as_path(), |tree| tree.project.as_path());
+    let (at_base, at_head) = (snapshot::has_lockfile(&base_tree.project), snapshot::has_lockfile(head_project));
+    let origin = if at_base && at_head { Origin::Lockfile } else { Origin::Sources };
+    let before = snapshot::read(&base_tree.project, origin)?;
+    let after = snapshot::read(head_project, origin)?;
+    let mut review = Review {
+        base: base.to_owned(),
+        head: head.unwrap_or("working tree").to_owned(),
+        origin,
+        origin_note: match (at_base, at_head) {
+            (true, true) => None,
+            (false, false) => Some(format!("no {LOCKFILE} at either revision")),
+            (false, true) => Some(format!("no {LOCKFILE} at the base")),
+            (true, false) => Some(format!("no {LOCKFILE} at the head")),
+        },
+        ..Review::default()
+    };
+    compare::compare(&before, &after, &mut review);
     drop((base_tree.dir, head_tree));
     Ok(review)
 }
 
-/// `N/unit` or `N per unit` as requests per hour (for comparison only).
-fn per_hour(rate: &str) -> Option<f64> {
-    let rate = rate.replace(" per ", "/");
-    let (count, unit) = rate.split_once('/')?;
-    let count: f64 = count.trim().parse().ok()?;
-    let seconds = match unit.trim() {
-        "s" | "sec" | "second" => 1.0,
-        "min" | "minute" | "m" => 60.0,
-        "h" | "hour" => 3600.0,
-        "day" | "d" => 86_400.0,
-        _ => return None,
-    };
-    Some(count * 3600.0 / seconds)
-}
-
-fn bytes(limit: &str) -> Option<f64> {
-    let limit = limit.trim().trim_matches('"');
-    let split = limit.find(|c: char| !c.is_ascii_digit()).unwrap_or(limit.len());
-    let (number, unit) = limit.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let factor = match unit.trim() {
-        "" | "B" => 1.0,
-        "KiB" | "KB" | "kB" => 1024.0,
-        "MiB" | "MB" => 1024.0 * 1024.0,
-        "GiB" | "GB" => 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    Some(number * factor)
-}
-
-/// `type#relation` for a bare `relation` that one type of `registry` declares.
-fn qualify(relation: &str, registry: &Registry) -> String {
-    if relation.contains('#') {
-        return relation.to_owned();
-    }
-    let mut owners = registry.implied_by.keys().filter(|key| key.split_once('#').is_some_and(|(_, r)| r == relation));
-    match (owners.next(), owners.next()) {
-        (Some(one), None) => one.clone(),
-        _ => relation.to_owned(),
-    }
-}
-
-/// The contract of an endpoint in one line, for the markdown table.
-fn contract_line(route: &Route) -> String {
-    let mut parts = vec![route.access.clone()];
-    for key in ["rate", "burst", "rate_key", "body_limit", "validate", "load", "owner", "relation", "dpop", "auth"] {
-        if let Some(value) = route.arguments.get(key) {
-            parts.push(format!("{key} = {value}"));
-        }
-    }
-    parts.join(", ")
-}
-
-/// The credentials a route accepts, as its attribute says: `auth = [...]`, else DPoP-bound
-/// tokens only with `dpop = "required"`, else all of them (whatever the service accepts).
-fn accepted_credentials(route: &Route) -> BTreeSet<&'static str> {
-    const ALL: [&str; 3] = ["api_key", "bearer", "dpop"];
-    if let Some(list) = route.arguments.get("auth") {
-        return ALL.into_iter().filter(|name| list.contains(&format!("\"{name}\""))).collect();
-    }
-    match route.arguments.get("dpop") {
-        Some(value) if value.trim_matches('"') == "required" => BTreeSet::from(["dpop"]),
-        _ => ALL.into_iter().collect(),
-    }
-}
-
-/// Reads a limit's value as a number to compare (`None`: unreadable).
-type Measure = fn(&str) -> Option<f64>;
-
-struct Differ<'a> {
-    after: &'a Side,
-    review: &'a mut Review,
-}
-
-impl Differ<'_> {
-    fn push(
-        &mut self,
-        rule: ReviewRule,
-        effect: Effect,
-        route: &Route,
-        message: String,
-        before: Option<String>,
-        after: Option<String>,
-    ) {
-        let endpoint = Some(format!("{} {}", route.method, route.path));
-        self.review.changes.push(Change {
-            rule,
-            effect,
-            endpoint,
-            message,
-            before,
-            after,
-            file: route.file.clone(),
-            line: route.line,
-            accepted: None,
-        });
-    }
-
-    fn endpoint(&mut self, old: &Route, new: &Route) {
-        let name = format!("{} {}", new.method, new.path);
-        match (old.kind == "public", new.kind == "public") {
-            (false, true) => self.push(
-                BECAME_PUBLIC,
-                Effect::Loosens,
-                new,
-                format!("`{name}` became #[public]: {}", new.access),
-                Some(old.access.clone()),
-                Some(new.access.clone()),
-            ),
-            (true, false) => self.push(
-                POLICY_TIGHTENED,
-                Effect::Info,
-                new,
-                format!("`{name}` is no longer public"),
-                Some(old.access.clone()),
-                Some(new.access.clone()),
-            ),
-            (true, true) if old.arguments.get("reason") != new.arguments.get("reason") => self.push(
-                PUBLIC_REASON_CHANGED,
-                Effect::Info,
-                new,
-                format!("the reason `{name}` is public changed"),
-                old.arguments.get("reason").cloned(),
-                new.arguments.get("reason").cloned(),
-            ),
-            _ => {}
-        }
-        if old.kind == "secure" && new.kind == "secure" && old.policy != new.policy {
-            let change = policy::compare(&old.policy, &new.policy).unwrap_or_else(|| {
-                // Unreadable items: judged by the text (a removed item or a new `any` loosens).
-                let before: BTreeSet<&String> = old.policy.iter().collect();
-                let now: BTreeSet<&String> = new.policy.iter().collect();
-                let widened = now.difference(&before).any(|item| item.starts_with("any("));
-                if before.difference(&now).next().is_some() || widened || new.policy.is_empty() {
-                    policy::Change::Loosened
-                } else {
-                    policy::Change::Tightened
-                }
-            });
-            let verdict = match change {
-                policy::Change::Loosened => Some((POLICY_LOOSENED, Effect::Loosens, "loosened")),
-                policy::Change::Tightened => Some((POLICY_TIGHTENED, Effect::Info, "tightened")),
-                policy::Change::Same => None,
-            };
-            if let Some((rule, effect, what)) = verdict {
-                self.push(
-                    rule,
-                    effect,
-                    new,
-                    format!("the policy of `{name}` {what}"),
-                    Some(old.access.clone()),
-                    Some(new.access.clone()),
-                );
-            }
-        }
-        self.limits(&name, old, new);
-        for key in ["load", "owner", "relation"] {
-            let (was, is) = (old.arguments.get(key), new.arguments.get(key));
-            if was.is_none() || was == is {
-                continue;
-            }
-            let Some(is) = is else {
-                let message = format!("`{name}` no longer checks its resource's `{key}`");
-                self.push(RESOURCE_CHECK_CHANGED, Effect::Loosens, new, message, was.cloned(), None);
-                continue;
-            };
-            // A relation fewer relations grant (`viewer` -> `editor`) tightens; anything else may loosen.
-            let narrower = key == "relation"
-                && was.and_then(|was| self.after.registry.granted_by(&qualify(was, &self.after.registry))).is_some_and(
-                    |before| {
-                        self.after
-                            .registry
-                            .granted_by(&qualify(is, &self.after.registry))
-                            .is_some_and(|after| after.is_subset(&before))
-                    },
-                );
-            let (effect, verb) = if narrower { (Effect::Info, "narrowed") } else { (Effect::Loosens, "changed") };
-            let message = format!("the `{key}` check of `{name}` {verb}");
-            self.push(RESOURCE_CHECK_CHANGED, effect, new, message, was.cloned(), Some(is.clone()));
-        }
-    }
-
-    fn limits(&mut self, name: &str, old: &Route, new: &Route) {
-        let compare =
-            |key: &str, measure: fn(&str) -> Option<f64>| -> Option<(Effect, Option<String>, Option<String>)> {
-                let (was, is) = (old.arguments.get(key), new.arguments.get(key));
-                if was == is {
-                    return None;
-                }
-                let effect = match (was.and_then(|v| measure(v)), is.and_then(|v| measure(v))) {
-                    (Some(_), None) if is.is_none() => Effect::Loosens,
-                    (None, Some(_)) if was.is_none() => Effect::Info,
-                    (Some(a), Some(b)) if b > a => Effect::Loosens,
-                    (Some(_), Some(_)) => Effect::Info,
-                    _ => Effect::Loosens,
-                };
-                Some((effect, was.cloned(), is.cloned()))
-            };
-        let checks: [(&str, Measure); 3] =
-            [("rate", per_hour), ("burst", |v| v.trim().parse().ok()), ("body_limit", bytes)];
-        for (key, measure) in checks {
-            if let Some((effect, was, is)) = compare(key, measure) {
-                let verb = match (&was, &is, effect) {
-                    (Some(_), None, _) => "removed",
-                    (None, Some(_), _) => "added",
-                    (_, _, Effect::Loosens) => "raised",
-                    _ => "lowered",
-                };
-                let rule = if effect == Effect::Loosens { LIMIT_LOOSENED } else { LIMIT_TIGHTENED };
-                self.push(rule, effect, new, format!("the `{key}` of `{name}` was {verb}"), was, is);
-            }
-        }
-        let (was, is) = (old.arguments.get("validate"), new.arguments.get("validate"));
-        if was != is {
-            let off = |v: Option<&String>| v.is_some_and(|v| v == "false");
-            let (rule, effect, message) = if off(is) {
-                (LIMIT_LOOSENED, Effect::Loosens, format!("`{name}` no longer validates its body (`validate = false`)"))
-            } else {
-                (LIMIT_TIGHTENED, Effect::Info, format!("`{name}` validates its body again"))
-            };
-            self.push(rule, effect, new, message, was.cloned(), is.cloned());
-        }
-        // The credentials it accepts (`auth = [...]`, `dpop = "required"`), compared as sets: a
-        // rewrite that accepts the same ones (`dpop = "required"` -> `auth = ["dpop"]`) is none.
-        let (before, after) = (accepted_credentials(old), accepted_credentials(new));
-        if before != after {
-            let added: Vec<&str> = after.difference(&before).copied().collect();
-            let removed: Vec<&str> = before.difference(&after).copied().collect();
-            let uses_auth = old.arguments.contains_key("auth") || new.arguments.contains_key("auth");
-            let (rule, effect, message) = match (added.is_empty(), uses_auth) {
-                (false, true) => (
-                    POLICY_LOOSENED,
-                    Effect::Loosens,
-                    format!("`{name}` now also accepts {} (`auth`)", added.join(", ")),
-                ),
-                (true, true) => (
-                    POLICY_TIGHTENED,
-                    Effect::Info,
-                    format!("`{name}` no longer accepts {} (`auth`)", removed.join(", ")),
-                ),
-                (false, false) => (
-                    POLICY_LOOSENED,
-                    Effect::Loosens,
-                    format!("`{name}` no longer requires DPoP-bound tokens (`dpop = \"required\"` removed)"),
-                ),
-                (true, false) => (POLICY_TIGHTENED, Effect::Info, format!("`{name}` requires DPoP-bound tokens")),
-            };
-            let (was, is) = if uses_auth {
-                let shown = |set: &BTreeSet<&str>| Some(set.iter().copied().collect::<Vec<_>>().join(", "));
-                (shown(&before), shown(&after))
-            } else {
-                (old.arguments.get("dpop").cloned(), new.arguments.get("dpop").cloned())
-            };
-            self.push(rule, effect, new, message, was, is);
-        }
-    }
-}
-
-fn compare(before: &Side, after: &Side, review: &mut Review) {
-    let mut differ = Differ { after, review };
-    for (name, new) in &after.routes {
-        match before.routes.get(name) {
-            None => {
-                let effect = if new.kind == "public" { Effect::Loosens } else { Effect::Info };
-                differ.push(
-                    ENDPOINT_ADDED,
-                    effect,
-                    new,
-                    format!("`{name}` was added: {}", contract_line(new)),
-                    None,
-                    Some(contract_line(new)),
-                );
-            }
-            Some(old) => differ.endpoint(old, new),
-        }
-    }
-    for (name, old) in &before.routes {
-        if !after.routes.contains_key(name) {
-            differ.push(
-                ENDPOINT_REMOVED,
-                Effect::Info,
-                old,
-                format!("`{name}` was removed"),
-                Some(contract_line(old)),
-                None,
-            );
-        }
-    }
-    let known: BTreeSet<&str> = before.findings.iter().map(|f| f.fingerprint.as_str()).collect();
-    for finding in after.findings.iter().filter(|f| !known.contains(f.fingerprint.as_str())) {
-        differ.review.changes.push(Change {
-            rule: AUDIT_FINDING_ADDED,
-            effect: Effect::Loosens,
-            endpoint: None,
-            message: format!("new {}: {}", finding.rule.id, finding.message),
-            before: None,
-            after: None,
-            file: finding.file.clone(),
-            line: finding.line,
-            accepted: None,
-        });
-    }
-    // An addition is located where the head's rampart.toml declares it; a removal at its top.
-    let toml = differ.after.sources.get("rampart.toml").cloned().unwrap_or_default();
-    let registry = |label: &str, was: &BTreeSet<String>, is: &BTreeSet<String>, changes: &mut Vec<Change>| {
-        for removed in was.difference(is) {
-            changes.push(registry_change(format!("{label} `{removed}` removed from rampart.toml"), 1));
-        }
-        for added in is.difference(was) {
-            let line = declared_at(&toml, added);
-            changes.push(registry_change(format!("{label} `{added}` added to rampart.toml"), line));
-        }
-    };
-    let changes = &mut differ.review.changes;
-    registry("scope", &before.registry.scopes, &after.registry.scopes, changes);
-    registry("role", &before.registry.roles, &after.registry.roles, changes);
-    registry("relation", &before.registry.relations, &after.registry.relations, changes);
-
-    for change in &mut differ.review.changes {
-        if let Some(text) = differ.after.sources.get(&change.file) {
-            match acceptance(text, change.line, change.rule.id) {
-                Acceptance::Accepted(reason) => change.accepted = Some(reason),
-                Acceptance::WithoutReason if change.effect == Effect::Loosens => change.message.push_str(&format!(
-                    " (`accept({})` here has no reason and is ignored: write why after it)",
-                    change.rule.id
-                )),
-                Acceptance::WithoutReason | Acceptance::None => {}
-            }
-        }
-    }
-    let mut contracts: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
-    for change in &differ.review.changes {
-        if let Some(endpoint) = &change.endpoint {
-            let before = before.routes.get(endpoint).map(contract_line);
-            let after = after.routes.get(endpoint).map(contract_line);
-            contracts.insert(endpoint.clone(), (before, after));
-        }
-    }
-    differ.review.contracts = contracts.into_iter().map(|(k, (b, a))| (k, b, a)).collect();
-    differ.review.changes.sort_by(|a, b| (&a.file, a.line, a.rule.id).cmp(&(&b.file, b.line, b.rule.id)));
-}
-
 /// The line of `rampart.toml` that declares `name` (a scope or role in quotes, or a relation's
 /// key: `viewer` of `note#viewer`), else 1.
-fn declared_at(toml: &str, name: &str) -> usize {
+pub(crate) fn declared_at(toml: &str, name: &str) -> usize {
     // A relation is listed as `note#viewer (implied by [...])`.
     let name = name.split(" (").next().unwrap_or(name);
     let key = name.rsplit('#').next().unwrap_or(name);
@@ -626,10 +227,10 @@ fn declared_at(toml: &str, name: &str) -> usize {
         .map_or(1, |index| index + 1)
 }
 
-fn registry_change(message: String, line: usize) -> Change {
+fn registry_change(rule: ReviewRule, effect: Effect, message: String, line: usize) -> Change {
     Change {
-        rule: REGISTRY_CHANGED,
-        effect: Effect::Info,
+        rule,
+        effect,
         endpoint: None,
         message,
         before: None,
@@ -642,7 +243,7 @@ fn registry_change(message: String, line: usize) -> Change {
 
 /// What the author wrote where a change happens.
 #[derive(Debug, PartialEq, Eq)]
-enum Acceptance {
+pub(crate) enum Acceptance {
     /// `// rampart-review: accept(RULE) reason`: the reason.
     Accepted(String),
     /// `// rampart-review: accept(RULE)` with no reason, which does not count.
@@ -653,7 +254,7 @@ enum Acceptance {
 
 /// `// rampart-review: accept(RULE) reason` on `line` or the lines just above it (comments and
 /// attributes).
-fn acceptance(text: &str, line: usize, rule: &str) -> Acceptance {
+pub(crate) fn acceptance(text: &str, line: usize, rule: &str) -> Acceptance {
     let lines: Vec<&str> = text.lines().collect();
     let Some(mut index) = line.checked_sub(1) else { return Acceptance::None };
     loop {
@@ -697,13 +298,5 @@ mod tests {
         assert_eq!(acceptance(bare, 2, "REVIEW003"), Acceptance::WithoutReason);
         let far = "// rampart-review: accept(REVIEW003) reason\nfn other() {}\n#[public(get, path = \"/s\", reason = \"x\")]\n";
         assert_eq!(accepted(far, 3, "REVIEW003"), None);
-    }
-
-    #[test]
-    fn rates_and_sizes_compare_across_units() {
-        assert!(per_hour("10/min") > per_hour("100/h"));
-        assert_eq!(per_hour("1 per s"), Some(3600.0));
-        assert_eq!(bytes("\"1MiB\""), Some(1_048_576.0));
-        assert_eq!(bytes("4096"), Some(4096.0));
     }
 }

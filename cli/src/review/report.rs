@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::{Change, Effect, RULES, Review};
+use super::{Change, Effect, LOCKFILE, Origin, RULES, Review};
 use crate::audit::report::{escape_data, escape_prop};
 
 /// Output formats.
@@ -39,11 +39,23 @@ fn summary(review: &Review) -> String {
     let failing = review.changes.iter().filter(|c| c.fails()).count();
     let accepted = review.changes.iter().filter(|c| c.accepted.is_some()).count();
     format!(
-        "{} change(s) between {} and {}: {failing} loosening not accepted, {accepted} accepted",
+        "{} change(s) between {} and {}: {failing} loosening not accepted, {accepted} accepted; {}",
         review.changes.len(),
         review.base,
-        review.head
+        review.head,
+        origin(review)
     )
+}
+
+/// Where the contracts were read, in words.
+fn origin(review: &Review) -> String {
+    match (review.origin, &review.origin_note) {
+        (Origin::Lockfile, _) => format!("contracts read from {LOCKFILE} (what the compiled routers mount)"),
+        (Origin::Sources, note) => format!(
+            "contracts read from the sources, not the compiled router ({}): code a reader cannot see is not compared",
+            note.as_deref().unwrap_or("no lockfile")
+        ),
+    }
 }
 
 /// `file:line: verdict[RULE] message`, then a summary line.
@@ -110,6 +122,8 @@ pub fn json(review: &Review) -> String {
         "base": review.base,
         "head": review.head,
         "fails": review.fails(),
+        "source": match review.origin { Origin::Lockfile => "lockfile", Origin::Sources => "sources" },
+        "source_note": review.origin_note,
         "changes": review.changes,
         "contracts": review.contracts.iter().map(|(endpoint, before, after)| json!({"endpoint": endpoint, "before": before, "after": after})).collect::<Vec<_>>(),
     });
@@ -153,6 +167,7 @@ pub fn sarif(review: &Review) -> String {
                 "rules": rules,
             }},
             "results": results,
+            "properties": {"contractsFrom": origin(review)},
         }],
     });
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
@@ -161,6 +176,9 @@ pub fn sarif(review: &Review) -> String {
 /// `::error file=...,line=...,title=...::message` per change.
 pub fn github(review: &Review) -> String {
     let mut out = String::new();
+    if review.origin == Origin::Sources {
+        let _ = writeln!(out, "::warning title=rampart review::{}", escape_data(&origin(review)));
+    }
     for change in &review.changes {
         let command = if change.fails() { "error" } else { "notice" };
         let mut message = change.message.clone();

@@ -28,14 +28,9 @@ impl HttpMethod {
         ("options", HttpMethod::Options),
     ];
 
-    /// The method an attribute key names.
-    pub(crate) fn from_key(key: &str) -> Option<Self> {
-        Self::ALL.iter().find(|(spelling, _)| *spelling == key).map(|(_, method)| *method)
-    }
-
-    /// Its `rampart::Method` variant.
-    pub(crate) fn variant(self, span: Span) -> Ident {
-        let name = match self {
+    /// The method's name, uppercase.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
             HttpMethod::Get => "GET",
             HttpMethod::Post => "POST",
             HttpMethod::Put => "PUT",
@@ -43,8 +38,17 @@ impl HttpMethod {
             HttpMethod::Delete => "DELETE",
             HttpMethod::Head => "HEAD",
             HttpMethod::Options => "OPTIONS",
-        };
-        format_ident!("{name}", span = span)
+        }
+    }
+
+    /// The method an attribute key names.
+    pub(crate) fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(spelling, _)| *spelling == key).map(|(_, method)| *method)
+    }
+
+    /// Its `rampart::Method` variant.
+    pub(crate) fn variant(self, span: Span) -> Ident {
+        format_ident!("{}", self.name(), span = span)
     }
 }
 
@@ -61,6 +65,11 @@ impl RateKey {
     /// Every key with its spelling in the attribute.
     pub(crate) const ALL: [(&'static str, RateKey); 4] =
         [("sub", RateKey::Subject), ("ip", RateKey::Ip), ("client", RateKey::Client), ("api_key", RateKey::ApiKey)];
+
+    /// Its spelling in the attribute (`sub`, `ip`, `client`, `api_key`).
+    pub(crate) fn spelling(self) -> &'static str {
+        Self::ALL.iter().find(|(_, key)| *key == self).map_or("sub", |(name, _)| *name)
+    }
 
     /// The key `rate_key = "..."` names.
     pub(crate) fn from_attr(spelling: &str) -> Option<Self> {

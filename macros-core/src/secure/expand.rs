@@ -60,6 +60,24 @@ fn opt_str(value: Option<&String>) -> TokenStream {
     }
 }
 
+/// The registry as `rampart::contract::Registry`: what the lockfile lists beside the endpoints.
+fn registry(spec: &Spec) -> TokenStream {
+    let Some(registry) = &spec.registry else { return quote!(::core::option::Option::None) };
+    let scopes = registry.scopes.iter().map(|(scope, _)| scope);
+    let roles = &registry.roles;
+    let relations = registry.relations.iter().map(|(kind, relations)| {
+        let entries = relations.iter().map(|(relation, implied_by)| quote!((#relation, &[#(#implied_by),*])));
+        quote!((#kind, &[#(#entries),*]))
+    });
+    let grants = registry.grants.iter().map(|(kind, role, relation)| quote!((#kind, #role, #relation)));
+    quote!(::core::option::Option::Some(&::rampart::contract::Registry {
+        scopes: &[#(#scopes),*],
+        roles: &[#(#roles),*],
+        relations: &[#(#relations),*],
+        grants: &[#(#grants),*],
+    }))
+}
+
 fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
     let method = spec.method.0.variant(spec.method.1);
     let path = &spec.path;
@@ -108,6 +126,8 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
     let handler = name.to_string();
     let status = spec.status;
     let Accepted { bearer, dpop, api_key } = spec.accepts;
+    let validate = spec.validate;
+    let registry = registry(spec);
     let timeout = match spec.timeout_ms {
         Some(ms) => quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#ms))),
         None => quote!(::core::option::Option::None),
@@ -130,6 +150,9 @@ fn info(spec: &Spec, name: &syn::Ident) -> TokenStream {
             deprecated: #deprecated,
             body_limit: #body_limit,
             module: ::core::module_path!(),
+            file: ::core::file!(),
+            validate: #validate,
+            registry: #registry,
             status: #status,
             timeout: #timeout,
             accepts: ::rampart::Accepts { bearer: #bearer, dpop: #dpop, api_key: #api_key },

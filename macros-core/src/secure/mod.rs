@@ -2,7 +2,7 @@
 
 mod choices;
 mod expand;
-mod model;
+pub(crate) mod model;
 pub(crate) mod parse;
 
 use proc_macro2::TokenStream;

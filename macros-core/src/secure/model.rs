@@ -50,6 +50,8 @@ pub(crate) struct Spec {
     /// How the route's resource is checked, when it declares one.
     pub(crate) resource: Option<ResourceCheck>,
     pub(crate) registry_file: Option<String>,
+    /// The registry the attribute was checked against, for the endpoint's contract (the lockfile).
+    pub(crate) registry: Option<Registry>,
     /// The descriptions `rampart.toml` gives the scopes the policy names, for the document.
     pub(crate) scope_descriptions: Vec<(String, String)>,
     /// The success status (200 unless `status = ...`).
@@ -309,6 +311,7 @@ impl Spec {
             body_limit,
             validate: args.validate.is_none(),
             registry_file: registry.map(|r| r.file.display().to_string()),
+            registry: registry.cloned(),
             scope_descriptions,
             status,
             timeout_ms,

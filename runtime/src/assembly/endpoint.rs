@@ -247,6 +247,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     ///
     /// When `path` does not start with `/` or `reason` is empty, or when another route of this
     /// router answers `GET path`.
+    #[track_caller]
     pub fn mount_service<T>(mut self, path: &'static str, service: T, reason: &'static str) -> Self
     where
         T: tower::Service<axum::extract::Request, Error = std::convert::Infallible> + Clone + Send + Sync + 'static,
@@ -275,6 +276,9 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             deprecated: false,
             body_limit: 0,
             module: "rampart::Router::mount_service",
+            file: std::panic::Location::caller().file(),
+            validate: false,
+            registry: None,
             status: 200,
             timeout: None,
             accepts: crate::contract::Accepts::ANY,

@@ -5,6 +5,7 @@
 
 pub mod docs;
 pub mod endpoint;
+pub mod lock;
 pub mod metrics;
 pub mod oauth;
 pub mod private;

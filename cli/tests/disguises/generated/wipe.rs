@@ -1,0 +1,5 @@
+/// Wipe everything.
+#[public(post, path = "/admin/wipe", reason = "cleanup")]
+pub async fn wipe() -> &'static str {
+    "wiped"
+}
