@@ -163,7 +163,33 @@ pub(crate) fn render_all(project: &NewProject) -> anyhow::Result<Vec<(&'static s
     let path = rampart.display().to_string().replace('\\', "/").replace('"', "\\\"");
     // Pinned to this CLI's own version, from the checkout it was built from (not on a registry).
     let dependency = format!("version = \"={}\", path = \"{path}\"", env!("CARGO_PKG_VERSION"));
-    Ok(TEMPLATES.iter().map(|t| (t.path, render(t.text, &project.name, &dependency))).collect())
+    Ok(TEMPLATES
+        .iter()
+        .map(|t| {
+            let text = render(t.text, &project.name, &dependency);
+            let text = if t.path == "rampart.lock" { sort_lockfile(&text) } else { text };
+            (t.path, text)
+        })
+        .collect())
+}
+
+/// The lockfile's endpoints in the order `rampart::lock` writes them (path, method, handler):
+/// the service's own paths are named after it, so their place among the others depends on it.
+fn sort_lockfile(text: &str) -> String {
+    const SEPARATOR: &str = "\n[[endpoint]]\n";
+    let mut blocks = text.split(SEPARATOR);
+    let head = blocks.next().unwrap_or_default();
+    let mut endpoints: Vec<&str> = blocks.collect();
+    let field = |block: &str, name: &str| -> String {
+        block.lines().find_map(|line| line.strip_prefix(&format!("{name} = "))).unwrap_or_default().to_owned()
+    };
+    endpoints.sort_by_key(|block| (field(block, "path"), field(block, "method"), field(block, "handler")));
+    let mut out = head.to_owned();
+    for block in endpoints {
+        out.push_str(SEPARATOR);
+        out.push_str(block);
+    }
+    out
 }
 
 /// Writes the project; returns the files written (or that would be, with `dry_run`).
@@ -193,7 +219,7 @@ pub(crate) fn generate(project: &NewProject) -> anyhow::Result<Vec<PathBuf>> {
 /// What to do next, printed after generating.
 pub(crate) fn next_steps(name: &str, dir: &Path) -> String {
     format!(
-        "Next steps:\n  cd {}\n  cargo test          # the contract: 401, 403, 200, 422, 429, secure headers\n  cargo run           # serves on 127.0.0.1:3000 and prints a dev token\n  rampart audit       # what the compiler cannot see\n  open http://127.0.0.1:3000/docs\nBefore production: set RAMPART_ENV=production, RAMPART_JWT_SECRET (`rampart keygen hs256`) and RAMPART_SEAL_KEY; see {name}/.env.example.",
+        "Next steps:\n  cd {}\n  cargo test          # the contract: 401, 403, 200, 422, 429, secure headers; rampart.lock is fresh\n  cargo run           # serves on 127.0.0.1:3000 and prints a dev token\n  rampart audit       # what the compiler cannot see\n  open http://127.0.0.1:3000/docs\nBefore production: set RAMPART_ENV=production, RAMPART_JWT_SECRET (`rampart keygen hs256`) and RAMPART_SEAL_KEY; see {name}/.env.example.",
         dir.display()
     )
 }
@@ -209,6 +235,26 @@ mod tests {
         assert_eq!(resource_name("stock_service"), "stock");
         assert_eq!(resource_name("-api"), "-api");
         assert_eq!(resource_name("pay-svc"), "pay");
+    }
+
+    #[test]
+    fn the_lockfile_lists_endpoints_in_the_order_the_runtime_writes_them() {
+        let project = |name: &str| NewProject {
+            name: name.into(),
+            dir: PathBuf::from("unused"),
+            force: false,
+            dry_run: true,
+            rampart_path: None,
+        };
+        for name in ["orders-api", "items", "zebra"] {
+            let files = render_all(&project(name)).unwrap();
+            let lock = &files.iter().find(|(path, _)| *path == "rampart.lock").unwrap().1;
+            let paths: Vec<&str> = lock.lines().filter_map(|l| l.strip_prefix("path = ")).collect();
+            let mut sorted = paths.clone();
+            sorted.sort_unstable();
+            assert_eq!(paths, sorted, "{name}");
+            assert_eq!(paths.len(), 6, "{name}");
+        }
     }
 
     #[test]

@@ -79,6 +79,8 @@ fn a_generated_service_builds_tests_lints_and_audits_clean() {
         ".github/dependabot.yml",
         "README.md",
         "rampart.toml",
+        "rampart.lock",
+        "tests/lock.rs",
     ] {
         assert!(project.join(file).is_file(), "{file}");
     }
@@ -153,7 +155,24 @@ fn a_generated_service_builds_tests_lints_and_audits_clean() {
     let drift = rampart_in_scaffold_target(&["openapi", project.to_str().unwrap(), "--check", spec.to_str().unwrap()]);
     assert_eq!(drift.status.code(), Some(1), "{}", show(&drift));
     assert!(String::from_utf8_lossy(&drift.stdout).ends_with("drift without a security change (exit 1)\n"));
+    // The security lockfile the scaffold commits is stale after the change: the lock test (CI's
+    // step) fails, names the line and says how to refresh it.
+    let stale = cargo(&project, &["test", "--offline", "--test", "lock"]);
+    assert!(!stale.status.success(), "{}", show(&stale));
+    let message = show(&stale);
+    assert!(message.contains("+ rate = { count = 99, period_secs = 60, burst = 99, key = \"sub\" }"), "{message}");
+    assert!(message.contains("RAMPART_LOCK=write"), "{message}");
     std::fs::write(&lib, &original).unwrap();
+    // So is it after a change to rampart.toml: the registry the attributes read is in it.
+    let registry_file = project.join("rampart.toml");
+    let registry = std::fs::read_to_string(&registry_file).unwrap();
+    std::fs::write(&registry_file, format!("{registry}\n[relations.order]\nowner = []\n")).unwrap();
+    let stale = cargo(&project, &["test", "--offline", "--test", "lock"]);
+    assert!(!stale.status.success(), "{}", show(&stale));
+    assert!(show(&stale).contains("+ [registry.relations.\"order\"]"), "{}", show(&stale));
+    std::fs::write(&registry_file, &registry).unwrap();
+    let fresh = cargo(&project, &["test", "--offline", "--test", "lock"]);
+    assert!(fresh.status.success(), "{}", show(&fresh));
 
     // A handler without a contract, mounted on the secure router: a compile error that reads as a
     // security message.

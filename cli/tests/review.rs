@@ -596,7 +596,8 @@ fn the_notes_service_is_reviewed_from_its_lockfile() {
     std::fs::write(repo.join("rampart.lock"), rampart::lock::render(&raised)).unwrap();
     git(repo, &["commit", "-q", "-am", "raise the create rate"]);
 
-    let output = rampart(&["review", repo.to_str().unwrap(), "--base", "HEAD~1", "--head", "HEAD", "--format", "markdown"]);
+    let output =
+        rampart(&["review", repo.to_str().unwrap(), "--base", "HEAD~1", "--head", "HEAD", "--format", "markdown"]);
     assert_eq!(output.status.code(), Some(1));
     let markdown = String::from_utf8(output.stdout).unwrap();
     assert!(markdown.contains("contracts read from rampart.lock"), "{markdown}");

@@ -124,3 +124,22 @@ async fn cors_answers_only_an_allowed_origin_and_exposes_what_a_client_acts_on()
     let foreign = send(&app, request("https://evil.example")).await;
     assert!(foreign.headers.get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn a_browser_dpop_client_passes_the_preflight_and_a_foreign_origin_does_not() {
+    let app = notes_app(&[("RAMPART_CORS_ORIGINS", "https://app.example")]).await;
+    let preflight = |origin: &str| {
+        Request::options("/notes")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,content-type,dpop")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let allowed = send(&app, preflight("https://app.example")).await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert_eq!(allowed.header("access-control-allow-origin"), "https://app.example");
+    assert_eq!(allowed.header("access-control-allow-headers"), "authorization,content-type,x-api-key,dpop");
+    let foreign = send(&app, preflight("https://evil.example")).await;
+    assert!(foreign.headers.get("access-control-allow-origin").is_none());
+}

@@ -223,3 +223,40 @@ async fn one_address_cannot_take_every_connection() {
     let n = again.read(&mut buffer).await.unwrap();
     assert!(buffer[..n].starts_with(b"HTTP/1.1 200 OK"));
 }
+
+/// On a dual-stack `[::]` listener, IPv4 peers arrive as `::ffff:a.b.c.d`: the per-address cap
+/// still counts each IPv4 address on its own (not the /64 every mapped address shares).
+#[tokio::test]
+async fn a_dual_stack_listener_counts_ipv4_clients_by_their_own_address() {
+    let service = Service::start(&[
+        ("RAMPART_JWT_SECRET", SECRET),
+        ("RAMPART_ADDR", "[::]:0"),
+        ("RAMPART_MAX_CONNECTIONS_PER_IP", "5"),
+    ]);
+    let port = service.addr.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    assert!(service.addr.starts_with("[::]:"), "{}", service.addr);
+    let server = SocketAddr::from(([127, 0, 0, 1], port));
+    let request = b"GET /health HTTP/1.1\r\nHost: notes\r\n\r\n";
+    let mut buffer = [0u8; 1024];
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        let mut stream = connect_from("127.0.0.2", server).await;
+        stream.write_all(request).await.unwrap();
+        let n = stream.read(&mut buffer).await.unwrap();
+        assert!(buffer[..n].starts_with(b"HTTP/1.1 200 OK"));
+        held.push(stream);
+    }
+    // The sixth from 127.0.0.2 is over its cap...
+    let mut sixth = connect_from("127.0.0.2", server).await;
+    let _ = sixth.write_all(request).await;
+    let read = tokio::time::timeout(Duration::from_secs(2), sixth.read(&mut buffer)).await.unwrap();
+    assert!(matches!(read, Ok(0) | Err(_)), "the sixth connection from one address was served");
+    // ...and 127.0.0.3, another IPv4 client, is served.
+    for _ in 0..5 {
+        let mut other = connect_from("127.0.0.3", server).await;
+        other.write_all(request).await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(5), other.read(&mut buffer)).await.unwrap().unwrap();
+        assert!(buffer[..n].starts_with(b"HTTP/1.1 200 OK"), "{}", String::from_utf8_lossy(&buffer[..n]));
+        held.push(other);
+    }
+}

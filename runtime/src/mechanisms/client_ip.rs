@@ -29,9 +29,10 @@ use std::str::FromStr;
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
-/// The address that stands for one subscriber in IP-keyed limits and lockouts: IPv4 as is,
-/// IPv6 by its /64 (the prefix one subscriber is given), so that nobody gets 2^64 buckets
-/// from one allocation.
+/// The address that stands for one subscriber in IP-keyed limits and lockouts: IPv4 as is (an
+/// IPv4-mapped IPv6 address, as a dual-stack `[::]` listener sees IPv4 peers, is its IPv4
+/// address), IPv6 by its /64 (the prefix one subscriber is given), so that nobody gets 2^64
+/// buckets from one allocation.
 ///
 /// # Examples
 ///
@@ -40,9 +41,10 @@ use ipnet::IpNet;
 ///
 /// assert_eq!(subscriber("2001:db8:1:2:aaaa::1".parse().unwrap()).to_string(), "2001:db8:1:2::");
 /// assert_eq!(subscriber("192.0.2.7".parse().unwrap()).to_string(), "192.0.2.7");
+/// assert_eq!(subscriber("::ffff:192.0.2.7".parse().unwrap()).to_string(), "192.0.2.7");
 /// ```
 pub fn subscriber(ip: IpAddr) -> IpAddr {
-    match ip {
+    match canonical(ip) {
         IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
         v4 => v4,
     }

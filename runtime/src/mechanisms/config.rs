@@ -57,7 +57,8 @@
 //! | `RAMPART_BODY_TIMEOUT_SECS` / `RAMPART_HANDLER_TIMEOUT_SECS` | `30` / `30` | the whole request body must arrive within it (else 408) / a handler must answer within it, unless its route says `timeout = "..."` (else 503 with `Retry-After`); 1 to 3600 |
 //! | `RAMPART_HEADER_TIMEOUT_SECS` / `RAMPART_IDLE_TIMEOUT_SECS` | `10` / `60` | with [`crate::serve()`]: a request head (and TLS handshake) must arrive within it (1 to 30) / an idle keep-alive connection is closed after it (1 to 60) |
 //! | `RAMPART_MAX_CONNECTIONS` / `RAMPART_SHUTDOWN_GRACE_SECS` | `4096` / `30` | with [`crate::serve()`]: connections served at once, more wait in the backlog (when full, connections idle for a second are closed) / how long in-flight requests get on SIGTERM (0 to 300) |
-//! | `RAMPART_MAX_CONNECTIONS_PER_IP` | `256` | with [`crate::serve()`]: connections from one client address (IPv6: /64) at once, more are closed; trusted proxies are not limited |
+//! | `RAMPART_MAX_CONNECTIONS_PER_IP` | `256` | with [`crate::serve()`]: connections from one client address (IPv6: /64, IPv4-mapped as IPv4) at once, more are closed; trusted proxies are not limited |
+//! | `RAMPART_SEND_TIMEOUT_SECS` | `30` | with [`crate::serve()`]: a response ready to go that the client takes none of for this long (it stopped reading, or left an HTTP/2 window at zero) closes the connection (1 to 60) |
 //! | `RAMPART_AUDIT_BUFFER_LINES` | `10000` | lines queued for the writer; beyond, lines are dropped and counted, never waited for |
 //!
 //! # Examples
@@ -1084,6 +1085,7 @@ fn read_timeouts<F: Fn(&str) -> Option<String>>(
     let server = ServerLimits {
         header_timeout: secs(r, "RAMPART_HEADER_TIMEOUT_SECS", s.header_timeout, 1..=30),
         idle_timeout: secs(r, "RAMPART_IDLE_TIMEOUT_SECS", s.idle_timeout, 1..=60),
+        send_timeout: secs(r, "RAMPART_SEND_TIMEOUT_SECS", s.send_timeout, 1..=60),
         max_connections: usize::try_from(max_connections).unwrap_or(s.max_connections),
         max_connections_per_ip: usize::try_from(per_ip).unwrap_or(s.max_connections_per_ip),
         shutdown_grace: secs(r, "RAMPART_SHUTDOWN_GRACE_SECS", s.shutdown_grace, 0..=300),

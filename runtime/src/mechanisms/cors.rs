@@ -22,6 +22,10 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 pub const EXPOSED_HEADERS: [&str; 6] =
     ["ratelimit", "ratelimit-policy", "retry-after", "x-request-id", "www-authenticate", "dpop-nonce"];
 
+/// The request headers a cross-origin page may send: the credentials Rampart reads
+/// (`Authorization`, `X-API-Key`, and the `DPoP` proof of a browser DPoP client) and the body's type.
+pub const ALLOWED_HEADERS: [&str; 4] = ["authorization", "content-type", "x-api-key", "dpop"];
+
 /// A CORS configuration that cannot be applied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
@@ -84,7 +88,7 @@ impl CorsPolicy {
             .allow_origin(allow_origin)
             .allow_credentials(self.credentials)
             .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::HeaderName::from_static("x-api-key")])
+            .allow_headers(ALLOWED_HEADERS.map(header::HeaderName::from_static))
             .expose_headers(EXPOSED_HEADERS.map(header::HeaderName::from_static))
             .max_age(std::time::Duration::from_secs(600)))
     }

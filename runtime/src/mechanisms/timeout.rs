@@ -133,6 +133,9 @@ impl HandlerDeadline {
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default idle keep-alive timeout.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default send deadline: how long a ready response may wait for the client to take any of
+/// it (nginx's `send_timeout` is 60 s).
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// The default bound on open connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// The default bound on connections from one client address.
@@ -147,6 +150,10 @@ pub struct ServerLimits {
     pub header_timeout: Duration,
     /// How long a keep-alive connection may stay idle.
     pub idle_timeout: Duration,
+    /// How long a response ready to go may make no progress because the client takes none of
+    /// it (a reader that stopped reading, an HTTP/2 flow-control window left at zero): then the
+    /// connection is closed, whether or not a request is in flight.
+    pub send_timeout: Duration,
     /// The most connections served at once; more wait in the listen backlog. When none is
     /// left, connections idle for a second are closed to make room.
     pub max_connections: usize,
@@ -162,6 +169,7 @@ impl Default for ServerLimits {
         Self {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,

@@ -10,7 +10,9 @@
 //! | request head (and TLS handshake) | 10 s from the connection's start or the request's first byte | `RAMPART_HEADER_TIMEOUT_SECS` (1 to 30) | connection closed |
 //! | idle keep-alive | 60 s from the last response | `RAMPART_IDLE_TIMEOUT_SECS` (1 to 60) | connection closed |
 //! | open connections | 4096 | `RAMPART_MAX_CONNECTIONS` | new ones wait in the listen backlog; connections idle for a second are closed to make room |
-//! | open connections from one address (IPv6: /64) | 256 | `RAMPART_MAX_CONNECTIONS_PER_IP` | closed at once (trusted proxies are not limited) |
+//! | open connections from one address (IPv6: /64; IPv4-mapped IPv6 as IPv4) | 256 | `RAMPART_MAX_CONNECTIONS_PER_IP` | closed at once (trusted proxies are not limited) |
+//! | a ready response the client takes none of (stopped reading; HTTP/2 window at zero) | 30 s without progress | `RAMPART_SEND_TIMEOUT_SECS` (1 to 60) | connection closed, request in flight or not |
+//! | HTTP/2 keep-alive ping unanswered | 20 s | — | connection closed |
 //! | graceful shutdown | 30 s | `RAMPART_SHUTDOWN_GRACE_SECS` (0 to 300) | remaining connections closed |
 //!
 //! HTTP/2 connections carry at most [`MAX_STREAMS_PER_CONNECTION`] requests at once. Upgrades
@@ -162,7 +164,8 @@ impl Server {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-        let deadlines = Deadlines { header: limits.header_timeout, idle: limits.idle_timeout };
+        let deadlines =
+            Deadlines { header: limits.header_timeout, idle: limits.idle_timeout, send: limits.send_timeout };
         let connections = Connections::start(deadlines, Arc::clone(&permits));
         let per_ip = Arc::new(PerIp::default());
         let graceful = GracefulShutdown::new();
@@ -171,6 +174,8 @@ impl Server {
         builder.http1().timer(TokioTimer::new()).header_read_timeout(None);
         // Each HTTP/2 stream runs a handler: bound them per connection as connections are bounded.
         builder.http2().timer(TokioTimer::new()).max_concurrent_streams(MAX_STREAMS_PER_CONNECTION);
+        // A peer that stops answering pings is gone: its connection is closed.
+        builder.http2().keep_alive_interval(Some(H2_PING_INTERVAL)).keep_alive_timeout(H2_PING_INTERVAL);
         let builder = Arc::new(builder);
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         tokio::pin!(shutdown);
@@ -195,7 +200,8 @@ impl Server {
                 () = &mut shutdown => break,
             };
             let _ = tcp.set_nodelay(true);
-            let address = peer.ip();
+            // A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`: counted as IPv4.
+            let address = peer.ip().to_canonical();
             let slot = if trusted_proxies.contains(address) {
                 None
             } else {
@@ -294,16 +300,40 @@ struct Connection {
     watcher: hyper_util::server::graceful::Watcher,
 }
 
+/// How often an HTTP/2 peer is pinged, and how long it has to answer.
+const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
+
+/// The largest frame a response body hands to hyper at once: a body frame produced is the
+/// watch's sign that the client takes the response (hyper asks for the next one only when the
+/// previous is on its way), so a large frame is cut for the sign to follow a slow reader.
+const PROGRESS_FRAME: usize = 64 * 1024;
+
 /// Marks a request finished when its response body has been sent (or dropped): a download
-/// streaming out is a request in flight, not an idle connection.
-struct InFlight(Arc<ConnectionState>);
+/// streaming out is a request in flight, not an idle connection. While the body waits for the
+/// client (its response is ready, or it produced a frame, and was not asked for more), the
+/// request counts as waiting on the client, under the send deadline.
+struct InFlight {
+    state: Arc<ConnectionState>,
+    waits_on_client: bool,
+}
+
+impl InFlight {
+    fn wait_on_client(&mut self, waits: bool) {
+        if waits != self.waits_on_client {
+            self.waits_on_client = waits;
+            if waits { self.state.client_wait_started() } else { self.state.client_wait_ended() }
+        }
+    }
+}
 
 pin_project_lite::pin_project! {
     /// A response body holding its request's [`InFlight`] mark until it is dropped.
     struct TrackedBody {
         #[pin]
         inner: axum::body::Body,
-        _in_flight: InFlight,
+        in_flight: InFlight,
+        // The rest of a frame cut at PROGRESS_FRAME.
+        rest: axum::body::Bytes,
     }
 }
 
@@ -315,21 +345,60 @@ impl http_body::Body for TrackedBody {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        self.project().inner.poll_frame(cx)
+        use std::task::Poll;
+        let this = self.project();
+        let polled = if this.rest.is_empty() {
+            this.inner.poll_frame(cx)
+        } else {
+            Poll::Ready(Some(Ok(http_body::Frame::data(std::mem::take(this.rest)))))
+        };
+        match polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                // A frame handed over: the client took what came before (progress); the next
+                // one waits on it again.
+                this.in_flight.state.progressed();
+                this.in_flight.wait_on_client(true);
+                let frame = match frame.into_data() {
+                    Ok(mut data) if data.len() > PROGRESS_FRAME => {
+                        *this.rest = data.split_off(PROGRESS_FRAME);
+                        http_body::Frame::data(data)
+                    }
+                    Ok(data) => http_body::Frame::data(data),
+                    Err(frame) => frame,
+                };
+                Poll::Ready(Some(Ok(frame)))
+            }
+            // The application has nothing yet (a stream waiting for events): not the client's fault.
+            Poll::Pending => {
+                this.in_flight.wait_on_client(false);
+                Poll::Pending
+            }
+            done => {
+                this.in_flight.wait_on_client(false);
+                done
+            }
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.rest.is_empty() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
+        let mut hint = self.inner.size_hint();
+        let rest = self.rest.len() as u64;
+        hint.set_lower(hint.lower().saturating_add(rest));
+        if let Some(upper) = hint.upper() {
+            hint.set_upper(upper.saturating_add(rest));
+        }
+        hint
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.request_finished();
+        self.wait_on_client(false);
+        self.state.request_finished();
     }
 }
 
@@ -343,11 +412,14 @@ impl Connection {
             let mut request = request.map(axum::body::Body::new);
             request.extensions_mut().insert(ConnectInfo(peer));
             state.request_started();
-            let in_flight = InFlight(Arc::clone(&state));
+            let mut in_flight = InFlight { state: Arc::clone(&state), waits_on_client: false };
             let response = app.clone().call(request);
             async move {
                 let response = response.await.map_err(|never: Infallible| match never {})?;
-                Ok::<_, Infallible>(response.map(|inner| TrackedBody { inner, _in_flight: in_flight }))
+                // The response is ready: from now on it waits for the client to take it.
+                in_flight.wait_on_client(true);
+                let rest = axum::body::Bytes::new();
+                Ok::<_, Infallible>(response.map(|inner| TrackedBody { inner, in_flight, rest }))
             }
         });
         // No upgrades (WebSocket): an upgraded connection would leave this task, its permit and

@@ -8,6 +8,14 @@
 //! response, counts as activity). **Busy**: a request is in flight; the body and handler
 //! deadlines of [`crate::timeout`] apply, not these.
 //!
+//! Across phases, the **send deadline**: a request whose response is ready (or whose body has
+//! just handed hyper a frame) waits on the client to take it. While any request waits so, the
+//! connection must make progress (a body frame handed over, which hyper asks for only when the
+//! previous one is on its way to the client) within the send deadline, or it is closed: a
+//! reader that stopped reading, an HTTP/2 stream whose window the client leaves at zero. And a
+//! connection whose every request in flight waits on the client counts as idle since its last
+//! progress, for the idle deadline and for shedding.
+//!
 //! Hyper's own `header_read_timeout` counts the idle time before a request as header time, so
 //! that an idle keep-alive connection and a dribbled head could not have different deadlines;
 //! this watch keeps them apart. The hot path is two relaxed atomic stores per request and a
@@ -39,10 +47,45 @@ pub(crate) struct ConnectionState {
     /// Coarse milliseconds at which the current phase began (or, idle, the last write).
     since_ms: AtomicU64,
     in_flight: AtomicU32,
+    /// Requests whose response waits on the client to take it.
+    client_wait: AtomicU32,
+    /// Coarse milliseconds of the last progress of a response (or the start of the wait).
+    progress_ms: AtomicU64,
+    /// Coarse milliseconds since which the socket has taken no byte of what it was given to
+    /// write ([`NOT_BLOCKED`]: it took the last write).
+    blocked_since_ms: AtomicU64,
     clock: Arc<Clock>,
 }
 
+/// `blocked_since_ms` of a socket that took the last write.
+const NOT_BLOCKED: u64 = u64::MAX;
+
 impl ConnectionState {
+    /// A request's response now waits on the client.
+    pub(crate) fn client_wait_started(&self) {
+        if self.client_wait.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.progressed();
+        }
+    }
+
+    /// A request's response no longer waits on the client (done, dropped, or waiting on the
+    /// application for its next frame).
+    pub(crate) fn client_wait_ended(&self) {
+        self.client_wait.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A response made progress: the client took what came before.
+    pub(crate) fn progressed(&self) {
+        self.progress_ms.store(self.clock.now_ms(), Ordering::Relaxed);
+    }
+
+    /// The socket could not take a write (its send buffer is full: the client is not reading).
+    fn write_blocked(&self) {
+        if self.blocked_since_ms.load(Ordering::Relaxed) == NOT_BLOCKED {
+            self.blocked_since_ms.store(self.clock.now_ms(), Ordering::Relaxed);
+        }
+    }
+
     /// A request was dispatched to the service.
     pub(crate) fn request_started(&self) {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -57,6 +100,15 @@ impl ConnectionState {
         }
     }
 
+    /// What a write to the socket did: bytes taken, or none (blocked).
+    fn wrote(&self, polled: &Poll<io::Result<usize>>) {
+        match polled {
+            Poll::Ready(Ok(n)) if *n > 0 => self.bytes_written(),
+            Poll::Pending => self.write_blocked(),
+            Poll::Ready(_) => {}
+        }
+    }
+
     fn bytes_read(&self) {
         if self.phase.load(Ordering::Relaxed) == IDLE {
             self.since_ms.store(self.clock.now_ms(), Ordering::Relaxed);
@@ -65,6 +117,9 @@ impl ConnectionState {
     }
 
     fn bytes_written(&self) {
+        if self.blocked_since_ms.load(Ordering::Relaxed) != NOT_BLOCKED {
+            self.blocked_since_ms.store(NOT_BLOCKED, Ordering::Relaxed);
+        }
         if self.phase.load(Ordering::Relaxed) == IDLE {
             self.since_ms.store(self.clock.now_ms(), Ordering::Relaxed);
         }
@@ -74,8 +129,22 @@ impl ConnectionState {
     /// over the phase: two HTTP/2 streams starting and ending on two threads may leave the
     /// phase stale for a moment, never a request in flight unseen.
     fn overdue(&self, now_ms: u64, limits: &Deadlines) -> bool {
-        if self.in_flight.load(Ordering::Relaxed) > 0 {
-            return false;
+        // A socket that has taken none of what it was given for the send deadline, in any
+        // phase (a response whole in hyper's and the kernel's buffers is no request in flight).
+        let blocked_since = self.blocked_since_ms.load(Ordering::Relaxed);
+        if blocked_since != NOT_BLOCKED && Duration::from_millis(now_ms.saturating_sub(blocked_since)) > limits.send {
+            return true;
+        }
+        let in_flight = self.in_flight.load(Ordering::Relaxed);
+        if in_flight > 0 {
+            let waiting = self.client_wait.load(Ordering::Relaxed);
+            if waiting == 0 {
+                return false;
+            }
+            let stalled = Duration::from_millis(now_ms.saturating_sub(self.progress_ms.load(Ordering::Relaxed)));
+            // Past the send deadline; or every request waits on the client: idle since the
+            // last progress.
+            return stalled > limits.send || (waiting >= in_flight && stalled > limits.idle);
         }
         let elapsed = Duration::from_millis(now_ms.saturating_sub(self.since_ms.load(Ordering::Relaxed)));
         match self.phase.load(Ordering::Relaxed) {
@@ -110,6 +179,8 @@ impl Clock {
 pub(crate) struct Deadlines {
     pub(crate) header: Duration,
     pub(crate) idle: Duration,
+    /// How long a response waiting on the client may make no progress.
+    pub(crate) send: Duration,
 }
 
 /// Every open connection, by id, with the handle that closes it.
@@ -170,6 +241,9 @@ impl Connections {
             phase: AtomicU8::new(HEAD),
             since_ms: AtomicU64::new(self.clock.tick()),
             in_flight: AtomicU32::new(0),
+            client_wait: AtomicU32::new(0),
+            progress_ms: AtomicU64::new(0),
+            blocked_since_ms: AtomicU64::new(NOT_BLOCKED),
             clock: Arc::clone(&self.clock),
         })
     }
@@ -212,7 +286,7 @@ impl Connections {
         }
         if reaped > 0 {
             self.reaped.fetch_add(reaped, Ordering::Relaxed);
-            tracing::debug!(target: "rampart::serve", reaped, "closed connections past their header or idle deadline");
+            tracing::debug!(target: "rampart::serve", reaped, "closed connections past their header, idle or send deadline");
         }
     }
 }
@@ -258,9 +332,7 @@ impl<T: AsyncWrite> AsyncWrite for WatchedIo<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.project();
         let polled = this.inner.poll_write(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            this.state.bytes_written();
-        }
+        this.state.wrote(&polled);
         polled
     }
 
@@ -271,9 +343,7 @@ impl<T: AsyncWrite> AsyncWrite for WatchedIo<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
         let polled = this.inner.poll_write_vectored(cx, bufs);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            this.state.bytes_written();
-        }
+        this.state.wrote(&polled);
         polled
     }
 
@@ -282,7 +352,12 @@ impl<T: AsyncWrite> AsyncWrite for WatchedIo<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_flush(cx)
+        let this = self.project();
+        let polled = this.inner.poll_flush(cx);
+        if polled.is_pending() {
+            this.state.write_blocked();
+        }
+        polled
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -300,6 +375,9 @@ mod tests {
             phase: AtomicU8::new(HEAD),
             since_ms: AtomicU64::new(clock_ms),
             in_flight: AtomicU32::new(0),
+            client_wait: AtomicU32::new(0),
+            progress_ms: AtomicU64::new(0),
+            blocked_since_ms: AtomicU64::new(NOT_BLOCKED),
             clock: Arc::clone(&clock),
         };
         (clock, state)
@@ -307,7 +385,8 @@ mod tests {
 
     #[test]
     fn head_idle_and_busy_have_their_own_deadlines() {
-        let limits = Deadlines { header: Duration::from_secs(2), idle: Duration::from_secs(10) };
+        let limits =
+            Deadlines { header: Duration::from_secs(2), idle: Duration::from_secs(10), send: Duration::from_secs(5) };
         let (clock, state) = state_at(1_000);
         assert!(!state.overdue(3_000, &limits), "a fresh connection has the header deadline");
         assert!(state.overdue(3_001, &limits));
@@ -325,7 +404,8 @@ mod tests {
 
     #[test]
     fn two_requests_in_flight_stay_busy_until_both_end() {
-        let limits = Deadlines { header: Duration::from_secs(1), idle: Duration::from_secs(1) };
+        let limits =
+            Deadlines { header: Duration::from_secs(1), idle: Duration::from_secs(1), send: Duration::from_secs(1) };
         let (_clock, state) = state_at(0);
         state.request_started();
         state.request_started();
@@ -340,5 +420,59 @@ mod tests {
             state.phase.store(phase, Ordering::Relaxed);
             assert!(!state.overdue(60_000, &limits));
         }
+    }
+
+    #[test]
+    fn a_response_the_client_takes_none_of_is_overdue_at_the_send_deadline() {
+        let limits =
+            Deadlines { header: Duration::from_secs(2), idle: Duration::from_secs(10), send: Duration::from_secs(5) };
+        let (clock, state) = state_at(1_000);
+        state.request_started();
+        assert!(!state.overdue(100_000, &limits), "a handler at work is under the handler deadline");
+        // The response is ready at 2 s; the client takes nothing.
+        clock.now_ms.store(2_000, Ordering::Relaxed);
+        state.client_wait_started();
+        assert!(!state.overdue(7_000, &limits));
+        assert!(state.overdue(7_001, &limits), "no progress for the send deadline");
+        // A frame handed over is progress; waiting on the application is not the client's fault.
+        clock.now_ms.store(6_000, Ordering::Relaxed);
+        state.progressed();
+        assert!(!state.overdue(11_000, &limits));
+        state.client_wait_ended();
+        assert!(!state.overdue(1_000_000, &limits), "a stream waiting for events is busy, not stalled");
+    }
+
+    #[test]
+    fn a_socket_that_takes_nothing_is_overdue_at_the_send_deadline_in_any_phase() {
+        let limits =
+            Deadlines { header: Duration::from_secs(2), idle: Duration::from_secs(60), send: Duration::from_secs(5) };
+        let (clock, state) = state_at(0);
+        state.request_started();
+        clock.now_ms.store(1_000, Ordering::Relaxed);
+        state.wrote(&Poll::Pending);
+        // The response went whole into the buffers: no request in flight, the socket still full.
+        state.request_finished();
+        assert!(!state.overdue(6_000, &limits));
+        assert!(state.overdue(6_001, &limits), "blocked for the send deadline while idle");
+        clock.now_ms.store(3_000, Ordering::Relaxed);
+        state.wrote(&Poll::Pending);
+        assert!(state.overdue(6_001, &limits), "a second blocked write does not restart the wait");
+        state.wrote(&Poll::Ready(Ok(10)));
+        assert!(!state.overdue(6_001, &limits), "bytes taken: no longer blocked");
+    }
+
+    #[test]
+    fn a_connection_whose_requests_all_wait_on_the_client_is_idle_for_shedding() {
+        let limits =
+            Deadlines { header: Duration::from_secs(2), idle: Duration::from_secs(10), send: Duration::from_secs(30) };
+        let shed = Deadlines { idle: Duration::from_secs(1), ..limits };
+        let (_clock, state) = state_at(0);
+        state.request_started();
+        state.request_started();
+        state.client_wait_started();
+        assert!(!state.overdue(2_000, &shed), "one request still at work");
+        state.client_wait_started();
+        assert!(state.overdue(2_000, &shed), "both wait on the client: shed when the server is full");
+        assert!(!state.overdue(2_000, &limits) && state.overdue(10_001, &limits), "and idle at the idle deadline");
     }
 }
