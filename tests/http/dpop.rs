@@ -471,3 +471,46 @@ async fn with_nonces_required_a_proof_carries_the_nonce_the_service_gave() {
     assert_dpop_challenge(&elsewhere, "invalid_dpop_proof", "the DPoP proof is invalid");
     assert!(!elsewhere.header("dpop-nonce").is_empty());
 }
+
+/// Alice's token for `subject`, bound to `key`.
+fn bound_for(subject: &str, key: &Key) -> String {
+    let mut bound = rampart_tests::claims(subject, "notes:read");
+    bound["cnf"] = json!({"jkt": thumbprint(&key.jwk).unwrap()});
+    Scheme::Hs256.token(&bound)
+}
+
+/// One authenticated caller sending fresh proofs of its own key as fast as it can fills only its
+/// own share of the replay cache (then its own proofs are refused, `dpop_busy`): another caller's
+/// proofs are still taken. And proofs of another key than the token's are refused before they are
+/// recorded: a thief holding Alice's token uses up nothing of hers.
+#[tokio::test]
+async fn a_proof_flood_from_one_caller_does_not_refuse_another_callers_proofs() {
+    // 1,600 live proofs: 100 per shard, 7 per caller (1/16 of a shard).
+    let app = dpop_service(|builder| builder.dpop_replay_capacity(1_600));
+    let (mallory_key, alice_key) = (key_of("ec2.key.pem"), key_of("ec.key.pem"));
+    let mallory = bound_for("mallory", &mallory_key);
+    let mut taken = 0;
+    for _ in 0..40 {
+        let proof = proof_for(&mallory_key, "https://api.example/notes", &mallory);
+        let reply = send(&app, list_notes(&format!("DPoP {mallory}"), Some(&proof))).await;
+        if reply.status == axum::http::StatusCode::OK {
+            taken += 1;
+        } else {
+            assert_dpop_challenge(&reply, "invalid_dpop_proof", "the DPoP proof is invalid");
+        }
+    }
+    assert_eq!(taken, 7, "the flood is held to its caller's share");
+
+    let alice = bound_for("alice", &alice_key);
+    // Proofs signed with Mallory's key for Alice's token: refused, and not recorded.
+    for _ in 0..20 {
+        let stolen = proof_for(&mallory_key, "https://api.example/notes", &alice);
+        let reply = send(&app, list_notes(&format!("DPoP {alice}"), Some(&stolen))).await;
+        assert_dpop_challenge(&reply, "invalid_dpop_proof", "the DPoP proof is invalid");
+    }
+    for _ in 0..7 {
+        let proof = proof_for(&alice_key, "https://api.example/notes", &alice);
+        let reply = send(&app, list_notes(&format!("DPoP {alice}"), Some(&proof))).await;
+        assert_eq!(reply.status, axum::http::StatusCode::OK);
+    }
+}

@@ -28,6 +28,8 @@ struct Server {
     delay: Mutex<Duration>,
     /// Answer this status and body instead of the introspection answer.
     failure: Mutex<Option<(StatusCode, &'static str)>>,
+    /// Tokens answered with a 500, whatever the others get.
+    failing: Mutex<std::collections::HashSet<String>>,
     /// Every request's form, as received.
     forms: Mutex<Vec<Vec<(String, String)>>>,
 }
@@ -57,6 +59,9 @@ async fn introspect(State(server): State<Arc<Server>>, headers: HeaderMap, body:
     let form: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
     server.forms.lock().unwrap().push(form.clone());
     let token = form.iter().find(|(name, _)| name == "token").map(|(_, value)| value.clone()).unwrap_or_default();
+    if server.failing.lock().unwrap().contains(&token) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "{}").into_response();
+    }
     let answer = server.answers.lock().unwrap().get(&token).cloned().unwrap_or(json!({"active": false}));
     axum::Json(answer).into_response()
 }
@@ -180,10 +185,15 @@ async fn answers_for_another_issuer_or_audience_are_refused_and_a_client_is_a_cl
     server.answer("expired", json!({"active": true, "sub": "alice", "exp": now() - 3600, "aud": AUDIENCE}));
     server.answer(
         "client-token",
+        json!({"active": true, "client_id": "reporting", "scope": "notes:read", "aud": AUDIENCE, "gty": "client-credentials"}),
+    );
+    // Without `sub` and without evidence that the client holds it itself: any user of the client.
+    server.answer(
+        "user-of-client",
         json!({"active": true, "client_id": "reporting", "scope": "notes:read", "aud": AUDIENCE}),
     );
     let app = resource_server(url.clone(), |b| b);
-    for token in ["other-issuer", "other-audience", "no-audience", "refresh"] {
+    for token in ["other-issuer", "other-audience", "no-audience", "refresh", "user-of-client"] {
         assert_invalid_token(&send(&app, get_with_token("/me", token)).await, token);
     }
     let expired = send(&app, get_with_token("/me", "expired")).await;
@@ -233,6 +243,59 @@ async fn a_slow_endpoint_is_a_bounded_503_and_is_left_alone_for_a_second() {
     *server.delay.lock().unwrap() = Duration::ZERO;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(send(&app, get_with_token("/me", "opaque-bob")).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn one_token_the_server_fails_on_does_not_stop_the_others_but_several_do() {
+    let (server, url) = authorization_server().await;
+    for (token, sub) in [("opaque-alice", "alice"), ("opaque-bob", "bob"), ("opaque-carol", "carol")] {
+        server.answer(token, active(sub, "notes:read", 3600));
+    }
+    server.failing.lock().unwrap().extend(["boom-1", "boom-2", "boom-3"].map(str::to_owned));
+    let app = resource_server(url, |b| b);
+    // One token the server fails on: 503 for it, and not asked about again within the second...
+    assert_unavailable(&send(&app, get_with_token("/me", "boom-1")).await);
+    let asked = server.calls();
+    assert_unavailable(&send(&app, get_with_token("/me", "boom-1")).await);
+    assert_eq!(server.calls(), asked);
+    // ...while another token is introspected at once.
+    let alice = send(&app, get_with_token("/me", "opaque-alice")).await;
+    assert_eq!((alice.status, alice.json()["sub"].as_str()), (StatusCode::OK, Some("alice")));
+    assert_eq!(server.calls(), asked + 1);
+    // Failures for three distinct tokens within the window: the endpoint is down for a second.
+    assert_unavailable(&send(&app, get_with_token("/me", "boom-2")).await);
+    assert_unavailable(&send(&app, get_with_token("/me", "boom-3")).await);
+    let asked = server.calls();
+    assert_unavailable(&send(&app, get_with_token("/me", "opaque-bob")).await);
+    assert_eq!(server.calls(), asked, "not asked while down");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(send(&app, get_with_token("/me", "opaque-bob")).await.status, StatusCode::OK);
+    assert_eq!(send(&app, get_with_token("/me", "opaque-carol")).await.status, StatusCode::OK);
+}
+
+/// A request dropped while its introspection is under way (a client that goes away, an HTTP/2
+/// reset) leaves nothing behind: the next request with the token asks again, and thousands of
+/// invented tokens sent and dropped leave no entry.
+#[tokio::test]
+async fn cancelled_introspections_leave_no_entry_behind() {
+    let (server, url) = authorization_server().await;
+    server.answer("opaque-alice", active("alice", "notes:read", 3600));
+    *server.delay.lock().unwrap() = Duration::from_millis(200);
+    let verifier = IntrospectionVerifier::builder(url, ISSUER, [AUDIENCE])
+        .client(CLIENT_ID, CLIENT_SECRET.to_owned())
+        .build()
+        .unwrap();
+    for i in 0..200 {
+        let token = format!("invented-{i}");
+        let cancelled = tokio::time::timeout(Duration::from_millis(20), verifier.verify(&token)).await;
+        assert!(cancelled.is_err(), "answered before the cancellation");
+    }
+    assert_eq!(verifier.round_trips_under_way(), 0, "a cancelled round trip left its entry");
+    let cancelled = tokio::time::timeout(Duration::from_millis(20), verifier.verify("opaque-alice")).await;
+    assert!(cancelled.is_err());
+    *server.delay.lock().unwrap() = Duration::ZERO;
+    assert_eq!(verifier.verify("opaque-alice").await.unwrap().subject(), "alice");
+    assert_eq!(verifier.round_trips_under_way(), 0);
 }
 
 #[tokio::test]

@@ -344,3 +344,60 @@ async fn a_locked_address_gets_a_bounded_introspection_budget() {
     assert_eq!(resource.get_notes(&bystander, &token("bystander", "notes:read")).await.status(), StatusCode::OK);
     println!("introspection budget: {sent} invented tokens in 1 s from a locked address, {asked} introspected");
 }
+
+/// An authorization server on loopback that answers every introspection `inactive` after
+/// `delay`, counting the requests it got.
+async fn slow_authorization_server(delay: Duration) -> (std::sync::Arc<std::sync::atomic::AtomicUsize>, String) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let asked = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&asked);
+    let app = axum::Router::new().route(
+        "/introspect",
+        axum::routing::post(move || {
+            let counter = std::sync::Arc::clone(&counter);
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                axum::Json(json!({"active": false}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/introspect", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (asked, url)
+}
+
+/// Invented opaque tokens whose requests are cancelled while their introspection is under way
+/// (the client gives up after 100 ms, the authorization server answers after 500 ms) still count
+/// against the address: after twenty, it is locked. Each was asked about once upstream.
+#[tokio::test]
+async fn cancelled_introspections_count_against_their_address() {
+    let (asked, url) = slow_authorization_server(Duration::from_millis(500)).await;
+    let resource = Instance::start(&[
+        ("RAMPART_JWT_SECRET", ""),
+        ("RAMPART_INTROSPECTION_URL", url.as_str()),
+        ("RAMPART_INTROSPECTION_CLIENT_ID", "resource-server"),
+        ("RAMPART_INTROSPECTION_CLIENT_SECRET", "resource-server-secret-0123456789ab"),
+    ]);
+    let impatient = reqwest::Client::builder()
+        .local_address("127.0.0.13".parse::<IpAddr>().unwrap())
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    for i in 0..20 {
+        let url = format!("http://{}/notes", resource.service.addr);
+        let sent = impatient.get(url).bearer_auth(format!("cancelled-opaque-{i}")).send().await;
+        assert!(sent.is_err_and(|e| e.is_timeout()), "answered before the client gave up");
+    }
+    // Let the server notice the closed connections.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 20, "each token was sent upstream once");
+    let attacker = client_from("127.0.0.13");
+    assert_locked(resource.get_notes(&attacker, "one-more-invented-token").await).await;
+    // Another address is not locked: its invented token is introspected and refused.
+    let bystander = client_from("127.0.0.14");
+    let refused =
+        tokio::time::timeout(Duration::from_secs(5), resource.get_notes(&bystander, "bystander-invented")).await;
+    assert_eq!(refused.unwrap().status(), StatusCode::UNAUTHORIZED);
+}

@@ -1,6 +1,6 @@
 //! The security lockfile: a committed, diff-friendly listing of every endpoint the compiled
 //! router mounts, with everything that decides who may call it, and the `rampart.toml` the
-//! attributes were checked against. It is written from [`Router::inventory`], so code that a
+//! attributes were checked against. It is written from [`Router::inventory`](crate::Router::inventory), so code that a
 //! text reader misses (an item behind a `cfg`, made by a macro, in an unusual file) is in it
 //! exactly when it is mounted. `rampart review` compares it between two revisions.
 //!

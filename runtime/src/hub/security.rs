@@ -195,7 +195,21 @@ impl Security {
             return Err(Error::RateLimited { retry_after: std::time::Duration::from_secs(1) });
         }
         let path = parts.uri.path_and_query().map_or("/", axum::http::uri::PathAndQuery::as_str);
-        match self.0.authenticator.authenticate_request(&parts.headers, parts.method.as_str(), path).await {
+        // A costly check (an introspection round trip, an asymmetric signature) that its request
+        // abandons still counts against the address, as a guess would: cancelling is no way
+        // around the lockout.
+        let abandoned = match (&self.0.lockout, &lockout) {
+            (Some(shared), Some((_, LockoutKey::Ip(addr))))
+                if self.0.authenticator.would_cost_a_check(&parts.headers) =>
+            {
+                Some((Arc::clone(shared), *addr))
+            }
+            _ => None,
+        };
+        let check = AbandonedCheck(abandoned);
+        let outcome = self.0.authenticator.authenticate_request(&parts.headers, parts.method.as_str(), path).await;
+        check.answered();
+        match outcome {
             Ok(principal) => {
                 if let Some(scope) = parts.extensions.get_mut::<RequestScope>() {
                     scope.verified = Some(principal.clone());
@@ -385,4 +399,27 @@ pub(crate) fn installed(parts: &Parts) -> Result<&Installed, Error> {
 /// The principal [`Security::authenticate`] verified for this request, if it ran.
 pub(crate) fn verified(parts: &Parts) -> Option<&Principal> {
     parts.extensions.get::<RequestScope>().and_then(|scope| scope.verified.as_ref())
+}
+
+/// A costly credential check under way for a client address: dropped before it is answered (its
+/// request cancelled: a client gone, an HTTP/2 reset), it counts one failure for the address.
+struct AbandonedCheck(Option<(Arc<Lockout>, std::net::IpAddr)>);
+
+impl AbandonedCheck {
+    /// The check was answered: the outcome decides what counts.
+    fn answered(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbandonedCheck {
+    fn drop(&mut self) {
+        if let Some((lockout, addr)) = self.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                let _ = lockout.failure(&LockoutKey::Ip(addr)).await;
+            });
+        }
+    }
 }

@@ -185,6 +185,13 @@ impl DpopVerifier {
         }
     }
 
+    /// Remembers at most `capacity` live proofs (each caller at most
+    /// 1/[`ReplayCache::CALLER_SHARE`] of a shard).
+    pub fn replay_capacity(mut self, capacity: usize) -> Self {
+        self.replay = ReplayCache::new(capacity);
+        self
+    }
+
     /// Requires every proof to carry a `nonce` that `nonces` issued within its lifetime.
     pub fn nonces(mut self, nonces: super::NonceIssuer) -> Self {
         self.nonces = Some(nonces);
@@ -219,7 +226,28 @@ impl DpopVerifier {
         request: &ProofRequest<'_>,
         access_token: Option<&str>,
     ) -> Result<VerifiedProof, DpopError> {
-        self.verify_at(proof, request, access_token, SystemTime::now())
+        self.verify_at(proof, request, access_token, None, SystemTime::now())
+    }
+
+    /// [`Self::verify`] for a request that presents a token bound to the key
+    /// `bound_jkt` (`cnf.jkt`; `None`: the token is not bound) on behalf of `caller` (its
+    /// qualified subject). The binding is checked before the proof is recorded, and the proofs
+    /// of one caller take at most a bounded share of the replay cache: no caller can fill what
+    /// the others need.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::verify`]; [`DpopError::KeyMismatch`] when the proof is not
+    /// signed with the token's key (then its `jti` is not used up).
+    pub fn verify_bound(
+        &self,
+        proof: &str,
+        request: &ProofRequest<'_>,
+        access_token: &str,
+        bound_jkt: Option<&str>,
+        caller: &str,
+    ) -> Result<VerifiedProof, DpopError> {
+        self.verify_at(proof, request, Some(access_token), Some((bound_jkt, caller)), SystemTime::now())
     }
 
     fn verify_at(
@@ -227,6 +255,7 @@ impl DpopVerifier {
         proof: &str,
         request: &ProofRequest<'_>,
         access_token: Option<&str>,
+        bound: Option<(Option<&str>, &str)>,
         now: SystemTime,
     ) -> Result<VerifiedProof, DpopError> {
         if proof.len() > MAX_PROOF_BYTES {
@@ -302,10 +331,18 @@ impl DpopVerifier {
             (Some(token), Some(Value::String(ath))) if *ath == token_hash(token) => {}
             (Some(_), _) => return Err(DpopError::AccessTokenHash),
         }
-        // Last, so that a proof refused for any other reason does not use up its `jti`.
+        // The token's key, before the proof is recorded: a proof of another key uses up nothing.
+        if let Some((bound_jkt, _)) = bound
+            && bound_jkt != Some(jkt.as_str())
+        {
+            return Err(DpopError::KeyMismatch);
+        }
+        // Last, so that a proof refused for any other reason does not use up its `jti`. Counted
+        // against its caller's share (at the token endpoint, its key's).
         let keep_secs = newest.saturating_sub(oldest);
         let id = replay_id(&jkt, jti);
-        self.replay.first_use(&id, now_secs, keep_secs)?;
+        let owner = bound.map_or(jkt.as_str(), |(_, caller)| caller);
+        self.replay.first_use(owner, &id, now_secs, keep_secs)?;
         Ok(VerifiedProof { jkt, id, keep_secs })
     }
 }
@@ -432,15 +469,50 @@ fn normalized(uri: &str) -> Option<String> {
 ///
 /// Bounded: when full of proofs still inside their window, new proofs are refused
 /// ([`DpopError::Busy`]) rather than old ones forgotten, since a forgotten `jti` could be
-/// replayed. In memory, so per instance: instances behind one load balancer also consult a
-/// [`SharedReplays`] store (Redis, with `RAMPART_RATE_LIMIT=redis://...`).
+/// replayed. Each caller (the qualified subject of the token; at the token endpoint, the proof's
+/// key) holds at most [`ReplayCache::CALLER_SHARE`] of its shard, and shards are chosen by the
+/// caller with a per-process random salt: one caller's flood of proofs refuses its own proofs,
+/// never another's. In memory, so per instance: instances behind one load balancer also consult
+/// a [`SharedReplays`] store (Redis, with `RAMPART_RATE_LIMIT=redis://...`).
 #[derive(Debug)]
 pub struct ReplayCache {
-    /// Proofs per shard.
+    /// Live proofs per shard.
     capacity: usize,
-    /// Shards by the first byte of the proof's id: threads checking proofs at once rarely wait
-    /// for each other.
-    shards: Vec<Mutex<HashMap<[u8; 32], u64>>>,
+    /// Live proofs per caller.
+    per_caller: usize,
+    /// Shards by the salted hash of the caller: threads checking proofs at once rarely wait for
+    /// each other, and nobody can aim at a shard.
+    shards: Vec<Mutex<Shard>>,
+    salt: [u8; 16],
+}
+
+/// One shard: each caller's proofs (by the SHA-256 of the caller), and how many there are.
+#[derive(Debug, Default)]
+struct Shard {
+    callers: HashMap<[u8; 32], HashMap<[u8; 32], u64>>,
+    proofs: usize,
+}
+
+impl Shard {
+    /// Forgets the proofs past their window (of one caller, or of all).
+    fn expire(&mut self, now: u64, caller: Option<&[u8; 32]>) {
+        let mut removed = 0;
+        let mut prune = |proofs: &mut HashMap<[u8; 32], u64>| {
+            let before = proofs.len();
+            proofs.retain(|_, until| *until >= now);
+            removed += before - proofs.len();
+        };
+        match caller {
+            Some(caller) => {
+                if let Some(proofs) = self.callers.get_mut(caller) {
+                    prune(proofs);
+                }
+            }
+            None => self.callers.values_mut().for_each(&mut prune),
+        }
+        self.callers.retain(|_, proofs| !proofs.is_empty());
+        self.proofs -= removed;
+    }
 }
 
 /// The replay cache's shards.
@@ -449,36 +521,53 @@ const REPLAY_SHARDS: usize = 16;
 impl ReplayCache {
     /// Proofs remembered at once by default (each 40 bytes and the map's overhead).
     pub const DEFAULT_CAPACITY: usize = 1_000_000;
+    /// The part of a shard one caller may hold: 1/16 (at the default capacity, 3,906 live
+    /// proofs, one request every 17 ms for a 65 s window).
+    pub const CALLER_SHARE: usize = 16;
 
     /// A cache of at most `capacity` proofs.
     pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.div_ceil(REPLAY_SHARDS).max(1);
         Self {
-            capacity: capacity.div_ceil(REPLAY_SHARDS).max(1),
-            shards: (0..REPLAY_SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            capacity,
+            per_caller: capacity.div_ceil(Self::CALLER_SHARE).max(1),
+            shards: (0..REPLAY_SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            salt: rand::random(),
         }
     }
 
-    /// Records the proof `jti` of the key `jkt` at `now` (seconds), kept for `window` seconds.
+    /// Records the proof `id` of `caller` at `now` (seconds), kept for `window` seconds.
     ///
     /// # Errors
     ///
     /// [`DpopError::Replayed`] when it was seen within the window; [`DpopError::Busy`] when the
-    /// cache is full of proofs inside their window.
-    fn first_use(&self, id: &[u8; 32], now: u64, window: u64) -> Result<(), DpopError> {
-        let shard = &self.shards[usize::from(id[0]) % REPLAY_SHARDS];
-        let mut seen = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(until) = seen.get(id)
-            && *until >= now
-        {
+    /// caller's share, or its shard, is full of proofs inside their window.
+    fn first_use(&self, caller: &str, id: &[u8; 32], now: u64, window: u64) -> Result<(), DpopError> {
+        let mut hasher = Sha256::new();
+        hasher.update(self.salt);
+        hasher.update(caller.as_bytes());
+        let caller: [u8; 32] = hasher.finalize().into();
+        let mut shard = self.shards[usize::from(caller[0]) % REPLAY_SHARDS]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if shard.callers.get(&caller).and_then(|proofs| proofs.get(id)).is_some_and(|until| *until >= now) {
             return Err(DpopError::Replayed);
         }
-        if seen.len() >= self.capacity {
-            seen.retain(|_, until| *until >= now);
-            if seen.len() >= self.capacity {
+        if shard.callers.get(&caller).is_some_and(|proofs| proofs.len() >= self.per_caller) {
+            shard.expire(now, Some(&caller));
+            if shard.callers.get(&caller).is_some_and(|proofs| proofs.len() >= self.per_caller) {
                 return Err(DpopError::Busy);
             }
         }
-        seen.insert(*id, now.saturating_add(window));
+        if shard.proofs >= self.capacity {
+            shard.expire(now, None);
+            if shard.proofs >= self.capacity {
+                return Err(DpopError::Busy);
+            }
+        }
+        if shard.callers.entry(caller).or_default().insert(*id, now.saturating_add(window)).is_none() {
+            shard.proofs += 1;
+        }
         Ok(())
     }
 }
@@ -523,23 +612,35 @@ mod tests {
 
     #[test]
     fn a_replayed_jti_is_refused_within_its_window_and_the_cache_is_bounded() {
-        let cache = ReplayCache::new(1);
-        assert_eq!(cache.first_use(&replay_id("k", "a"), 100, 65), Ok(()));
-        assert_eq!(cache.first_use(&replay_id("k", "a"), 120, 65), Err(DpopError::Replayed));
-        // The same jti from another key is another proof.
-        assert_eq!(cache.first_use(&replay_id("other", "a"), 120, 65), Ok(()));
-        // One proof per shard here: proofs landing in a full shard are refused, not forgotten,
-        // until the live ones leave their window.
-        let busy = (0..64)
-            .map(|i| cache.first_use(&replay_id("k", &format!("p{i}")), 120, 65))
-            .filter(|r| *r == Err(DpopError::Busy))
-            .count();
-        assert!(busy > 0, "a full shard refuses");
+        // 32 proofs in all: 2 per shard, so 1 per caller.
+        let cache = ReplayCache::new(32);
+        assert_eq!(cache.first_use("alice", &replay_id("k", "a"), 100, 65), Ok(()));
+        assert_eq!(cache.first_use("alice", &replay_id("k", "a"), 120, 65), Err(DpopError::Replayed));
+        // Alice's share is full: her next proof is refused, not an old one forgotten...
+        assert_eq!(cache.first_use("alice", &replay_id("k", "b"), 120, 65), Err(DpopError::Busy));
+        // ...while another caller's proofs are still taken.
+        assert_eq!(cache.first_use("bob", &replay_id("other", "a"), 120, 65), Ok(()));
         assert_eq!(
-            cache.first_use(&replay_id("k", "a"), 160, 65),
+            cache.first_use("alice", &replay_id("k", "a"), 160, 65),
             Err(DpopError::Replayed),
             "nothing live was forgotten"
         );
-        assert_eq!(cache.first_use(&replay_id("k", "late"), 300, 65), Ok(()));
+        assert_eq!(cache.first_use("alice", &replay_id("k", "late"), 300, 65), Ok(()));
+    }
+
+    #[test]
+    fn one_callers_flood_does_not_refuse_anothers_proofs() {
+        let cache = ReplayCache::new(ReplayCache::DEFAULT_CAPACITY);
+        let mut refused = 0;
+        for i in 0..100_000 {
+            if cache.first_use("mallory", &replay_id("m", &format!("flood-{i}")), 100, 65) == Err(DpopError::Busy) {
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, 100_000 - cache.per_caller, "the flood is held to one share");
+        for caller in 0..1_000 {
+            let caller = format!("user-{caller}");
+            assert_eq!(cache.first_use(&caller, &replay_id(&caller, "p"), 100, 65), Ok(()), "{caller}");
+        }
     }
 }

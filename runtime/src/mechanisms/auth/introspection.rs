@@ -12,17 +12,26 @@
 //!   leaves it out would let another service's tokens in); `iss`, when given, is the configured
 //!   issuer (and is taken as it when not given); `exp`, when given, is not past (beyond the
 //!   leeway); the token is not a refresh token (`token_type`, `token_use` or `typ` saying so:
-//!   `token_type_hint` is only a hint). An answer without `sub` is its client's own token, and so
-//!   is one whose `sub` is its `client_id` (RFC 9068 §2.2): [`crate::auth::PrincipalKind::Client`],
-//!   never a user of the same name.
+//!   `token_type_hint` is only a hint). A token whose `sub` is its `client_id` (RFC 9068 §2.2), or
+//!   an answer without `sub` that says it was granted to the client itself (`gty` or
+//!   `grant_type` = `client-credentials`/`client_credentials`), is that client's own:
+//!   [`crate::auth::PrincipalKind::Client`], never a user of the same name. An answer without
+//!   `sub` and without that evidence is refused: taking it as the client would make every user
+//!   of that client one principal.
 //! - `"active": false`, an active answer that fails those checks, or a `400`/`413` (the server
 //!   refusing this token): refused with 401 `invalid_token` ([`TokenError::Inactive`] and the
 //!   others), like an unknown JWT.
 //! - No answer within the timeout, another error status (a `401` says this service's client
 //!   credentials are wrong), or a body that is not an introspection answer: 503 with
 //!   `Retry-After` ([`AuthError::IntrospectionUnavailable`]), the warning logged (never the
-//!   token), and the endpoint left alone for a second so that requests do not each wait out the
-//!   timeout. A token cannot be accepted without an answer: there is no open mode.
+//!   token); that token is not asked about again for a second. When such failures come for
+//!   three distinct tokens within ten seconds, the endpoint is taken as down and left alone for a second, so that
+//!   requests do not each wait out the timeout; one token the server fails on does not stop the
+//!   others. A token cannot be accepted without an answer: there is no open mode.
+//!
+//! A round trip under way is shared by the requests that carry the same token at once; its entry
+//! goes when its last waiter does (a cancelled request leaves nothing behind), and at most
+//! 4,096 are shared (beyond, requests ask on their own).
 //!
 //! # Caches
 //!
@@ -80,6 +89,13 @@ pub const MAX_INTROSPECTION_BYTES: usize = 64 * 1024;
 const NEGATIVE_ENTRIES: usize = 10_000;
 /// How long the endpoint is left alone after it failed.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+/// How many distinct tokens must fail (transport error, timeout, 5xx, no answer) within
+/// [`FAILURE_WINDOW`] before the endpoint is taken as down.
+pub(crate) const DOWN_AFTER_TOKENS: usize = 3;
+/// The window [`DOWN_AFTER_TOKENS`] failures are counted in.
+pub(crate) const FAILURE_WINDOW: Duration = Duration::from_secs(10);
+/// The most round trips shared by concurrent requests (the in-flight map's bound).
+pub(crate) const MAX_SHARED_ROUND_TRIPS: usize = 4096;
 
 /// Why an [`IntrospectionVerifier`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -130,16 +146,40 @@ pub struct IntrospectionVerifier {
     refuse_for: Duration,
     active: quick_cache::sync::Cache<[u8; 32], Active, ByBytes>,
     refused: quick_cache::sync::Cache<[u8; 32], Refused>,
+    /// Tokens whose round trip just failed, until when: not asked again for a second (503).
+    failed_tokens: quick_cache::sync::Cache<[u8; 32], Instant>,
     requests: AtomicU64,
     /// The round trips under way, by token digest, with the answer their waiters will share.
     in_flight: Mutex<HashMap<[u8; 32], Arc<Pending>>>,
-    /// Until when (ms after `started`) the endpoint is not asked, after a failure.
+    /// Until when (ms after `started`) the endpoint is not asked, after failures.
     down_until_ms: AtomicU64,
+    /// Recent failures: when (ms after `started`) and for which token (its digest's head).
+    failures: Mutex<std::collections::VecDeque<(u64, [u8; 8])>>,
     started: Instant,
 }
 
 /// The answer a round trip under way will give every request that waits for it.
 type Pending = OnceCell<Result<Principal, AuthError>>;
+
+/// One request waiting on a shared round trip; the last one to go, answered or cancelled,
+/// removes the round trip from the map.
+struct Waiter<'a> {
+    in_flight: &'a Mutex<HashMap<[u8; 32], Arc<Pending>>>,
+    key: [u8; 32],
+    pending: Arc<Pending>,
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Held by the map and this waiter only: nobody else waits for it.
+        if in_flight.get(&self.key).is_some_and(|current| Arc::ptr_eq(current, &self.pending))
+            && Arc::strong_count(&self.pending) <= 2
+        {
+            in_flight.remove(&self.key);
+        }
+    }
+}
 
 #[derive(Clone)]
 struct Active {
@@ -288,9 +328,11 @@ impl IntrospectionBuilder {
             ),
             require_audience: self.require_audience,
             refused: quick_cache::sync::Cache::new(NEGATIVE_ENTRIES),
+            failed_tokens: quick_cache::sync::Cache::new(NEGATIVE_ENTRIES),
             requests: AtomicU64::new(0),
             in_flight: Mutex::default(),
             down_until_ms: AtomicU64::new(0),
+            failures: Mutex::default(),
             started: Instant::now(),
         })
     }
@@ -357,6 +399,11 @@ impl IntrospectionVerifier {
             || self.refused.get(&key).is_some_and(|entry| entry.until > now)
     }
 
+    /// How many round trips are shared by requests waiting for them now (for tests and metrics).
+    pub fn round_trips_under_way(&self) -> usize {
+        self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+    }
+
     /// The principal of `token`: from the cache, else from the endpoint's answer.
     ///
     /// # Errors
@@ -380,6 +427,10 @@ impl IntrospectionVerifier {
             }
             self.refused.remove(&key);
         }
+        if self.failed_tokens.get(&key).is_some_and(|until| until > now) {
+            crate::telemetry::record_introspection("unavailable");
+            return Err(AuthError::IntrospectionUnavailable);
+        }
         let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         if now_ms < self.down_until_ms.load(Ordering::Relaxed) {
             crate::telemetry::record_introspection("unavailable");
@@ -387,16 +438,41 @@ impl IntrospectionVerifier {
         }
         // Requests with the same new token at once share one round trip: the first asks, the
         // others wait for its answer (if the first is cancelled, the next one asks).
-        let pending = {
+        let shared = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            Arc::clone(in_flight.entry(key).or_default())
+            if in_flight.len() >= MAX_SHARED_ROUND_TRIPS && !in_flight.contains_key(&key) {
+                None
+            } else {
+                Some(Arc::clone(in_flight.entry(key).or_default()))
+            }
         };
-        let outcome = pending.get_or_init(|| self.ask_and_remember(token, key, now, now_ms)).await.clone();
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if in_flight.get(&key).is_some_and(|current| Arc::ptr_eq(current, &pending)) {
-            in_flight.remove(&key);
+        let Some(pending) = shared else {
+            return self.ask_and_remember(token, key, now, now_ms).await;
+        };
+        // Leaves the map with its last waiter, answered or cancelled.
+        let waiter = Waiter { in_flight: &self.in_flight, key, pending };
+        waiter.pending.get_or_init(|| self.ask_and_remember(token, key, now, now_ms)).await.clone()
+    }
+
+    /// Counts a failed round trip for `key`; after [`DOWN_AFTER_TOKENS`] distinct tokens within
+    /// [`FAILURE_WINDOW`], leaves the endpoint alone for a second.
+    fn failed(&self, key: [u8; 32], now_ms: u64) {
+        let window = u64::try_from(FAILURE_WINDOW.as_millis()).unwrap_or(u64::MAX);
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&key[..8]);
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while failures.front().is_some_and(|(at, _)| now_ms.saturating_sub(*at) > window) {
+            failures.pop_front();
         }
-        outcome
+        if !failures.iter().any(|(_, seen)| *seen == head) {
+            failures.push_back((now_ms, head));
+        }
+        if failures.len() >= DOWN_AFTER_TOKENS {
+            let retry_at = now_ms + u64::try_from(RETRY_AFTER_FAILURE.as_millis()).unwrap_or(1000);
+            self.down_until_ms.store(retry_at, Ordering::Relaxed);
+            failures.clear();
+            tracing::warn!(target: "rampart::auth", endpoint = self.endpoint.host_str().unwrap_or_default(), "token introspection failed for several tokens; not asking again for a second");
+        }
     }
 
     /// Asks the endpoint about `token` and caches the answer.
@@ -411,9 +487,9 @@ impl IntrospectionVerifier {
             Ok(answer) => answer,
             Err(FetchError::Refused(_)) => None,
             Err(error) => {
-                tracing::warn!(target: "rampart::auth", endpoint = self.endpoint.host_str().unwrap_or_default(), %error, "token introspection failed; not asking again for a second");
-                let retry_at = now_ms + u64::try_from(RETRY_AFTER_FAILURE.as_millis()).unwrap_or(1000);
-                self.down_until_ms.store(retry_at, Ordering::Relaxed);
+                tracing::warn!(target: "rampart::auth", endpoint = self.endpoint.host_str().unwrap_or_default(), %error, "token introspection failed");
+                self.failed_tokens.insert(key, now + RETRY_AFTER_FAILURE);
+                self.failed(key, now_ms);
                 crate::telemetry::record_introspection("error");
                 return Err(AuthError::IntrospectionUnavailable);
             }
@@ -511,12 +587,15 @@ impl IntrospectionVerifier {
                 (exp > now).then(|| self.cache_for.min(Duration::from_secs(exp - now)))
             }
         };
-        // A token with no subject, or whose subject is its client, is that client's own
-        // (client-credentials grant), whatever else the answer says: never a user's.
+        // A token whose subject is its client, or one without a subject that says it was
+        // granted to the client itself, is that client's own: never a user's. Without a subject
+        // and without that evidence it could be any user of the client: refused (`sub` missing).
         let client = claims.get("client_id").and_then(Value::as_str).map(str::to_owned);
         let subject = claims.get("sub").and_then(Value::as_str);
+        let granted_to_client = says("gty", &["client-credentials", "client_credentials"])
+            || says("grant_type", &["client_credentials", "client-credentials"]);
         if let Some(client) = client
-            && (subject.is_none() || subject == Some(client.as_str()))
+            && (subject == Some(client.as_str()) || (subject.is_none() && granted_to_client))
         {
             claims.insert("sub".to_owned(), Value::String(client));
             claims.insert(GRANT_TYPE_CLAIM.to_owned(), Value::String(CLIENT_CREDENTIALS_GRANT.to_owned()));
@@ -600,7 +679,8 @@ mod tests {
         let expired = claims(json!({"active": true, "sub": "a", "exp": now - 3600, "aud": "api"}));
         assert_eq!(v.principal_of(expired).unwrap_err(), TokenError::Expired);
         for client in [
-            json!({"active": true, "client_id": "svc", "aud": "api", "gty": "authorization_code"}),
+            json!({"active": true, "client_id": "svc", "aud": "api", "gty": "client-credentials"}),
+            json!({"active": true, "client_id": "svc", "aud": "api", "grant_type": "client_credentials"}),
             json!({"active": true, "client_id": "svc", "sub": "svc", "aud": "api"}),
         ] {
             let (p, _) = v.principal_of(claims(client)).unwrap();
@@ -610,5 +690,13 @@ mod tests {
         assert_eq!(v.principal_of(user).unwrap().0.kind(), crate::auth::PrincipalKind::User);
         let nobody = claims(json!({"active": true, "scope": "a", "aud": "api"}));
         assert_eq!(v.principal_of(nobody).unwrap_err(), TokenError::MissingClaim("sub"));
+        // A client's token without `sub` and without evidence it is the client's own could be
+        // any of its users': refused, not made one principal.
+        for anyone in [
+            json!({"active": true, "client_id": "web", "aud": "api"}),
+            json!({"active": true, "client_id": "web", "aud": "api", "gty": "authorization_code"}),
+        ] {
+            assert_eq!(v.principal_of(claims(anyone)).unwrap_err(), TokenError::MissingClaim("sub"));
+        }
     }
 }

@@ -160,6 +160,7 @@ pub struct AuthenticatorBuilder {
     dpop: Option<Dpop>,
     dpop_replays: Option<Arc<dyn dpop::SharedReplays>>,
     dpop_nonces: Option<NonceIssuer>,
+    dpop_replay_capacity: Option<usize>,
 }
 
 impl AuthenticatorBuilder {
@@ -190,6 +191,13 @@ impl AuthenticatorBuilder {
     /// (while [`AuthenticatorBuilder::dpop`] accepts proofs).
     pub fn dpop_nonces(mut self, nonces: NonceIssuer) -> Self {
         self.dpop_nonces = Some(nonces);
+        self
+    }
+
+    /// Remembers at most `capacity` live DPoP proofs (default
+    /// [`dpop::ReplayCache::DEFAULT_CAPACITY`]; each caller holds at most a share of it).
+    pub fn dpop_replay_capacity(mut self, capacity: usize) -> Self {
+        self.dpop_replay_capacity = Some(capacity);
         self
     }
 
@@ -251,11 +259,13 @@ impl AuthenticatorBuilder {
         let realm: String =
             self.realm.unwrap_or_else(|| "api".to_owned()).chars().filter(|c| *c != '"' && *c != '\\').collect();
         // The shared replay store and the nonces, whichever order the builder was given them in.
-        let (replays, nonces) = (self.dpop_replays, self.dpop_nonces);
+        let (replays, nonces, capacity) = (self.dpop_replays, self.dpop_nonces, self.dpop_replay_capacity);
         let dpop = self.dpop.map(|dpop| Dpop {
-            verifier: match nonces {
-                Some(nonces) => dpop.verifier.nonces(nonces),
-                None => dpop.verifier,
+            verifier: match (nonces, capacity) {
+                (Some(nonces), Some(capacity)) => dpop.verifier.nonces(nonces).replay_capacity(capacity),
+                (Some(nonces), None) => dpop.verifier.nonces(nonces),
+                (None, Some(capacity)) => dpop.verifier.replay_capacity(capacity),
+                (None, None) => dpop.verifier,
             },
             shared: replays,
             ..dpop
@@ -350,11 +360,16 @@ impl Authenticator {
     /// malformed or HMAC tokens cost nothing of the kind.
     pub(crate) fn would_cost_a_check(&self, headers: &HeaderMap) -> bool {
         // A DPoP request's token is verified (or introspected) before its proof is looked at.
-        let (Ok(Credentials::Bearer(token)) | Ok(Credentials::Dpop(token))) =
-            bearer::extract_unchecked(headers, self.max_token_bytes)
-        else {
-            return false;
+        let (token, proof) = match bearer::extract_unchecked(headers, self.max_token_bytes) {
+            Ok(Credentials::Bearer(token)) => (token, false),
+            Ok(Credentials::Dpop(token)) => (token, true),
+            _ => return false,
         };
+        // A DPoP proof is an asymmetric signature to check on every request, whatever the
+        // token's own algorithm and whether the token is cached.
+        if proof {
+            return bearer::check_bearer_syntax(token, self.max_token_bytes).is_ok();
+        }
         if let Some(introspection) = self.introspects(token) {
             return bearer::check_bearer_syntax(token, self.max_token_bytes).is_ok() && !introspection.knows(token);
         }
@@ -440,10 +455,15 @@ impl Authenticator {
                     other => other,
                 })?;
                 let uri = dpop::request_uri(&dpop.public_url, path_and_query);
-                let verified = dpop.verifier.verify(proof, &dpop::ProofRequest::new(method, &uri), Some(token))?;
-                if principal.bound_key() != Some(verified.jkt.as_str()) {
-                    return Err(AuthError::Dpop(dpop::DpopError::KeyMismatch));
-                }
+                // The token's key is checked before the proof is recorded, and the proof counts
+                // against its caller's share of the replay cache.
+                let verified = dpop.verifier.verify_bound(
+                    proof,
+                    &dpop::ProofRequest::new(method, &uri),
+                    token,
+                    principal.bound_key(),
+                    principal.qualified_subject(),
+                )?;
                 if let Some(shared) = &dpop.shared {
                     match shared.first_use(&verified.id, verified.keep_secs).await {
                         Ok(true) => {}
