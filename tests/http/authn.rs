@@ -292,8 +292,15 @@ async fn revoked_tokens_are_refused() {
     for _ in 0..2 {
         assert_eq!(send(&app, get_with_token("/me", &token)).await.status, StatusCode::OK);
     }
+    // Another issuer's token with the same `jti` revoked: not this one (the issuer is part of the
+    // entry).
+    revocations
+        .revoke(&rampart::auth::revocation_key("https://other-issuer.test", "token-42"), now() + 600)
+        .await
+        .unwrap();
+    assert_eq!(send(&app, get_with_token("/me", &token)).await.status, StatusCode::OK);
     // Verified twice, the token is remembered now; the revocation check still runs on every request.
-    revocations.revoke("token-42", now() + 600).await.unwrap();
+    revocations.revoke(&rampart::auth::revocation_key(rampart_tests::ISSUER, "token-42"), now() + 600).await.unwrap();
     assert_invalid_token(&send(&app, get_with_token("/me", &token)).await, "");
 }
 
@@ -344,7 +351,10 @@ async fn a_revoked_token_stays_refused_after_its_exp_within_the_leeway() {
     c["exp"] = json!(now() - 1);
     let token = Scheme::Hs256.token(&c);
     assert_eq!(send(&app, get_with_token("/me", &token)).await.status, StatusCode::OK, "within the leeway");
-    revocations.revoke("expired-but-in-leeway", now() - 1).await.unwrap();
+    revocations
+        .revoke(&rampart::auth::revocation_key(rampart_tests::ISSUER, "expired-but-in-leeway"), now() - 1)
+        .await
+        .unwrap();
     let reply = send(&app, get_with_token("/me", &token)).await;
     assert_invalid_token(&reply, "");
 
@@ -353,8 +363,16 @@ async fn a_revoked_token_stays_refused_after_its_exp_within_the_leeway() {
         .unwrap()
         .with_prefix(format!("revocation-test-{}", std::process::id()));
     let shared = redis.revocations();
-    shared.revoke("expired-but-in-leeway", now() - 1).await.unwrap();
-    assert!(shared.is_revoked("expired-but-in-leeway").await.unwrap());
+    shared
+        .revoke(&rampart::auth::revocation_key(rampart_tests::ISSUER, "expired-but-in-leeway"), now() - 1)
+        .await
+        .unwrap();
+    assert!(
+        shared
+            .is_revoked(&rampart::auth::revocation_key(rampart_tests::ISSUER, "expired-but-in-leeway"))
+            .await
+            .unwrap()
+    );
 }
 
 /// With the revocation store down: `closed` answers 503 + `Retry-After` (the token is not

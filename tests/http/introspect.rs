@@ -46,6 +46,15 @@ async fn a_client_learns_whether_a_token_is_active_and_nothing_else() {
     assert!(described["aud"].is_string(), "{described}");
     assert!(described["exp"].as_u64().unwrap() > now());
 
+    // A token whose `exp` is a float NumericDate (RFC 7519 §2) is described with its `exp` too.
+    let mut float_exp = claims("alice", "notes:read");
+    let at = now();
+    float_exp["exp"] = json!(at as f64 + 600.25);
+    let described =
+        send(&app, introspect(Some(basic(CLIENT)), format!("token={}", Scheme::Hs256.token(&float_exp)))).await.json();
+    assert_eq!(described["active"], true, "{described}");
+    assert_eq!(described["exp"], at + 600, "{described}");
+
     // Unknown, forged, expired: inactive, with no detail.
     let mut expired = claims("alice", "notes:read");
     expired["exp"] = json!(now() - 3600);

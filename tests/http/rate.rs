@@ -287,7 +287,11 @@ async fn revocations_in_redis_are_shared() {
     c["jti"] = serde_json::json!(format!("{prefix}-jti"));
     let token = Scheme::Hs256.token(&c);
     assert_eq!(send(&second, get_with_token("/limited", &token)).await.status, StatusCode::OK);
-    store.revocations().revoke(&format!("{prefix}-jti"), now() + 60).await.unwrap();
+    store
+        .revocations()
+        .revoke(&rampart::auth::revocation_key(rampart_tests::ISSUER, &format!("{prefix}-jti")), now() + 60)
+        .await
+        .unwrap();
     assert_invalid_token(&send(&first, get_with_token("/limited", &token)).await, "");
     assert_invalid_token(&send(&second, get_with_token("/limited", &token)).await, "");
 }

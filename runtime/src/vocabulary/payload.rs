@@ -65,6 +65,22 @@ impl<'a> Members<'a> {
     }
 }
 
+/// A NumericDate claim: `None` when absent, `Some(Err)` when not a non-negative number.
+pub(crate) fn numeric_date(value: Option<&RawValue>) -> Option<Result<u64, ()>> {
+    let number = serde_json::from_str::<serde_json::Number>(value?.get()).ok();
+    Some(match number {
+        None => Err(()),
+        Some(number) => match number.as_u64() {
+            Some(n) => Ok(n),
+            None => match number.as_f64() {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "range checked")]
+                Some(f) if f.is_finite() && f >= 0.0 && f < u64::MAX as f64 => Ok(f.round() as u64),
+                _ => Err(()),
+            },
+        },
+    })
+}
+
 /// A string value, borrowed from the text unless it has escapes; `None` when the value is not
 /// a string.
 pub(crate) fn text(raw: &RawValue) -> Option<Cow<'_, str>> {

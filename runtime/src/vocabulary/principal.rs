@@ -231,7 +231,9 @@ impl Principal {
         let qualified_subject = [namespace, ":", issuer.as_deref().unwrap_or_default(), "#", &subject].concat();
         let client_id = text(claims.client_id).or_else(|| text(claims.azp));
         let token_id = text(claims.jti);
-        let expires_at = claims.exp.and_then(|raw| serde_json::from_str::<u64>(raw.get()).ok());
+        // A NumericDate may be a float (RFC 7519 §2): read as the check reads it, so that such a
+        // token is cached and described with its `exp` like any other.
+        let expires_at = payload::numeric_date(claims.exp).and_then(Result::ok);
         let subject_start = qualified_subject.len() - subject.len();
         Ok(Self(Arc::new(Inner {
             subject_start,
@@ -441,6 +443,16 @@ fn token_index(token: &str) -> Option<usize> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_float_exp_is_the_expiry_the_check_reads() {
+        let p = Principal::from_claims(json!({"sub": "s", "exp": 1_900_000_000.4}), &ClaimMapping::default()).unwrap();
+        assert_eq!(p.expires_at(), Some(1_900_000_000), "cached until then and described with it");
+        let p = Principal::from_claims(json!({"sub": "s", "exp": 1_900_000_000}), &ClaimMapping::default()).unwrap();
+        assert_eq!(p.expires_at(), Some(1_900_000_000));
+        let p = Principal::from_claims(json!({"sub": "s", "exp": "soon"}), &ClaimMapping::default()).unwrap();
+        assert_eq!(p.expires_at(), None);
+    }
 
     #[test]
     fn scp_array_and_scope_string_merge() {

@@ -20,11 +20,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::value::RawValue;
 
 use super::TokenError;
 pub(crate) use crate::vocabulary::payload::Members;
-use crate::vocabulary::payload::{text, texts};
+use crate::vocabulary::payload::{self, text, texts};
 
 /// The default clock-skew allowance.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
@@ -58,7 +57,7 @@ pub(crate) fn decode(segment: &str) -> Result<String, TokenError> {
 /// The [`TokenError`] of the first check that fails, in jsonwebtoken's order: required claims,
 /// `exp`, `nbf`, `iss`, `aud`.
 pub(crate) fn check_registered(claims: &Members<'_>, rules: &ClaimRules, now: u64) -> Result<(), TokenError> {
-    let exp = numeric_date(claims.exp).and_then(Result::ok).ok_or(TokenError::MissingClaim("exp"))?;
+    let exp = payload::numeric_date(claims.exp).and_then(Result::ok).ok_or(TokenError::MissingClaim("exp"))?;
     let iss = claims.iss.and_then(text).ok_or(TokenError::MissingClaim("iss"))?;
     let audience_matches = claims.aud.and_then(|aud| match text(aud) {
         Some(aud) => Some(rules.audiences.iter().any(|ours| *ours == aud)),
@@ -69,7 +68,7 @@ pub(crate) fn check_registered(claims: &Members<'_>, rules: &ClaimRules, now: u6
         return Err(TokenError::MissingClaim("sub"));
     }
     let leeway = rules.leeway.as_secs();
-    let nbf = match numeric_date(claims.nbf) {
+    let nbf = match payload::numeric_date(claims.nbf) {
         None => None,
         Some(Ok(nbf)) => Some(nbf),
         Some(Err(())) => return Err(TokenError::Malformed("a registered claim has the wrong type")),
@@ -87,22 +86,6 @@ pub(crate) fn check_registered(claims: &Members<'_>, rules: &ClaimRules, now: u6
         return Err(TokenError::WrongAudience);
     }
     Ok(())
-}
-
-/// A NumericDate claim: `None` when absent, `Some(Err)` when not a non-negative number.
-fn numeric_date(value: Option<&RawValue>) -> Option<Result<u64, ()>> {
-    let number = serde_json::from_str::<serde_json::Number>(value?.get()).ok();
-    Some(match number {
-        None => Err(()),
-        Some(number) => match number.as_u64() {
-            Some(n) => Ok(n),
-            None => match number.as_f64() {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "range checked")]
-                Some(f) if f.is_finite() && f >= 0.0 && f < u64::MAX as f64 => Ok(f.round() as u64),
-                _ => Err(()),
-            },
-        },
-    })
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ pub use jsonwebtoken::Algorithm;
 pub use jwks::{JwksCache, JwksError, MAX_JWKS_BYTES, MIN_REFRESH_INTERVAL};
 pub use jwt::{Issuer, IssuerBuilder, IssuerError, JwtVerifier};
 pub use keys::{KeyError, MIN_HMAC_SECRET_BYTES, VerificationKey};
-pub use revocation::{BoxFuture, MemoryRevocations, RevocationError, RevocationFailure, Revocations};
+pub use revocation::{BoxFuture, MemoryRevocations, RevocationError, RevocationFailure, Revocations, revocation_key};
 
 pub use dpop::DPOP_HEADER;
 pub use nonce::{NONCE_LIFETIME, NonceIssuer};
@@ -407,7 +407,9 @@ impl Authenticator {
             return None;
         }
         let revoked = match (&self.revocations, principal.token_id()) {
-            (Some(list), Some(jti)) => list.is_revoked_now(jti)?.ok()?,
+            (Some(list), Some(jti)) => {
+                list.is_revoked_now(&revocation_key(principal.issuer().unwrap_or_default(), jti))?.ok()?
+            }
             _ => false,
         };
         (!revoked).then_some(principal)
@@ -525,7 +527,7 @@ impl Authenticator {
         if now_ms < self.revocation_down_until_ms.load(Ordering::Relaxed) {
             return self.revocations_unavailable();
         }
-        match list.is_revoked(jti).await {
+        match list.is_revoked(&revocation_key(principal.issuer().unwrap_or_default(), jti)).await {
             Ok(false) => Ok(()),
             Ok(true) => Err(AuthError::Revoked),
             Err(err) => {

@@ -1,6 +1,8 @@
-//! Token revocation by `jti`.
+//! Token revocation by issuer and `jti`.
 //!
-//! A verified token whose `jti` is on the list is refused. The list is a trait so that the Redis
+//! A verified token whose issuer and `jti` are on the list is refused: entries are
+//! [`revocation_key`]s, so that two issuers' tokens with the same `jti` are never confused (one
+//! issuer's revocation does not refuse another's token). The list is a trait so that the Redis
 //! backend (shared across instances) and the in-memory one are interchangeable.
 //!
 //! An entry is kept until the token's `exp` plus [`crate::auth::MAX_LEEWAY`]: a token verifies
@@ -12,12 +14,12 @@
 //! # Examples
 //!
 //! ```
-//! use rampart::auth::{MemoryRevocations, Revocations};
+//! use rampart::auth::{MemoryRevocations, Revocations, revocation_key};
 //! # tokio_test_block_on(async {
 //! let list = MemoryRevocations::default();
-//! list.revoke("token-1", u64::MAX).await.unwrap();
-//! assert!(list.is_revoked("token-1").await.unwrap());
-//! assert!(!list.is_revoked("token-2").await.unwrap());
+//! list.revoke(&revocation_key("https://idp.example", "token-1"), u64::MAX).await.unwrap();
+//! assert!(list.is_revoked(&revocation_key("https://idp.example", "token-1")).await.unwrap());
+//! assert!(!list.is_revoked(&revocation_key("https://other.example", "token-1")).await.unwrap());
 //! # });
 //! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
 //! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
@@ -30,6 +32,19 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The entry of the token `jti` of `issuer` in a revocation list: the issuer's length, the
+/// issuer, then the `jti` (unambiguous whatever either holds).
+///
+/// ```
+/// use rampart::auth::revocation_key;
+///
+/// assert_eq!(revocation_key("https://idp.example", "t-1"), "19:https://idp.examplet-1");
+/// assert_ne!(revocation_key("a#b", "c"), revocation_key("a", "b#c"));
+/// ```
+pub fn revocation_key(issuer: &str, jti: &str) -> String {
+    format!("{}:{issuer}{jti}", issuer.len())
+}
 
 /// A boxed future, as returned by [`Revocations`] methods.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
