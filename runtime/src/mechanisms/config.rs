@@ -36,7 +36,7 @@
 //! | `RAMPART_DPOP_NONCE` | `off` | `required`: every DPoP proof carries a nonce (resource requests; a token endpoint too when built with `TokenEndpoint::with_dpop_nonces`, as the notes service's is) the service issued in the last 5 minutes (RFC 9449 §9; sent in `DPoP-Nonce` with a `use_dpop_nonce` challenge; derived from `RAMPART_SEAL_KEY`, so instances sharing it accept each other's) |
 //! | `RAMPART_PUBLIC_URL` | the listen address | the URL clients call, which DPoP proofs name (behind a TLS-terminating proxy, its public URL) |
 //! | `RAMPART_API_KEYS` | — | `id:sha256hex:scope scope\|role role;id2:...` (the `\|roles` part is optional; `rampart keygen api-key` prints an entry) |
-//! | `RAMPART_OAUTH_CLIENTS` | — | `id:secret:scope1 scope2,id2:...`; a secret may be given as `sha256-<64 hex digits>` of itself |
+//! | `RAMPART_OAUTH_CLIENTS` | — | `id:secret:scope1 scope2,id2:...`; a secret may be given as `sha256-<64 hex digits>` of itself; a `:` in a secret is written `%3A` (`%` as `%25`) |
 //! | `RAMPART_RATE_LIMIT` | `memory` | `memory` or a `redis://` URL (then rate limits, lockouts, revocations and the DPoP proofs seen are shared by the instances using it) |
 //! | `RAMPART_RATE_LIMIT_FAILURE` | `local` | `local`, `open` or `closed` |
 //! | `RAMPART_REVOCATION_FAILURE` | `closed` | when the revocation list (Redis) does not answer: `closed` refuses with 503 + `Retry-After`, `open` accepts the verified token unchecked (counted and logged); the store is then left alone for a second |
@@ -1168,12 +1168,34 @@ fn parse_oauth_clients(spec: &str) -> Result<Vec<OAuthClient>, String> {
                     "the digest of client `{id}` is not 64 hex digits (`sha256-` then `printf %s SECRET | sha256sum`)"
                 )
             })?),
-            None if secret.len() < 16 => {
-                return Err(format!("the secret of client `{id}` is under 16 characters; use a long random secret"));
+            // `:` ends the secret: one inside it is written `%3A` (and `%` as `%25`).
+            None => {
+                let decoded = percent_encoding::percent_decode_str(secret)
+                    .decode_utf8()
+                    .map_err(|_| format!("the secret of client `{id}` is not UTF-8 once its `%XX` are decoded"))?;
+                if decoded.chars().count() < 16 {
+                    return Err(format!(
+                        "the secret of client `{id}` is under 16 characters; use a long random secret"
+                    ));
+                }
+                ClientSecret::Plain(SecretString::from(decoded.into_owned()))
             }
-            None => ClientSecret::Plain(SecretString::from(secret.to_owned())),
         };
-        let scopes = parts.next().unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let scopes: Vec<String> =
+            parts.next().unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        // A secret with a raw `:` is cut there and its tail read as the first scope: such a scope
+        // (two `:` and not a URI or URN) is refused rather than granted.
+        if let Some(first) = scopes.first()
+            && first.matches(':').count() >= 2
+            && !first.starts_with("urn:")
+            && !first.contains("://")
+        {
+            // The would-be scope is not echoed: it may be the tail of the secret.
+            return Err(format!(
+                "the first scope of client `{id}` has two `:` (not shown: it may be the tail of its secret); \
+                 if the secret contains `:`, write each as `%3A` (`id:secret:scope1 scope2`)"
+            ));
+        }
         clients.push(OAuthClient { id: id.to_owned(), secret, scopes });
     }
     Ok(clients)
@@ -1459,5 +1481,24 @@ mod tests {
         let c = config(&[("RAMPART_OAUTH_CLIENTS", "app:0123456789abcdef:notes:read notes:write")]).unwrap();
         assert_eq!(c.oauth_clients[0].id, "app");
         assert_eq!(c.oauth_clients[0].scopes, ["notes:read", "notes:write"]);
+    }
+
+    #[test]
+    fn a_client_secret_with_a_colon_is_written_percent_encoded_and_never_cut_into_a_scope() {
+        // Written raw, the tail of the secret would become a scope: refused, without echoing it.
+        let raw = "app:0123456789abcdef:tail-of-secret:notes:read notes:write";
+        let errors = config(&[("RAMPART_OAUTH_CLIENTS", raw)]).unwrap_err().to_string();
+        assert!(errors.contains("write each as `%3A`") && !errors.contains("tail-of-secret"), "{errors}");
+        // Percent-encoded, it is the secret.
+        let encoded = "app:0123456789abcdef%3Atail-of-secret:notes:read notes:write";
+        let c = config(&[("RAMPART_OAUTH_CLIENTS", encoded)]).unwrap();
+        assert_eq!(c.oauth_clients[0].scopes, ["notes:read", "notes:write"]);
+        match &c.oauth_clients[0].secret {
+            ClientSecret::Plain(secret) => assert_eq!(secret.expose_secret(), "0123456789abcdef:tail-of-secret"),
+            ClientSecret::Sha256(_) => panic!("a plain secret"),
+        }
+        // URN and URI scopes keep their colons.
+        let urn = "app:0123456789abcdef:urn:example:notes:read https://api.example/notes";
+        assert_eq!(config(&[("RAMPART_OAUTH_CLIENTS", urn)]).unwrap().oauth_clients[0].scopes.len(), 2);
     }
 }
