@@ -401,3 +401,81 @@ async fn cancelled_introspections_count_against_their_address() {
         tokio::time::timeout(Duration::from_secs(5), resource.get_notes(&bystander, "bystander-invented")).await;
     assert_eq!(refused.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
+
+/// An authorization server on loopback that fails (500) on tokens starting with `boom`, describes
+/// tokens starting with `good-` as active for the notes service, and others as inactive; it
+/// counts its requests.
+async fn flaky_authorization_server() -> (std::sync::Arc<std::sync::atomic::AtomicUsize>, String) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let asked = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&asked);
+    let app = axum::Router::new().route(
+        "/introspect",
+        axum::routing::post(move |body: String| {
+            let counter = std::sync::Arc::clone(&counter);
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let token = form_urlencoded::parse(body.as_bytes())
+                    .find(|(name, _)| name == "token")
+                    .map(|(_, value)| value.into_owned())
+                    .unwrap_or_default();
+                if token.starts_with("boom") {
+                    return axum::response::IntoResponse::into_response((
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "{}",
+                    ));
+                }
+                let answer = match token.strip_prefix("good-") {
+                    Some(subject) => json!({"active": true, "sub": subject, "scope": "notes:read", "aud": "notes",
+                        "iss": "rampart-dev", "exp": now() + 600}),
+                    None => json!({"active": false}),
+                };
+                axum::response::IntoResponse::into_response(axum::Json(answer))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/introspect", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (asked, url)
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// Against the notes binary: one token its authorization server fails on (500), sent again and
+/// again from 127.0.0.15, gets 503 and does not stop other users' opaque tokens from being
+/// introspected (127.0.0.16); failures for three distinct tokens within ten seconds do, for a
+/// second.
+#[tokio::test]
+async fn one_failing_token_does_not_stop_other_tokens_introspection() {
+    use std::sync::atomic::Ordering;
+    let (asked, url) = flaky_authorization_server().await;
+    let resource = Instance::start(&[
+        ("RAMPART_JWT_SECRET", ""),
+        ("RAMPART_INTROSPECTION_URL", url.as_str()),
+        ("RAMPART_INTROSPECTION_CLIENT_ID", "resource-server"),
+        ("RAMPART_INTROSPECTION_CLIENT_SECRET", "resource-server-secret-0123456789ab"),
+    ]);
+    let (failing, others) = (client_from("127.0.0.15"), client_from("127.0.0.16"));
+    for _ in 0..10 {
+        let response = resource.get_notes(&failing, "boom-1").await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["retry-after"], "1");
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "the failing token is not asked about again within the second");
+    for user in ["ada", "brian", "chen"] {
+        let response = resource.get_notes(&others, &format!("good-{user}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "{user}");
+    }
+    // Two more distinct failing tokens: the endpoint is taken as down for a second.
+    for token in ["boom-2", "boom-3"] {
+        assert_eq!(resource.get_notes(&failing, token).await.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let before = asked.load(Ordering::SeqCst);
+    assert_eq!(resource.get_notes(&others, "good-dana").await.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(asked.load(Ordering::SeqCst), before, "not asked while down");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(resource.get_notes(&others, "good-dana").await.status(), StatusCode::OK);
+}
