@@ -83,11 +83,7 @@ impl JwksCache {
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let first = Arc::clone(&cache);
-            runtime.spawn(async move {
-                if let Err(err) = first.refresh().await {
-                    tracing::warn!(target: "rampart::jwks", error = %err, "JWKS fetch at start-up failed; retrying on the first token");
-                }
-            });
+            runtime.spawn(async move { first.fetch_at_start().await });
             let weak = Arc::downgrade(&cache);
             runtime.spawn(periodic_refresh(weak, every.max(min_refresh).max(Duration::from_millis(100))));
         }
@@ -113,6 +109,19 @@ impl JwksCache {
         match self.keys.read() {
             Ok(keys) => Arc::clone(&keys),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// The start-up fetch, unless a token's fetch got the lock first (then that one was it: the
+    /// keys are not fetched twice).
+    async fn fetch_at_start(&self) {
+        let mut last = self.last_fetch.lock().await;
+        if last.is_some() {
+            return;
+        }
+        *last = Some(Instant::now());
+        if let Err(err) = self.fetch().await {
+            tracing::warn!(target: "rampart::jwks", error = %err, "JWKS fetch at start-up failed; retrying on the first token");
         }
     }
 
