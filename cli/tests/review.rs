@@ -534,7 +534,7 @@ fn nothing_changed_is_exit_0_and_a_bad_revision_is_exit_2() {
     let rules = rampart(&["review", "--list-rules"]);
     assert_eq!(rules.status.code(), Some(0));
     let listed = String::from_utf8(rules.stdout).unwrap();
-    assert_eq!(listed.lines().count(), 18, "{listed}");
+    assert_eq!(listed.lines().count(), 19, "{listed}");
     assert!(listed.starts_with("REVIEW001 endpoint-added: "), "{listed}");
     let output = rampart(&["review", repo.path(), "--base", "HEAD", "--head", "HEAD"]);
     assert_eq!(output.status.code(), Some(0));

@@ -104,17 +104,23 @@ fn write_revision(repo: &Path, case: &str, lock: Option<String>) {
 
 /// Reviews `case` against the base, with or without lockfiles: exit code and the JSON envelope.
 fn review(case: &str, router: rampart::Router, with_lockfile: bool) -> (i32, Value) {
+    review_with(case, with_lockfile.then_some(router), with_lockfile)
+}
+
+/// [`review`], the base with a lockfile when `base_lockfile`, the head with the lockfile of
+/// `head_router` when given.
+fn review_with(case: &str, head_router: Option<rampart::Router>, base_lockfile: bool) -> (i32, Value) {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path();
     std::fs::write(repo.join("Cargo.toml"), "[package]\nname = \"orders\"\nversion = \"0.1.0\"\nedition = \"2024\"\n")
         .unwrap();
     std::fs::write(repo.join(".gitignore"), ".env\ntarget/\n").unwrap();
     std::fs::write(repo.join("deny.toml"), "").unwrap();
-    write_revision(repo, "base", with_lockfile.then(|| lockfile("base", base::router())));
+    write_revision(repo, "base", base_lockfile.then(|| lockfile("base", base::router())));
     git(repo, &["init", "-q", "-b", "main"]);
     git(repo, &["add", "-A"]);
     git(repo, &["commit", "-q", "-m", "base"]);
-    write_revision(repo, case, with_lockfile.then(|| lockfile(case, router)));
+    write_revision(repo, case, head_router.map(|router| lockfile(case, router)));
     git(repo, &["add", "-A"]);
     git(repo, &["commit", "-q", "-m", case]);
     let output = Command::new(env!("CARGO_BIN_EXE_rampart"))
@@ -235,4 +241,19 @@ fn the_same_contract_respelled_is_no_change() {
         let (exit, review) = review("respelled", respelled::router(), with_lockfile);
         assert_eq!((exit, failing(&review)), (0, Vec::<String>::new()), "{review:#}");
     }
+}
+
+#[test]
+fn removing_the_lockfile_is_itself_a_loosening() {
+    // The macro-made handler added in the same change as the lockfile's removal: the sources are
+    // read (and name the macro), and the removal fails the review on its own.
+    let (exit, review) = review_with("macro_made", None, true);
+    assert_eq!(exit, 1, "{review:#}");
+    assert_eq!(review["source"], "sources");
+    assert_eq!(review["source_note"], "no rampart.lock at the head");
+    let found = failing(&review);
+    assert!(found.iter().any(|r| r == "REVIEW019"), "{found:?}");
+    // Removing it from a change that loosens nothing else fails too.
+    let (exit, review) = review_with("respelled", None, true);
+    assert_eq!((exit, failing(&review)), (1, vec!["REVIEW019".to_owned()]), "{review:#}");
 }

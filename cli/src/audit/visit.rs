@@ -247,7 +247,6 @@ impl<'a> Visitor<'a> {
             }
         }
         let handler = func.sig.ident.to_string();
-        let contract = self.contract(func, attr, kind);
         if kind == "public"
             && let Some((m, span)) = &method
             && MUTATING.contains(&m.as_str())
@@ -285,7 +284,8 @@ impl<'a> Visitor<'a> {
                 kind: kind.to_owned(),
                 policy,
                 arguments,
-                contract,
+                // Read only for the routes listed (not in test code).
+                contract: self.contract(func, attr, kind),
             });
         }
     }

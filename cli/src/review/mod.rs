@@ -69,6 +69,7 @@ review_rules! {
     NOT_READABLE = "REVIEW016", "not-readable", "An endpoint attribute could not be read as the compiler reads it.";
     ROUTE_CHANGED = "REVIEW017", "route-changed", "An endpoint answers another method or path, or another success status.";
     RATE_KEY_CHANGED = "REVIEW018", "rate-key-changed", "A rate limit is counted per something finer or other (`client` -> `sub`, `sub` -> `ip`).";
+    LOCKFILE_REMOVED = "REVIEW019", "lockfile-removed", "rampart.lock was removed: the review falls back to reading the sources, which code can hide from.";
 }
 
 /// One difference.
@@ -208,6 +209,27 @@ pub fn run(path: &Path, base: &str, head: Option<&str>) -> anyhow::Result<Review
         ..Review::default()
     };
     compare::compare(&before, &after, &mut review);
+    // Removing the lockfile turns the review back to reading the sources: itself a loosening,
+    // which no comment accepts (keep the file, refreshed by the lock test).
+    if at_base && !at_head {
+        review.changes.insert(
+            0,
+            Change {
+                rule: LOCKFILE_REMOVED,
+                effect: Effect::Loosens,
+                endpoint: None,
+                message: format!(
+                    "{LOCKFILE} was removed: what the compiled router mounts is no longer compared (restore it: \
+                 RAMPART_LOCK=write cargo test --test lock)"
+                ),
+                before: None,
+                after: None,
+                file: LOCKFILE.to_owned(),
+                line: 1,
+                accepted: None,
+            },
+        );
+    }
     drop((base_tree.dir, head_tree));
     Ok(review)
 }

@@ -182,10 +182,12 @@ impl Security {
         }
         let client_ip = RequestMeta::of(&parts.extensions).map(|meta| LockoutKey::ip(meta.client_ip));
         let lockout = self.0.lockout.as_deref().zip(client_ip);
+        // Read once: the budget of a locked IP and the count of an abandoned check both ask it.
+        let costly = lockout.is_some() && self.0.authenticator.would_cost_a_check(&parts.headers);
         // A locked IP may still present good credentials, but what it can make the server spend
         // on asymmetric signature checks and introspection round trips of new tokens is bounded.
         if let Some((lockout, ip)) = &lockout
-            && self.0.authenticator.would_cost_a_check(&parts.headers)
+            && costly
             && lockout.locked(ip).await.is_some()
             && let LockoutKey::Ip(addr) = ip
             && !self.0.budget.take(*addr)
@@ -199,11 +201,7 @@ impl Security {
         // abandons still counts against the address, as a guess would: cancelling is no way
         // around the lockout.
         let abandoned = match (&self.0.lockout, &lockout) {
-            (Some(shared), Some((_, LockoutKey::Ip(addr))))
-                if self.0.authenticator.would_cost_a_check(&parts.headers) =>
-            {
-                Some((Arc::clone(shared), *addr))
-            }
+            (Some(shared), Some((_, LockoutKey::Ip(addr)))) if costly => Some((Arc::clone(shared), *addr)),
             _ => None,
         };
         let check = AbandonedCheck(abandoned);
